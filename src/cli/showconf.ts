@@ -1,0 +1,47 @@
+// `burrow showconf`: the configuration in force and where each value came from.
+import { Option } from "clipanion";
+import { BurrowCommand } from "./base.js";
+
+/** Prints the effective configuration (credentials are never shown). */
+export class ShowconfCommand extends BurrowCommand {
+  static override paths = [["showconf"]];
+  static override usage = BurrowCommand.Usage({
+    description: "Show the configuration in force and where each value comes from",
+    examples: [
+      ["Show the configuration", "$0 showconf"],
+      ["As JSON", "$0 showconf --format json"],
+    ],
+  });
+
+  format = Option.String("--format", { description: "Output format: table (default) or json" });
+
+  async run(): Promise<number> {
+    const config = await this.config();
+    const rows: [string, unknown][] = [
+      ["storeDir", config.storeDir],
+      ["insecureRegistries", config.insecureRegistries],
+      ["insecureAll", config.insecureAll],
+      ["dockerConfigDir", config.dockerConfigDir],
+      ["httpsProxy", config.httpsProxy],
+      ["httpProxy", config.httpProxy],
+      ["noProxy", config.noProxy],
+      ["maxConcurrentDownloads", config.maxConcurrentDownloads],
+    ];
+    if (this.format === "json") {
+      const out: Record<string, unknown> = { configFile: config.configFile };
+      for (const [k, v] of rows) out[k] = { value: v ?? null, source: config.sources[k] };
+      this.context.stdout.write(JSON.stringify(out, null, 2) + "\n");
+      return 0;
+    }
+    if (this.format !== undefined && this.format !== "table") {
+      const { UsageError } = await import("clipanion");
+      throw new UsageError(`unknown --format "${this.format}": use table or json`);
+    }
+    this.context.stdout.write(`configFile: ${config.configFile}\n`);
+    for (const [k, v] of rows) {
+      const shown = Array.isArray(v) ? v.join(",") : v === undefined ? "" : String(v);
+      this.context.stdout.write(`${k}: ${shown}  (${config.sources[k]})\n`);
+    }
+    return 0;
+  }
+}

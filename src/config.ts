@@ -1,0 +1,159 @@
+// Configuration: built-in defaults, then the config file (conf), then the environment, then flags.
+import os from "node:os";
+import path from "node:path";
+import fs from "node:fs";
+
+/** Everything burrow reads from its configuration, after all layers are applied. */
+export interface Config {
+  /** Root of the user's store. */
+  storeDir: string;
+  /** Registries (host[:port]) spoken to over plain HTTP or with an unverified certificate. */
+  insecureRegistries: string[];
+  /** Treat every registry as insecure (`--insecure`). */
+  insecureAll: boolean;
+  /** Directory holding docker's `config.json` (credentials are read from it too). */
+  dockerConfigDir: string;
+  /** Proxy for HTTPS requests, and the hosts that bypass it. */
+  httpsProxy: string | undefined;
+  httpProxy: string | undefined;
+  noProxy: string | undefined;
+  /** Parallel blob downloads. */
+  maxConcurrentDownloads: number;
+  /** Where the config file lives (shown by showconf). */
+  configFile: string;
+  /** Which layer each key's value came from. */
+  sources: Record<string, "default" | "file" | "env" | "flag">;
+}
+
+/** Values a user may set in the config file (`~/.config/burrow/config.json`). */
+export interface FileConfig {
+  storeDir?: string;
+  insecureRegistries?: string[];
+  maxConcurrentDownloads?: number;
+}
+
+/** Flags that override everything else. */
+export interface FlagConfig {
+  repo?: string | undefined;
+  insecure?: boolean | undefined;
+}
+
+/** The directory of burrow's config file: `$XDG_CONFIG_HOME/burrow`, else `~/.config/burrow`. */
+export function configDir(env: NodeJS.ProcessEnv = process.env): string {
+  const xdg = env.XDG_CONFIG_HOME;
+  return path.join(xdg && path.isAbsolute(xdg) ? xdg : path.join(homeDir(env), ".config"), "burrow");
+}
+
+/** The user's home: `$HOME`, else the passwd entry. */
+export function homeDir(env: NodeJS.ProcessEnv = process.env): string {
+  return env.HOME && env.HOME.length > 0 ? env.HOME : os.userInfo().homedir;
+}
+
+/** The store root without config file or flags: `$BURROW_DIR`, `$XDG_DATA_HOME/burrow`, `~/.local/share/burrow`. */
+export function defaultStoreDir(env: NodeJS.ProcessEnv = process.env): string {
+  const xdg = env.XDG_DATA_HOME;
+  return path.join(xdg && path.isAbsolute(xdg) ? xdg : path.join(homeDir(env), ".local", "share"), "burrow");
+}
+
+/** Splits a comma list such as `BURROW_INSECURE_REGISTRIES`, dropping blanks. */
+export function splitList(value: string | undefined): string[] {
+  return (value ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+}
+
+/**
+ * Reads the config file. conf validates and owns the file format; it is only loaded when the file exists,
+ * so commands on the hot path do not pay for it otherwise.
+ */
+export async function readFileConfig(dir: string): Promise<FileConfig> {
+  const file = path.join(dir, "config.json");
+  if (!fs.existsSync(file)) return {};
+  const { default: Conf } = await import("conf");
+  try {
+    const store = new Conf<FileConfig>({ cwd: dir, configName: "config", projectName: "burrow" });
+    return store.store;
+  } catch (err) {
+    const { InvalidArgumentError } = await import("./errors.js");
+    throw new InvalidArgumentError(`cannot read the config file ${file}: fix or remove it`, { cause: err });
+  }
+}
+
+/** Applies the four layers in order: defaults < file < environment < flags. */
+export function resolveConfig(file: FileConfig, env: NodeJS.ProcessEnv, flags: FlagConfig): Config {
+  const sources: Config["sources"] = {};
+  const pick = <T>(key: string, def: T, fromFile: T | undefined, fromEnv: T | undefined, fromFlag?: T): T => {
+    if (fromFlag !== undefined) return ((sources[key] = "flag"), fromFlag);
+    if (fromEnv !== undefined) return ((sources[key] = "env"), fromEnv);
+    if (fromFile !== undefined) return ((sources[key] = "file"), fromFile);
+    sources[key] = "default";
+    return def;
+  };
+  const envStore = env.BURROW_DIR && env.BURROW_DIR.length > 0 ? path.resolve(env.BURROW_DIR) : undefined;
+  const storeDir = pick(
+    "storeDir",
+    defaultStoreDir(env),
+    file.storeDir ? path.resolve(file.storeDir) : undefined,
+    envStore,
+    flags.repo ? path.resolve(flags.repo) : undefined,
+  );
+  const envInsecure =
+    env.BURROW_INSECURE_REGISTRIES !== undefined ? splitList(env.BURROW_INSECURE_REGISTRIES) : undefined;
+  const insecureRegistries = pick("insecureRegistries", [], file.insecureRegistries, envInsecure);
+  const insecureAll = pick("insecureAll", false, undefined, undefined, flags.insecure ? true : undefined);
+  const dockerConfigDir = pick(
+    "dockerConfigDir",
+    path.join(homeDir(env), ".docker"),
+    undefined,
+    env.DOCKER_CONFIG && env.DOCKER_CONFIG.length > 0 ? env.DOCKER_CONFIG : undefined,
+  );
+  const envDownloads = env.BURROW_MAX_DOWNLOADS ? Number.parseInt(env.BURROW_MAX_DOWNLOADS, 10) : undefined;
+  const maxConcurrentDownloads = pick(
+    "maxConcurrentDownloads",
+    4,
+    file.maxConcurrentDownloads,
+    envDownloads !== undefined && envDownloads > 0 ? envDownloads : undefined,
+  );
+  const httpsProxy = pick<string | undefined>(
+    "httpsProxy",
+    undefined,
+    undefined,
+    env.HTTPS_PROXY ?? env.https_proxy,
+  );
+  const httpProxy = pick<string | undefined>(
+    "httpProxy",
+    undefined,
+    undefined,
+    env.HTTP_PROXY ?? env.http_proxy,
+  );
+  const noProxy = pick<string | undefined>("noProxy", undefined, undefined, env.NO_PROXY ?? env.no_proxy);
+  return {
+    storeDir,
+    insecureRegistries,
+    insecureAll,
+    dockerConfigDir,
+    httpsProxy,
+    httpProxy,
+    noProxy,
+    maxConcurrentDownloads,
+    configFile: path.join(configDir(env), "config.json"),
+    sources,
+  };
+}
+
+/** Loads the whole configuration for one CLI invocation. */
+export async function loadConfig(flags: FlagConfig, env: NodeJS.ProcessEnv = process.env): Promise<Config> {
+  const file = await readFileConfig(configDir(env));
+  return resolveConfig(file, env, flags);
+}
+
+/** Whether a registry host[:port] is to be spoken to insecurely. */
+export function isInsecureRegistry(
+  config: Pick<Config, "insecureAll" | "insecureRegistries">,
+  host: string,
+): boolean {
+  if (config.insecureAll) return true;
+  const bare = host.replace(/:\d+$/, "");
+  return config.insecureRegistries.some((h) => h === host || h === bare);
+}

@@ -1,0 +1,145 @@
+// Error classes with stable codes; the CLI prints their message on one line and exits 125.
+
+/** Base of every error burrow raises on purpose: a stable `code`, a user-facing message, the cause kept. */
+export class BurrowError extends Error {
+  readonly code: string;
+  /** The exit status the CLI uses for this error. */
+  readonly exitCode: number;
+
+  constructor(code: string, message: string, options?: { cause?: unknown; exitCode?: number }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.exitCode = options?.exitCode ?? 125;
+  }
+}
+
+/** A malformed image reference, platform or option value given by the user. */
+export class InvalidArgumentError extends BurrowError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("ERR_INVALID_ARGUMENT", message, options);
+  }
+}
+
+/** A malformed image reference. */
+export class InvalidReferenceError extends BurrowError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("ERR_INVALID_REFERENCE", message, options);
+  }
+}
+
+/** The registry does not know the repository, tag or digest asked for. */
+export class ManifestUnknownError extends BurrowError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("ERR_MANIFEST_UNKNOWN", message, options);
+  }
+}
+
+/** A manifest format burrow does not handle (Docker schema 1, unknown media types). */
+export class UnsupportedManifestError extends BurrowError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("ERR_MANIFEST_UNSUPPORTED", message, options);
+  }
+}
+
+/** No manifest in an index matches the requested platform. */
+export class PlatformNotFoundError extends BurrowError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("ERR_PLATFORM_NOT_FOUND", message, options);
+  }
+}
+
+/** Content whose sha256 or size does not match the digest that names it. */
+export class DigestMismatchError extends BurrowError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("ERR_DIGEST_MISMATCH", message, options);
+  }
+}
+
+/** The registry refused our credentials, or asked for credentials we do not have. */
+export class AuthenticationError extends BurrowError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("ERR_AUTHENTICATION", message, options);
+  }
+}
+
+/** The registry could not be reached or answered with an unexpected status after retries. */
+export class RegistryError extends BurrowError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("ERR_REGISTRY", message, options);
+  }
+}
+
+/** A layer that tries to reach outside the rootfs or is not a valid tar stream. */
+export class UnsafeLayerError extends BurrowError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("ERR_LAYER_UNSAFE", message, options);
+  }
+}
+
+/** A layer that cannot be read: truncated, corrupt compression, unknown media type. */
+export class LayerFormatError extends BurrowError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("ERR_LAYER_FORMAT", message, options);
+  }
+}
+
+/** An image or name that is not in the local store. */
+export class ImageNotFoundError extends BurrowError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("ERR_IMAGE_NOT_FOUND", message, options);
+  }
+}
+
+/** The store is unusable (permissions, full disk, corrupt metadata). */
+export class StoreError extends BurrowError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("ERR_STORE", message, options);
+  }
+}
+
+/** Something in the store is in use or protected and cannot be changed as asked. */
+export class ConflictError extends BurrowError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("ERR_CONFLICT", message, options);
+  }
+}
+
+/** Wraps a filesystem error from the store in a one-line message that says what to do. */
+export function storeFailure(what: string, err: unknown): BurrowError {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  if (code === "ENOSPC" || code === "EDQUOT") {
+    return new StoreError(`${what}: no space left on the store's filesystem; free some space and retry`, {
+      cause: err,
+    });
+  }
+  if (code === "EACCES" || code === "EPERM" || code === "EROFS") {
+    return new StoreError(`${what}: permission denied; check that the store directory is writable`, {
+      cause: err,
+    });
+  }
+  return new StoreError(`${what}: ${(err as Error | undefined)?.message ?? String(err)}`, { cause: err });
+}
+
+/** The lines `--debug` prints: each error in the cause chain with its code and stack. */
+export function causeChain(err: unknown): string[] {
+  const lines: string[] = [];
+  let cur: unknown = err;
+  let depth = 0;
+  while (cur !== undefined && cur !== null && depth < 16) {
+    if (cur instanceof Error) {
+      const code = (cur as { code?: unknown }).code;
+      const head = depth === 0 ? "error" : "caused by";
+      lines.push(`${head}: ${cur.name}${typeof code === "string" ? ` [${code}]` : ""}: ${cur.message}`);
+      if (cur.stack) {
+        for (const l of cur.stack.split("\n").slice(1)) lines.push(`    ${l.trim()}`);
+      }
+      cur = cur.cause;
+    } else {
+      lines.push(`${depth === 0 ? "error" : "caused by"}: ${String(cur)}`);
+      cur = undefined;
+    }
+    depth++;
+  }
+  return lines;
+}
