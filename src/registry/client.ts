@@ -1,0 +1,738 @@
+// The registry client (distribution API v2): scheme discovery, auth, manifests, verified blob downloads, tags.
+import fs from "node:fs";
+import path from "node:path";
+import { createHash, randomBytes } from "node:crypto";
+import { Transform } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import type { Agent as HttpAgent } from "node:http";
+import type { Agent as HttpsAgent } from "node:https";
+import {
+  AuthenticationError,
+  BurrowError,
+  DigestMismatchError,
+  ManifestUnknownError,
+  RegistryError,
+  UnsupportedManifestError,
+} from "../errors.js";
+import { Authenticator, chooseChallenge, pullScope } from "./auth.js";
+import type { Credentials } from "./credentials.js";
+import { digestOf, digestProblem, parseDigest } from "./digest.js";
+import type { Descriptor, ImageManifest } from "./manifest.js";
+import { MANIFEST_ACCEPT, bareMediaType, isImageManifestMediaType, parseManifest } from "./manifest.js";
+import { describeNetworkError } from "./network-errors.js";
+import type { Platform } from "./platform.js";
+import { formatPlatform, normalizePlatform, platformScore, selectManifest } from "./platform.js";
+import { HttpTunnelAgent, HttpsTunnelAgent, proxyFor } from "./proxy.js";
+import type { ProxySettings } from "./proxy.js";
+import type { Reference } from "./reference.js";
+import { registryApiHost } from "./reference.js";
+import { DEFAULT_RETRY_POLICY, backoffDelay, isRetryableError, isRetryableStatus, sleep } from "./retry.js";
+import type { RetryPolicy } from "./retry.js";
+import { DEFAULT_TIMEOUTS, discard, header, readBody, send } from "./transport.js";
+import type { RawResponse, Timeouts } from "./transport.js";
+import { parseWwwAuthenticate } from "./www-authenticate.js";
+import type { AuthChallenge } from "./www-authenticate.js";
+
+const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+const MAX_CONFIG_BYTES = 32 * 1024 * 1024;
+const MAX_SMALL_BYTES = 1024 * 1024;
+const MAX_REDIRECTS = 10;
+
+/** How a RegistryClient is set up; every field has a default. */
+export interface RegistryClientOptions {
+  /** Whether a registry (host[:port]) may use plain HTTP or an unverified certificate. Loopback always may. */
+  insecure?: (registry: string) => boolean;
+  /** The credentials for a registry, when there are any (`getCredentials` bound to the store). */
+  credentials?: (registry: string) => Credentials | undefined | Promise<Credentials | undefined>;
+  /** The User-Agent header. */
+  userAgent?: string;
+  /** HTTPS_PROXY / HTTP_PROXY / NO_PROXY. */
+  proxy?: ProxySettings;
+  /** Tries and waits (tests make them short). */
+  retry?: Partial<RetryPolicy>;
+  /** Connect and idle timeouts. */
+  timeouts?: Partial<Timeouts>;
+  /** Receives one line per request (method, URL, status); never headers or secrets. */
+  debug?: (line: string) => void;
+}
+
+/** A manifest as fetched: its digest, its media type and the exact bytes. */
+export interface FetchedManifest {
+  digest: string;
+  mediaType: string;
+  body: Buffer;
+}
+
+/** Everything a pull needs to know about an image before downloading its layers. */
+export interface ResolvedImage {
+  /** The digest of the multi-platform index the manifest was chosen from, if there was one. */
+  indexDigest?: string;
+  /** The index's bytes, if there was one. */
+  indexBody?: Buffer;
+  manifestDigest: string;
+  manifestMediaType: string;
+  manifestBody: Buffer;
+  manifest: ImageManifest;
+  /** The config blob's bytes, verified against its digest. */
+  config: Buffer;
+  configDigest: string;
+  /** The platform the config declares (to warn when a single-platform image does not match the host). */
+  platform: Platform | undefined;
+  /** Whether `platform` suits the platform asked for (always true when chosen from an index). */
+  platformMatches: boolean;
+}
+
+/** Options for `downloadBlob`. */
+export interface DownloadOptions {
+  /** Called as data arrives, with the bytes of this blob received so far (back to 0 when a try restarts). */
+  onProgress?: (bytes: number) => void;
+  signal?: AbortSignal;
+}
+
+/** What `ping` found out. */
+export interface PingResult {
+  scheme: "https" | "http";
+  /** Whether the registry asked for authentication (and accepted ours). */
+  authenticated: boolean;
+}
+
+/** One try of a blob download: the digest of the complete file, or none when it must start over. */
+interface DownloadOutcome {
+  digest?: string;
+  rangeOk: boolean;
+}
+
+interface Endpoint {
+  scheme: "https" | "http";
+  rejectUnauthorized: boolean;
+  insecure: boolean;
+  challenge: AuthChallenge | undefined;
+}
+
+interface RequestSpec {
+  registry: string;
+  /** Path and query under the registry origin, starting with /v2/. */
+  path: string;
+  scope: string | undefined;
+  headers?: Record<string, string>;
+  signal?: AbortSignal | undefined;
+  /** Shared by every try of one logical operation, so the total stays bounded. */
+  tries?: { count: number };
+  /** Overrides the credentials lookup (login). */
+  creds?: Credentials | undefined;
+}
+
+/** Whether a registry host is on the loopback interface (docker treats those as insecure too). */
+export function isLoopbackRegistry(registry: string): boolean {
+  const host = registry
+    .replace(/:\d+$/, "")
+    .replace(/^\[|\]$/g, "")
+    .toLowerCase();
+  return host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+/** A client for OCI/Docker registries; one per CLI invocation, caching endpoints and tokens for its life. */
+export class RegistryClient {
+  private readonly endpoints = new Map<string, Promise<Endpoint>>();
+  private readonly auth: Authenticator;
+  private readonly retry: RetryPolicy;
+  private readonly timeouts: Timeouts;
+  private readonly agents = new Map<string, { http?: HttpAgent; https?: HttpsAgent }>();
+
+  constructor(private readonly options: RegistryClientOptions = {}) {
+    this.retry = { ...DEFAULT_RETRY_POLICY, ...options.retry };
+    this.timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
+    this.auth = new Authenticator({
+      allowPlainHttp: (registry) => this.isInsecure(registry),
+      fetchToken: async (url, headers) => {
+        const res = await this.sendWithRetry(url, headers, { rejectUnauthorized: true, registry: url.host });
+        const body = await readBody(res.body, MAX_SMALL_BYTES);
+        return { status: res.status, body };
+      },
+    });
+  }
+
+  /** Whether `registry` is spoken to insecurely (configured, or loopback). */
+  isInsecure(registry: string): boolean {
+    return isLoopbackRegistry(registry) || (this.options.insecure?.(registry) ?? false);
+  }
+
+  /**
+   * Checks that `registry` answers the v2 API and that the credentials work (`burrow login`): GET /v2/, then
+   * the auth the registry asks for. Throws AuthenticationError when it refuses them.
+   */
+  async ping(registry: string, creds?: Credentials): Promise<PingResult> {
+    const ep = await this.endpoint(registry, true);
+    if (!ep.challenge) return { scheme: ep.scheme, authenticated: false };
+    const use = creds ?? (await this.options.credentials?.(registry));
+    if (ep.challenge.scheme === "bearer") {
+      // A token without scope is what `docker login` asks for: it proves the credentials, nothing more.
+      this.auth.invalidate(registry, undefined);
+      await this.auth.authorize(registry, ep.challenge, undefined, use);
+      return { scheme: ep.scheme, authenticated: true };
+    }
+    const res = await this.request({ registry, path: "/v2/", scope: undefined, creds: use });
+    discard(res);
+    if (res.status < 200 || res.status > 299) throw this.statusError(res, registry, `GET /v2/`);
+    return { scheme: ep.scheme, authenticated: true };
+  }
+
+  /**
+   * Fetches a manifest or index by tag or digest. Fetched by digest, its bytes are checked against it; the
+   * digest returned is always computed from the bytes (sha256, or the algorithm of the digest asked for).
+   */
+  async getManifest(ref: Reference, tagOrDigest: string = ref.manifestRef): Promise<FetchedManifest> {
+    const byDigest = tagOrDigest.includes(":");
+    if (byDigest) {
+      const problem = digestProblem(tagOrDigest);
+      if (problem !== undefined)
+        throw new ManifestUnknownError(`cannot fetch manifest "${tagOrDigest}": ${problem}`);
+    }
+    const what = `${ref.name}${byDigest ? "@" : ":"}${tagOrDigest}`;
+    const res = await this.request({
+      registry: ref.registry,
+      path: `/v2/${ref.repository}/manifests/${tagOrDigest}`,
+      scope: pullScope(ref.repository),
+      headers: { accept: MANIFEST_ACCEPT.join(", ") },
+    });
+    if (res.status === 404) {
+      discard(res);
+      throw new ManifestUnknownError(
+        `${what} not found: ${ref.registry} has no ${byDigest ? "manifest with that digest" : `tag "${tagOrDigest}"`} ` +
+          `in repository ${ref.repository} (or no such repository)`,
+      );
+    }
+    if (res.status !== 200) throw this.statusError(res, ref.registry, `the manifest of ${what}`);
+    let body: Buffer;
+    try {
+      body = await readBody(res.body, MAX_MANIFEST_BYTES);
+    } catch (err) {
+      throw this.wrapBodyError(err, ref.registry, `the manifest of ${what}`);
+    }
+    const algorithm = byDigest ? parseDigest(tagOrDigest).algorithm : "sha256";
+    const digest = digestOf(body, algorithm);
+    if (byDigest && digest !== tagOrDigest) {
+      throw new DigestMismatchError(
+        `the manifest ${tagOrDigest} from ${ref.name} does not match its digest; the registry or a proxy corrupted it`,
+      );
+    }
+    const contentType = bareMediaType(header(res, "content-type"));
+    let mediaType = contentType;
+    if (!isKnownManifestType(mediaType)) {
+      try {
+        const field = (JSON.parse(body.toString("utf8")) as { mediaType?: unknown }).mediaType;
+        if (typeof field === "string") mediaType = field;
+      } catch {
+        // parseManifest reports it when the caller parses.
+      }
+    }
+    return { digest, mediaType, body };
+  }
+
+  /**
+   * Resolves a reference to one platform's manifest and its verified config: follows an index to the entry
+   * for `platform`, refuses Docker schema 1, and fetches the config blob.
+   */
+  async resolveImage(ref: Reference, platform: Platform): Promise<ResolvedImage> {
+    const first = await this.getManifest(ref);
+    const where = ref.toString();
+    const parsed = parseManifest(first.body, first.mediaType, where);
+    let indexDigest: string | undefined;
+    let indexBody: Buffer | undefined;
+    let fetched = first;
+    let manifest: ImageManifest;
+    if (parsed.kind === "index") {
+      indexDigest = first.digest;
+      indexBody = first.body;
+      const chosen = selectManifest(parsed.index, platform, where);
+      fetched = await this.getManifest(ref, chosen.digest);
+      if (fetched.body.length !== chosen.size) {
+        throw new DigestMismatchError(
+          `the manifest ${chosen.digest} from ${ref.name} has ${fetched.body.length} bytes, the index says ${chosen.size}`,
+        );
+      }
+      const inner = parseManifest(fetched.body, fetched.mediaType, `${ref.name}@${chosen.digest}`);
+      if (inner.kind !== "manifest") {
+        throw new UnsupportedManifestError(
+          `${where}: the index entry for ${formatPlatform(platform)} is another index`,
+        );
+      }
+      manifest = inner.manifest;
+    } else {
+      manifest = parsed.manifest;
+    }
+    if (!isImageManifestMediaType(manifest.mediaType)) {
+      throw new UnsupportedManifestError(`${where} has the unsupported manifest type ${manifest.mediaType}`);
+    }
+    const config = await this.fetchBlob(ref, manifest.config, MAX_CONFIG_BYTES);
+    const declared = configPlatform(config);
+    return {
+      ...(indexDigest !== undefined ? { indexDigest } : {}),
+      ...(indexBody !== undefined ? { indexBody } : {}),
+      manifestDigest: fetched.digest,
+      manifestMediaType: manifest.mediaType,
+      manifestBody: fetched.body,
+      manifest,
+      config,
+      configDigest: manifest.config.digest,
+      platform: declared,
+      platformMatches:
+        indexDigest !== undefined || !declared || platformScore(platform, declared) !== undefined,
+    };
+  }
+
+  /** Fetches a small blob (a config) into memory and verifies its digest and size. */
+  async fetchBlob(ref: Reference, descriptor: Descriptor, limit = MAX_CONFIG_BYTES): Promise<Buffer> {
+    const res = await this.request({
+      registry: ref.registry,
+      path: `/v2/${ref.repository}/blobs/${descriptor.digest}`,
+      scope: pullScope(ref.repository),
+    });
+    if (res.status !== 200) throw this.blobStatusError(res, ref, descriptor);
+    let body: Buffer;
+    try {
+      body = await readBody(res.body, Math.min(limit, descriptor.size));
+    } catch (err) {
+      if (err instanceof RangeError) throw mismatch(descriptor, ref);
+      throw this.wrapBodyError(err, ref.registry, `blob ${descriptor.digest}`);
+    }
+    if (
+      body.length !== descriptor.size ||
+      digestOf(body, parseDigest(descriptor.digest).algorithm) !== descriptor.digest
+    ) {
+      throw mismatch(descriptor, ref);
+    }
+    return body;
+  }
+
+  /**
+   * Streams a blob to `destPath`, verifying size and digest on the way; the file appears (by rename) only when
+   * both match. Dropped connections, 5xx and 429 are retried with backoff, resuming with Range where the
+   * registry supports it. A mismatch leaves no file and throws DigestMismatchError.
+   */
+  async downloadBlob(
+    ref: Reference,
+    descriptor: Descriptor,
+    destPath: string,
+    options: DownloadOptions = {},
+  ): Promise<void> {
+    const problem = digestProblem(descriptor.digest);
+    if (problem !== undefined)
+      throw new DigestMismatchError(`cannot download blob "${descriptor.digest}": ${problem}`);
+    const partial = `${destPath}.partial-${randomBytes(6).toString("hex")}`;
+    const tries = { count: 0 };
+    let rangeOk = false;
+    try {
+      fs.mkdirSync(path.dirname(destPath), { recursive: true });
+      for (;;) {
+        const offset: number = rangeOk ? fileSize(partial) : 0;
+        let outcome: DownloadOutcome;
+        try {
+          outcome = await this.downloadOnce(ref, descriptor, partial, offset, tries, options);
+        } catch (err) {
+          if (options.signal?.aborted || err instanceof BurrowError || !isRetryableError(err)) {
+            throw err instanceof BurrowError
+              ? err
+              : describeNetworkError(err, ref.registry, this.isInsecure(ref.registry));
+          }
+          if (tries.count >= this.retry.tries) {
+            throw new RegistryError(
+              `downloading blob ${descriptor.digest} from ${ref.name} failed after ${tries.count} tries: ` +
+                `${(err as Error).message}`,
+              { cause: err },
+            );
+          }
+          rangeOk = (err as { rangeOk?: boolean }).rangeOk ?? rangeOk;
+          this.options.debug?.(`blob ${descriptor.digest}: ${(err as Error).message}; trying again`);
+          await sleep(backoffDelay(tries.count, this.retry), options.signal);
+          continue;
+        }
+        rangeOk = outcome.rangeOk;
+        if (outcome.digest !== undefined) {
+          if (outcome.digest !== descriptor.digest) throw mismatch(descriptor, ref);
+          fs.renameSync(partial, destPath);
+          return;
+        }
+        if (tries.count >= this.retry.tries) {
+          throw new RegistryError(
+            `${ref.registry} keeps answering blob ${descriptor.digest} with the wrong range`,
+          );
+        }
+      }
+    } catch (err) {
+      fs.rmSync(partial, { force: true });
+      throw err;
+    }
+  }
+
+  /**
+   * One try of a blob download from `offset`. Resolves with the digest when all bytes are there, without
+   * one when the registry sent a range we did not ask for; rejects on network errors and short bodies.
+   */
+  private async downloadOnce(
+    ref: Reference,
+    descriptor: Descriptor,
+    partial: string,
+    offset: number,
+    tries: { count: number },
+    options: DownloadOptions,
+  ): Promise<DownloadOutcome> {
+    const { algorithm } = parseDigest(descriptor.digest);
+    const res = await this.request({
+      registry: ref.registry,
+      path: `/v2/${ref.repository}/blobs/${descriptor.digest}`,
+      scope: pullScope(ref.repository),
+      headers: offset > 0 ? { range: `bytes=${offset}-` } : {},
+      signal: options.signal,
+      tries,
+    });
+    let start = 0;
+    if (res.status === 206 && offset > 0) {
+      const m = /^bytes (\d+)-\d+\/(?:\d+|\*)$/.exec(header(res, "content-range") ?? "");
+      if (!m || Number(m[1]) !== offset) {
+        discard(res);
+        // A range we did not ask for: start over without Range.
+        return { rangeOk: false };
+      }
+      start = offset;
+    } else if (res.status !== 200) {
+      throw this.blobStatusError(res, ref, descriptor);
+    }
+    const rangeOk = res.status === 206 || header(res, "accept-ranges")?.toLowerCase() === "bytes";
+    const hash = createHash(algorithm);
+    if (start > 0) {
+      for await (const chunk of fs.createReadStream(partial, { end: start - 1 }))
+        hash.update(chunk as Buffer);
+    }
+    let received = start;
+    options.onProgress?.(received);
+    const counter = new Transform({
+      transform: (chunk: Buffer, _enc, callback) => {
+        received += chunk.length;
+        if (received > descriptor.size) {
+          callback(
+            mismatch(descriptor, ref, `it is larger than the ${descriptor.size} bytes the manifest says`),
+          );
+          return;
+        }
+        hash.update(chunk);
+        options.onProgress?.(received);
+        callback(null, chunk);
+      },
+    });
+    const out = fs.createWriteStream(partial, { flags: start > 0 ? "a" : "w" });
+    try {
+      await pipeline(res.body, counter, out);
+    } catch (err) {
+      // Let the file settle before the next try measures it for a Range resume.
+      if (!out.closed) await new Promise<void>((resolve) => out.once("close", () => resolve()));
+      // Keep what was written for a Range resume; the caller decides whether to try again.
+      throw err instanceof BurrowError ? err : Object.assign(err as Error, { rangeOk });
+    }
+    if (received < descriptor.size) {
+      const err = new Error(`the registry ended the blob after ${received} of ${descriptor.size} bytes`);
+      (err as NodeJS.ErrnoException).code = "ERR_STREAM_PREMATURE_CLOSE";
+      throw Object.assign(err, { rangeOk });
+    }
+    return { digest: `${algorithm}:${hash.digest("hex")}`, rangeOk };
+  }
+
+  /** Lists a repository's tags, following `Link` pagination (`pageSize` tags per page). */
+  async listTags(ref: Reference, pageSize = 1000): Promise<string[]> {
+    const tags: string[] = [];
+    let next: string | undefined = `/v2/${ref.repository}/tags/list?n=${pageSize}`;
+    for (let page = 0; next !== undefined && page < 10_000; page++) {
+      const res = await this.request({
+        registry: ref.registry,
+        path: next,
+        scope: pullScope(ref.repository),
+      });
+      if (res.status === 404) {
+        discard(res);
+        throw new ManifestUnknownError(`repository ${ref.name} not found`);
+      }
+      if (res.status !== 200) throw this.statusError(res, ref.registry, `the tags of ${ref.name}`);
+      const body = await readBody(res.body, MAX_MANIFEST_BYTES);
+      let json: unknown;
+      try {
+        json = JSON.parse(body.toString("utf8"));
+      } catch (err) {
+        throw new RegistryError(`${ref.registry} sent a tag list that is not JSON`, { cause: err });
+      }
+      const list = (json as { tags?: unknown } | null)?.tags;
+      if (Array.isArray(list)) for (const t of list) if (typeof t === "string") tags.push(t);
+      next = nextLink(header(res, "link"));
+    }
+    return tags;
+  }
+
+  /** Finds (once per registry) the scheme that works and the auth challenge the registry sends on /v2/. */
+  private endpoint(registry: string, fresh = false): Promise<Endpoint> {
+    let ep = fresh ? undefined : this.endpoints.get(registry);
+    if (!ep) {
+      ep = this.discover(registry);
+      this.endpoints.set(registry, ep);
+      // A failed discovery is not remembered: the next call tries again.
+      ep.catch(() => this.endpoints.delete(registry));
+    }
+    return ep;
+  }
+
+  private async discover(registry: string): Promise<Endpoint> {
+    const insecure = this.isInsecure(registry);
+    const host = registryApiHost(registry);
+    const attempt = async (scheme: "https" | "http"): Promise<Endpoint> => {
+      const rejectUnauthorized = !insecure;
+      const res = await this.sendWithRetry(
+        new URL(`${scheme}://${host}/v2/`),
+        {},
+        { rejectUnauthorized, registry },
+      );
+      discard(res);
+      let challenge: AuthChallenge | undefined;
+      if (res.status === 401) {
+        challenge = chooseChallenge(parseWwwAuthenticate(header(res, "www-authenticate") ?? ""));
+        if (!challenge)
+          throw new AuthenticationError(`${registry} requires authentication but sent no usable challenge`);
+      }
+      return { scheme, rejectUnauthorized, insecure, challenge };
+    };
+    try {
+      return await attempt("https");
+    } catch (err) {
+      if (err instanceof BurrowError) throw err;
+      if (!insecure) throw describeNetworkError(err, registry, false);
+      this.options.debug?.(`${registry}: HTTPS failed (${(err as Error).message}); trying plain HTTP`);
+      try {
+        return await attempt("http");
+      } catch (err2) {
+        throw describeNetworkError(err2 instanceof BurrowError ? err2 : err2, registry, true);
+      }
+    }
+  }
+
+  /** Sends an authenticated request to a registry, answering one 401 with fresh credentials. */
+  private async request(spec: RequestSpec): Promise<RawResponse> {
+    const ep = await this.endpoint(spec.registry);
+    const creds = spec.creds ?? (ep.challenge ? await this.options.credentials?.(spec.registry) : undefined);
+    const url = new URL(`${ep.scheme}://${registryApiHost(spec.registry)}${spec.path}`);
+    const headers = { ...spec.headers };
+    if (ep.challenge)
+      headers.authorization = await this.auth.authorize(spec.registry, ep.challenge, spec.scope, creds);
+    const opts = {
+      rejectUnauthorized: ep.rejectUnauthorized,
+      registry: spec.registry,
+      signal: spec.signal,
+      tries: spec.tries,
+    };
+    let res = await this.sendWithRetry(url, headers, opts);
+    if (res.status !== 401) return res;
+    discard(res);
+    const challenge =
+      chooseChallenge(parseWwwAuthenticate(header(res, "www-authenticate") ?? "")) ?? ep.challenge;
+    if (!challenge) {
+      throw new AuthenticationError(`${spec.registry} refused access to ${spec.path} and sent no challenge`);
+    }
+    // The token may have expired, or the registry wants a scope /v2/ did not announce: authorize afresh, once.
+    ep.challenge = challenge;
+    const credsNow = spec.creds ?? (await this.options.credentials?.(spec.registry));
+    this.auth.invalidate(spec.registry, spec.scope);
+    headers.authorization = await this.auth.authorize(spec.registry, challenge, spec.scope, credsNow);
+    res = await this.sendWithRetry(url, headers, opts);
+    if (res.status !== 401) return res;
+    discard(res);
+    this.auth.invalidate(spec.registry, spec.scope);
+    const repo = /^\/v2\/(.+)\/(?:manifests|blobs|tags)\//.exec(spec.path)?.[1];
+    throw new AuthenticationError(
+      credsNow
+        ? `${spec.registry} refused access${repo ? ` to ${repo}` : ""} with the credentials of "${credsNow.username}"; ` +
+            `check the name, or run "burrow login ${spec.registry}" again`
+        : `${spec.registry} refused access${repo ? ` to ${repo}` : ""}: the repository does not exist or needs ` +
+            `credentials; run "burrow login ${spec.registry}"`,
+    );
+  }
+
+  /**
+   * Sends a GET, following redirects by hand (the Authorization header never goes to another origin) and
+   * retrying network failures and retryable statuses with backoff.
+   */
+  private async sendWithRetry(
+    url: URL,
+    headers: Record<string, string>,
+    opts: {
+      rejectUnauthorized: boolean;
+      registry: string;
+      signal?: AbortSignal | undefined;
+      tries?: { count: number } | undefined;
+    },
+  ): Promise<RawResponse> {
+    const tries = opts.tries ?? { count: 0 };
+    for (;;) {
+      tries.count++;
+      let res: RawResponse;
+      try {
+        res = await this.sendFollowing(url, headers, opts.rejectUnauthorized, opts.signal);
+      } catch (err) {
+        if (opts.signal?.aborted || !isRetryableError(err) || tries.count >= this.retry.tries) throw err;
+        this.options.debug?.(`GET ${url.href}: ${(err as Error).message}; trying again`);
+        await sleep(backoffDelay(tries.count, this.retry), opts.signal);
+        continue;
+      }
+      if (!isRetryableStatus(res.status) || tries.count >= this.retry.tries) return res;
+      discard(res);
+      const wait = backoffDelay(tries.count, this.retry, header(res, "retry-after"));
+      this.options.debug?.(`GET ${url.href}: HTTP ${res.status}; trying again in ${wait} ms`);
+      await sleep(wait, opts.signal);
+    }
+  }
+
+  private async sendFollowing(
+    start: URL,
+    startHeaders: Record<string, string>,
+    rejectUnauthorized: boolean,
+    signal: AbortSignal | undefined,
+  ): Promise<RawResponse> {
+    let url = start;
+    const headers: Record<string, string> = {
+      "user-agent": this.options.userAgent ?? "burrow",
+      ...startHeaders,
+    };
+    for (let hop = 0; ; hop++) {
+      const sameOrigin = url.origin === start.origin;
+      if (!sameOrigin) delete headers.authorization;
+      const res = await send({
+        method: "GET",
+        url,
+        headers,
+        // Only the registry itself is insecure; blob storage it redirects to is verified.
+        rejectUnauthorized: sameOrigin ? rejectUnauthorized : true,
+        agent: this.agentFor(url),
+        timeouts: this.timeouts,
+        signal,
+      });
+      this.options.debug?.(`GET ${redact(url)} -> ${res.status}`);
+      const location = header(res, "location");
+      if (![301, 302, 303, 307, 308].includes(res.status) || location === undefined) return res;
+      discard(res);
+      if (hop >= MAX_REDIRECTS) throw new RegistryError(`too many redirects from ${start.host}`);
+      url = new URL(location, url);
+      if (url.protocol !== "https:" && url.protocol !== "http:") {
+        throw new RegistryError(`${start.host} redirected to an unsupported address (${url.protocol})`);
+      }
+    }
+  }
+
+  private agentFor(url: URL): { http?: HttpAgent; https?: HttpsAgent } | undefined {
+    if (!this.options.proxy) return undefined;
+    const proxy = proxyFor(url, this.options.proxy);
+    if (!proxy) return undefined;
+    let agents = this.agents.get(proxy.href);
+    if (!agents) {
+      agents = { http: new HttpTunnelAgent(proxy), https: new HttpsTunnelAgent(proxy) };
+      this.agents.set(proxy.href, agents);
+    }
+    return agents;
+  }
+
+  /** Maps an unexpected status to the error that tells the user what happened. */
+  private statusError(res: RawResponse, registry: string, what: string): BurrowError {
+    discard(res);
+    const status = res.status;
+    if (status === 401)
+      return new AuthenticationError(`${registry} refused access to ${what}; run "burrow login ${registry}"`);
+    if (status === 403) {
+      return new AuthenticationError(
+        `${registry} denied access to ${what} (HTTP 403); check your permissions there`,
+      );
+    }
+    if (status === 404) return new ManifestUnknownError(`${what} not found at ${registry}`);
+    if (status === 429) {
+      return new RegistryError(
+        `${registry} is rate-limiting us (HTTP 429) for ${what}; wait a while` +
+          (registry === "docker.io" ? `, or log in with "burrow login" to raise Docker Hub's limit` : ""),
+      );
+    }
+    return new RegistryError(
+      `${registry} answered HTTP ${status}${res.statusMessage ? ` ${res.statusMessage}` : ""} for ${what}`,
+    );
+  }
+
+  private blobStatusError(res: RawResponse, ref: Reference, descriptor: Descriptor): BurrowError {
+    if (res.status === 404) {
+      discard(res);
+      return new RegistryError(
+        `blob ${descriptor.digest} of ${ref.name} is missing from ${ref.registry} (HTTP 404)`,
+      );
+    }
+    return this.statusError(res, ref.registry, `blob ${descriptor.digest} of ${ref.name}`);
+  }
+
+  private wrapBodyError(err: unknown, registry: string, what: string): BurrowError {
+    if (err instanceof BurrowError) return err;
+    if (err instanceof RangeError)
+      return new RegistryError(`${registry} sent an oversized answer for ${what}`, { cause: err });
+    return describeNetworkError(err, registry, this.isInsecure(registry));
+  }
+}
+
+function isKnownManifestType(mediaType: string): boolean {
+  return MANIFEST_ACCEPT.includes(mediaType);
+}
+
+function mismatch(descriptor: Descriptor, ref: Reference, why?: string): DigestMismatchError {
+  return new DigestMismatchError(
+    `blob ${descriptor.digest} from ${ref.name} does not match its digest${why ? ` (${why})` : ""}; ` +
+      `the registry or a proxy corrupted it`,
+  );
+}
+
+function fileSize(file: string): number {
+  try {
+    return fs.statSync(file).size;
+  } catch {
+    return 0;
+  }
+}
+
+/** The URL without its query (signed blob URLs carry credentials there). */
+function redact(url: URL): string {
+  return `${url.origin}${url.pathname}${url.search ? "?…" : ""}`;
+}
+
+/** The `rel="next"` target of a Link header, relative to the registry. */
+export function nextLink(link: string | undefined): string | undefined {
+  if (!link) return undefined;
+  for (const part of link.split(/,(?=\s*<)/)) {
+    const m = /^\s*<([^>]*)>\s*;(.*)$/.exec(part);
+    if (m && /\brel="?next"?/i.test(m[2]!)) {
+      const target = m[1]!;
+      if (target.startsWith("/")) return target;
+      try {
+        const u = new URL(target);
+        return `${u.pathname}${u.search}`;
+      } catch {
+        return undefined;
+      }
+    }
+  }
+  return undefined;
+}
+
+/** The os/architecture/variant an image config declares. */
+function configPlatform(config: Buffer): Platform | undefined {
+  try {
+    const c = JSON.parse(config.toString("utf8")) as {
+      os?: unknown;
+      architecture?: unknown;
+      variant?: unknown;
+    };
+    if (typeof c.os !== "string" || typeof c.architecture !== "string") return undefined;
+    return normalizePlatform(
+      typeof c.variant === "string" && c.variant.length > 0
+        ? { os: c.os, architecture: c.architecture, variant: c.variant }
+        : { os: c.os, architecture: c.architecture },
+    );
+  } catch {
+    throw new UnsupportedManifestError("the image config is not JSON");
+  }
+}
