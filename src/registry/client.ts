@@ -40,7 +40,7 @@ const MAX_REDIRECTS = 10;
 
 /** How a RegistryClient is set up; every field has a default. */
 export interface RegistryClientOptions {
-  /** Whether a registry (host[:port]) may use plain HTTP or an unverified certificate. Loopback always may. */
+  /** Whether a registry (host[:port]) may use plain HTTP or an unverified certificate (never, by default). */
   insecure?: (registry: string) => boolean;
   /** The credentials for a registry, when there are any (`getCredentials` bound to the store). */
   credentials?: (registry: string) => Credentials | undefined | Promise<Credentials | undefined>;
@@ -122,15 +122,6 @@ interface RequestSpec {
   creds?: Credentials | undefined;
 }
 
-/** Whether a registry host is on the loopback interface (docker treats those as insecure too). */
-export function isLoopbackRegistry(registry: string): boolean {
-  const host = registry
-    .replace(/:\d+$/, "")
-    .replace(/^\[|\]$/g, "")
-    .toLowerCase();
-  return host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
-}
-
 /** A client for OCI/Docker registries; one per CLI invocation, caching endpoints and tokens for its life. */
 export class RegistryClient {
   private readonly endpoints = new Map<string, Promise<Endpoint>>();
@@ -145,16 +136,18 @@ export class RegistryClient {
     this.auth = new Authenticator({
       allowPlainHttp: (registry) => this.isInsecure(registry),
       fetchToken: async (url, headers) => {
-        const res = await this.sendWithRetry(url, headers, { rejectUnauthorized: true, registry: url.host });
+        // A realm on an insecure host (often the registry itself) gets the same unverified TLS.
+        const rejectUnauthorized = !this.isInsecure(url.host) && !this.isInsecure(url.hostname);
+        const res = await this.sendWithRetry(url, headers, { rejectUnauthorized, registry: url.host });
         const body = await readBody(res.body, MAX_SMALL_BYTES);
         return { status: res.status, body };
       },
     });
   }
 
-  /** Whether `registry` is spoken to insecurely (configured, or loopback). */
+  /** Whether `registry` is spoken to insecurely (plain HTTP fallback, unverified TLS), as the options say. */
   isInsecure(registry: string): boolean {
-    return isLoopbackRegistry(registry) || (this.options.insecure?.(registry) ?? false);
+    return this.options.insecure?.(registry) ?? false;
   }
 
   /**
