@@ -3,6 +3,7 @@ import { Command, Option } from "clipanion";
 import type { BaseContext } from "clipanion";
 import { BurrowError, causeChain } from "../errors.js";
 import type { Config } from "../config.js";
+import type { Store } from "../store/store.js";
 
 /** What a command gets from the entry point beyond clipanion's streams. */
 export interface BurrowContext extends BaseContext {
@@ -30,6 +31,13 @@ export abstract class BurrowCommand extends Command<BurrowContext> {
       this.cachedConfig = await loadConfig({ repo: this.repo, insecure: this.insecure }, this.context.env);
     }
     return this.cachedConfig;
+  }
+
+  /** The store named by the configuration, with its folders created. */
+  async store(): Promise<Store> {
+    const config = await this.config();
+    const { Store } = await import("../store/store.js");
+    return new Store(config.storeDir).init();
   }
 
   /** Prints a warning on stderr unless `--quiet`. */

@@ -7,55 +7,45 @@ import type { BurrowContext } from "./base.js";
 import { VersionCommand } from "./version.js";
 import { HelpCommand } from "./help.js";
 import { ShowconfCommand } from "./showconf.js";
-// import { PullCommand } from "./pull.js";
-// import { ImagesCommand } from "./images.js";
-// import { RmiCommand } from "./rmi.js";
-// import { TagCommand } from "./tag.js";
-// import { InspectCommand } from "./inspect.js";
-// import { VerifyCommand } from "./verify.js";
-// import { LoginCommand } from "./login.js";
-// import { LogoutCommand } from "./logout.js";
+import { PullCommand } from "./pull.js";
+import { ImagesCommand } from "./images.js";
+import { RmiCommand } from "./rmi.js";
+import { TagCommand } from "./tag.js";
+import { InspectCommand } from "./inspect.js";
+import { VerifyCommand } from "./verify.js";
+import { LoginCommand } from "./login.js";
+import { LogoutCommand } from "./logout.js";
 import { packageVersion } from "../package-info.js";
+import { hoistGlobalOptions } from "./hoist.js";
 
 const commands: CommandClass<BurrowContext>[] = [
   HelpCommand,
   VersionCommand,
   ShowconfCommand,
-  //   PullCommand,
-  //   ImagesCommand,
-  //   RmiCommand,
-  //   TagCommand,
-  //   InspectCommand,
-  //   VerifyCommand,
-  //   LoginCommand,
-  //   LogoutCommand,
+  PullCommand,
+  ImagesCommand,
+  RmiCommand,
+  TagCommand,
+  InspectCommand,
+  VerifyCommand,
+  LoginCommand,
+  LogoutCommand,
 ];
 
-/** Options valid on every command; udocker users put them before the command name. */
-const GLOBAL_FLAGS = new Set(["-D", "--debug", "-q", "--quiet", "--insecure"]);
-
-/** Moves global options written before the command name (`burrow --repo X pull`) after it. */
-export function hoistGlobalOptions(argv: string[]): string[] {
-  const globals: string[] = [];
-  let i = 0;
-  while (i < argv.length) {
-    const a = argv[i]!;
-    if (GLOBAL_FLAGS.has(a) || a.startsWith("--repo=")) {
-      globals.push(a);
-      i++;
-    } else if (a === "--repo" && i + 1 < argv.length) {
-      globals.push(a, argv[i + 1]!);
-      i += 2;
-    } else {
-      break;
-    }
+/** One line for a command line clipanion could not parse, saying what to do next. */
+function describeParseError(err: unknown, argv: string[]): string {
+  const known = new Set(commands.flatMap((c) => (c.paths ?? []).map((p) => p[0])));
+  const msg = ((err as Error).message ?? String(err)).replace(/^Unknown Syntax Error: /, "");
+  const first = msg.split("\n")[0] ?? msg;
+  const word = argv.find((a) => !a.startsWith("-"));
+  if (/Command not found/.test(first) && word !== undefined && known.has(word)) {
+    return `wrong arguments for "${word}": run 'burrow ${word} --help' for its usage`;
   }
-  if (globals.length === 0 || i >= argv.length) return argv;
-  const rest = argv.slice(i);
-  // The command path is the leading words that are not options.
-  let pathLen = 0;
-  while (pathLen < rest.length && !rest[pathLen]!.startsWith("-") && pathLen < 1) pathLen++;
-  return [...rest.slice(0, pathLen), ...globals, ...rest.slice(pathLen)];
+  if (/Command not found/.test(first)) {
+    return `unknown command "${word ?? argv.join(" ")}": run 'burrow help' for the list of commands`;
+  }
+  const cmd = word ? ` ${word}` : "";
+  return `${first.replace(/\.$/, "")}: run 'burrow${cmd} --help' for its usage`;
 }
 
 async function main(): Promise<void> {
@@ -73,14 +63,19 @@ async function main(): Promise<void> {
   try {
     command = argv.length === 0 ? cli.process(["help"], context) : cli.process(argv, context);
   } catch (err) {
-    const msg = (err as Error).message.split("\n")[0] ?? String(err);
-    process.stderr.write(`burrow: ${msg.replace(/^Unknown Syntax Error: /, "")}; run 'burrow help'\n`);
+    process.stderr.write(`burrow: ${describeParseError(err, argv)}\n`);
     if (debug) reportError(err, process.stderr, true);
     process.exitCode = 125;
     return;
   }
   process.exitCode = await cli.run(command, context);
 }
+
+// A closed pipe on stdout (burrow images | head) is not an error.
+process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+  if (err.code === "EPIPE") process.exit(process.exitCode ?? 0);
+  throw err;
+});
 
 process.on("uncaughtException", (err) => {
   process.exitCode = reportError(

@@ -1,0 +1,69 @@
+// `burrow images`: the images in the store, with their names, ids, age and size.
+import { Option } from "clipanion";
+import { BurrowCommand } from "./base.js";
+import { humanSize, table, timeAgo } from "./format.js";
+import { familiarName } from "./format.js";
+
+/** Lists images (one row per name; unnamed images show as <none>). */
+export class ImagesCommand extends BurrowCommand {
+  static override paths = [["images"], ["image", "ls"]];
+  static override usage = BurrowCommand.Usage({
+    description: "List the images in the store",
+    examples: [
+      ["List images", "$0 images"],
+      ["List images with their layers", "$0 images -l"],
+      ["As JSON", "$0 images --format json"],
+    ],
+  });
+
+  long = Option.Boolean("-l,--long", false, { description: "Also list each image's layers and their sizes" });
+  format = Option.String("--format", { description: "Output format: table (default) or json" });
+
+  async run(): Promise<number> {
+    if (this.format !== undefined && this.format !== "table" && this.format !== "json") {
+      const { UsageError } = await import("clipanion");
+      throw new UsageError(`unknown --format "${this.format}": use table or json`);
+    }
+    const store = await this.store();
+    const images = store.listImages();
+    const refs = store.listRefs();
+    const byImage = new Map<string, string[]>();
+    for (const r of refs) byImage.set(r.image, [...(byImage.get(r.image) ?? []), r.name]);
+    if (this.format === "json") {
+      const out = images.map((i) => ({
+        id: `sha256:${i.id}`,
+        names: byImage.get(i.id) ?? [],
+        created: i.pulledAt,
+        size: i.rootfs.bytes,
+        platform: i.platform,
+        layers: i.layers,
+      }));
+      this.context.stdout.write(JSON.stringify(out, null, 2) + "\n");
+      return 0;
+    }
+    const rows: string[][] = [["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"]];
+    const sorted = [...images].sort((a, b) => b.pulledAt.localeCompare(a.pulledAt));
+    for (const img of sorted) {
+      const names = byImage.get(img.id) ?? [];
+      const cells = names.length > 0 ? names.map(splitName) : [["<none>", "<none>"]];
+      for (const [repo, tag] of cells) {
+        rows.push([repo!, tag!, img.id.slice(0, 12), timeAgo(img.pulledAt), humanSize(img.rootfs.bytes)]);
+        if (this.long) {
+          for (const l of img.layers) rows.push(["", "", `  ${l.digest}`, "", humanSize(l.size)]);
+        }
+      }
+    }
+    this.context.stdout.write(table(rows));
+    return 0;
+  }
+}
+
+/** Splits a stored name into the REPOSITORY and TAG columns (digest names show the digest as tag). */
+function splitName(name: string): [string, string] {
+  const at = name.indexOf("@");
+  if (at >= 0) return [familiarName(name.slice(0, at)), name.slice(at + 1)];
+  const colon = name.lastIndexOf(":");
+  const slash = name.lastIndexOf("/");
+  if (colon > slash) return [familiarName(name.slice(0, colon)), name.slice(colon + 1)];
+  return [familiarName(name), "<none>"];
+}

@@ -1,0 +1,93 @@
+// `burrow pull`: fetches an image from a registry and flattens it into the store.
+import { Option } from "clipanion";
+import { BurrowCommand } from "./base.js";
+
+/** Pulls one image (any registry; `--platform` picks from multi-platform images). */
+export class PullCommand extends BurrowCommand {
+  static override paths = [["pull"], ["image", "pull"]];
+  static override usage = BurrowCommand.Usage({
+    description: "Pull an image from a registry into the store",
+    details:
+      "References are parsed as docker does: `alpine` is `docker.io/library/alpine:latest`. Layers are downloaded in parallel, checked against their digests, and flattened once into the store.",
+    examples: [
+      ["Pull Alpine from Docker Hub", "$0 pull alpine"],
+      ["Pull from a private registry", "$0 pull registry.example.org:5000/team/tool:1.2"],
+      ["Pull for another platform", "$0 pull --platform linux/arm64 debian:bookworm"],
+      ["udocker's form", "$0 pull --registry=https://registry.example.org team/tool:1.2"],
+    ],
+  });
+
+  platform = Option.String("--platform", {
+    description: "Platform to pull, OS/ARCH[/VARIANT] (default: this host)",
+  });
+  registry = Option.String("--registry", {
+    description: "Registry to pull from (URL or host[:port]) when IMAGE has none",
+  });
+  image = Option.String({ name: "IMAGE" });
+
+  async run(): Promise<number> {
+    const { parseReference, parseRegistryArg } = await import("../registry/reference.js");
+    const { parsePlatform, hostPlatform } = await import("../registry/platform.js");
+    const platform = this.platform !== undefined ? parsePlatform(this.platform) : hostPlatform();
+    let ref;
+    if (this.registry !== undefined) {
+      const reg = parseRegistryArg(this.registry);
+      ref = parseReference(this.image, { defaultRegistry: reg.registry });
+    } else {
+      ref = parseReference(this.image);
+    }
+    const config = await this.config();
+    const store = await this.store();
+    const { makeRegistryClient } = await import("./registry-client.js");
+    const client = await makeRegistryClient(
+      config,
+      store,
+      this.registry,
+      undefined,
+      this.debug ? (line) => this.context.stderr.write(`burrow: debug: ${line}\n`) : undefined,
+    );
+    const { pullImage, inFlight } = await import("../pull.js");
+    const { PullProgress } = await import("./progress.js");
+    const events = PullProgress.wanted(this.context.stderr, this.quiet)
+      ? new PullProgress(this.context.stderr)
+      : undefined;
+    const { removeTreeAtomic } = await import("../store/atomic.js");
+    const onSignal = (signal: NodeJS.Signals): void => {
+      // Leave nothing half-built behind: the temp image folder goes, then we exit as the signal asks.
+      for (const dir of inFlight) {
+        try {
+          removeTreeAtomic(dir);
+        } catch {
+          // cleanAbandoned removes it next time.
+        }
+      }
+      process.exit(128 + (signal === "SIGINT" ? 2 : signal === "SIGHUP" ? 1 : 15));
+    };
+    for (const s of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.once(s, onSignal);
+    try {
+      const result = await pullImage({
+        store,
+        client,
+        ref,
+        platform,
+        concurrency: config.maxConcurrentDownloads,
+        events,
+        warn: (m) => this.warn(m),
+      });
+      if (this.quiet) {
+        this.context.stdout.write(`${result.name}\n`);
+      } else {
+        this.context.stdout.write(`Digest: ${result.image.manifestDigest}\n`);
+        this.context.stdout.write(
+          result.status === "uptodate"
+            ? `Status: Image is up to date for ${result.name}\n`
+            : `Status: Downloaded newer image for ${result.name}\n`,
+        );
+        this.context.stdout.write(`${result.name}\n`);
+      }
+      return 0;
+    } finally {
+      for (const s of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.off(s, onSignal);
+    }
+  }
+}

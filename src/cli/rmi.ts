@@ -1,0 +1,62 @@
+// `burrow rmi`: removes image names, and the images and blobs nothing else needs.
+import { Option } from "clipanion";
+import { BurrowCommand } from "./base.js";
+import { normalizeName } from "./resolve.js";
+import { ConflictError } from "../errors.js";
+import { humanSize } from "./format.js";
+
+/** Removes names; an image goes when its last name goes (or when named by id with -f). */
+export class RmiCommand extends BurrowCommand {
+  static override paths = [["rmi"], ["image", "rm"]];
+  static override usage = BurrowCommand.Usage({
+    description: "Remove images from the store",
+    details:
+      "Removing a name removes the image when no other name points at it, then every blob no remaining image uses. An image id removes the image; with several names it needs -f.",
+    examples: [
+      ["Remove an image", "$0 rmi alpine"],
+      ["Remove an image and all its names", "$0 rmi -f 3f57d9401f8d"],
+    ],
+  });
+
+  force = Option.Boolean("-f,--force", false, {
+    description: "Remove an image even when it has several names",
+  });
+  images = Option.Rest({ name: "IMAGE", required: 1 });
+
+  async run(): Promise<number> {
+    const store = await this.store();
+    let status = 0;
+    for (const raw of this.images) {
+      try {
+        const { image, ref } = store.findImage(normalizeName(raw), raw);
+        const names = store.listRefs().filter((r) => r.image === image.id);
+        let toRemove = ref ? [ref] : names;
+        if (!ref && names.length > 1 && !this.force) {
+          throw new ConflictError(
+            `image ${image.id.slice(0, 12)} has several names (${names.map((n) => n.name).join(", ")}): remove them by name, or use rmi -f`,
+          );
+        }
+        if (ref && this.force) toRemove = [ref];
+        for (const r of toRemove) {
+          store.removeRef(r.name);
+          this.context.stdout.write(`Untagged: ${r.name}\n`);
+        }
+        const left = store.listRefs().filter((r) => r.image === image.id);
+        if (left.length === 0) {
+          const removed = await store.removeImage(image.id);
+          this.context.stdout.write(`Deleted: sha256:${image.id}\n`);
+          if (!this.quiet && removed.length > 0) {
+            const bytes = image.layers
+              .filter((l) => removed.includes(l.digest))
+              .reduce((a, l) => a + l.size, 0);
+            this.info(`Freed ${removed.length} blob(s), ${humanSize(bytes)} of layers`);
+          }
+        }
+      } catch (err) {
+        const { reportError } = await import("./base.js");
+        status = reportError(err, this.context.stderr, this.debug);
+      }
+    }
+    return status;
+  }
+}

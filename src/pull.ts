@@ -1,0 +1,245 @@
+// Pulling an image: resolve it at the registry, fetch its blobs once, flatten them, publish atomically.
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { randomBytes } from "node:crypto";
+import type { Store, ImageRecord, LayerRecord } from "./store/store.js";
+import { withLock } from "./store/lock.js";
+import { removeTreeAtomic } from "./store/atomic.js";
+import { digestHex } from "./store/paths.js";
+import { summarizeTree } from "./store/summary.js";
+import { storeFailure, BurrowError } from "./errors.js";
+import type { Reference } from "./registry/reference.js";
+import type { Platform } from "./registry/platform.js";
+import type { RegistryClient } from "./registry/client.js";
+import { flattenLayers } from "./image/flatten.js";
+
+/** What a pull reports while it works (the progress display listens). */
+export interface PullEvents {
+  resolved?(layers: LayerRecord[]): void;
+  layerCached?(digest: string): void;
+  layerWaiting?(digest: string): void;
+  layerProgress?(digest: string, bytes: number): void;
+  layerDownloaded?(digest: string): void;
+  extracting?(digest: string, index: number): void;
+  extracted?(digest: string, index: number): void;
+}
+
+/** Everything one pull needs. */
+export interface PullOptions {
+  store: Store;
+  client: RegistryClient;
+  ref: Reference;
+  platform: Platform;
+  concurrency: number;
+  events?: PullEvents;
+  warn(message: string): void;
+}
+
+/** The outcome of a pull. */
+export interface PullResult {
+  image: ImageRecord;
+  name: string;
+  /** `downloaded` when this pull flattened it, `uptodate` when the store already had it. */
+  status: "downloaded" | "uptodate";
+}
+
+/** Runs `fn` over `items` with at most `limit` at once; results keep the input order. */
+function limited<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R>[] {
+  let active = 0;
+  const queue: (() => void)[] = [];
+  const next = (): void => {
+    if (active < limit) queue.shift()?.();
+  };
+  return items.map(
+    (item) =>
+      new Promise<R>((resolve, reject) => {
+        queue.push(() => {
+          active++;
+          fn(item)
+            .then(resolve, reject)
+            .finally(() => {
+              active--;
+              next();
+            });
+        });
+        next();
+      }),
+  );
+}
+
+/** A temp dir name that says who made it, so a later pull can clean up after a killed one. */
+function tempImageDir(store: Store, id: string): string {
+  return path.join(
+    store.paths.images,
+    `.tmp-${id.slice(0, 12)}-${os.hostname()}-${process.pid}-${randomBytes(4).toString("hex")}`,
+  );
+}
+
+/** Removes half-built images left by pulls on this host whose process is gone. */
+export function cleanAbandoned(store: Store): void {
+  let names: string[];
+  try {
+    names = fs.readdirSync(store.paths.images);
+  } catch {
+    return;
+  }
+  const host = os.hostname();
+  for (const n of names) {
+    const m = /^\.tmp-[a-f0-9]{12}-(.+)-(\d+)-[a-f0-9]{8}$/.exec(n);
+    if (!m || m[1] !== host) continue;
+    try {
+      process.kill(Number(m[2]), 0);
+      continue;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "EPERM") continue;
+    }
+    try {
+      removeTreeAtomic(path.join(store.paths.images, n));
+    } catch {
+      // Another cleaner got there first.
+    }
+  }
+}
+
+/** Temp image folders of this process, removed if it is interrupted. */
+export const inFlight = new Set<string>();
+
+/** Pulls `ref` into the store and names it; concurrent pulls of one image download and flatten it once. */
+export async function pullImage(opts: PullOptions): Promise<PullResult> {
+  const { store, client, ref } = opts;
+  const ev = opts.events ?? {};
+  const resolved = await client.resolveImage(ref, opts.platform);
+  const id = digestHex(resolved.configDigest);
+  const name = ref.toString();
+  const layers: LayerRecord[] = resolved.manifest.layers.map((l) => ({
+    digest: l.digest,
+    size: l.size,
+    mediaType: l.mediaType,
+  }));
+  const claim = await store.claimBlobs([
+    resolved.configDigest,
+    resolved.manifestDigest,
+    ...(resolved.indexDigest ? [resolved.indexDigest] : []),
+    ...layers.map((l) => l.digest),
+  ]);
+  try {
+    store.putBlob(resolved.configDigest, resolved.config);
+    store.putBlob(resolved.manifestDigest, resolved.manifestBody);
+    if (resolved.indexDigest && resolved.indexBody) store.putBlob(resolved.indexDigest, resolved.indexBody);
+    let status: PullResult["status"] = "uptodate";
+    let image = store.readImage(id);
+    if (!image) {
+      ev.resolved?.(layers);
+      cleanAbandoned(store);
+      image = await withLock(store.paths.locks, `image-${id}`, async () => {
+        const existing = store.readImage(id);
+        if (existing) return existing;
+        status = "downloaded";
+        return buildImage(opts, id, layers, resolved);
+      });
+    }
+    store.setRef(name, id, resolved.manifestDigest);
+    return { image, name, status };
+  } catch (err) {
+    if (err instanceof BurrowError) throw err;
+    throw storeFailure(`cannot pull ${name}`, err);
+  } finally {
+    claim.release();
+  }
+}
+
+type Resolved = Awaited<ReturnType<RegistryClient["resolveImage"]>>;
+
+/** Downloads missing blobs (in parallel) and flattens them in order into a temp folder, then publishes it. */
+async function buildImage(
+  opts: PullOptions,
+  id: string,
+  layers: LayerRecord[],
+  resolved: Resolved,
+): Promise<ImageRecord> {
+  const { store, client, ref } = opts;
+  const ev = opts.events ?? {};
+  const downloads = new Map<string, Promise<void>>();
+  const unique = [...new Map(layers.map((l) => [l.digest, l])).values()];
+  const fetches = limited(unique, Math.max(1, opts.concurrency), async (layer) => {
+    if (store.hasBlob(layer.digest)) {
+      ev.layerCached?.(layer.digest);
+      return;
+    }
+    await withLock(
+      store.paths.locks,
+      `blob-${digestHex(layer.digest)}`,
+      async () => {
+        if (store.hasBlob(layer.digest)) {
+          ev.layerCached?.(layer.digest);
+          return;
+        }
+        await client.downloadBlob(ref, layer, store.blobPath(layer.digest), {
+          onProgress: (bytes: number) => ev.layerProgress?.(layer.digest, bytes),
+        });
+        ev.layerDownloaded?.(layer.digest);
+      },
+      { onWait: () => ev.layerWaiting?.(layer.digest) },
+    );
+  });
+  unique.forEach((l, i) => downloads.set(l.digest, fetches[i]!));
+  // Do not leave unobserved rejections behind if flattening fails first.
+  for (const p of fetches) p.catch(() => undefined);
+
+  const tmp = tempImageDir(store, id);
+  inFlight.add(tmp);
+  try {
+    fs.mkdirSync(path.join(tmp, "rootfs"), { recursive: true });
+    for (const [i, layer] of layers.entries()) {
+      await downloads.get(layer.digest);
+      ev.extracting?.(layer.digest, i);
+      await flattenLayers(
+        path.join(tmp, "rootfs"),
+        [
+          {
+            digest: layer.digest,
+            mediaType: layer.mediaType,
+            file: store.blobPath(layer.digest),
+            size: layer.size,
+          },
+        ],
+        { warn: opts.warn },
+      );
+      ev.extracted?.(layer.digest, i);
+    }
+    await Promise.all(fetches);
+    const config = JSON.parse(resolved.config.toString("utf8")) as {
+      os?: string;
+      architecture?: string;
+      variant?: string;
+    };
+    const record: ImageRecord = {
+      id,
+      configDigest: resolved.configDigest,
+      manifestDigest: resolved.manifestDigest,
+      manifestMediaType: resolved.manifest.mediaType,
+      indexDigest: resolved.indexDigest,
+      layers,
+      platform: {
+        os: config.os ?? "linux",
+        architecture: config.architecture ?? "unknown",
+        variant: config.variant,
+      },
+      source: `${ref.registry}/${ref.repository}`,
+      pulledAt: new Date().toISOString(),
+      rootfs: summarizeTree(path.join(tmp, "rootfs")),
+    };
+    if (!store.publishImage(tmp, record)) return store.readImage(id) ?? record;
+    return record;
+  } catch (err) {
+    try {
+      removeTreeAtomic(tmp);
+    } catch {
+      // Left for cleanAbandoned.
+    }
+    throw err;
+  } finally {
+    inFlight.delete(tmp);
+  }
+}
