@@ -1,0 +1,83 @@
+// Checks the programs the tests need and, as root on Debian, installs the packages that provide them.
+import { onPath, runProgram } from "./proc.js";
+
+/** A Debian package the tests need and the programs that show it is installed. */
+export interface Prerequisite {
+  pkg: string;
+  programs: string[];
+  why: string;
+}
+
+/** Everything the harness and the integration tests run besides node. */
+export const PREREQUISITES: Prerequisite[] = [
+  { pkg: "docker-registry", programs: ["docker-registry"], why: "the real registry the tests pull from" },
+  { pkg: "skopeo", programs: ["skopeo"], why: "reads back and copies images in tests" },
+  { pkg: "apache2-utils", programs: ["htpasswd"], why: "the bcrypt password file of the auth registry" },
+  { pkg: "openssl", programs: ["openssl"], why: "the test CA and server certificates" },
+  { pkg: "zstd", programs: ["zstd"], why: "zstd-compressed test layers" },
+  { pkg: "pigz", programs: ["pigz"], why: "parallel gzip, used by the code under test where present" },
+  { pkg: "gzip", programs: ["gzip"], why: "gzip-compressed test layers" },
+  { pkg: "util-linux", programs: ["setpriv", "runuser"], why: "runs the CLI as the unprivileged user" },
+  { pkg: "umoci", programs: ["umoci"], why: "OCI image layouts in tests" },
+];
+
+/** Directories searched besides PATH: root's tools live in sbin, which a user's PATH may lack. */
+const SEARCH_PATH = [
+  process.env.PATH ?? "",
+  "/usr/local/sbin",
+  "/usr/local/bin",
+  "/usr/sbin",
+  "/usr/bin",
+  "/sbin",
+  "/bin",
+]
+  .filter(Boolean)
+  .join(":");
+
+/** The absolute path of `program`, searching PATH and the sbin directories. */
+export async function findProgram(program: string): Promise<string | undefined> {
+  return onPath(program, SEARCH_PATH);
+}
+
+/** The prerequisites whose programs are not all found. */
+export async function missingPrerequisites(list = PREREQUISITES): Promise<Prerequisite[]> {
+  const found = await Promise.all(
+    list.map(async (p) => (await Promise.all(p.programs.map(findProgram))).every(Boolean)),
+  );
+  return list.filter((_, i) => !found[i]);
+}
+
+/**
+ * Makes sure every prerequisite is present. As root, installs the missing packages with apt-get
+ * (one `apt-get update` first); otherwise throws an error naming the packages to install.
+ */
+export async function ensurePrerequisites(log: (line: string) => void): Promise<void> {
+  const missing = await missingPrerequisites();
+  if (missing.length === 0) {
+    log(`packages: ${PREREQUISITES.map((p) => p.pkg).join(", ")} present`);
+    return;
+  }
+  const names = missing.map((p) => p.pkg);
+  const details = missing.map((p) => `  ${p.pkg} (${p.programs.join(", ")}): ${p.why}`).join("\n");
+  const isRoot = process.getuid?.() === 0;
+  const aptGet = await findProgram("apt-get");
+  if (!isRoot || !aptGet) {
+    const how = isRoot
+      ? "apt-get is not available here; install them with the system's package manager"
+      : `run as root: apt-get install ${names.join(" ")}`;
+    throw new Error(`missing test prerequisites:\n${details}\n${how}`);
+  }
+  log(`packages: installing ${names.join(" ")} (apt-get update, then apt-get install)`);
+  const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive", PATH: SEARCH_PATH };
+  const started = Date.now();
+  await runProgram(aptGet, ["update"], { env });
+  await runProgram(aptGet, ["install", "-y", "--no-install-recommends", ...names], { env });
+  const still = await missingPrerequisites(missing);
+  if (still.length > 0) {
+    throw new Error(
+      `apt-get installed ${names.join(" ")} but these programs are still missing: ` +
+        still.flatMap((p) => p.programs).join(", "),
+    );
+  }
+  log(`packages: installed ${names.join(" ")} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+}
