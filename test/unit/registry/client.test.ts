@@ -219,7 +219,9 @@ test("a blob download resumes with Range after the registry drops the connection
     assert.equal(sha256(fs.readFileSync(dest)), pushed.layer.digest);
     const blobReqs = reg.requests.filter((r) => r.path.includes("/blobs/"));
     assert.equal(blobReqs.length, 2);
-    assert.equal(blobReqs[1]!.headers.range, `bytes=${128 * 1024}-`);
+    // The resume starts where the file ends: at most the half that was sent (a reset may lose some of it).
+    const from = Number(/^bytes=(\d+)-$/.exec(blobReqs[1]!.headers.range ?? "")?.[1]);
+    assert.ok(from > 0 && from <= 128 * 1024, `resumed from ${blobReqs[1]!.headers.range}`);
     assert.deepEqual(fs.readdirSync(dir), ["blob"]);
   });
 });
