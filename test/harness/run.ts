@@ -117,14 +117,15 @@ async function testFiles(requested: string[]): Promise<string[]> {
   return files;
 }
 
-/** True when process `pid` is alive. */
+/** True when process `pid` is alive (a zombie awaiting its parent's wait() is not). */
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === "EPERM";
   }
+  const stat = fs.existsSync(`/proc/${pid}/stat`) ? fs.readFileSync(`/proc/${pid}/stat`, "utf8") : "";
+  return !/\) Z /.test(stat);
 }
 
 /** Removes scratch folders of earlier runs whose harness is gone (killed before it could clean up). */
@@ -284,7 +285,8 @@ async function tearDown(setup: Setup, failed: boolean): Promise<void> {
     for (const r of setup.registries) {
       const text = await fsp.readFile(r.logFile, "utf8").catch(() => "");
       // Lookups of absent blobs and auth challenges are routine; the rest may explain a failure.
-      const routine = /blob unknown|manifest unknown|error authorizing context|authorization token required/;
+      const routine =
+        /blob unknown|manifest unknown|error authorizing context|authorization token required|authentication failure/;
       const lines = text.split("\n").filter((l) => l.trim() && !routine.test(l));
       const tail = lines.slice(-10).join("\n");
       if (tail) log(`last lines of the ${r.name} registry's log:\n${tail}`);

@@ -12,7 +12,9 @@ import {
   skopeoInspect,
   uniqueRepo,
 } from "../harness/image-builder.js";
+import { runProgram } from "../harness/proc.js";
 import { rawRequest, registryRequest } from "../harness/registry-client.js";
+import { writeTar } from "../harness/tar-writer.js";
 import type { RegistryName } from "../harness/env.js";
 
 const ALL: RegistryName[] = ["plain", "tls", "auth", "token"];
@@ -141,6 +143,32 @@ describe("test harness", () => {
     assert.equal(raw.code, 0, raw.stderr);
     assert.equal(JSON.parse(raw.stdout).layers[0].digest, layer.digest);
     assert.ok(pushed.ref.endsWith(`/${repo}:3.20`));
+  });
+
+  it("writes hostile tar entries that GNU tar lists as written", async () => {
+    const long = "d/" + "x".repeat(150);
+    const tar = writeTar([
+      { path: "../escape", type: "file", content: "out" },
+      { path: "/abs", type: "file", content: "abs" },
+      { path: "link", type: "symlink", linkname: "/etc/shadow" },
+      { path: "hard", type: "hardlink", linkname: "../../etc/passwd" },
+      { path: "dev/null", type: "char", devmajor: 1, devminor: 3, mode: 0o666 },
+      { path: "fifo", type: "fifo" },
+      { path: long, type: "file", content: "long", mode: 0o4755, uid: 1000, gid: 1000 },
+      { path: "l2", type: "symlink", linkname: "y".repeat(120) },
+    ]);
+    assert.equal(tar.length % 512, 0);
+    const listing = await runProgram("tar", ["-tvPf", "-", "--numeric-owner"], { input: tar });
+    const lines = listing.stdout.trim().split("\n");
+    assert.equal(lines.length, 8, listing.stdout + listing.stderr);
+    assert.match(lines[0]!, /^-rw-r--r-- 0\/0 +3 .* \.\.\/escape$/);
+    assert.match(lines[1]!, / \/abs$/);
+    assert.match(lines[2]!, /^lrwxrwxrwx .* link -> \/etc\/shadow$/);
+    assert.match(lines[3]!, / hard link to \.\.\/\.\.\/etc\/passwd$/);
+    assert.match(lines[4]!, /^crw-rw-rw- 0\/0 +1,3 .* dev\/null$/);
+    assert.match(lines[5]!, /^prw-r--r-- .* fifo$/);
+    assert.match(lines[6]!, new RegExp(`^-rwsr-xr-x 1000/1000 +4 .* ${long}$`));
+    assert.match(lines[7]!, new RegExp(`l2 -> ${"y".repeat(120)}$`));
   });
 
   it("runs `burrow version` as the test user", async () => {
