@@ -145,6 +145,15 @@ export class RegistryClient {
     });
   }
 
+  /** Closes the proxy tunnels this client keeps open for reuse (direct connections need no closing). */
+  close(): void {
+    for (const agents of this.agents.values()) {
+      agents.http?.destroy();
+      agents.https?.destroy();
+    }
+    this.agents.clear();
+  }
+
   /** Whether `registry` is spoken to insecurely (plain HTTP fallback, unverified TLS), as the options say. */
   isInsecure(registry: string): boolean {
     return this.options.insecure?.(registry) ?? false;
@@ -323,7 +332,8 @@ export class RegistryClient {
         try {
           outcome = await this.downloadOnce(ref, descriptor, partial, offset, tries, options);
         } catch (err) {
-          if (options.signal?.aborted || err instanceof BurrowError || !isRetryableError(err)) {
+          if (options.signal?.aborted) throw options.signal.reason ?? err;
+          if (err instanceof BurrowError || !isRetryableError(err)) {
             throw err instanceof BurrowError
               ? err
               : describeNetworkError(err, ref.registry, this.isInsecure(ref.registry));

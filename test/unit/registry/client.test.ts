@@ -272,6 +272,34 @@ test("a blob longer than its descriptor is cut off and refused", async () => {
   });
 });
 
+test("an aborted download rejects with the abort reason and leaves no file", async () => {
+  await withRegistry({ kind: "none" }, async (reg, dir) => {
+    const pushed = reg.pushImage("slow", "1", linuxAmd64, Buffer.alloc(64 * 1024, 3));
+    reg.intercept = (_req, res, seen) => {
+      if (!seen.path.includes("/blobs/sha256")) return false;
+      res.writeHead(200, { "content-length": pushed.layer.size });
+      res.write(Buffer.alloc(1024, 3)); // then stall
+      return true;
+    };
+    const ac = new AbortController();
+    const progress: number[] = [];
+    const done = client().downloadBlob(
+      parseReference(`${reg.host}/slow:1`),
+      pushed.layer,
+      path.join(dir, "b"),
+      {
+        signal: ac.signal,
+        onProgress: (n) => {
+          progress.push(n);
+          if (n > 0) ac.abort(new Error("user pressed ^C"));
+        },
+      },
+    );
+    await assert.rejects(done, /user pressed \^C/);
+    assert.deepEqual(fs.readdirSync(dir), []);
+  });
+});
+
 test("a redirect to another origin is followed without the Authorization header", async () => {
   const storageSeen: http.IncomingHttpHeaders[] = [];
   const storage = http.createServer((req, res) => {
