@@ -102,6 +102,18 @@ export function cleanAbandoned(store: Store): void {
   }
 }
 
+/** Deletes `<blob>.partial-*` files of one digest (only call while holding that blob's lock). */
+function removePartials(store: Store, digest: string): void {
+  const prefix = `${path.basename(store.blobPath(digest))}.partial-`;
+  try {
+    for (const n of fs.readdirSync(store.paths.blobs)) {
+      if (n.startsWith(prefix)) fs.rmSync(path.join(store.paths.blobs, n), { force: true });
+    }
+  } catch {
+    // Nothing to clean.
+  }
+}
+
 /** Temp image folders of this process, removed if it is interrupted. */
 export const inFlight = new Set<string>();
 
@@ -175,6 +187,8 @@ async function buildImage(
           ev.layerCached?.(layer.digest);
           return;
         }
+        // Holding the blob's lock, any partial download of it was left by a process that died.
+        removePartials(store, layer.digest);
         await client.downloadBlob(ref, layer, store.blobPath(layer.digest), {
           onProgress: (bytes: number) => ev.layerProgress?.(layer.digest, bytes),
         });

@@ -6,7 +6,7 @@ import type { AddressInfo } from "node:net";
 export interface FaultPlan {
   /** Answer the first N blob GETs with this status (e.g. 500 or 429). */
   failFirst?: { count: number; status: number; retryAfter?: string };
-  /** Close the connection after this many body bytes on the first N blob GETs. */
+  /** Close the connection after this many body bytes on the first N blob GETs longer than that. */
   dropAfter?: { count: number; bytes: number };
   /** Flip a byte in the body of every blob GET for this digest. */
   corruptDigest?: string;
@@ -63,8 +63,11 @@ export async function startFaultProxy(upstream: string, plan: FaultPlan = {}): P
           state.blobGets.set(digest, (state.blobGets.get(digest) ?? 0) + 1);
         }
         res.writeHead(ures.statusCode ?? 502, ures.headers);
+        const length = Number(ures.headers["content-length"] ?? 0);
         const drop =
-          isBlobGet && plan.dropAfter && dropped < plan.dropAfter.count ? plan.dropAfter.bytes : -1;
+          isBlobGet && plan.dropAfter && dropped < plan.dropAfter.count && length > plan.dropAfter.bytes
+            ? plan.dropAfter.bytes
+            : -1;
         if (drop >= 0) dropped++;
         const corrupt = isBlobGet && digest !== undefined && digest === plan.corruptDigest;
         let sent = 0;
