@@ -3,7 +3,7 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["dist/**", "node_modules/**", "vendor/**"] },
+  { ignores: ["dist/**", "node_modules/**", "vendor/**", "bench/work/**"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
