@@ -100,7 +100,13 @@ export function parsePaxRecords(buf: Buffer, into: Map<string, string>): void {
     let len = 0;
     let i = pos;
     while (i < buf.length && buf[i]! >= 0x30 && buf[i]! <= 0x39) len = len * 10 + (buf[i++]! - 0x30);
-    if (i === pos || buf[i] !== 0x20 || len <= i - pos + 1 || pos + len > buf.length || buf[pos + len - 1] !== 0x0a) {
+    if (
+      i === pos ||
+      buf[i] !== 0x20 ||
+      len <= i - pos + 1 ||
+      pos + len > buf.length ||
+      buf[pos + len - 1] !== 0x0a
+    ) {
       throw new TarFormatError("malformed PAX record");
     }
     const eq = buf.indexOf(0x3d, i + 1);
@@ -205,7 +211,7 @@ export class TarParser {
     }
   }
 
-  /** Declares the end of the stream; throws if it stops inside a member or before the end-of-archive marker. */
+  /** Declares the end of the stream; throws if it stops inside a member or a header. */
   end(): void {
     if (this.state === State.Done) return;
     if (!this.sawAny) return; // an empty blob is an empty layer

@@ -1,0 +1,399 @@
+// Flattens image layers into one rootfs: safe streaming extraction with OCI whiteouts applied.
+import fs from "node:fs";
+import path from "node:path";
+import { execFileSync } from "node:child_process";
+import { LayerFormatError, StoreError, UnsafeLayerError, storeFailure } from "../errors.js";
+import { TarFormatError, TarParser, type TarEntry, type TarHandler } from "./tar-parser.js";
+import { InRootResolver, UnsafePathError, normalizeEntryPath, splitParent } from "./safe-path.js";
+import {
+  LayerAdditions,
+  classifyWhiteout,
+  removeLower,
+  removeLowerChildren,
+  underWhiteoutName,
+} from "./whiteout.js";
+import {
+  DecompressError,
+  decompressFile,
+  findOnPath,
+  mediaTypeCompression,
+  readHead,
+  sniffCompression,
+} from "./decompress.js";
+
+/** One layer blob to apply. */
+export interface LayerInput {
+  digest: string;
+  mediaType: string;
+  /** Path of the compressed blob on disk, already sha256-verified. */
+  file: string;
+  size: number;
+}
+
+/** Callbacks for a flatten run. */
+export interface FlattenOptions {
+  /** Told about content that is skipped (device nodes, unsupported members). */
+  warn(message: string): void;
+  /** Told the compressed bytes of layer `index` read so far. */
+  onLayerProgress?(index: number, bytesRead: number): void;
+}
+
+/** What a flatten run did, summed over all layers. */
+export interface FlattenStats {
+  files: number;
+  dirs: number;
+  symlinks: number;
+  hardlinks: number;
+  whiteouts: number;
+  skipped: number;
+  /** Bytes of regular-file data written. */
+  bytes: number;
+}
+
+const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW } = fs.constants;
+/** New files only, never through a symlink (libuv adds O_CLOEXEC itself). */
+const CREATE_FLAGS = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW;
+
+/** The process umask, read without changing it; 0o777 (always chmod) when it cannot be read. */
+function currentUmask(): number {
+  try {
+    const m = /^Umask:\s*([0-7]+)$/m.exec(fs.readFileSync("/proc/self/status", "utf8"));
+    if (m) return parseInt(m[1]!, 8);
+  } catch {
+    // not Linux or no procfs
+  }
+  return 0o777;
+}
+
+/** Shared state of one flatten run: the resolver, directory mtimes (set at the end) and the stats. */
+interface RunState {
+  resolver: InRootResolver;
+  dirMtimes: Map<string, number>;
+  stats: FlattenStats;
+  umask: number;
+  warn(message: string): void;
+}
+
+function isErrno(err: unknown, code: string): boolean {
+  return (err as NodeJS.ErrnoException | undefined)?.code === code;
+}
+
+/** Applies one layer's members as the tar parser hands them over. */
+class LayerApplier implements TarHandler {
+  private fd = -1;
+  private fileMode = 0;
+  private fileMtime = 0;
+  private readonly additions = new LayerAdditions();
+  private readonly resolver: InRootResolver;
+  private readonly onCreate = (realRel: string): void => this.additions.add(realRel);
+
+  constructor(
+    private readonly run: RunState,
+    private readonly digest: string,
+  ) {
+    this.resolver = run.resolver;
+  }
+
+  entry(e: TarEntry): void {
+    const rel = normalizeEntryPath(e.path);
+    const [parent, name] = splitParent(rel);
+    const wh = classifyWhiteout(name);
+    if (wh !== undefined) {
+      if (wh.kind === "meta") return;
+      this.run.stats.whiteouts++;
+      if (wh.kind === "opaque") this.opaque(parent);
+      else this.whiteout(parent, wh.name);
+      return;
+    }
+    if (underWhiteoutName(parent)) return this.skip(e, rel, "it lies under a whiteout name");
+    switch (e.type) {
+      case "0":
+      case "7":
+        return this.file(rel, parent, name, e);
+      case "5":
+      case "D":
+        return this.directory(rel, parent, name, e);
+      case "2":
+        return this.symlink(rel, parent, name, e);
+      case "1":
+        return this.hardlink(rel, parent, name, e);
+      case "3":
+        return this.skip(e, rel, "character devices cannot be created without root");
+      case "4":
+        return this.skip(e, rel, "block devices cannot be created without root");
+      case "6":
+        return this.fifo(rel, parent, name, e);
+      case "S":
+        throw new TarFormatError("GNU sparse members are not supported");
+      default:
+        return this.skip(e, rel, `member type "${e.type}" is not supported`);
+    }
+  }
+
+  data(buf: Buffer, start: number, end: number): void {
+    if (this.fd < 0) return;
+    while (start < end) start += fs.writeSync(this.fd, buf, start, end - start);
+  }
+
+  entryEnd(): void {
+    if (this.fd < 0) return;
+    const fd = this.fd;
+    this.fd = -1;
+    try {
+      if ((this.fileMode & this.run.umask) !== 0) fs.fchmodSync(fd, this.fileMode);
+      fs.futimesSync(fd, this.fileMtime, this.fileMtime);
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+
+  /** Closes a file left open by an aborted layer. */
+  close(): void {
+    if (this.fd >= 0) fs.closeSync(this.fd);
+    this.fd = -1;
+  }
+
+  private skip(e: TarEntry, rel: string, why: string): void {
+    this.run.stats.skipped++;
+    this.run.warn(`layer ${this.digest}: skipping "${rel || e.path}": ${why}`);
+  }
+
+  /** The real directory that will hold a new member, created as needed. */
+  private parentDir(parent: string): string {
+    return this.resolver.resolveDir(parent, true, this.onCreate)!;
+  }
+
+  private join(dirReal: string, name: string): string {
+    return dirReal === "" ? name : dirReal + "/" + name;
+  }
+
+  /** Removes whatever is at `abs` so a new member can take its place; a directory goes with its content. */
+  private removeExisting(abs: string): void {
+    const st = fs.lstatSync(abs, { throwIfNoEntry: false });
+    if (st === undefined) return;
+    if (st.isDirectory()) {
+      fs.rmSync(abs, { recursive: true, force: true });
+      this.resolver.invalidate();
+    } else {
+      fs.unlinkSync(abs);
+      if (st.isSymbolicLink()) this.resolver.invalidate();
+    }
+  }
+
+  private file(rel: string, parent: string, name: string, e: TarEntry): void {
+    if (rel === "") throw new UnsafePathError("a file member replaces the root directory");
+    const realRel = this.join(this.parentDir(parent), name);
+    const abs = this.resolver.abs(realRel);
+    const mode = e.mode | 0o600;
+    let fd: number;
+    try {
+      fd = fs.openSync(abs, CREATE_FLAGS, mode);
+    } catch (err) {
+      if (!isErrno(err, "EEXIST")) throw err;
+      this.removeExisting(abs);
+      fd = fs.openSync(abs, CREATE_FLAGS, mode);
+    }
+    this.fd = fd;
+    this.fileMode = mode;
+    this.fileMtime = e.mtime;
+    this.additions.add(realRel);
+    this.run.stats.files++;
+    this.run.stats.bytes += e.size;
+  }
+
+  private directory(rel: string, parent: string, name: string, e: TarEntry): void {
+    const mode = e.mode | 0o700;
+    let realRel: string;
+    if (rel === "") {
+      realRel = "";
+      fs.chmodSync(this.resolver.root, mode);
+    } else {
+      realRel = this.join(this.parentDir(parent), name);
+      const abs = this.resolver.abs(realRel);
+      try {
+        fs.mkdirSync(abs, mode);
+        if ((mode & this.run.umask) !== 0) fs.chmodSync(abs, mode);
+      } catch (err) {
+        if (!isErrno(err, "EEXIST")) throw err;
+        const st = fs.lstatSync(abs);
+        if (!st.isDirectory()) {
+          this.removeExisting(abs);
+          fs.mkdirSync(abs, mode);
+        }
+        // An existing directory is merged into: its content stays, it takes the new mode.
+        fs.chmodSync(abs, mode);
+      }
+      this.resolver.remember(rel, realRel);
+      this.additions.add(realRel);
+    }
+    this.run.dirMtimes.set(realRel, e.mtime);
+    this.run.stats.dirs++;
+  }
+
+  private symlink(rel: string, parent: string, name: string, e: TarEntry): void {
+    if (rel === "") throw new UnsafePathError("a symlink member replaces the root directory");
+    if (e.linkpath === "") throw new TarFormatError("symlink with an empty target");
+    const realRel = this.join(this.parentDir(parent), name);
+    const abs = this.resolver.abs(realRel);
+    try {
+      fs.symlinkSync(e.linkpath, abs);
+    } catch (err) {
+      if (!isErrno(err, "EEXIST")) throw err;
+      this.removeExisting(abs);
+      fs.symlinkSync(e.linkpath, abs);
+    }
+    fs.lutimesSync(abs, e.mtime, e.mtime);
+    this.additions.add(realRel);
+    this.run.stats.symlinks++;
+  }
+
+  private hardlink(rel: string, parent: string, name: string, e: TarEntry): void {
+    if (rel === "") throw new UnsafePathError("a hardlink member replaces the root directory");
+    const targetRel = normalizeEntryPath(e.linkpath);
+    if (targetRel === "") throw new UnsafePathError("hardlink to the root directory");
+    const [tParent, tName] = splitParent(targetRel);
+    const tDir = this.resolver.resolveDir(tParent, false);
+    const tAbs = tDir === undefined ? undefined : this.resolver.abs(this.join(tDir, tName));
+    const tSt = tAbs === undefined ? undefined : fs.lstatSync(tAbs, { throwIfNoEntry: false });
+    if (tAbs === undefined || tSt === undefined) {
+      throw new TarFormatError(`hardlink target "${e.linkpath}" does not exist`);
+    }
+    if (tSt.isDirectory()) throw new TarFormatError(`hardlink target "${e.linkpath}" is a directory`);
+    const realRel = this.join(this.parentDir(parent), name);
+    const abs = this.resolver.abs(realRel);
+    try {
+      fs.linkSync(tAbs, abs);
+    } catch (err) {
+      if (!isErrno(err, "EEXIST")) throw err;
+      const st = fs.lstatSync(abs);
+      if (st.ino !== tSt.ino || st.dev !== tSt.dev) {
+        this.removeExisting(abs);
+        fs.linkSync(tAbs, abs);
+      }
+    }
+    this.additions.add(realRel);
+    this.run.stats.hardlinks++;
+  }
+
+  private fifo(rel: string, parent: string, name: string, e: TarEntry): void {
+    const mkfifo = findOnPath("mkfifo");
+    if (rel === "" || mkfifo === undefined) return this.skip(e, rel, "fifos need mkfifo on PATH");
+    const realRel = this.join(this.parentDir(parent), name);
+    const abs = this.resolver.abs(realRel);
+    this.removeExisting(abs);
+    // mkfifo(3) fails on any existing path, symlinks included, so this never creates anything elsewhere.
+    execFileSync(mkfifo, ["-m", ((e.mode | 0o600) & 0o7777).toString(8), "--", abs], { stdio: "ignore" });
+    fs.lutimesSync(abs, e.mtime, e.mtime);
+    this.additions.add(realRel);
+    this.run.stats.files++;
+  }
+
+  /** `.wh.NAME` in `parent`: removes NAME as lower layers left it. */
+  private whiteout(parent: string, name: string): void {
+    const dir = this.resolver.resolveDir(parent, false);
+    if (dir === undefined) return;
+    removeLower(this.resolver.root, this.join(dir, name), this.additions, this.onRemoved);
+  }
+
+  /** `.wh..wh..opq` in `parent`: removes the directory's lower-layer children. */
+  private opaque(parent: string): void {
+    const dir = this.parentDir(parent);
+    removeLowerChildren(this.resolver.root, dir, this.additions, this.onRemoved);
+  }
+
+  private readonly onRemoved = (_realRel: string, dirOrLink: boolean): void => {
+    if (dirOrLink) this.resolver.invalidate();
+  };
+}
+
+/** Turns an error from applying a layer into a one-line burrow error naming the layer and the member. */
+function layerError(err: unknown, digest: string, member: string): Error {
+  if (err instanceof UnsafeLayerError || err instanceof LayerFormatError || err instanceof StoreError)
+    return err;
+  const where = `layer ${digest}${member ? `, entry "${member}"` : ""}`;
+  const msg = (err as Error | undefined)?.message ?? String(err);
+  if (err instanceof UnsafePathError)
+    return new UnsafeLayerError(`${where}: refused: ${msg}`, { cause: err });
+  if (err instanceof TarFormatError || err instanceof DecompressError) {
+    return new LayerFormatError(`${where}: ${msg}`, { cause: err });
+  }
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  if (code === "ENOSPC" || code === "EDQUOT" || code === "EACCES" || code === "EPERM" || code === "EROFS") {
+    return storeFailure(`cannot extract ${where}`, err);
+  }
+  if (typeof code === "string") return new LayerFormatError(`${where}: ${msg}`, { cause: err });
+  return err instanceof Error ? err : new Error(msg);
+}
+
+/** Streams one layer blob through the tar parser into the rootfs. */
+async function applyLayer(
+  run: RunState,
+  layer: LayerInput,
+  index: number,
+  opts: FlattenOptions,
+): Promise<void> {
+  const claimed = mediaTypeCompression(layer.mediaType);
+  if (claimed === undefined) {
+    throw new LayerFormatError(`layer ${layer.digest}: media type "${layer.mediaType}" is not a tar layer`);
+  }
+  let applier: LayerApplier | undefined;
+  let parser: TarParser | undefined;
+  try {
+    // The blob's own magic bytes decide; the media type is only checked to be a layer type.
+    const compression = sniffCompression(readHead(layer.file, 4));
+    applier = new LayerApplier(run, layer.digest);
+    parser = new TarParser(applier);
+    const progress = opts.onLayerProgress;
+    const onRead = progress ? (bytes: number): void => progress.call(opts, index, bytes) : undefined;
+    for await (const chunk of decompressFile(layer.file, compression, onRead)) parser.write(chunk);
+    parser.end();
+  } catch (err) {
+    throw layerError(err, layer.digest, parser?.currentPath ?? "");
+  } finally {
+    applier?.close();
+  }
+}
+
+/** Sets the recorded directory mtimes, skipping any directory that later became something else. */
+function applyDirMtimes(run: RunState): void {
+  for (const [realRel, mtime] of run.dirMtimes) {
+    if (realRel !== "") {
+      const [parent] = splitParent(realRel);
+      // Only a path that is still a chain of real directories is touched (a later layer may have
+      // replaced a component with a symlink).
+      if (run.resolver.resolveDir(parent, false) !== parent) continue;
+      const st = fs.lstatSync(run.resolver.abs(realRel), { throwIfNoEntry: false });
+      if (st === undefined || !st.isDirectory()) continue;
+    }
+    fs.lutimesSync(run.resolver.abs(realRel), mtime, mtime);
+  }
+}
+
+/** Applies the layers in order into `rootfs` (an existing, empty directory). */
+export async function flattenLayers(
+  rootfs: string,
+  layers: LayerInput[],
+  opts: FlattenOptions,
+): Promise<FlattenStats> {
+  let root: string;
+  try {
+    root = fs.realpathSync(path.resolve(rootfs));
+  } catch (err) {
+    throw storeFailure(`cannot open the rootfs ${rootfs}`, err);
+  }
+  if (root === "/") throw new StoreError("refusing to flatten layers into /");
+  const run: RunState = {
+    resolver: new InRootResolver(root),
+    dirMtimes: new Map(),
+    stats: { files: 0, dirs: 0, symlinks: 0, hardlinks: 0, whiteouts: 0, skipped: 0, bytes: 0 },
+    umask: currentUmask(),
+    warn: (m) => opts.warn(m),
+  };
+  for (const [index, layer] of layers.entries()) await applyLayer(run, layer, index, opts);
+  try {
+    applyDirMtimes(run);
+  } catch (err) {
+    throw storeFailure(`cannot set directory times in ${rootfs}`, err);
+  }
+  return run.stats;
+}

@@ -1,0 +1,212 @@
+// The streaming tar parser: ustar, GNU and PAX headers, chunk boundaries, truncation and corruption.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { TarFormatError, TarParser, parseTarNumber, type TarEntry } from "../../../src/image/tar-parser.js";
+import { buildTar, type Member } from "./tar-writer.js";
+
+interface Seen {
+  type: string;
+  path: string;
+  linkpath: string;
+  size: number;
+  mode: number;
+  mtime: number;
+  data: string;
+}
+
+/** Parses `tar` fed in chunks of `chunk` bytes and returns the members with their data. */
+function parse(tar: Buffer, chunk = tar.length || 1): Seen[] {
+  const seen: Seen[] = [];
+  let cur: Seen | undefined;
+  const parts: Buffer[] = [];
+  const parser = new TarParser({
+    entry(e: TarEntry) {
+      cur = {
+        type: e.type,
+        path: e.path,
+        linkpath: e.linkpath,
+        size: e.size,
+        mode: e.mode,
+        mtime: e.mtime,
+        data: "",
+      };
+      parts.length = 0;
+    },
+    data(buf, start, end) {
+      parts.push(Buffer.from(buf.subarray(start, end)));
+    },
+    entryEnd() {
+      cur!.data = Buffer.concat(parts).toString();
+      seen.push(cur!);
+    },
+  });
+  for (let i = 0; i < tar.length; i += chunk) parser.write(tar.subarray(i, i + chunk));
+  parser.end();
+  return seen;
+}
+
+test("reads ustar members of every basic type with their data, mode and mtime", () => {
+  const tar = buildTar([
+    { path: "dir/", type: "5", mode: 0o750 },
+    { path: "dir/file", data: "hello", mode: 0o4755, mtime: 1234567890 },
+    { path: "dir/link", type: "2", linkpath: "file" },
+    { path: "dir/hard", type: "1", linkpath: "dir/file" },
+  ]);
+  const seen = parse(tar);
+  assert.deepEqual(
+    seen.map((s) => [s.type, s.path, s.linkpath, s.data]),
+    [
+      ["5", "dir/", "", ""],
+      ["0", "dir/file", "", "hello"],
+      ["2", "dir/link", "file", ""],
+      ["1", "dir/hard", "dir/file", ""],
+    ],
+  );
+  assert.equal(seen[0]!.mode, 0o750);
+  assert.equal(seen[1]!.mode, 0o4755);
+  assert.equal(seen[1]!.mtime, 1234567890);
+});
+
+test("gives the same members whatever the chunk boundaries, down to one byte at a time", () => {
+  const members: Member[] = [
+    { path: "a", data: "x".repeat(700) },
+    { path: "b", data: "", pax: { path: "p".repeat(150), mtime: "5.25" } },
+    { path: "c", data: "y".repeat(512) },
+    { path: "d", gnuLong: true, type: "2", linkpath: "t".repeat(120) },
+  ];
+  const tar = buildTar(members);
+  const whole = parse(tar);
+  for (const chunk of [1, 7, 511, 512, 513, 1000])
+    assert.deepEqual(parse(tar, chunk), whole, `chunk ${chunk}`);
+  assert.equal(whole[1]!.path, "p".repeat(150));
+  assert.equal(whole[1]!.mtime, 5.25);
+  assert.equal(whole[3]!.linkpath, "t".repeat(120));
+});
+
+test("a NUL type flag reads as a regular file and a contiguous file keeps its type", () => {
+  const seen = parse(
+    buildTar([
+      { path: "nul", type: "\0", data: "1" },
+      { path: "contig", type: "7", data: "2" },
+    ]),
+  );
+  assert.deepEqual(
+    seen.map((s) => [s.type, s.data]),
+    [
+      ["0", "1"],
+      ["7", "2"],
+    ],
+  );
+});
+
+test("joins the ustar prefix field to the name", () => {
+  const long = "p".repeat(120) + "/name";
+  const seen = parse(buildTar([{ path: long, prefixSplit: 120, data: "z" }]));
+  assert.equal(seen[0]!.path, long);
+});
+
+test("reads GNU long names and long link names", () => {
+  const name = "n/".repeat(80) + "file";
+  const link = "l/".repeat(80) + "target";
+  const seen = parse(
+    buildTar([
+      { path: name, gnuLong: true, data: "d" },
+      { path: name + "2", gnuLong: true, type: "1", linkpath: link },
+    ]),
+  );
+  assert.equal(seen[0]!.path, name);
+  assert.equal(seen[1]!.path, name + "2");
+  assert.equal(seen[1]!.linkpath, link);
+});
+
+test("reads GNU base-256 size fields", () => {
+  const seen = parse(buildTar([{ path: "big", base256Size: true, data: "0123456789" }]));
+  assert.equal(seen[0]!.size, 10);
+  assert.equal(seen[0]!.data, "0123456789");
+  const field = Buffer.from([0x80, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 1]);
+  assert.equal(parseTarNumber(field, 0, 12, "size"), 2 * 65536 + 1);
+  assert.throws(() => parseTarNumber(Buffer.from([0xff, 0xff]), 0, 2, "size"), TarFormatError);
+});
+
+test("PAX per-member records override path, linkpath, size and mtime, and apply to one member only", () => {
+  const seen = parse(
+    buildTar([
+      {
+        path: "short",
+        type: "2",
+        linkpath: "x",
+        pax: { path: "päth/with ü", linkpath: "lïnk", mtime: "1700000000.5" },
+      },
+      { path: "sized", data: "abcdef", sizeField: 0, pax: { size: "6" } },
+      { path: "plain", data: "q" },
+    ]),
+  );
+  assert.deepEqual(
+    seen.map((s) => [s.path, s.linkpath, s.size, s.data]),
+    [
+      ["päth/with ü", "lïnk", 0, ""],
+      ["sized", "", 6, "abcdef"],
+      ["plain", "", 1, "q"],
+    ],
+  );
+  assert.equal(seen[0]!.mtime, 1700000000.5);
+  assert.equal(seen[2]!.mtime, 1_600_000_000);
+});
+
+test("PAX global headers set the mtime of every later member", () => {
+  const seen = parse(buildTar([{ path: "a" }, { path: "b" }], { globalPax: { mtime: "42" } }));
+  assert.deepEqual(
+    seen.map((s) => s.mtime),
+    [42, 42],
+  );
+});
+
+test("header-only member types carry no data whatever their size field says", () => {
+  const seen = parse(
+    buildTar([
+      { path: "d/", type: "5", sizeField: 0 },
+      { path: "f", data: "ok" },
+    ]),
+  );
+  assert.equal(seen[1]!.data, "ok");
+});
+
+test("a stream cut inside a member's data is a TarFormatError", () => {
+  const tar = buildTar([{ path: "a", data: "x".repeat(2000) }]);
+  assert.throws(() => parse(tar.subarray(0, 1000)), TarFormatError);
+});
+
+test("a stream cut inside a header is a TarFormatError", () => {
+  const tar = buildTar([
+    { path: "a", data: "x" },
+    { path: "b", data: "y" },
+  ]);
+  assert.throws(() => parse(tar.subarray(0, 1024 + 100)), /truncated/);
+});
+
+test("a stream ending on a member boundary without the end-of-archive marker is accepted (umoci omits it)", () => {
+  const tar = buildTar([{ path: "a", data: "x" }], { end: false });
+  assert.deepEqual(
+    parse(tar).map((s) => s.path),
+    ["a"],
+  );
+});
+
+test("an empty stream is an empty archive", () => {
+  assert.deepEqual(parse(Buffer.alloc(0)), []);
+});
+
+test("a header with a wrong checksum is a TarFormatError", () => {
+  const tar = buildTar([{ path: "a", data: "x" }]);
+  tar[0] = "b".charCodeAt(0);
+  assert.throws(() => parse(tar), /checksum/);
+});
+
+test("malformed PAX records and oversized extended headers are refused", () => {
+  assert.throws(
+    () => parse(buildTar([{ path: "a", pax: {} }, { path: "b" }]).fill(0x41, 512, 520)),
+    TarFormatError,
+  );
+  const bad = buildTar([{ path: "a", pax: { mtime: "not-a-number" } }]);
+  assert.throws(() => parse(bad), /PAX mtime/);
+});
