@@ -122,6 +122,12 @@ export async function pullImage(opts: PullOptions): Promise<PullResult> {
   const { store, client, ref } = opts;
   const ev = opts.events ?? {};
   const resolved = await client.resolveImage(ref, opts.platform);
+  if (!resolved.platformMatches && resolved.platform) {
+    const { formatPlatform } = await import("./registry/platform.js");
+    opts.warn(
+      `${ref.toString()} is built for ${formatPlatform(resolved.platform)}, not ${formatPlatform(opts.platform)}: it may not run here`,
+    );
+  }
   const id = digestHex(resolved.configDigest);
   const name = ref.toString();
   const layers: LayerRecord[] = resolved.manifest.layers.map((l) => ({

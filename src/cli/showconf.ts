@@ -2,6 +2,19 @@
 import { Option } from "clipanion";
 import { BurrowCommand } from "./base.js";
 
+/** Hides the password of a proxy URL such as `http://user:secret@proxy:3128`. */
+export function maskUrlPassword(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  try {
+    const u = new URL(value);
+    if (u.password === "") return value;
+    u.password = "****";
+    return u.toString();
+  } catch {
+    return value.replace(/\/\/([^:/@]+):[^@]*@/, "//$1:****@");
+  }
+}
+
 /** Prints the effective configuration (credentials are never shown). */
 export class ShowconfCommand extends BurrowCommand {
   static override paths = [["showconf"]];
@@ -22,8 +35,8 @@ export class ShowconfCommand extends BurrowCommand {
       ["insecureRegistries", config.insecureRegistries],
       ["insecureAll", config.insecureAll],
       ["dockerConfigDir", config.dockerConfigDir],
-      ["httpsProxy", config.httpsProxy],
-      ["httpProxy", config.httpProxy],
+      ["httpsProxy", maskUrlPassword(config.httpsProxy)],
+      ["httpProxy", maskUrlPassword(config.httpProxy)],
       ["noProxy", config.noProxy],
       ["maxConcurrentDownloads", config.maxConcurrentDownloads],
     ];
