@@ -59,6 +59,14 @@ export function sniffCompression(head: Buffer): Compression {
   return "none";
 }
 
+/** Names a compression burrow recognises but cannot read (bzip2, xz), from the first bytes; else undefined. */
+export function unsupportedCompression(head: Buffer): string | undefined {
+  if (head.length >= 3 && head.toString("latin1", 0, 3) === "BZh") return "bzip2";
+  if (head.length >= 6 && head.subarray(0, 6).equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00])))
+    return "xz";
+  return undefined;
+}
+
 /** Reads the first bytes of a file for sniffing. */
 export function readHead(file: string, length = 512): Buffer {
   const fd = fs.openSync(file, "r");

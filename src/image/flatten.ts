@@ -19,6 +19,7 @@ import {
   mediaTypeCompression,
   readHead,
   sniffCompression,
+  unsupportedCompression,
 } from "./decompress.js";
 
 /** One layer blob to apply. */
@@ -340,7 +341,11 @@ async function applyLayer(
   let parser: TarParser | undefined;
   try {
     // The blob's own magic bytes decide; the media type is only checked to be a layer type.
-    const compression = sniffCompression(readHead(layer.file, 4));
+    const head = readHead(layer.file, 8);
+    const unsupported = unsupportedCompression(head);
+    if (unsupported !== undefined)
+      throw new DecompressError(`${unsupported}-compressed layers are not supported`);
+    const compression = sniffCompression(head);
     applier = new LayerApplier(run, layer.digest);
     parser = new TarParser(applier);
     const progress = opts.onLayerProgress;

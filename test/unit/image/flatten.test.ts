@@ -544,6 +544,17 @@ test("garbage instead of a tar stream is a LayerFormatError", async () => {
   });
 });
 
+test("bzip2 and xz blobs are refused with a LayerFormatError that names the compression", async () => {
+  await withRoot(async (c) => {
+    await assert.rejects(
+      c.flatten([c.layer(Buffer.from("BZh91AY&SY" + "x".repeat(600)))]),
+      /bzip2-compressed/,
+    );
+    const xz = Buffer.concat([Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]), Buffer.alloc(600)]);
+    await assert.rejects(c.flatten([c.layer(xz)]), LayerFormatError);
+  });
+});
+
 // ---- modes, times, links, replacement ------------------------------------------------------------------
 
 test("files stay user-readable and writable, directories user-accessible, other bits kept", async () => {

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Flatten micro-benchmark: burrow's flattenLayers against GNU `tar -xzf` of the same .tar.gz rootfs blob.
+#
+# Usage: bench/flatten/run.sh [BLOB.tar.gz]
+#   Without BLOB, builds bench/work/rootfs.tar.gz from `debootstrap --variant=minbase bookworm` (cached under
+#   bench/work/, which is git-ignored); if debootstrap fails, /usr/share and /usr/include of this machine
+#   stand in. Env: RUNS (default 3, best of), DEST (extraction dir, default bench/work/extract; use a tmpfs
+#   such as /dev/shm/x to take the disk out of the comparison), VERIFY=1 compares the two trees afterwards.
+# Needs the project built (`npm run build`), GNU tar, /usr/bin/time.
+set -euo pipefail
+
+here="$(cd "$(dirname "$0")" && pwd)"
+repo="$(cd "$here/../.." && pwd)"
+work="$repo/bench/work"
+runs="${RUNS:-3}"
+dest="${DEST:-$work/extract}"
+driver="$repo/dist/bench/flatten/flatten-one.js"
+mkdir -p "$work"
+
+blob="${1:-}"
+if [ -z "$blob" ]; then
+  blob="$work/rootfs.tar.gz"
+  if [ ! -s "$blob" ]; then
+    root="$work/debootstrap-root"
+    if [ ! -x "$root/bin/sh" ]; then
+      echo "building a Debian bookworm minbase rootfs with debootstrap (a few minutes)..." >&2
+      rm -rf "$root"
+      if ! debootstrap --variant=minbase bookworm "$root" http://deb.debian.org/debian >"$work/debootstrap.log" 2>&1; then
+        echo "debootstrap failed (see $work/debootstrap.log); using /usr/share and /usr/include as a stand-in" >&2
+        rm -rf "$root"
+        mkdir -p "$root/usr"
+        cp -a /usr/share /usr/include "$root/usr/"
+      fi
+    fi
+    echo "packing $blob..." >&2
+    tar -C "$root" -czf "$blob.tmp" . && mv "$blob.tmp" "$blob"
+  fi
+fi
+[ -f "$driver" ] || (cd "$repo" && npx tsc -p tsconfig.json)
+
+# Runs "$@" under /usr/bin/time -v into a fresh $dest; prints "SECONDS KB".
+measure() {
+  rm -rf "$dest"
+  mkdir -p "$dest"
+  sync
+  local log
+  log="$(mktemp)"
+  /usr/bin/time -v "$@" >/dev/null 2>"$log" || { cat "$log" >&2; rm -f "$log"; return 1; }
+  local wall kb
+  wall="$(sed -n 's/.*Elapsed (wall clock) time (h:mm:ss or m:ss): //p' "$log" | awk -F: '{ s = 0; for (i = 1; i <= NF; i++) s = s * 60 + $i; print s }')"
+  kb="$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$log")"
+  rm -f "$log"
+  echo "$wall $kb"
+}
+
+best_t_tar=999999 best_m_tar=0 best_t_bur=999999 best_m_bur=0
+for i in $(seq 1 "$runs"); do
+  read -r t m < <(measure tar -xzf "$blob" -C "$dest")
+  echo "run $i: GNU tar -xzf   ${t}s  ${m} KB" >&2
+  if awk "BEGIN { exit !($t < $best_t_tar) }"; then best_t_tar=$t; fi
+  if [ "$m" -gt "$best_m_tar" ]; then best_m_tar=$m; fi
+  read -r t m < <(measure node "$driver" "$blob" "$dest")
+  echo "run $i: burrow flatten ${t}s  ${m} KB" >&2
+  if awk "BEGIN { exit !($t < $best_t_bur) }"; then best_t_bur=$t; fi
+  if [ "$m" -gt "$best_m_bur" ]; then best_m_bur=$m; fi
+done
+
+if [ "${VERIFY:-0}" = 1 ]; then
+  list() { (cd "$1" && find . ! -type c ! -type b -printf '%y %m %s %T@ %p -> %l\n' | sort); }
+  measure tar -xzf "$blob" -C "$dest" >/dev/null
+  list "$dest" >"$work/tar.list"
+  measure node "$driver" "$blob" "$dest" >/dev/null
+  list "$dest" >"$work/burrow.list"
+  if diff -q "$work/tar.list" "$work/burrow.list" >/dev/null; then
+    echo "verify: same tree (types, modes, sizes, mtimes, link targets) apart from device nodes" >&2
+  else
+    echo "verify: trees differ: diff $work/tar.list $work/burrow.list" >&2
+  fi
+fi
+rm -rf "$dest"
+
+size="$(du -m "$blob" | cut -f1)"
+echo
+echo "blob: $blob (${size} MiB), best of $runs, dest $dest"
+printf '%-18s %10s %14s\n' "" "wall (s)" "peak RSS (MiB)"
+printf '%-18s %10s %14.1f\n' "GNU tar -xzf" "$best_t_tar" "$(awk "BEGIN { print $best_m_tar / 1024 }")"
+printf '%-18s %10s %14.1f\n' "burrow flatten" "$best_t_bur" "$(awk "BEGIN { print $best_m_bur / 1024 }")"
+awk "BEGIN { printf \"ratio (burrow / tar): wall %.2fx (target <= 1.20x), burrow peak RSS %.1f MiB (target < 128)\n\", $best_t_bur / $best_t_tar, $best_m_bur / 1024 }"
