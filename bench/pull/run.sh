@@ -481,7 +481,7 @@ const out = {
   date: new Date().toISOString(),
   host: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, mem_gib: +(os.totalmem() / 2 ** 30).toFixed(1), kernel: os.release() },
   image: { ref: e.REF, rootfs: e.ROOTFS, entries: +e.NFILES, uncompressed_bytes: +e.TAR_SIZE, layer_gzip_bytes: +e.LAYER_SIZE, layer_digest: e.LAYER_DIGEST },
-  method: { runs: +e.RUNS, page_cache_dropped: e.DROP === "1", timer: "/usr/bin/time -f \"%e %M\" (peak RSS = largest single process)" },
+  method: { runs: +e.RUNS, page_cache_dropped: e.DROP === "1", timer: "/usr/bin/time -f \"%e %M %U %S\" (peak RSS = largest single process)" },
   versions: { tar: e.TAR_VERSION, ch_image: e.CH_VERSION || null, burrow: e.BURROW_VERSION || null, node: e.NODE_VERSION, podman: e.PODMAN_VERSION || null, docker_registry: e.REG_VERSION },
   tools,
   burrow_vs_ch_image: ratio("burrow", "ch-image"),
