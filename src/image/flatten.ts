@@ -365,8 +365,13 @@ function applyDirMtimes(run: RunState): void {
     if (realRel !== "") {
       const [parent] = splitParent(realRel);
       // Only a path that is still a chain of real directories is touched (a later layer may have
-      // replaced a component with a symlink).
-      if (run.resolver.resolveDir(parent, false) !== parent) continue;
+      // replaced a component with a symlink, even a looping one).
+      try {
+        if (run.resolver.resolveDir(parent, false) !== parent) continue;
+      } catch (err) {
+        if (err instanceof UnsafePathError) continue;
+        throw err;
+      }
       const st = fs.lstatSync(run.resolver.abs(realRel), { throwIfNoEntry: false });
       if (st === undefined || !st.isDirectory()) continue;
     }

@@ -17,6 +17,12 @@ const DOT_COMPONENT = /(?:^|\/)\.\.?(?:\/|$)/;
  */
 export function normalizeEntryPath(name: string): string {
   if (name.includes("\0")) throw new UnsafePathError(`name contains a NUL byte`);
+  // Fast path for the common spellings ("usr/bin/ls", "./usr/bin/", "usr/bin/"): nothing to fold.
+  let start = 0;
+  while (name.startsWith("./", start)) start += 2;
+  let end = name.length;
+  if (end > start && name.charCodeAt(end - 1) === 0x2f) end--;
+  if (start > 0 || end < name.length) name = name.slice(start, end);
   if (
     name.length > 0 &&
     name.charCodeAt(0) !== 0x2f &&

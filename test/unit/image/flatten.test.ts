@@ -598,6 +598,25 @@ test("file, symlink and directory mtimes are set, directories' after their conte
   });
 });
 
+test("a directory whose parent a later layer turns into a symlink gets no mtime through it", async () => {
+  await withRoot(async (c) => {
+    const outside = fs.lstatSync(path.join(c.sentinel, "sub")).mtimeMs;
+    await c.flatten([
+      c.layer([
+        { path: "a/", type: "5" },
+        { path: "a/sub/", type: "5", mtime: 1 },
+        { path: "l/", type: "5" },
+        { path: "l/sub/", type: "5", mtime: 1 },
+      ]),
+      c.layer([
+        { path: "a", type: "2", linkpath: c.sentinel },
+        { path: "l", type: "2", linkpath: "l" },
+      ]),
+    ]);
+    assert.equal(fs.lstatSync(path.join(c.sentinel, "sub")).mtimeMs, outside);
+  });
+});
+
 test("hardlinks share the inode of their target, also across layers", async () => {
   await withRoot(async (c) => {
     const stats = await c.flatten([

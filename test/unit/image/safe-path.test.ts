@@ -18,6 +18,9 @@ test("normalises member names: leading slash, ./, empty and . components, traili
   assert.equal(normalizeEntryPath("a/./b/../c"), "a/c");
   assert.equal(normalizeEntryPath("a/..b/c.."), "a/..b/c..");
   assert.equal(normalizeEntryPath("./"), "");
+  assert.equal(normalizeEntryPath("a//"), "a");
+  assert.equal(normalizeEntryPath("././a/"), "a");
+  assert.equal(normalizeEntryPath(".//x"), "x");
   assert.equal(normalizeEntryPath("/"), "");
 });
 
