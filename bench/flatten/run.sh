@@ -5,7 +5,8 @@
 #   Without BLOB, builds bench/work/rootfs.tar.gz from `debootstrap --variant=minbase bookworm` (cached under
 #   bench/work/, which is git-ignored); if debootstrap fails, /usr/share and /usr/include of this machine
 #   stand in. Env: RUNS (default 3, best of), DEST (extraction dir, default bench/work/extract; use a tmpfs
-#   such as /dev/shm/x to take the disk out of the comparison), VERIFY=1 compares the two trees afterwards.
+#   such as /dev/shm/x to take the disk out of the comparison), SETTLE (seconds of rest before each run,
+#   default 2), VERIFY=1 compares the two trees afterwards.
 # Needs the project built (`npm run build`), GNU tar, /usr/bin/time.
 set -euo pipefail
 
@@ -38,11 +39,13 @@ if [ -z "$blob" ]; then
 fi
 [ -f "$driver" ] || (cd "$repo" && npx tsc -p tsconfig.json)
 
-# Runs "$@" under /usr/bin/time -v into a fresh $dest; prints "SECONDS KB".
+# Runs "$@" under /usr/bin/time -v into a fresh $dest; prints "SECONDS KB". The previous tree is removed and
+# the disk left to settle first (on ext4 with `discard`, deleting 200 MB keeps the disk busy for seconds).
 measure() {
   rm -rf "$dest"
-  mkdir -p "$dest"
   sync
+  sleep "${SETTLE:-2}"
+  mkdir -p "$dest"
   local log
   log="$(mktemp)"
   /usr/bin/time -v "$@" >/dev/null 2>"$log" || { cat "$log" >&2; rm -f "$log"; return 1; }

@@ -3,7 +3,7 @@ import fs from "node:fs";
 import path from "node:path";
 import zlib from "node:zlib";
 import { spawn, type ChildProcessByStdio } from "node:child_process";
-import type { Readable } from "node:stream";
+import type { Readable, Writable } from "node:stream";
 
 /** The compressions a layer blob may use. */
 export type Compression = "gzip" | "zstd" | "none";
@@ -183,14 +183,22 @@ async function* external(
   file: string,
   onRead?: (bytes: number) => void,
 ): AsyncGenerator<Buffer> {
-  const fd = fs.openSync(file, "r");
-  const size = onRead ? fs.fstatSync(fd).size : 0;
-  const child = spawn(cmd, ["-dc"], { stdio: [fd, "pipe", "pipe"] }) as ChildProcessByStdio<
-    null,
+  const child = spawn(cmd, ["-dc"], { stdio: ["pipe", "pipe", "pipe"] }) as ChildProcessByStdio<
+    Writable,
     Readable,
     Readable
   >;
-  fs.closeSync(fd);
+  // The blob goes through this process (one cheap copy) so that progress can be counted.
+  const input = fs.createReadStream(file, { highWaterMark: READ_CHUNK });
+  let total = 0;
+  input.on("data", (c: string | Buffer) => {
+    total += c.length;
+    onRead?.(total);
+  });
+  input.on("error", () => child.kill("SIGKILL"));
+  // A decompressor that stops early closes its stdin; its exit status tells why.
+  child.stdin.on("error", () => {});
+  input.pipe(child.stdin);
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>(
     (resolve) => {
       child.once("error", (error) => resolve({ code: null, signal: null, error }));
@@ -208,6 +216,7 @@ async function* external(
     finished = true;
   } finally {
     if (!finished) child.kill("SIGKILL");
+    input.destroy();
   }
   const { code, signal, error } = await exited;
   if (error) throw new DecompressError(`cannot run ${cmd}: ${error.message}`, { cause: error });
@@ -217,7 +226,7 @@ async function* external(
       `${path.basename(cmd)} -dc failed (${signal ?? `exit ${code}`})${why ? `: ${why}` : ""}`,
     );
   }
-  onRead?.(size);
+  if (input.errored) throw new DecompressError(`cannot read ${file}: ${input.errored.message}`);
 }
 
 async function* fzstdDecompress(file: string, onRead?: (bytes: number) => void): AsyncGenerator<Buffer> {

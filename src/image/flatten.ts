@@ -379,7 +379,7 @@ function applyDirMtimes(run: RunState): void {
   }
 }
 
-/** Applies the layers in order into `rootfs` (an existing, empty directory). */
+/** Applies the layers in order into `rootfs` (an existing, empty directory, or one holding the layers applied before). */
 export async function flattenLayers(
   rootfs: string,
   layers: LayerInput[],

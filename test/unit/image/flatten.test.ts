@@ -709,10 +709,15 @@ test("fifos are created when mkfifo is available, else skipped with a warning", 
 
 test("progress reports the compressed bytes read per layer", async () => {
   await withRoot(async (c) => {
-    const layers = [c.layer([{ path: "a", data: "1" }], "gzip"), c.layer([{ path: "b", data: "2" }])];
+    const layers = [
+      c.layer([{ path: "a", data: "1" }], "gzip"),
+      c.layer([{ path: "b", data: "2" }]),
+      c.layer([{ path: "z", data: "3" }], "zstd"),
+    ];
     const seen = new Map<number, number>();
     await flattenLayers(c.root, layers, { warn: () => {}, onLayerProgress: (i, n) => seen.set(i, n) });
     assert.equal(seen.get(0), layers[0]!.size);
     assert.equal(seen.get(1), layers[1]!.size);
+    assert.equal(seen.get(2), layers[2]!.size);
   });
 });
