@@ -29,9 +29,12 @@ export interface TestEnv {
   certDir: string;
   authUser: string;
   authPassword: string;
-  /** The shared fixtures folder and the Alpine minirootfs tarball in it, readable by the test user. */
-  fixtures: string;
-  alpine: string;
+  /**
+   * The shared fixtures folder and the Alpine minirootfs tarball in it, readable by the test user.
+   * Reading them throws (failing the test, with the harness's reason) when the harness found none.
+   */
+  readonly fixtures: string;
+  readonly alpine: string;
   /** The harness's scratch folder; test homes are made in it and it is removed at the end. */
   tmp: string;
 }
@@ -69,6 +72,12 @@ export function testEnv(): TestEnv {
     );
   }
   const v = (name: (typeof ENV_VARS)[number]): string => e[name]!;
+  const fixture = (name: "BURROW_TEST_FIXTURES" | "BURROW_TEST_ALPINE"): string => {
+    if (v(name)) return v(name);
+    throw new Error(
+      `this test needs the shared fixtures, which the harness did not find: ${e.BURROW_TEST_FIXTURES_ERROR}`,
+    );
+  };
   const caPem = fs.readFileSync(v("BURROW_TEST_CA"));
   const auth = { username: v("BURROW_TEST_AUTH_USER"), password: v("BURROW_TEST_AUTH_PASSWORD") };
   const cli = v("BURROW_TEST_CLI");
@@ -91,8 +100,12 @@ export function testEnv(): TestEnv {
     certDir: v("BURROW_TEST_CERT_DIR"),
     authUser: auth.username,
     authPassword: auth.password,
-    fixtures: v("BURROW_TEST_FIXTURES"),
-    alpine: v("BURROW_TEST_ALPINE"),
+    get fixtures() {
+      return fixture("BURROW_TEST_FIXTURES");
+    },
+    get alpine() {
+      return fixture("BURROW_TEST_ALPINE");
+    },
     tmp: v("BURROW_TEST_TMP"),
   };
   return cached;

@@ -53,9 +53,11 @@ export async function locateFixtures(repoRoot: string, log: (line: string) => vo
     if (!res.ok) throw new Error(`HTTP ${res.status}`);
     body = Buffer.from(await res.arrayBuffer());
   } catch (err) {
+    const cause = (err as Error).cause as Error | undefined;
+    const why = cause?.message ? `${(err as Error).message}: ${cause.message}` : (err as Error).message;
     throw new Error(
-      `the test fixtures are missing (${candidates[1]}) and ${ALPINE.url} could not be fetched: ` +
-        `${(err as Error).message}; put ${ALPINE.file} there or set BURROW_TEST_FIXTURES`,
+      `the test fixtures are missing (${candidates[1]}) and ${ALPINE.url} could not be fetched ` +
+        `(${why}); put ${ALPINE.file} there or set BURROW_TEST_FIXTURES`,
       { cause: err },
     );
   }

@@ -159,15 +159,28 @@ async function writeHtpasswd(file: string, user: string, password: string): Prom
   await fsp.writeFile(file, r.stdout, { mode: 0o600 });
 }
 
-/** The fixtures folder as the test user can read it: the shared one, or a copy in the scratch folder. */
-async function readableFixtures(user: TestUser, scratch: string): Promise<string> {
-  const dir = await locateFixtures(REPO_ROOT, log);
-  if (await userCanRead(user, path.join(dir, ALPINE.file))) return dir;
+/**
+ * The fixtures folder as the test user can read it: the shared one, or a copy in the scratch folder.
+ * When there is none, the reason instead: the tests that need a fixture fail with it, the others run.
+ */
+async function readableFixtures(
+  user: TestUser,
+  scratch: string,
+): Promise<{ dir: string } | { error: string }> {
+  let dir: string;
+  try {
+    dir = await locateFixtures(REPO_ROOT, log);
+  } catch (err) {
+    const error = (err as Error).message;
+    log(`fixtures: MISSING; every test that needs them will fail: ${error}`);
+    return { error };
+  }
+  if (await userCanRead(user, path.join(dir, ALPINE.file))) return { dir };
   const copy = path.join(scratch, "fixtures");
   await fsp.cp(dir, copy, { recursive: true });
   await runProgram("chmod", ["-R", "a+rX", copy]);
   log(`fixtures: ${user.name} cannot read ${dir}, copied to ${copy}`);
-  return copy;
+  return { dir: copy };
 }
 
 /** Starts the four registries: plain HTTP, TLS, TLS + htpasswd, TLS + token auth. */
@@ -272,8 +285,9 @@ async function setUp(setup: Setup): Promise<void> {
     BURROW_TEST_CERT_DIR: pki.certDir,
     BURROW_TEST_AUTH_USER: AUTH_USER,
     BURROW_TEST_AUTH_PASSWORD: password,
-    BURROW_TEST_FIXTURES: fixtures,
-    BURROW_TEST_ALPINE: path.join(fixtures, ALPINE.file),
+    BURROW_TEST_FIXTURES: "dir" in fixtures ? fixtures.dir : "",
+    BURROW_TEST_ALPINE: "dir" in fixtures ? path.join(fixtures.dir, ALPINE.file) : "",
+    BURROW_TEST_FIXTURES_ERROR: "error" in fixtures ? fixtures.error : "",
     BURROW_TEST_TMP: homes,
   };
   log(`ready in ${seconds(t0)}`);
