@@ -721,3 +721,46 @@ test("progress reports the compressed bytes read per layer", async () => {
     assert.equal(seen.get(2), layers[2]!.size);
   });
 });
+
+// ---- archives written by GNU tar itself ----------------------------------------------------------------
+
+for (const format of ["gnu", "pax", "ustar", "v7"] as const) {
+  test(`a tree archived by GNU tar --format=${format} flattens to the same tree`, async (t) => {
+    const src = tempDir("burrow-src-");
+    try {
+      const s = src.dir;
+      const deep = format === "v7" ? "d/e" : "d/" + "x".repeat(60) + "/" + "y".repeat(60);
+      fs.mkdirSync(path.join(s, deep), { recursive: true });
+      fs.writeFileSync(path.join(s, deep, format === "v7" ? "f" : "f".repeat(90)), "long");
+      fs.writeFileSync(path.join(s, "exe"), "#!/bin/sh\n", { mode: 0o755 });
+      fs.writeFileSync(path.join(s, "empty"), "");
+      fs.writeFileSync(path.join(s, "big"), Buffer.alloc(1 << 20, 3));
+      fs.symlinkSync("exe", path.join(s, "sym"));
+      fs.linkSync(path.join(s, "exe"), path.join(s, "hard"));
+      if (format === "pax") fs.writeFileSync(path.join(s, "ünïcødé"), "u");
+      for (const p of fs.readdirSync(s, { recursive: true }) as string[]) {
+        fs.lutimesSync(path.join(s, p), 1_500_000_000, 1_500_000_000);
+      }
+      let tar: Buffer;
+      try {
+        tar = execFileSync("tar", [`--format=${format}`, "-C", s, "-cf", "-", "."], { maxBuffer: 64 << 20 });
+      } catch (err) {
+        t.skip(`GNU tar cannot write --format=${format}: ${(err as Error).message.split("\n")[0]}`);
+        return;
+      }
+      await withRoot(async (c) => {
+        await c.flatten([c.layer(tar, "gzip")]);
+        const strip = (snap: Record<string, string>): Record<string, string> =>
+          Object.fromEntries(Object.entries(snap).map(([k, v]) => [k, v.replace(/ ino=\d+$/, "")]));
+        const got = strip(snapshot(c.root));
+        const want = strip(snapshot(s));
+        delete got["."];
+        delete want["."];
+        assert.deepEqual(got, want);
+        assert.equal(lstat(c.root, "hard")!.ino, lstat(c.root, "exe")!.ino);
+      });
+    } finally {
+      src.cleanup();
+    }
+  });
+}
