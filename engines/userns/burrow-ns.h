@@ -1,0 +1,100 @@
+/* burrow-ns: the userns engine's helper. Shared types and the functions each file exports.
+ *
+ * Error convention (crun's): a function that fails records what it was doing with fail() and
+ * returns -1 with errno kept; only main() prints (die()) and exits. */
+#ifndef BURROW_NS_H
+#define BURROW_NS_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+/* The version of the command-line interface; bumped when the TypeScript side must change. */
+#define BURROW_NS_VERSION   "0.1.0"
+#define BURROW_NS_INTERFACE 1
+
+/* Exit statuses reserved for the helper itself (the contained program owns all others). */
+enum {
+	EXIT_HELPER = 125,	/* the helper failed: bad argument, mount, namespace... */
+	EXIT_CANNOT_EXEC = 126, /* the program exists but could not be executed */
+	EXIT_NOT_FOUND = 127,	/* the program was not found */
+};
+
+/* One planned mount, applied in command-line order after the root is in place. */
+enum op_kind {
+	OP_BIND,  /* --bind SRC:DST[:flags] */
+	OP_TMPFS, /* --tmpfs DST[:size=N][:mode=M] */
+	OP_PROC,  /* --proc */
+	OP_DEV,	  /* --dev */
+	OP_SYS,	  /* --sys */
+};
+
+enum {
+	OPF_RO = 1 << 0,      /* remount the bind read-only (recursively where the kernel allows) */
+	OPF_OPT = 1 << 1,     /* a missing source is skipped silently */
+	OPF_MKDIR = 1 << 2,   /* create a missing destination (file or directory, like the source) */
+	OPF_SKIP = 1 << 3,    /* set by validation: optional source missing, nothing to do */
+	OPF_SRC_DIR = 1 << 4, /* set by validation: the source is a directory */
+};
+
+struct op {
+	enum op_kind kind;
+	unsigned flags;
+	const char *src;     /* host path (OP_BIND) */
+	const char *dst;     /* absolute path inside the container */
+	char tmpfs_data[96]; /* "mode=0755[,size=N]" (OP_TMPFS) */
+	const char *arg;     /* the option's argument as given, for messages */
+};
+
+/* Everything the command line asked for, checked before any namespace is touched. */
+struct config {
+	const char *rootfs;
+	const char *lower, *upper, *work; /* --overlay, or NULL */
+	bool readonly_root;
+	uid_t uid;
+	gid_t gid;
+	const char *hostname; /* NULL: no UTS namespace */
+	bool pid_ns;
+	bool fake_root;
+	bool new_devpts; /* --dev gets a private devpts instance instead of the host's */
+	const char *cwd;
+	struct op *ops;
+	size_t n_ops;
+	char *const *argv; /* PROGRAM [ARG...] */
+};
+
+/* util.c */
+int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int fail_errno(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+const char *fail_message(void);
+int write_file(const char *path, const char *data);
+
+/* args.c */
+enum parse_result { PARSE_RUN, PARSE_HELP, PARSE_VERSION };
+int parse_args(int argc, char **argv, struct config *cfg, enum parse_result *what);
+int validate_config(struct config *cfg);
+void print_usage(void);
+
+/* mounts.c */
+int setup_root(const struct config *cfg);
+int apply_ops(const struct config *cfg);
+int finish_root(const struct config *cfg);
+int enter_root(const struct config *cfg);
+int resolve_in_root(const char *root, const char *path, int create, bool dir, char *out, size_t outlen);
+
+/* seccomp.c */
+int install_fake_root_filter(void);
+
+/* init.c */
+struct tty_state {
+	int fd; /* a terminal on stdio whose foreground group we are in, or -1 */
+};
+void find_foreground_tty(struct tty_state *tty);
+int block_forwarded_signals(sigset_t *old);
+int wait_and_forward(pid_t child, int *status);
+int become_foreground(const struct tty_state *tty);
+void restore_foreground(const struct tty_state *tty);
+int exit_status_of(int wstatus);
+
+#endif

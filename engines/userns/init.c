@@ -1,0 +1,134 @@
+/* burrow-ns: the process side of --pid. The outer helper and the container's init (pid 1) both
+ * block the forwarded signals, wait for them with sigwaitinfo and pass each to their one child,
+ * reaping whatever exits, until that child is gone. The terminal's foreground process group is
+ * handed to the program and back. */
+#include <errno.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "burrow-ns.h"
+
+/* The signals passed on to the program: the ones a caller (or a terminal) uses to talk to it. */
+static const int forwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH};
+
+static void wait_set(sigset_t *set)
+{
+	sigemptyset(set);
+	for (size_t i = 0; i < sizeof forwarded / sizeof forwarded[0]; i++)
+		sigaddset(set, forwarded[i]);
+	sigaddset(set, SIGCHLD);
+}
+
+/* Finds the terminal on stdin, stdout or stderr whose foreground process group is ours (we
+ * were started in the foreground); tty->fd is -1 when there is none. */
+void find_foreground_tty(struct tty_state *tty)
+{
+	tty->fd = -1;
+	for (int fd = 0; fd <= 2; fd++) {
+		if (isatty(fd) && tcgetpgrp(fd) == getpgrp()) {
+			tty->fd = fd;
+			return;
+		}
+	}
+}
+
+/* Blocks the forwarded signals and SIGCHLD (before fork: none is lost); *old gets the mask to
+ * restore in the program. */
+int block_forwarded_signals(sigset_t *old)
+{
+	sigset_t set;
+
+	wait_set(&set);
+	if (sigprocmask(SIG_BLOCK, &set, old) < 0)
+		return fail("sigprocmask");
+	return 0;
+}
+
+/* Reaps every child that has exited (init adopts the program's orphans). Returns 1 once child
+ * itself is reaped (its wait status in *status), 0 if it is still running. */
+static int reap(pid_t child, int *status)
+{
+	for (;;) {
+		int ws;
+		pid_t p = waitpid(-1, &ws, WNOHANG);
+
+		if (p < 0 && errno == EINTR)
+			continue;
+		if (p < 0)
+			return fail("waitpid");
+		if (p == 0)
+			return 0;
+		if (p == child) {
+			*status = ws;
+			return 1;
+		}
+	}
+}
+
+/* Forwards each signal to child and reaps, until child exits; *status is its wait status. */
+int wait_and_forward(pid_t child, int *status)
+{
+	sigset_t set;
+
+	wait_set(&set);
+	for (;;) {
+		siginfo_t si;
+		int sig;
+		int r = reap(child, status);
+
+		if (r != 0)
+			return r < 0 ? -1 : 0;
+		sig = sigwaitinfo(&set, &si);
+		if (sig < 0 && errno == EINTR)
+			continue;
+		if (sig < 0)
+			return fail("sigwaitinfo");
+		/* The child may be gone already (ESRCH): the next reap notices. */
+		if (sig != SIGCHLD)
+			kill(child, sig);
+	}
+}
+
+/* In the program, before exec: become the terminal's foreground group, so that ^C and ^\ from
+ * the terminal go to the program alone. SIGTTOU is blocked (as it is inherited: the caller
+ * restores the mask), since a background group changing the foreground would be stopped. */
+int become_foreground(const struct tty_state *tty)
+{
+	sigset_t ttou;
+
+	if (tty->fd < 0)
+		return 0;
+	sigemptyset(&ttou);
+	sigaddset(&ttou, SIGTTOU);
+	if (sigprocmask(SIG_BLOCK, &ttou, NULL) < 0)
+		return fail("sigprocmask");
+	if (tcsetpgrp(tty->fd, getpgrp()) < 0)
+		return fail("make the program the terminal's foreground process group");
+	return 0;
+}
+
+/* In the outer helper, after the container is gone: give the terminal back to our own group,
+ * where the caller (a shell, or burrow) expects it. Best effort: the helper is exiting anyway. */
+void restore_foreground(const struct tty_state *tty)
+{
+	sigset_t ttou;
+
+	if (tty->fd < 0)
+		return;
+	sigemptyset(&ttou);
+	sigaddset(&ttou, SIGTTOU);
+	sigprocmask(SIG_BLOCK, &ttou, NULL);
+	tcsetpgrp(tty->fd, getpgrp());
+}
+
+/* The exit status a shell would report for a wait status: the code, or 128 + the signal. */
+int exit_status_of(int wstatus)
+{
+	if (WIFEXITED(wstatus))
+		return WEXITSTATUS(wstatus);
+	if (WIFSIGNALED(wstatus))
+		return 128 + WTERMSIG(wstatus);
+	return EXIT_HELPER;
+}

@@ -1,0 +1,190 @@
+/* burrow-ns: runs one program in new user and mount namespaces (and pid and UTS ones when
+ * asked), with the mounts the TypeScript side planned. It makes no decisions: everything comes
+ * from the command line, is checked before any namespace exists, then applied in the fixed
+ * sequence of main() below. See README.md for the interface. */
+#include <errno.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include "burrow-ns.h"
+
+/* Prints "burrow-ns: <what failed>[: <strerror>]" and exits with the reserved status. The only
+ * way out of the helper on failure; errno is read first, before anything can change it. */
+__attribute__((noreturn)) static void die(void)
+{
+	int err = errno;
+
+	if (err != 0)
+		fprintf(stderr, "burrow-ns: %s: %s\n", fail_message(), strerror(err));
+	else
+		fprintf(stderr, "burrow-ns: %s\n", fail_message());
+	exit(EXIT_HELPER);
+}
+
+/* Maps the container's one uid and gid to the caller's, the only mapping an unprivileged
+ * process may write. setgroups must be denied before gid_map (else the kernel refuses it: a
+ * process could drop a group that denies it access). */
+static int write_id_maps(uid_t inside_uid, gid_t inside_gid, uid_t outside_uid, gid_t outside_gid)
+{
+	char line[64];
+
+	snprintf(line, sizeof line, "%u %u 1\n", inside_uid, outside_uid);
+	if (write_file("/proc/self/uid_map", line) < 0)
+		return -1;
+	if (write_file("/proc/self/setgroups", "deny") < 0)
+		return -1;
+	snprintf(line, sizeof line, "%u %u 1\n", inside_gid, outside_gid);
+	return write_file("/proc/self/gid_map", line);
+}
+
+/* Reports an exec failure the way a shell does: 127 when not found, 126 when not executable. */
+static int exec_failed(const char *prog, int err)
+{
+	if (err == ENOENT) {
+		if (strchr(prog, '/') != NULL)
+			fprintf(stderr, "burrow-ns: %s: %s\n", prog, strerror(err));
+		else
+			fprintf(stderr, "burrow-ns: %s: command not found\n", prog);
+		return EXIT_NOT_FOUND;
+	}
+	fprintf(stderr, "burrow-ns: %s: cannot execute: %s\n", prog, strerror(err));
+	return EXIT_CANNOT_EXEC;
+}
+
+int main(int argc, char **argv)
+{
+	struct config cfg;
+	enum parse_result what;
+	struct tty_state tty = {.fd = -1};
+	sigset_t caller_mask;
+	uid_t outside_uid = getuid();
+	gid_t outside_gid = getgid();
+	int ns_flags = CLONE_NEWUSER | CLONE_NEWNS;
+	int status;
+	pid_t pid;
+
+	/* A setuid or setgid install would lend the owner's powers to every caller: refuse. */
+	if (getuid() != geteuid() || getgid() != getegid()) {
+		fail_errno(0, "refusing to run setuid or setgid");
+		die();
+	}
+	/* Parse every argument into the config and op list, then check all of it against the host,
+	 * before touching a namespace: a mistake costs nothing and says exactly what was wrong. */
+	if (parse_args(argc, argv, &cfg, &what) < 0)
+		die();
+	if (what == PARSE_HELP) {
+		print_usage();
+		return 0;
+	}
+	if (what == PARSE_VERSION) {
+		printf("burrow-ns %s (interface %d)\n", BURROW_NS_VERSION, BURROW_NS_INTERFACE);
+		return 0;
+	}
+	if (validate_config(&cfg) < 0)
+		die();
+
+	/* New user and mount namespaces: the mounts below are ours alone and need no privilege.
+	 * UTS for --hostname; pid for --pid (it applies to our children, see the fork below). */
+	if (cfg.hostname != NULL)
+		ns_flags |= CLONE_NEWUTS;
+	if (cfg.pid_ns)
+		ns_flags |= CLONE_NEWPID;
+	if (unshare(ns_flags) < 0) {
+		fail("unshare (are unprivileged user namespaces enabled?)");
+		die();
+	}
+	/* The single-id map: the container's uid/gid are the caller's, so files the program creates
+	 * in binds belong to the caller outside. */
+	if (write_id_maps(cfg.uid, cfg.gid, outside_uid, outside_gid) < 0)
+		die();
+	/* The host name lives in the new UTS namespace only. */
+	if (cfg.hostname != NULL && sethostname(cfg.hostname, strlen(cfg.hostname)) < 0) {
+		fail("--hostname %s", cfg.hostname);
+		die();
+	}
+
+	if (cfg.pid_ns) {
+		/* The new pid namespace starts with our first child, its init. Signals are blocked
+		 * before the fork so that none sent meanwhile is lost. */
+		find_foreground_tty(&tty);
+		if (block_forwarded_signals(&caller_mask) < 0)
+			die();
+		pid = fork();
+		if (pid < 0) {
+			fail("fork the container's init");
+			die();
+		}
+		if (pid > 0) {
+			/* The outer helper: pass signals to init, give the terminal back, report. */
+			if (wait_and_forward(pid, &status) < 0)
+				die();
+			restore_foreground(&tty);
+			return exit_status_of(status);
+		}
+		/* init (pid 1): killed with the outer helper, so a killed run leaves nothing behind
+		 * (init's death takes the whole pid namespace with it). */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) {
+			fail("prctl(PR_SET_PDEATHSIG)");
+			die();
+		}
+		/* Its own process group: a signal to the caller's group reaches the program once,
+		 * through the outer helper, and not a second time directly. */
+		if (setpgid(0, 0) < 0) {
+			fail("setpgid");
+			die();
+		}
+	}
+
+	/* The mounts: isolate the tree and put the root in place, the planned ops in order, then
+	 * the optional read-only root (after the ops, which may need to create mount points). */
+	if (setup_root(&cfg) < 0 || apply_ops(&cfg) < 0 || finish_root(&cfg) < 0)
+		die();
+	/* pivot_root into the new root and detach the old one: no host path is left reachable. */
+	if (enter_root(&cfg) < 0)
+		die();
+	/* No exec may gain privileges (setuid files, file capabilities); seccomp requires it too. */
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
+		fail("prctl(PR_SET_NO_NEW_PRIVS)");
+		die();
+	}
+
+	if (cfg.pid_ns) {
+		/* init forks the program and stays pid 1: a pid 1 ignores signals it has no handler
+		 * for, so the program must not be it. init forwards, reaps, and exits with the
+		 * program's status (the kernel then kills whatever is left in the namespace). */
+		pid = fork();
+		if (pid < 0) {
+			fail("fork the program");
+			die();
+		}
+		if (pid > 0) {
+			if (wait_and_forward(pid, &status) < 0)
+				die();
+			return exit_status_of(status);
+		}
+		/* The program: its own process group, the terminal's foreground one when we were,
+		 * and the caller's signal mask back. */
+		if (setpgid(0, 0) < 0) {
+			fail("setpgid");
+			die();
+		}
+		if (become_foreground(&tty) < 0)
+			die();
+		if (sigprocmask(SIG_SETMASK, &caller_mask, NULL) < 0) {
+			fail("sigprocmask");
+			die();
+		}
+	}
+
+	/* Last before exec: the setup above needs the real chown and setuid calls. */
+	if (cfg.fake_root && install_fake_root_filter() < 0)
+		die();
+	/* Our environment is the container's: execvp searches its PATH, inside the new root. */
+	execvp(cfg.argv[0], cfg.argv);
+	return exec_failed(cfg.argv[0], errno);
+}
