@@ -9,8 +9,11 @@ import { removeTree } from "./remove-tree.js";
 import { asUser } from "./test-user.js";
 import type { TestUser } from "./test-user.js";
 
-/** The names of the registries the harness starts. `token` is the Bearer-auth one. */
-export type RegistryName = "plain" | "tls" | "auth" | "token";
+/**
+ * The names of the registries the harness starts: plain HTTP, TLS, TLS + htpasswd (Basic), TLS +
+ * Bearer tokens, and plain HTTP that also accepts Docker schema 1 manifests.
+ */
+export type RegistryName = "plain" | "tls" | "auth" | "token" | "schema1";
 
 /** Everything the harness set up, read from the BURROW_TEST_* variables. */
 export interface TestEnv {
@@ -49,6 +52,7 @@ export const ENV_VARS = [
   "BURROW_TEST_REGISTRY_TLS",
   "BURROW_TEST_REGISTRY_AUTH",
   "BURROW_TEST_REGISTRY_TOKEN",
+  "BURROW_TEST_REGISTRY_SCHEMA1",
   "BURROW_TEST_CA",
   "BURROW_TEST_CERT_DIR",
   "BURROW_TEST_AUTH_USER",
@@ -94,6 +98,7 @@ export function testEnv(): TestEnv {
       tls: { host: v("BURROW_TEST_REGISTRY_TLS"), tls: true, ca: caPem },
       auth: { host: v("BURROW_TEST_REGISTRY_AUTH"), tls: true, ca: caPem, auth },
       token: { host: v("BURROW_TEST_REGISTRY_TOKEN"), tls: true, ca: caPem, auth },
+      schema1: { host: v("BURROW_TEST_REGISTRY_SCHEMA1"), tls: false },
     },
     ca: v("BURROW_TEST_CA"),
     caPem,

@@ -166,7 +166,10 @@ export async function pushBlob(registry: RegistryLike, repo: string, data: Buffe
   return digest;
 }
 
-/** Puts manifest bytes under `reference` (a tag or a digest); returns the digest of the bytes. */
+/**
+ * Puts manifest bytes under `reference` (a tag or a digest); returns the digest the registry reports
+ * (for schema 1 that of the payload without signatures), else that of the bytes.
+ */
 export async function pushRawManifest(
   registry: RegistryLike,
   repo: string,
@@ -182,7 +185,8 @@ export async function pushRawManifest(
     headers: { "content-type": mediaType },
   });
   if (res.status !== 201) fail(`putting manifest ${repo}:${reference}`, res);
-  return { digest: sha256(bytes), size: bytes.length };
+  const reported = res.headers["docker-content-digest"];
+  return { digest: typeof reported === "string" ? reported : sha256(bytes), size: bytes.length };
 }
 
 /** Parts of the image config's `config` object (Docker's capitalised names). */

@@ -22,6 +22,8 @@ export interface RegistryOptions {
   dir: string;
   tls?: { cert: string; key: string; ca: string };
   auth: RegistryAuthConfig;
+  /** Accept pushes of Docker schema 1 signed manifests (off by default in distribution 2.8). */
+  schema1?: boolean;
   binary?: string;
 }
 
@@ -78,6 +80,7 @@ function registryConfig(opts: RegistryOptions, port: number): object {
       ...(opts.tls ? { tls: { certificate: opts.tls.cert, key: opts.tls.key } } : {}),
     },
     health: { storagedriver: { enabled: false } },
+    ...(opts.schema1 ? { compatibility: { schema1: { enabled: true } } } : {}),
     ...(auth ? { auth } : {}),
   };
 }

@@ -183,7 +183,7 @@ async function readableFixtures(
   return { dir: copy };
 }
 
-/** Starts the four registries: plain HTTP, TLS, TLS + htpasswd, TLS + token auth. */
+/** Starts the registries: plain HTTP, TLS, TLS + htpasswd, TLS + token auth, plain HTTP with schema 1. */
 async function startRegistries(setup: Setup, pki: TestPki, password: string): Promise<void> {
   const t0 = Date.now();
   const regDir = (name: string): string => path.join(setup.scratch, "registries", name);
@@ -220,6 +220,7 @@ async function startRegistries(setup: Setup, pki: TestPki, password: string): Pr
         rootCertBundle: pki.tokenCert,
       },
     }),
+    startRegistry({ name: "schema1", dir: regDir("schema1"), auth: { kind: "none" }, schema1: true }),
   ];
   // Keep every registry that did start so that tearDown stops it even when another failed.
   const results = await Promise.allSettled(starts);
@@ -271,7 +272,7 @@ async function setUp(setup: Setup): Promise<void> {
       );
     }
   }
-  const [plain, tls, auth, token] = setup.registries;
+  const [plain, tls, auth, token, schema1] = setup.registries;
   setup.env = {
     BURROW_TEST_CLI: cli,
     BURROW_TEST_USER: user.name,
@@ -281,6 +282,7 @@ async function setUp(setup: Setup): Promise<void> {
     BURROW_TEST_REGISTRY_TLS: tls!.host,
     BURROW_TEST_REGISTRY_AUTH: auth!.host,
     BURROW_TEST_REGISTRY_TOKEN: token!.host,
+    BURROW_TEST_REGISTRY_SCHEMA1: schema1!.host,
     BURROW_TEST_CA: pki.caCert,
     BURROW_TEST_CERT_DIR: pki.certDir,
     BURROW_TEST_AUTH_USER: AUTH_USER,

@@ -7,17 +7,21 @@ import {
   layerFromEntries,
   layerFromTarball,
   MEDIA_TYPES,
+  pushBlob,
   pushImage,
   pushIndex,
+  pushRawManifest,
+  sha256,
   skopeoInspect,
   uniqueRepo,
 } from "../harness/image-builder.js";
 import { runProgram } from "../harness/proc.js";
 import { rawRequest, registryRequest } from "../harness/registry-client.js";
+import { signedSchema1Manifest } from "../harness/schema1.js";
 import { writeTar } from "../harness/tar-writer.js";
 import type { RegistryName } from "../harness/env.js";
 
-const ALL: RegistryName[] = ["plain", "tls", "auth", "token"];
+const ALL: RegistryName[] = ["plain", "tls", "auth", "token", "schema1"];
 
 describe("test harness", () => {
   it("starts every registry and each answers /v2/", async () => {
@@ -132,6 +136,28 @@ describe("test harness", () => {
     assert.deepEqual(info.Layers, [
       (JSON.parse(arm.manifest.toString()) as { layers: { digest: string }[] }).layers[0]!.digest,
     ]);
+  });
+
+  it("pushes a signed schema 1 manifest to the schema1 registry and reads it back", async () => {
+    const repo = uniqueRepo("schema1");
+    const layer = await layerFromEntries([{ path: "old", type: "file", content: "v1" }]);
+    await pushBlob("schema1", repo, layer.blob);
+    const { body, payload } = signedSchema1Manifest([layer], {
+      name: repo,
+      tag: "old",
+      config: { Cmd: ["/old"] },
+    });
+    const pushed = await pushRawManifest("schema1", repo, "old", body, MEDIA_TYPES.dockerSchema1Signed);
+    assert.equal(pushed.digest, sha256(payload));
+    const raw = await skopeoInspect("schema1", repo, "old", ["--raw"]);
+    assert.equal(raw.code, 0, raw.stderr);
+    assert.equal((JSON.parse(raw.stdout) as { schemaVersion: number }).schemaVersion, 1);
+    // The other registries run distribution's default, which refuses schema 1.
+    await pushBlob("plain", repo, layer.blob);
+    await assert.rejects(
+      pushRawManifest("plain", repo, "old", body, MEDIA_TYPES.dockerSchema1Signed),
+      /HTTP 500/,
+    );
   });
 
   it("pushes the Alpine minirootfs tarball as a layer unchanged", async () => {
