@@ -241,6 +241,10 @@ async function setUp(setup: Setup): Promise<void> {
   const homes = path.join(setup.scratch, "homes");
   await fsp.mkdir(homes, { mode: 0o755 });
   await fsp.chmod(homes, 0o755);
+  // The test processes' TMPDIR, so that whatever they leave in os.tmpdir() goes with the scratch folder.
+  const tmp = path.join(setup.scratch, "tmp");
+  await fsp.mkdir(tmp);
+  await fsp.chmod(tmp, 0o1777);
   const pkiDir = path.join(setup.scratch, "pki");
   await fsp.mkdir(pkiDir);
   const password = randomBytes(12).toString("hex");
@@ -291,6 +295,7 @@ async function setUp(setup: Setup): Promise<void> {
     BURROW_TEST_ALPINE: "dir" in fixtures ? path.join(fixtures.dir, ALPINE.file) : "",
     BURROW_TEST_FIXTURES_ERROR: "error" in fixtures ? fixtures.error : "",
     BURROW_TEST_TMP: homes,
+    TMPDIR: tmp,
   };
   log(`ready in ${seconds(t0)}`);
 }
