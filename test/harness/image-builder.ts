@@ -1,4 +1,5 @@
 // Builds test images from tar entries or tarballs and pushes them to the test registries through the registry API.
+import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import fs from "node:fs/promises";
 import { promisify } from "node:util";
@@ -56,8 +57,7 @@ export function sha256(data: Buffer | string): string {
 }
 
 /** Compresses with the zstd CLI (Node 20 has no zstd). */
-async function zstd(args: string[], data: Buffer): Promise<Buffer> {
-  const { spawn } = await import("node:child_process");
+function zstd(args: string[], data: Buffer): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const child = spawn("zstd", [...args, "-c", "-q"], { stdio: ["pipe", "pipe", "pipe"] });
     const out: Buffer[] = [];

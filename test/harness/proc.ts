@@ -1,6 +1,8 @@
 // Runs helper programs for the harness and the tests: captured output, a clear error on failure.
 import { spawn } from "node:child_process";
 import type { SpawnOptions } from "node:child_process";
+import { access, constants } from "node:fs/promises";
+import { join } from "node:path";
 
 /** What a finished program left behind. */
 export interface ProcResult {
@@ -69,8 +71,6 @@ export function runProgram(cmd: string, args: string[], opts: RunProgramOptions 
 
 /** True when `name` is an executable file somewhere on PATH (or is an executable path). */
 export async function onPath(name: string, pathVar = process.env.PATH ?? ""): Promise<string | undefined> {
-  const { access, constants } = await import("node:fs/promises");
-  const { join } = await import("node:path");
   const dirs = name.includes("/") ? [""] : pathVar.split(":").filter(Boolean);
   for (const dir of dirs) {
     const candidate = dir ? join(dir, name) : name;
