@@ -85,6 +85,7 @@ class LayerApplier implements TarHandler {
   private fileMode = 0;
   private fileMtime = 0;
   private readonly additions = new LayerAdditions();
+  private readonly devices: string[] = [];
   private readonly resolver: InRootResolver;
   private readonly onCreate = (realRel: string): void => this.additions.add(realRel);
 
@@ -119,9 +120,11 @@ class LayerApplier implements TarHandler {
       case "1":
         return this.hardlink(rel, parent, name, e);
       case "3":
-        return this.skip(e, rel, "character devices cannot be created without root");
       case "4":
-        return this.skip(e, rel, "block devices cannot be created without root");
+        // Reported once per layer (a base image has a handful under /dev): they need root to create.
+        this.run.stats.skipped++;
+        this.devices.push(rel);
+        return;
       case "6":
         return this.fifo(rel, parent, name, e);
       case "S":
@@ -146,6 +149,15 @@ class LayerApplier implements TarHandler {
     } finally {
       fs.closeSync(fd);
     }
+  }
+
+  /** Reports what the layer skipped as a whole, once its members are all applied. */
+  finish(): void {
+    if (this.devices.length === 0) return;
+    const shown = this.devices.slice(0, 5).join(", ") + (this.devices.length > 5 ? ", ..." : "");
+    this.run.warn(
+      `layer ${this.digest}: skipped ${this.devices.length} device node${this.devices.length > 1 ? "s" : ""} (${shown}): they cannot be created without root`,
+    );
   }
 
   /** Closes a file left open by an aborted layer. */
@@ -352,6 +364,7 @@ async function applyLayer(
     const onRead = progress ? (bytes: number): void => progress.call(opts, index, bytes) : undefined;
     for await (const chunk of decompressFile(layer.file, compression, onRead)) parser.write(chunk);
     parser.end();
+    applier.finish();
   } catch (err) {
     throw layerError(err, layer.digest, parser?.currentPath ?? "");
   } finally {

@@ -326,7 +326,7 @@ test("a symlink loop in a member's parents refuses the layer", async () => {
   });
 });
 
-test("device nodes are skipped with a warning", async () => {
+test("device nodes are skipped with one warning per layer", async () => {
   await withRoot(async (c) => {
     const stats = await c.flatten([
       c.layer([
@@ -336,8 +336,8 @@ test("device nodes are skipped with a warning", async () => {
       ]),
     ]);
     assert.equal(stats.skipped, 2);
-    assert.equal(c.warnings.length, 2);
-    assert.match(c.warnings[0]!, /dev\/null.*character device/);
+    assert.equal(c.warnings.length, 1);
+    assert.match(c.warnings[0]!, /layer sha256:test\d+: skipped 2 device nodes \(dev\/null, dev\/sda\)/);
     assert.equal(lstat(c.root, "dev/null"), undefined);
     assert.equal(read(c.root, "dev/ok"), "1");
   });
