@@ -26,68 +26,76 @@ export class PullCommand extends BurrowCommand {
   image = Option.String({ name: "IMAGE" });
 
   async run(): Promise<number> {
-    const { parseReference, parseRegistryArg } = await import("../registry/reference.js");
-    const { parsePlatform, hostPlatform } = await import("../registry/platform.js");
-    const platform = this.platform !== undefined ? parsePlatform(this.platform) : hostPlatform();
-    let ref;
-    if (this.registry !== undefined) {
-      const reg = parseRegistryArg(this.registry);
-      ref = parseReference(this.image, { defaultRegistry: reg.registry });
+    const result = await pullReference(this, this.image, this.platform, this.registry);
+    if (this.quiet) {
+      this.context.stdout.write(`${result.name}\n`);
     } else {
-      ref = parseReference(this.image);
+      this.context.stdout.write(`Digest: ${result.image.manifestDigest}\n`);
+      this.context.stdout.write(
+        result.status === "uptodate"
+          ? `Status: Image is up to date for ${result.name}\n`
+          : `Status: Downloaded newer image for ${result.name}\n`,
+      );
+      this.context.stdout.write(`${result.name}\n`);
     }
-    const config = await this.config();
-    const store = await this.store();
-    const { makeRegistryClient } = await import("./registry-client.js");
-    const client = await makeRegistryClient(
-      config,
+    return 0;
+  }
+}
+
+/** Pulls `image` for a command (progress on a terminal, cleanup on signals); used by pull and run. */
+export async function pullReference(
+  cmd: BurrowCommand,
+  image: string,
+  platformArg?: string,
+  registryArg?: string,
+): Promise<import("../pull.js").PullResult> {
+  const { parseReference, parseRegistryArg } = await import("../registry/reference.js");
+  const { parsePlatform, hostPlatform } = await import("../registry/platform.js");
+  const platform = platformArg !== undefined ? parsePlatform(platformArg) : hostPlatform();
+  const ref =
+    registryArg !== undefined
+      ? parseReference(image, { defaultRegistry: parseRegistryArg(registryArg).registry })
+      : parseReference(image);
+  const config = await cmd.config();
+  const store = await cmd.store();
+  const { makeRegistryClient } = await import("./registry-client.js");
+  const client = await makeRegistryClient(
+    config,
+    store,
+    registryArg,
+    undefined,
+    cmd.debug ? (line) => cmd.context.stderr.write(`burrow: debug: ${line}\n`) : undefined,
+  );
+  const { pullImage, inFlight } = await import("../pull.js");
+  const { PullProgress } = await import("./progress.js");
+  const events = PullProgress.wanted(cmd.context.stderr, cmd.quiet)
+    ? new PullProgress(cmd.context.stderr)
+    : undefined;
+  const { removeTreeAtomic } = await import("../store/atomic.js");
+  const onSignal = (signal: NodeJS.Signals): void => {
+    // Leave nothing half-built behind: the temp image folder goes, then we exit as the signal asks.
+    for (const dir of inFlight) {
+      try {
+        removeTreeAtomic(dir);
+      } catch {
+        // cleanAbandoned removes it next time.
+      }
+    }
+    process.exit(128 + (signal === "SIGINT" ? 2 : signal === "SIGHUP" ? 1 : 15));
+  };
+  for (const s of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.once(s, onSignal);
+  try {
+    return await pullImage({
       store,
-      this.registry,
-      undefined,
-      this.debug ? (line) => this.context.stderr.write(`burrow: debug: ${line}\n`) : undefined,
-    );
-    const { pullImage, inFlight } = await import("../pull.js");
-    const { PullProgress } = await import("./progress.js");
-    const events = PullProgress.wanted(this.context.stderr, this.quiet)
-      ? new PullProgress(this.context.stderr)
-      : undefined;
-    const { removeTreeAtomic } = await import("../store/atomic.js");
-    const onSignal = (signal: NodeJS.Signals): void => {
-      // Leave nothing half-built behind: the temp image folder goes, then we exit as the signal asks.
-      for (const dir of inFlight) {
-        try {
-          removeTreeAtomic(dir);
-        } catch {
-          // cleanAbandoned removes it next time.
-        }
-      }
-      process.exit(128 + (signal === "SIGINT" ? 2 : signal === "SIGHUP" ? 1 : 15));
-    };
-    for (const s of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.once(s, onSignal);
-    try {
-      const result = await pullImage({
-        store,
-        client,
-        ref,
-        platform,
-        concurrency: config.maxConcurrentDownloads,
-        events,
-        warn: (m) => this.warn(m),
-      });
-      if (this.quiet) {
-        this.context.stdout.write(`${result.name}\n`);
-      } else {
-        this.context.stdout.write(`Digest: ${result.image.manifestDigest}\n`);
-        this.context.stdout.write(
-          result.status === "uptodate"
-            ? `Status: Image is up to date for ${result.name}\n`
-            : `Status: Downloaded newer image for ${result.name}\n`,
-        );
-        this.context.stdout.write(`${result.name}\n`);
-      }
-      return 0;
-    } finally {
-      for (const s of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.off(s, onSignal);
-    }
+      client,
+      ref,
+      platform,
+      concurrency: config.maxConcurrentDownloads,
+      events,
+      warn: (m) => cmd.warn(m),
+    });
+  } finally {
+    for (const s of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.off(s, onSignal);
+    client.close();
   }
 }

@@ -1,0 +1,77 @@
+// The engine-neutral run plan (`RunSpec`) and the interface every engine in engines/ implements.
+
+/** One mount the container gets, planned by the run path; engines translate it, never change it. */
+export type MountSpec =
+  | {
+      kind: "bind";
+      /** Absolute host path (file or directory). */
+      source: string;
+      /** Absolute path inside the container. */
+      destination: string;
+      readonly: boolean;
+      /** Skip silently when the source does not exist (e.g. /etc/resolv.conf on odd hosts). */
+      optional?: boolean;
+      /** Create the destination when it is missing (a file for a file source, a dir for a dir). */
+      create?: boolean;
+    }
+  | { kind: "tmpfs"; destination: string; size?: string; mode?: number };
+
+/** How the container's root is made writable (or not). */
+export type RootSpec =
+  /** Use `path` directly: writes go into it (named containers, `--location`). */
+  | { kind: "direct"; path: string; readonly: boolean }
+  /**
+   * `lower` (the shared image rootfs) stays untouched; writes go to `upper` (with `work` on the same
+   * file system) through kernel overlayfs; `mountpoint` is an empty directory to mount it on.
+   */
+  | { kind: "overlay"; lower: string; upper: string; work: string; mountpoint: string };
+
+/** Everything an engine needs to run one program. Engines never read the store, CLI or registry. */
+export interface RunSpec {
+  root: RootSpec;
+  /** The program and its arguments (argv[0] is looked up in the container's PATH). */
+  argv: string[];
+  /** The complete environment of the program, as `K=V` strings. */
+  env: string[];
+  /** Working directory inside the container (absolute). */
+  cwd: string;
+  /** Ids inside the container. */
+  uid: number;
+  gid: number;
+  /** Mounts in order, after the root and the system directories. */
+  mounts: MountSpec[];
+  /** Mount /proc, /dev (minimal), /sys, unless `--nosysdirs`. */
+  sysdirs: boolean;
+  /** A host name for a UTS namespace of the container's own; undefined keeps the host's. */
+  hostname?: string | undefined;
+  /** Give the program a terminal (stdin is one and `-t` was asked). */
+  tty: boolean;
+  /** Emulate root for package managers (chown and setuid families succeed). */
+  fakeRoot: boolean;
+  /** A pid namespace of the container's own (its /proc shows only its processes). */
+  pidNamespace: boolean;
+}
+
+/** What an engine's probe found: usable, or why not (one sentence a user can act on). */
+export type ProbeResult =
+  | { ok: true; binary: string; version: string }
+  | { ok: false; reason: string; binary?: string | undefined };
+
+/** Streams and signals of the burrow process an engine runs the program with. */
+export interface RunIO {
+  /** Where the engine may keep per-run state (deleted by the caller afterwards). */
+  scratch: string;
+  /** Environment of the burrow process itself (for binary overrides such as BURROW_PROOT). */
+  env: NodeJS.ProcessEnv;
+}
+
+/** An execution engine: a plug-in folder in engines/ behind this interface. */
+export interface Engine {
+  readonly name: string;
+  /** Whether it can mount a `RootSpec` of kind `overlay` (kernel overlayfs); else the run path copies. */
+  readonly supportsOverlay?: boolean;
+  /** Whether it can run here, and if not, why, in one sentence. */
+  probe(): Promise<ProbeResult>;
+  /** Runs the spec with burrow's stdin/stdout/stderr; resolves to the program's exit status. */
+  run(spec: RunSpec, io: RunIO): Promise<number>;
+}

@@ -1,0 +1,220 @@
+// Turns an image's config and the run options into one engine-neutral RunSpec.
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { execFileSync } from "node:child_process";
+import type { MountSpec, RootSpec, RunSpec } from "../engine.js";
+import { InvalidArgumentError, StoreError } from "../errors.js";
+import type { ContainerConfig } from "./image-config.js";
+import { resolveArgv } from "./command.js";
+import { DEFAULT_PATH, envList, mergeEnv, parseEnvArg, readEnvFile } from "./env.js";
+import { parseGroup, parsePasswd, resolveUser } from "./user.js";
+import type { GroupEntry, PasswdEntry } from "./user.js";
+import { parseVolume } from "./volumes.js";
+import { appendLines, extraAccounts } from "./passwd.js";
+import type { HostUser } from "./passwd.js";
+
+/** The docker-style options of `burrow run` that shape the container. */
+export interface RunOptions {
+  args: string[];
+  entrypoint?: string | undefined;
+  env: string[];
+  envFiles: string[];
+  workdir?: string | undefined;
+  user?: string | undefined;
+  volumes: string[];
+  hostname?: string | undefined;
+  hostauth: boolean;
+  nosysdirs: boolean;
+  bindhome: boolean;
+  tty: boolean;
+}
+
+/** What is being run and how its root may be written. */
+export interface RunTarget {
+  rootfs: string;
+  /**
+   * `ephemeral`: the shared image rootfs stays untouched, writes go to a private layer discarded at
+   * exit; `direct`: writes go into `rootfs` itself (named containers, `--location`).
+   */
+  mode: "ephemeral" | "direct";
+  config: ContainerConfig;
+  /** For ephemeral runs: a persistent upper/work pair (a named container's layer) instead of scratch. */
+  layer?: { upper: string; work: string } | undefined;
+}
+
+/** The host side of a run. */
+export interface PlanContext {
+  hostEnv: NodeJS.ProcessEnv;
+  cwd: string;
+  scratch: string;
+  hostUser: HostUser;
+  /** Kernel overlayfs is usable for this run's writable layer. */
+  overlay: boolean;
+}
+
+function readText(file: string): string {
+  try {
+    return fs.readFileSync(file, "utf8");
+  } catch {
+    return "";
+  }
+}
+
+/** The invoking user from the host's passwd/group (falling back to os.userInfo). */
+export function hostUser(): HostUser {
+  const info = os.userInfo();
+  const uid = process.getuid?.() ?? info.uid;
+  const gid = process.getgid?.() ?? info.gid;
+  const groups = parseGroup(readText("/etc/group"));
+  return {
+    name: info.username,
+    uid,
+    gid,
+    home: info.homedir,
+    shell: info.shell ?? "/bin/sh",
+    groupName: groups.find((g) => g.gid === gid)?.name ?? info.username,
+  };
+}
+
+/** Whether `p` inside `root` is a real directory (not a symlink), so files may be placed in it. */
+function isRealDir(root: string, rel: string): boolean {
+  try {
+    return fs.lstatSync(path.join(root, rel)).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/** Builds the RunSpec, preparing the writable layer and generated files under `ctx.scratch`. */
+export function planRun(target: RunTarget, opts: RunOptions, ctx: PlanContext): RunSpec {
+  const cfg = target.config;
+  const argv = resolveArgv(cfg, { entrypoint: opts.entrypoint, args: opts.args });
+
+  // Accounts come from the image; the running user gets an entry if it has none.
+  const passwdText = readText(path.join(target.rootfs, "etc/passwd"));
+  const groupText = readText(path.join(target.rootfs, "etc/group"));
+  const passwd: PasswdEntry[] = parsePasswd(passwdText);
+  const groups: GroupEntry[] = parseGroup(groupText);
+  const user = resolveUser(opts.user ?? cfg.User, passwd, groups);
+  const home = opts.bindhome ? ctx.hostUser.home : (user.entry?.home ?? (user.uid === 0 ? "/root" : "/"));
+  const accounts = extraAccounts(
+    passwd,
+    groups,
+    { uid: user.uid, gid: user.gid, home },
+    ctx.hostUser,
+    opts.hostauth,
+  );
+
+  // Environment: image Env, then docker's defaults where missing, then -e and --env-file in order.
+  const fromFlags: [string, string][] = [];
+  for (const f of opts.envFiles) fromFlags.push(...readEnvFile(path.resolve(ctx.cwd, f), ctx.hostEnv));
+  for (const e of opts.env) {
+    const kv = parseEnvArg(e, ctx.hostEnv);
+    if (kv) fromFlags.push(kv);
+  }
+  const env = mergeEnv(cfg.Env ?? []);
+  if (!env.has("PATH")) env.set("PATH", DEFAULT_PATH);
+  const hostname = opts.hostname ?? os.hostname();
+  if (!env.has("HOSTNAME")) env.set("HOSTNAME", hostname);
+  if (!env.has("HOME") || opts.bindhome) env.set("HOME", home);
+  if (opts.tty && !env.has("TERM"))
+    env.set("TERM", ctx.hostEnv.TERM && ctx.hostEnv.TERM !== "dumb" ? ctx.hostEnv.TERM : "xterm");
+  for (const [k, v] of fromFlags) env.set(k, v);
+
+  const cwd = opts.workdir ?? (cfg.WorkingDir && cfg.WorkingDir.length > 0 ? cfg.WorkingDir : "/");
+  if (!path.posix.isAbsolute(cwd))
+    throw new InvalidArgumentError(`invalid working directory "${cwd}": it must be absolute`);
+
+  // Volumes: host paths must exist (a typo should not silently create an empty folder).
+  const mounts: MountSpec[] = [];
+  for (const v of opts.volumes) {
+    const m = parseVolume(v, ctx.cwd);
+    if (!fs.existsSync(m.source)) {
+      throw new InvalidArgumentError(
+        `volume source ${m.source} does not exist: create it or fix the path in -v ${v}`,
+      );
+    }
+    mounts.push(m);
+  }
+  if (opts.bindhome)
+    mounts.push({
+      kind: "bind",
+      source: ctx.hostUser.home,
+      destination: ctx.hostUser.home,
+      readonly: false,
+      create: true,
+    });
+
+  // The root, and where the generated /etc files go: into the private layer when there is one.
+  const files: Record<string, string> = {
+    "etc/passwd": appendLines(passwdText, accounts.passwd),
+    "etc/group": appendLines(groupText, accounts.group),
+    "etc/resolv.conf": readText("/etc/resolv.conf"),
+    "etc/hosts": readText("/etc/hosts"),
+  };
+  let root: RootSpec;
+  let writeInto: string | undefined;
+  if (target.mode === "ephemeral" && ctx.overlay) {
+    const upper = target.layer?.upper ?? path.join(ctx.scratch, "upper");
+    const work = target.layer?.work ?? path.join(ctx.scratch, "work");
+    const mountpoint = path.join(ctx.scratch, "root");
+    for (const d of [upper, work, mountpoint]) fs.mkdirSync(d, { recursive: true });
+    root = { kind: "overlay", lower: target.rootfs, upper, work, mountpoint };
+    writeInto = isRealDir(target.rootfs, "etc") ? upper : undefined;
+    if (!fs.existsSync(path.join(target.rootfs, cwd)))
+      fs.mkdirSync(path.join(upper, cwd), { recursive: true });
+  } else if (target.mode === "ephemeral") {
+    // No overlay here: a private copy, discarded at exit.
+    const copy = path.join(ctx.scratch, "rootfs");
+    try {
+      execFileSync("cp", ["-a", "--reflink=auto", target.rootfs, copy], {
+        stdio: ["ignore", "ignore", "pipe"],
+      });
+    } catch (err) {
+      throw new StoreError(
+        `cannot make a private copy of the image for this run in ${ctx.scratch}: set BURROW_TMPDIR to a folder with space`,
+        { cause: err },
+      );
+    }
+    root = { kind: "direct", path: copy, readonly: false };
+    writeInto = isRealDir(copy, "etc") ? copy : undefined;
+    if (!fs.existsSync(path.join(copy, cwd))) fs.mkdirSync(path.join(copy, cwd), { recursive: true });
+  } else {
+    root = { kind: "direct", path: target.rootfs, readonly: false };
+  }
+  if (writeInto !== undefined) {
+    fs.mkdirSync(path.join(writeInto, "etc"), { recursive: true, mode: 0o755 });
+    for (const [rel, text] of Object.entries(files)) {
+      const dest = path.join(writeInto, rel);
+      fs.rmSync(dest, { force: true });
+      fs.writeFileSync(dest, text, { mode: 0o644 });
+    }
+  } else {
+    // Direct roots are not ours to edit: bind the generated files over the image's.
+    const gen = path.join(ctx.scratch, "etc");
+    fs.mkdirSync(gen, { recursive: true });
+    const binds: MountSpec[] = [];
+    for (const [rel, text] of Object.entries(files)) {
+      const src = path.join(gen, path.basename(rel));
+      fs.writeFileSync(src, text, { mode: 0o644 });
+      binds.push({ kind: "bind", source: src, destination: `/${rel}`, readonly: false, create: true });
+    }
+    mounts.unshift(...binds);
+  }
+
+  return {
+    root,
+    argv,
+    env: envList(env),
+    cwd,
+    uid: user.uid,
+    gid: user.gid,
+    mounts,
+    sysdirs: !opts.nosysdirs,
+    hostname: opts.hostname,
+    tty: opts.tty,
+    fakeRoot: user.uid === 0,
+    pidNamespace: !opts.nosysdirs,
+  };
+}
