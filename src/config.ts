@@ -19,6 +19,8 @@ export interface Config {
   noProxy: string | undefined;
   /** Parallel blob downloads. */
   maxConcurrentDownloads: number;
+  /** The engine named in the config file, if any. */
+  engine: string | undefined;
   /** Where the config file lives (shown by showconf). */
   configFile: string;
   /** Which layer each key's value came from. */
@@ -30,6 +32,8 @@ export interface FileConfig {
   storeDir?: string;
   insecureRegistries?: string[];
   maxConcurrentDownloads?: number;
+  /** The engine to use when neither --engine, a container's saved engine nor BURROW_ENGINE says. */
+  engine?: string;
 }
 
 /** Flags that override everything else. */
@@ -128,7 +132,9 @@ export function resolveConfig(file: FileConfig, env: NodeJS.ProcessEnv, flags: F
     env.HTTP_PROXY ?? env.http_proxy,
   );
   const noProxy = pick<string | undefined>("noProxy", undefined, undefined, env.NO_PROXY ?? env.no_proxy);
+  const engine = pick<string | undefined>("engine", undefined, file.engine, undefined);
   return {
+    engine,
     storeDir,
     insecureRegistries,
     insecureAll,

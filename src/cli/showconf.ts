@@ -39,6 +39,7 @@ export class ShowconfCommand extends BurrowCommand {
       ["httpProxy", maskUrlPassword(config.httpProxy)],
       ["noProxy", config.noProxy],
       ["maxConcurrentDownloads", config.maxConcurrentDownloads],
+      ["engine", config.engine],
     ];
     if (this.format === "json") {
       const out: Record<string, unknown> = { configFile: config.configFile };
