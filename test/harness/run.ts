@@ -7,6 +7,7 @@ import fsp from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { DEBIAN_ENV, DEBIAN_ERROR_ENV, ensureDebianImage } from "./debian.js";
 import { locateFixtures, ALPINE } from "./fixtures.js";
 import { makeTestPki } from "./pki.js";
 import type { TestPki } from "./pki.js";
@@ -264,8 +265,9 @@ async function setUp(setup: Setup): Promise<void> {
       return p;
     })(),
   ]);
-  const [fixtures] = await Promise.all([
+  const [fixtures, debian] = await Promise.all([
     readableFixtures(user, setup.scratch),
+    ensureDebianImage(log),
     startRegistries(setup, pki, password),
   ]);
   const cli = path.join(pkg, "dist", "src", "cli", "main.js");
@@ -294,6 +296,8 @@ async function setUp(setup: Setup): Promise<void> {
     BURROW_TEST_FIXTURES: "dir" in fixtures ? fixtures.dir : "",
     BURROW_TEST_ALPINE: "dir" in fixtures ? path.join(fixtures.dir, ALPINE.file) : "",
     BURROW_TEST_FIXTURES_ERROR: "error" in fixtures ? fixtures.error : "",
+    [DEBIAN_ENV]: "file" in debian ? debian.file : "",
+    [DEBIAN_ERROR_ENV]: "error" in debian ? debian.error : "",
     BURROW_TEST_TMP: homes,
     TMPDIR: tmp,
   };
