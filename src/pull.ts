@@ -3,6 +3,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
+import { PassThrough } from "node:stream";
 import type { Store, ImageRecord, LayerRecord } from "./store/store.js";
 import { withLock } from "./store/lock.js";
 import { removeTreeAtomic } from "./store/atomic.js";
@@ -114,6 +115,42 @@ function removePartials(store: Store, digest: string): void {
   }
 }
 
+/**
+ * Hands a layer's bytes to the flattener while they download, so download and extraction overlap.
+ * Offsets make restarts harmless: bytes already handed over are skipped. Backpressure holds the
+ * download while the flattener is behind, so memory stays bounded.
+ */
+class DownloadTap {
+  readonly stream = new PassThrough({ highWaterMark: 4 << 20 });
+  private delivered = 0;
+  private markStarted!: () => void;
+  /** Settles when the first byte arrives (a download by this process is under way). */
+  readonly started = new Promise<void>((resolve) => (this.markStarted = resolve));
+
+  async push(chunk: Buffer, offset: number): Promise<void> {
+    this.markStarted();
+    // A reader that gave up (its flatten failed) lets the download finish on its own, so that a
+    // corrupt blob is still reported as a digest mismatch.
+    if (this.stream.destroyed) return;
+    const end = offset + chunk.length;
+    if (end <= this.delivered) return;
+    if (offset > this.delivered)
+      throw new Error(`download resumed at ${offset}, past the ${this.delivered} bytes handed over`);
+    const part = offset < this.delivered ? chunk.subarray(this.delivered - offset) : chunk;
+    this.delivered = end;
+    if (this.stream.write(part)) return;
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        this.stream.off("drain", done);
+        this.stream.off("close", done);
+        resolve();
+      };
+      this.stream.once("drain", done);
+      this.stream.once("close", done);
+    });
+  }
+}
+
 /** Temp image folders of this process, removed if it is interrupted. */
 export const inFlight = new Set<string>();
 
@@ -180,6 +217,9 @@ async function buildImage(
   const ev = opts.events ?? {};
   const downloads = new Map<string, Promise<void>>();
   const unique = [...new Map(layers.map((l) => [l.digest, l])).values()];
+  // The first layer not yet in the store is flattened straight from its download.
+  const tapped = layers.find((l) => !store.hasBlob(l.digest))?.digest;
+  const tap = tapped !== undefined ? new DownloadTap() : undefined;
   const fetches = limited(unique, Math.max(1, opts.concurrency), async (layer) => {
     if (store.hasBlob(layer.digest)) {
       ev.layerCached?.(layer.digest);
@@ -195,9 +235,17 @@ async function buildImage(
         }
         // Holding the blob's lock, any partial download of it was left by a process that died.
         removePartials(store, layer.digest);
-        await client.downloadBlob(ref, layer, store.blobPath(layer.digest), {
-          onProgress: (bytes: number) => ev.layerProgress?.(layer.digest, bytes),
-        });
+        const useTap = tap !== undefined && layer.digest === tapped;
+        try {
+          await client.downloadBlob(ref, layer, store.blobPath(layer.digest), {
+            onProgress: (bytes: number) => ev.layerProgress?.(layer.digest, bytes),
+            ...(useTap ? { onChunk: (chunk: Buffer, offset: number) => tap.push(chunk, offset) } : {}),
+          });
+        } catch (err) {
+          if (useTap) tap.stream.destroy(err as Error);
+          throw err;
+        }
+        if (useTap) tap.stream.end();
         ev.layerDownloaded?.(layer.digest);
       },
       { onWait: () => ev.layerWaiting?.(layer.digest) },
@@ -211,21 +259,43 @@ async function buildImage(
   inFlight.add(tmp);
   try {
     fs.mkdirSync(path.join(tmp, "rootfs"), { recursive: true });
+    let tapUsed = false;
     for (const [i, layer] of layers.entries()) {
-      await downloads.get(layer.digest);
+      let stream: PassThrough | undefined;
+      if (tap && layer.digest === tapped && !tapUsed) {
+        tapUsed = true;
+        // Stream it if this process is downloading it; else (another process did) read the file.
+        const how = await Promise.race([
+          tap.started.then(() => "stream" as const),
+          downloads.get(layer.digest)!.then(() => "file" as const),
+        ]);
+        if (how === "stream") stream = tap.stream;
+        else tap.stream.destroy();
+      } else {
+        await downloads.get(layer.digest);
+      }
       ev.extracting?.(layer.digest, i);
-      await flattenLayers(
-        path.join(tmp, "rootfs"),
-        [
-          {
-            digest: layer.digest,
-            mediaType: layer.mediaType,
-            file: store.blobPath(layer.digest),
-            size: layer.size,
-          },
-        ],
-        { warn: opts.warn },
-      );
+      try {
+        await flattenLayers(
+          path.join(tmp, "rootfs"),
+          [
+            {
+              digest: layer.digest,
+              mediaType: layer.mediaType,
+              file: store.blobPath(layer.digest),
+              size: layer.size,
+              stream,
+            },
+          ],
+          { warn: opts.warn },
+        );
+      } catch (err) {
+        // Let the download this flatten was reading finish: if the blob fails its digest (a corrupt
+        // blob reads as a corrupt layer), that is the error to report.
+        stream?.destroy();
+        await downloads.get(layer.digest);
+        throw err;
+      }
       ev.extracted?.(layer.digest, i);
     }
     await Promise.all(fetches);

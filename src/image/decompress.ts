@@ -67,6 +67,49 @@ export function unsupportedCompression(head: Buffer): string | undefined {
   return undefined;
 }
 
+/** Reads the first bytes of a stream for sniffing and puts them back. */
+export async function peekHead(stream: Readable, length: number): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  let have = 0;
+  while (have < length) {
+    const chunk = stream.read() as Buffer | null;
+    if (chunk !== null) {
+      parts.push(chunk);
+      have += chunk.length;
+      continue;
+    }
+    if (stream.readableEnded || stream.destroyed) break;
+    await new Promise<void>((resolve, reject) => {
+      const done = (): void => {
+        stream.off("readable", done);
+        stream.off("end", done);
+        stream.off("close", done);
+        stream.off("error", fail);
+        resolve();
+      };
+      const fail = (err: Error): void => {
+        stream.off("readable", done);
+        stream.off("end", done);
+        stream.off("close", done);
+        reject(err);
+      };
+      stream.once("readable", done);
+      stream.once("end", done);
+      stream.once("close", done);
+      stream.once("error", fail);
+    });
+    if (stream.errored) throw stream.errored;
+  }
+  const buf = Buffer.concat(parts);
+  if (buf.length > 0) stream.unshift(buf);
+  return buf.subarray(0, length);
+}
+
+/** A readable of the blob: the file's bytes, or the stream given. */
+function openSource(source: string | Readable): Readable {
+  return typeof source === "string" ? fs.createReadStream(source, { highWaterMark: READ_CHUNK }) : source;
+}
+
 /** Reads the first bytes of a file for sniffing. */
 export function readHead(file: string, length = 512): Buffer {
   const fd = fs.openSync(file, "r");
@@ -124,12 +167,12 @@ export function zstdMethod(): ZstdMethod {
  * Stopping the iteration early releases the file and ends any child process.
  */
 export async function* decompressFile(
-  file: string,
+  file: string | Readable,
   compression: Compression,
   onRead?: (bytes: number) => void,
 ): AsyncGenerator<Buffer> {
   if (compression === "none") {
-    yield* counted(fs.createReadStream(file, { highWaterMark: READ_CHUNK }), onRead);
+    yield* counted(openSource(file), onRead);
   } else if (compression === "gzip") {
     const method = gzipMethod();
     if (method === "zlib") yield* zlibGunzip(file, onRead);
@@ -153,8 +196,11 @@ async function* counted(
   }
 }
 
-async function* zlibGunzip(file: string, onRead?: (bytes: number) => void): AsyncGenerator<Buffer> {
-  const input = fs.createReadStream(file, { highWaterMark: READ_CHUNK });
+async function* zlibGunzip(
+  file: string | Readable,
+  onRead?: (bytes: number) => void,
+): AsyncGenerator<Buffer> {
+  const input = openSource(file);
   const gunzip = zlib.createGunzip({ chunkSize: 256 * 1024 });
   let total = 0;
   let failure: unknown;
@@ -180,7 +226,7 @@ async function* zlibGunzip(file: string, onRead?: (bytes: number) => void): Asyn
 /** Runs `cmd -dc` with the blob on stdin and yields its stdout; a non-zero exit is a DecompressError. */
 async function* external(
   cmd: string,
-  file: string,
+  file: string | Readable,
   onRead?: (bytes: number) => void,
 ): AsyncGenerator<Buffer> {
   const child = spawn(cmd, ["-dc"], { stdio: ["pipe", "pipe", "pipe"] }) as ChildProcessByStdio<
@@ -189,7 +235,7 @@ async function* external(
     Readable
   >;
   // The blob goes through this process (one cheap copy) so that progress can be counted.
-  const input = fs.createReadStream(file, { highWaterMark: READ_CHUNK });
+  const input = openSource(file);
   let total = 0;
   input.on("data", (c: string | Buffer) => {
     total += c.length;
@@ -226,10 +272,17 @@ async function* external(
       `${path.basename(cmd)} -dc failed (${signal ?? `exit ${code}`})${why ? `: ${why}` : ""}`,
     );
   }
-  if (input.errored) throw new DecompressError(`cannot read ${file}: ${input.errored.message}`);
+  if (input.errored) {
+    throw new DecompressError(
+      `cannot read ${typeof file === "string" ? file : "the layer"}: ${input.errored.message}`,
+    );
+  }
 }
 
-async function* fzstdDecompress(file: string, onRead?: (bytes: number) => void): AsyncGenerator<Buffer> {
+async function* fzstdDecompress(
+  file: string | Readable,
+  onRead?: (bytes: number) => void,
+): AsyncGenerator<Buffer> {
   const { Decompress } = await import("fzstd");
   const out: Buffer[] = [];
   const d = new Decompress((chunk: Uint8Array) => {
@@ -242,7 +295,7 @@ async function* fzstdDecompress(file: string, onRead?: (bytes: number) => void):
       throw new DecompressError(`zstd: ${(err as Error).message}`, { cause: err });
     }
   };
-  for await (const chunk of counted(fs.createReadStream(file, { highWaterMark: READ_CHUNK }), onRead)) {
+  for await (const chunk of counted(openSource(file), onRead)) {
     push(chunk, false);
     while (out.length > 0) yield out.shift()!;
   }

@@ -1,5 +1,6 @@
 // Flattens image layers into one rootfs: safe streaming extraction with OCI whiteouts applied.
 import fs from "node:fs";
+import type { Readable } from "node:stream";
 import path from "node:path";
 import { execFileSync } from "node:child_process";
 import { LayerFormatError, StoreError, UnsafeLayerError, storeFailure } from "../errors.js";
@@ -17,6 +18,7 @@ import {
   decompressFile,
   findOnPath,
   mediaTypeCompression,
+  peekHead,
   readHead,
   sniffCompression,
   unsupportedCompression,
@@ -29,6 +31,11 @@ export interface LayerInput {
   /** Path of the compressed blob on disk, already sha256-verified. */
   file: string;
   size: number;
+  /**
+   * The blob's bytes while they are being downloaded, read instead of `file`. The caller publishes
+   * nothing built from it until the download is verified against the digest.
+   */
+  stream?: Readable | undefined;
 }
 
 /** Callbacks for a flatten run. */
@@ -353,7 +360,8 @@ async function applyLayer(
   let parser: TarParser | undefined;
   try {
     // The blob's own magic bytes decide; the media type is only checked to be a layer type.
-    const head = readHead(layer.file, 8);
+    const source: string | Readable = layer.stream ?? layer.file;
+    const head = layer.stream ? await peekHead(layer.stream, 8) : readHead(layer.file, 8);
     const unsupported = unsupportedCompression(head);
     if (unsupported !== undefined)
       throw new DecompressError(`${unsupported}-compressed layers are not supported`);
@@ -362,7 +370,7 @@ async function applyLayer(
     parser = new TarParser(applier);
     const progress = opts.onLayerProgress;
     const onRead = progress ? (bytes: number): void => progress.call(opts, index, bytes) : undefined;
-    for await (const chunk of decompressFile(layer.file, compression, onRead)) parser.write(chunk);
+    for await (const chunk of decompressFile(source, compression, onRead)) parser.write(chunk);
     parser.end();
     applier.finish();
   } catch (err) {

@@ -86,6 +86,12 @@ export interface ResolvedImage {
 export interface DownloadOptions {
   /** Called as data arrives, with the bytes of this blob received so far (back to 0 when a try restarts). */
   onProgress?: (bytes: number) => void;
+  /**
+   * Receives every chunk with its offset in the blob, before it is written, so a consumer can use the
+   * data while it arrives (the download waits for the returned promise). After a restart the same
+   * offsets come again: the consumer skips what it already has. The blob is only verified at the end.
+   */
+  onChunk?: (chunk: Buffer, offset: number) => void | Promise<void>;
   signal?: AbortSignal;
 }
 
@@ -420,6 +426,13 @@ export class RegistryClient {
         }
         hash.update(chunk);
         options.onProgress?.(received);
+        if (options.onChunk) {
+          Promise.resolve(options.onChunk(chunk, received - chunk.length)).then(
+            () => callback(null, chunk),
+            (err: unknown) => callback(err as Error),
+          );
+          return;
+        }
         callback(null, chunk);
       },
     });
