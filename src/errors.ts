@@ -143,3 +143,10 @@ export function causeChain(err: unknown): string[] {
   }
   return lines;
 }
+
+/** The engine asked for (or every engine) cannot run on this machine; the message says why. */
+export class EngineUnavailableError extends BurrowError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("ERR_ENGINE_UNAVAILABLE", message, options);
+  }
+}

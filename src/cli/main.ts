@@ -15,6 +15,7 @@ import { InspectCommand } from "./inspect.js";
 import { VerifyCommand } from "./verify.js";
 import { LoginCommand } from "./login.js";
 import { LogoutCommand } from "./logout.js";
+import { InfoCommand } from "./info.js";
 import { packageVersion } from "../package-info.js";
 import { hoistGlobalOptions } from "./hoist.js";
 
@@ -30,6 +31,7 @@ const commands: CommandClass<BurrowContext>[] = [
   VerifyCommand,
   LoginCommand,
   LogoutCommand,
+  InfoCommand,
 ];
 
 /** One line for a command line clipanion could not parse, saying what to do next. */

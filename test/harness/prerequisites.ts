@@ -19,6 +19,15 @@ export const PREREQUISITES: Prerequisite[] = [
   { pkg: "gzip", programs: ["gzip"], why: "gzip-compressed test layers" },
   { pkg: "util-linux", programs: ["setpriv", "runuser"], why: "runs the CLI as the unprivileged user" },
   { pkg: "umoci", programs: ["umoci"], why: "OCI image layouts in tests" },
+  { pkg: "make", programs: ["make"], why: "builds the userns engine's helper, burrow-ns" },
+  { pkg: "gcc", programs: ["gcc"], why: "compiles burrow-ns" },
+  {
+    pkg: "libc6-dev",
+    // It ships no program to look for: it is installed along with gcc (which only recommends it,
+    // and recommends are not installed here).
+    programs: ["gcc"],
+    why: "libc and Linux headers and the static libc burrow-ns links with",
+  },
 ];
 
 /** Directories searched besides PATH: root's tools live in sbin, which a user's PATH may lack. */

@@ -1,0 +1,71 @@
+// Translates an engine-neutral RunSpec into burrow-ns's command line (engines/userns/README.md, interface 1).
+import type { MountSpec, RunSpec } from "../../src/engine.js";
+
+/** The burrow-ns command-line interface this translation is written against (`--version` prints it). */
+export const HELPER_INTERFACE = 1;
+
+/** Escapes one `:`-separated field of `--bind`, `--tmpfs` or `--overlay`: `\` as `\\`, `:` as `\:`. */
+export function escapeField(value: string): string {
+  return value.replace(/\\/g, "\\\\").replace(/:/g, "\\:");
+}
+
+/** A tmpfs mode as burrow-ns reads it: octal, at least four digits (`0755`, `1777`). */
+export function octalMode(mode: number): string {
+  if (!Number.isInteger(mode) || mode < 0 || mode > 0o7777) {
+    throw new RangeError(`tmpfs mode ${mode} is not a permission mode (0 to 07777)`);
+  }
+  return mode.toString(8).padStart(4, "0");
+}
+
+/** The `--bind` or `--tmpfs` argument of one planned mount. */
+export function mountArg(mount: MountSpec): string {
+  if (mount.kind === "bind") {
+    const fields = [escapeField(mount.source), escapeField(mount.destination)];
+    if (mount.readonly) fields.push("ro");
+    if (mount.optional) fields.push("opt");
+    if (mount.create) fields.push("mkdir");
+    return `--bind=${fields.join(":")}`;
+  }
+  const fields = [escapeField(mount.destination)];
+  if (mount.size !== undefined) fields.push(`size=${escapeField(mount.size)}`);
+  if (mount.mode !== undefined) fields.push(`mode=${octalMode(mount.mode)}`);
+  return `--tmpfs=${fields.join(":")}`;
+}
+
+/**
+ * The burrow-ns arguments that run `spec`, `--` and the program included. Valued options use the
+ * `--opt=VALUE` form so that no value can be mistaken for an option. Global options come first, then
+ * the mount ops in the order the helper applies them: /proc, /dev, /sys, then `spec.mounts` as planned.
+ */
+export function helperArgs(spec: RunSpec): string[] {
+  if (spec.argv.length === 0) throw new RangeError("the RunSpec has no program to run (argv is empty)");
+  const args: string[] = [];
+  const root = spec.root;
+  if (root.kind === "direct") {
+    args.push(`--rootfs=${root.path}`);
+    if (root.readonly) args.push("--readonly-root");
+  } else {
+    args.push(`--rootfs=${root.mountpoint}`);
+    args.push(`--overlay=${[root.lower, root.upper, root.work].map(escapeField).join(":")}`);
+  }
+  args.push(`--uid=${spec.uid}`, `--gid=${spec.gid}`);
+  if (spec.hostname !== undefined) args.push(`--hostname=${spec.hostname}`);
+  if (spec.pidNamespace) args.push("--pid");
+  if (spec.fakeRoot) args.push("--fake-root");
+  args.push(`--cwd=${spec.cwd}`);
+  if (spec.sysdirs) args.push("--proc", "--dev", "--sys");
+  for (const m of spec.mounts) args.push(mountArg(m));
+  args.push("--", ...spec.argv);
+  return args;
+}
+
+/** The program's environment as an object: `K=V` strings split at the first `=`; a later `K` wins. */
+export function envObject(env: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const entry of env) {
+    const eq = entry.indexOf("=");
+    if (eq <= 0) throw new RangeError(`environment entry ${JSON.stringify(entry)} is not of the form K=V`);
+    out[entry.slice(0, eq)] = entry.slice(eq + 1);
+  }
+  return out;
+}

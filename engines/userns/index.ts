@@ -1,0 +1,246 @@
+// The userns engine: runs a RunSpec through burrow-ns, the static C helper (user + mount [+ pid, uts] namespaces).
+import { spawn, spawnSync } from "node:child_process";
+import os from "node:os";
+import path from "node:path";
+import type { Engine, ProbeResult, RunIO, RunSpec } from "../../src/engine.js";
+import { EngineUnavailableError } from "../../src/errors.js";
+import { packageRoot } from "../../src/package-info.js";
+import { envObject, HELPER_INTERFACE, helperArgs } from "./args.js";
+import { findHelper, helperSearch, HELPER_NAME, isExecutableFile } from "./locate.js";
+import type { HelperSearch } from "./locate.js";
+import { forwardSignals } from "./signals.js";
+import { explainUsernsFailure, readProcSys, readUsernsSysctls, sysctlBlock } from "./sysctl.js";
+import type { SysctlReader } from "./sysctl.js";
+
+/** What the engine is made with: the store root (for its `bin/`) and burrow's environment. */
+export interface UsernsOptions {
+  storeRoot: string | undefined;
+  env: NodeJS.ProcessEnv;
+  /** Reads `/proc/sys` settings (tests feed values). */
+  readSysctl?: SysctlReader;
+  /** Whether a candidate binary is executable (tests feed answers). */
+  isExecutable?: (file: string) => boolean;
+  /** Runs the helper once to prove namespaces work (tests feed outcomes). */
+  trial?: (helper: string) => Promise<TrialResult>;
+  /** The package root holding vendor/ (default: found from this file's location). */
+  packageRoot?: string | undefined;
+  /** Whether burrow runs as root (Debian's sysctl does not stop root). */
+  privileged?: boolean;
+}
+
+/** The outcome of one trial run of the helper. */
+export interface TrialResult {
+  /** Exit status, or undefined when it could not be started or was killed. */
+  status: number | undefined;
+  stdout: string;
+  stderr: string;
+  /** Why it could not be started (spawn error, timeout). */
+  error?: string | undefined;
+}
+
+/** How long a trial run may take before the probe gives up on it. */
+const TRIAL_TIMEOUT_MS = 5000;
+
+/**
+ * Runs `helper ARGS` with an empty environment and collects its output. Synchronous on purpose: a
+ * few milliseconds, and it spares the run path the stream machinery piped children need (~5 ms).
+ */
+function runCaptured(helper: string, args: string[]): TrialResult {
+  const r = spawnSync(helper, args, {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: {},
+    cwd: "/",
+    encoding: "utf8",
+    timeout: TRIAL_TIMEOUT_MS,
+    killSignal: "SIGKILL",
+  });
+  const error = r.error as NodeJS.ErrnoException | undefined;
+  if (error !== undefined) {
+    const why =
+      error.code === "ETIMEDOUT"
+        ? `no answer within ${TRIAL_TIMEOUT_MS / 1000} s`
+        : (error.code ?? error.message);
+    return { status: undefined, stdout: r.stdout ?? "", stderr: r.stderr ?? "", error: why };
+  }
+  if (r.status === null) {
+    return {
+      status: undefined,
+      stdout: r.stdout,
+      stderr: r.stderr,
+      error: `killed by ${r.signal ?? "a signal"}`,
+    };
+  }
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/**
+ * The cheapest run that proves user and mount namespaces work: the helper's own folder becomes the
+ * root (one bind, no submounts), and the helper, static, prints its version from inside. A dynamic
+ * build cannot start in there (no loader): status 127 still proves the namespaces and pivot_root.
+ */
+export async function trialRun(helper: string): Promise<TrialResult> {
+  return runCaptured(helper, [
+    `--rootfs=${path.dirname(helper)}`,
+    "--",
+    `/${path.basename(helper)}`,
+    "--version",
+  ]);
+}
+
+/** The version from `burrow-ns VERSION (interface N)`. */
+export function parseVersion(out: string): { version: string; interface: number } | undefined {
+  const m = /^burrow-ns (\S+) \(interface (\d+)\)/m.exec(out);
+  return m ? { version: m[1]!, interface: Number.parseInt(m[2]!, 10) } : undefined;
+}
+
+/** The first line of the helper's stderr, or a stand-in. */
+function firstLine(text: string, fallback: string): string {
+  const line = text.split("\n").find((l) => l.trim() !== "");
+  return line?.trim() ?? fallback;
+}
+
+/** The exit status a shell reports for a child that ended with `code` or was killed by `signal`. */
+export function exitStatus(code: number | null, signal: NodeJS.Signals | null): number {
+  if (code !== null) return code;
+  if (signal !== null) return 128 + (os.constants.signals[signal] ?? 0);
+  return 125;
+}
+
+/** Runs RunSpecs in unprivileged user namespaces through burrow-ns. */
+export class UsernsEngine implements Engine {
+  readonly name = "userns";
+  /** burrow-ns mounts kernel overlayfs inside the user namespace (`--overlay`). */
+  readonly supportsOverlay = true;
+  private readonly opts: UsernsOptions;
+  private probed: Promise<ProbeResult> | undefined;
+  private pkgRoot: string | null | undefined;
+
+  constructor(opts: UsernsOptions) {
+    this.opts = opts;
+  }
+
+  /** The package root holding vendor/ and engines/, or undefined when it cannot be found. */
+  packageRoot(): string | undefined {
+    if (this.pkgRoot === undefined) {
+      if ("packageRoot" in this.opts) this.pkgRoot = this.opts.packageRoot ?? null;
+      else {
+        try {
+          this.pkgRoot = packageRoot();
+        } catch {
+          this.pkgRoot = null;
+        }
+      }
+    }
+    return this.pkgRoot ?? undefined;
+  }
+
+  /** Where the helper is looked for, with `env`'s BURROW_NS and PATH. */
+  search(env: NodeJS.ProcessEnv = this.opts.env): HelperSearch {
+    return helperSearch({ env, storeRoot: this.opts.storeRoot, packageRoot: this.packageRoot() });
+  }
+
+  /** The helper this engine would run, or undefined when none is found. */
+  helper(env: NodeJS.ProcessEnv = this.opts.env): string | undefined {
+    return findHelper(this.search(env), this.opts.isExecutable ?? isExecutableFile);
+  }
+
+  /** Whether the engine can run here (cached for this engine object: one trial run per process). */
+  probe(): Promise<ProbeResult> {
+    this.probed ??= this.probeOnce();
+    return this.probed;
+  }
+
+  private async probeOnce(): Promise<ProbeResult> {
+    const search = this.search();
+    const helper = findHelper(search, this.opts.isExecutable ?? isExecutableFile);
+    if (helper === undefined) {
+      if (search.explicit !== undefined) {
+        return {
+          ok: false,
+          reason: `BURROW_NS names ${search.explicit}, which is not an executable file`,
+          binary: search.explicit,
+        };
+      }
+      const pkg = this.packageRoot();
+      const src = pkg ? path.join(pkg, "engines", "userns") : "engines/userns";
+      return {
+        ok: false,
+        reason:
+          `the ${HELPER_NAME} helper is not built (no store bin/, vendor/linux-${process.arch}/ or PATH copy); ` +
+          `build it with \`make -C ${src}\` (needs a C compiler), or another engine will be chosen`,
+      };
+    }
+    const sysctls = readUsernsSysctls(this.opts.readSysctl ?? readProcSys);
+    const privileged = this.opts.privileged ?? process.getuid?.() === 0;
+    const blocked = sysctlBlock(sysctls, privileged);
+    if (blocked !== undefined) return { ok: false, reason: blocked, binary: helper };
+
+    const trial = await (this.opts.trial ?? trialRun)(helper);
+    if (trial.status === undefined) {
+      return {
+        ok: false,
+        reason: `cannot run ${helper}: ${trial.error ?? "it did not start"}`,
+        binary: helper,
+      };
+    }
+    if (trial.status !== 0 && trial.status !== 127) {
+      const detail = firstLine(trial.stderr, `exit status ${trial.status}`);
+      return { ok: false, reason: explainUsernsFailure(sysctls, detail), binary: helper };
+    }
+    let parsed = parseVersion(trial.stdout);
+    if (parsed === undefined) {
+      // A dynamic build could not start inside its own folder: ask it outside.
+      const outside = runCaptured(helper, ["--version"]);
+      parsed = parseVersion(outside.stdout);
+    }
+    if (parsed === undefined) {
+      return {
+        ok: false,
+        reason: `${helper} does not print a burrow-ns version: is it burrow-ns?`,
+        binary: helper,
+      };
+    }
+    if (parsed.interface !== HELPER_INTERFACE) {
+      return {
+        ok: false,
+        reason:
+          `${helper} speaks interface ${parsed.interface} but this burrow needs interface ${HELPER_INTERFACE}; ` +
+          "rebuild it with `make -C engines/userns` from this burrow's package",
+        binary: helper,
+      };
+    }
+    return { ok: true, binary: helper, version: `${parsed.version} (interface ${parsed.interface})` };
+  }
+
+  /** Runs the spec through the helper with burrow's stdio; resolves to the program's exit status. */
+  async run(spec: RunSpec, io: RunIO): Promise<number> {
+    const probed = this.probed ? await this.probed : undefined;
+    const helper = probed?.ok ? probed.binary : this.helper(io.env);
+    if (helper === undefined) {
+      throw new EngineUnavailableError(
+        `engine userns cannot run here: the ${HELPER_NAME} helper is not built; build it with \`make -C engines/userns\``,
+      );
+    }
+    const args = helperArgs(spec);
+    const env = envObject(spec.env);
+    return new Promise<number>((resolve, reject) => {
+      const child = spawn(helper, args, { stdio: "inherit", env, cwd: "/" });
+      const stopForwarding = forwardSignals(child);
+      child.on("error", (err) => {
+        stopForwarding();
+        reject(
+          new EngineUnavailableError(`engine userns cannot start ${helper}: ${err.message}`, { cause: err }),
+        );
+      });
+      child.on("exit", (code, signal) => {
+        stopForwarding();
+        resolve(exitStatus(code, signal));
+      });
+    });
+  }
+}
+
+/** The engine registry's factory (src/engines.ts). */
+export function createEngine(ctx: { storeRoot: string | undefined; env: NodeJS.ProcessEnv }): UsernsEngine {
+  return new UsernsEngine({ storeRoot: ctx.storeRoot, env: ctx.env });
+}

@@ -1,0 +1,75 @@
+// Passes the signals burrow receives on to the helper while it runs, each exactly once where burrow can tell.
+import fs from "node:fs";
+import type { ChildProcess } from "node:child_process";
+
+/** The signals a caller (or a terminal) uses to talk to the contained program. */
+export const FORWARDED_SIGNALS: readonly NodeJS.Signals[] = [
+  "SIGINT",
+  "SIGTERM",
+  "SIGHUP",
+  "SIGQUIT",
+  "SIGUSR1",
+  "SIGUSR2",
+  "SIGWINCH",
+];
+
+/**
+ * Signals a terminal sends to its whole foreground process group (^C, ^\, a resize, a hangup). When
+ * burrow is in that group, so is the helper (it is spawned in burrow's group): it got its own copy.
+ */
+export const TERMINAL_SIGNALS: ReadonlySet<NodeJS.Signals> = new Set([
+  "SIGINT",
+  "SIGQUIT",
+  "SIGWINCH",
+  "SIGHUP",
+]);
+
+/** The process group and the terminal's foreground group from a `/proc/PID/stat` line. */
+export function parseStat(stat: string): { pgrp: number; ttyNr: number; tpgid: number } | undefined {
+  // "pid (comm) state ppid pgrp session tty_nr tpgid ...": comm may hold spaces and parentheses.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const [pgrp, ttyNr, tpgid] = [fields[2], fields[4], fields[5]].map((f) => Number.parseInt(f ?? "", 10));
+  if (pgrp === undefined || ttyNr === undefined || tpgid === undefined) return undefined;
+  if (Number.isNaN(pgrp) || Number.isNaN(ttyNr) || Number.isNaN(tpgid)) return undefined;
+  return { pgrp, ttyNr, tpgid };
+}
+
+/** Whether burrow's process group is the foreground group of its controlling terminal right now. */
+export function inForegroundOfTerminal(
+  readStat: () => string = () => fs.readFileSync("/proc/self/stat", "utf8"),
+): boolean {
+  try {
+    const s = parseStat(readStat());
+    return s !== undefined && s.ttyNr !== 0 && s.tpgid === s.pgrp;
+  } catch {
+    return false;
+  }
+}
+
+/** Whether burrow should pass `signal` on, or whether the terminal already delivered it to the helper. */
+export function shouldForward(signal: NodeJS.Signals, inForeground: () => boolean): boolean {
+  return !(TERMINAL_SIGNALS.has(signal) && inForeground());
+}
+
+/**
+ * Installs handlers that pass each of FORWARDED_SIGNALS to `child` (burrow itself then survives them
+ * and reports the program's status); returns the function that removes them. The foreground check is
+ * made when a signal arrives, since a shell can move the job between foreground and background.
+ */
+export function forwardSignals(
+  child: Pick<ChildProcess, "kill" | "exitCode" | "signalCode">,
+  inForeground: () => boolean = inForegroundOfTerminal,
+): () => void {
+  const handlers = new Map<NodeJS.Signals, () => void>();
+  for (const signal of FORWARDED_SIGNALS) {
+    const handler = (): void => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      if (shouldForward(signal, inForeground)) child.kill(signal);
+    };
+    handlers.set(signal, handler);
+    process.on(signal, handler);
+  }
+  return () => {
+    for (const [signal, handler] of handlers) process.removeListener(signal, handler);
+  };
+}
