@@ -16,6 +16,7 @@ import { VerifyCommand } from "./verify.js";
 import { LoginCommand } from "./login.js";
 import { LogoutCommand } from "./logout.js";
 import { InfoCommand } from "./info.js";
+import { RunCommand } from "./run.js";
 import { packageVersion } from "../package-info.js";
 import { hoistGlobalOptions } from "./hoist.js";
 
@@ -32,6 +33,7 @@ const commands: CommandClass<BurrowContext>[] = [
   LoginCommand,
   LogoutCommand,
   InfoCommand,
+  RunCommand,
 ];
 
 /** One line for a command line clipanion could not parse, saying what to do next. */

@@ -1,0 +1,170 @@
+// The run path: find what to run (container, image, or folder), pick the engine, plan, run, clean up.
+import fs from "node:fs";
+import path from "node:path";
+import { execFileSync } from "node:child_process";
+import type { BurrowCommand } from "../cli/base.js";
+import { InvalidArgumentError, ImageNotFoundError, StoreError } from "../errors.js";
+import type { RunOptions, RunTarget } from "./plan.js";
+import { containerConfig } from "./image-config.js";
+import type { ContainerRecord } from "../store/containers.js";
+import type { Store, ImageRecord } from "../store/store.js";
+
+/** What `burrow run` was asked, after option parsing. */
+export interface RunRequest {
+  target: string | undefined;
+  args: string[];
+  location: string | undefined;
+  pull: "missing" | "never" | "always";
+  platform: string | undefined;
+  name: string | undefined;
+  remove: boolean;
+  engine: string | undefined;
+  options: RunOptions;
+}
+
+/** The image record and its config for a reference, pulling it when `--pull` says so. */
+async function imageFor(
+  cmd: BurrowCommand,
+  store: Store,
+  raw: string,
+  req: RunRequest,
+): Promise<{ image: ImageRecord; name: string }> {
+  const { normalizeName } = await import("../cli/resolve.js");
+  const find = (): ImageRecord | undefined => {
+    try {
+      return store.findImage(normalizeName(raw), raw).image;
+    } catch (err) {
+      if (err instanceof ImageNotFoundError) return undefined;
+      throw err;
+    }
+  };
+  let image = req.pull === "always" ? undefined : find();
+  if (!image) {
+    if (req.pull === "never") {
+      throw new ImageNotFoundError(
+        `no image "${raw}" in the store and --pull never was given: run 'burrow pull ${raw}' first`,
+      );
+    }
+    const { pullReference } = await import("../cli/pull.js");
+    const result = await pullReference(cmd, raw, req.platform);
+    image = result.image;
+  }
+  return { image, name: raw };
+}
+
+/** Reads an image's config blob (the run settings). */
+function readConfig(store: Store, image: ImageRecord): unknown {
+  const blob = store.readBlob(image.configDigest);
+  if (!blob)
+    throw new StoreError(
+      `image ${image.id.slice(0, 12)} has lost its config: run 'burrow verify' and pull it again`,
+    );
+  return JSON.parse(blob.toString("utf8")) as unknown;
+}
+
+/** Runs the request; resolves to the exit status. */
+export async function prepareRun(cmd: BurrowCommand, req: RunRequest): Promise<number> {
+  const config = await cmd.config();
+  const store = await cmd.store();
+  const { Containers } = await import("../store/containers.js");
+  const containers = new Containers(path.join(store.paths.root, "containers"));
+  const { overlayPossibleAt } = await import("./overlay.js");
+
+  let target: RunTarget;
+  let container: ContainerRecord | undefined;
+  let args = req.args;
+  let createdHere = false;
+  if (req.location !== undefined) {
+    if (req.name !== undefined)
+      throw new InvalidArgumentError("--location runs a folder as it is: it cannot be combined with --name");
+    const dir = path.resolve(req.location);
+    if (!fs.statSync(dir, { throwIfNoEntry: false })?.isDirectory()) {
+      throw new InvalidArgumentError(`--location ${req.location} is not a folder: give the path of a rootfs`);
+    }
+    if (req.target !== undefined) args = [req.target, ...args];
+    target = { rootfs: dir, mode: "direct", config: {} };
+  } else {
+    if (req.target === undefined)
+      throw new InvalidArgumentError("give an image or container to run: burrow run IMAGE [COMMAND...]");
+    container = req.name === undefined ? containers.find(req.target) : undefined;
+    if (!container) {
+      const { image, name } = await imageFor(cmd, store, req.target, req);
+      if (req.name !== undefined) {
+        fs.mkdirSync(containers.dir, { recursive: true });
+        const layer = overlayPossibleAt(containers.dir) ? "overlay" : "copy";
+        container = containers.create(image.id, name, req.name, layer);
+        createdHere = true;
+        if (layer === "copy") {
+          execFileSync("cp", [
+            "-a",
+            "--reflink=auto",
+            store.rootfs(image.id),
+            path.join(containers.path(container.id), "rootfs"),
+          ]);
+        }
+      } else {
+        target = {
+          rootfs: store.rootfs(image.id),
+          mode: "ephemeral",
+          config: containerConfig(readConfig(store, image)),
+        };
+      }
+    }
+    if (container) {
+      const image = store.readImage(container.image);
+      if (!image) {
+        throw new StoreError(
+          `the image of container ${container.name ?? container.id.slice(0, 12)} is gone from the store: pull it again or remove the container`,
+        );
+      }
+      const cfg = containerConfig(readConfig(store, image));
+      const dir = containers.path(container.id);
+      target =
+        container.layer === "overlay"
+          ? {
+              rootfs: store.rootfs(image.id),
+              mode: "ephemeral",
+              config: cfg,
+              layer: { upper: path.join(dir, "upper"), work: path.join(dir, "work") },
+            }
+          : { rootfs: path.join(dir, "rootfs"), mode: "direct", config: cfg };
+    }
+  }
+
+  const { selectEngine } = await import("../engines.js");
+  const engine = await selectEngine({
+    flag: req.engine,
+    saved: container?.engine,
+    env: cmd.context.env.BURROW_ENGINE,
+    config: config.engine,
+    storeRoot: store.paths.root,
+  });
+  const { scratchBase, makeScratch, removeScratch } = await import("./scratch.js");
+  const scratch = makeScratch(scratchBase(cmd.context.env, store.paths.tmp));
+  try {
+    const { planRun, hostUser } = await import("./plan.js");
+    const upperHome = target!.layer ? path.dirname(target!.layer.upper) : scratch;
+    const overlay =
+      engine.supportsOverlay === true && target!.mode === "ephemeral" && overlayPossibleAt(upperHome);
+    const spec = planRun(
+      target!,
+      { ...req.options, args },
+      {
+        hostEnv: cmd.context.env,
+        cwd: process.cwd(),
+        scratch,
+        hostUser: hostUser(),
+        overlay,
+      },
+    );
+    if (target!.layer && !overlay) {
+      throw new StoreError(
+        `container ${container?.name ?? ""} keeps its changes in an overlay, which the ${engine.name} engine cannot mount here`,
+      );
+    }
+    return await engine.run(spec, { scratch, env: cmd.context.env });
+  } finally {
+    removeScratch(scratch);
+    if (req.remove && container && (createdHere || req.name === undefined)) containers.remove(container.id);
+  }
+}
