@@ -110,7 +110,7 @@ for (const engine of ENGINES) {
           "dpkg-query -W -f '${Status}\\n' burrow-hello",
           "id -u burrowsvc >/dev/null && test -d /var/lib/burrow-hello && echo postinst-ran",
           "dpkg -r burrow-hello >/dev/null",
-          "command -v burrow-hello || echo removed",
+          "test -e /usr/local/bin/burrow-hello || echo removed",
         ].join("\n"),
       );
       assert.equal(out, "hello from the package\ninstall ok installed\npostinst-ran\nremoved\n");
@@ -123,7 +123,7 @@ for (const engine of ENGINES) {
           "apt-get install -y -q /tmp/burrow-hello.deb >/tmp/apt.log 2>&1 || { cat /tmp/apt.log; exit 1; }",
           "burrow-hello",
           "apt-get remove -y -q burrow-hello >/tmp/apt.log 2>&1 || { cat /tmp/apt.log; exit 1; }",
-          "command -v burrow-hello || echo removed",
+          "test -e /usr/local/bin/burrow-hello || echo removed",
         ].join("\n"),
       );
       assert.equal(out, "hello from the package\nremoved\n");
