@@ -61,8 +61,8 @@ function readText(file: string): string {
   }
 }
 
-/** The invoking user from the host's passwd/group (falling back to os.userInfo). */
-export function hostUser(): HostUser {
+/** The invoking user from the host's passwd/group; the home is `$HOME` when set (what --bindhome binds). */
+export function hostUser(env: NodeJS.ProcessEnv = process.env): HostUser {
   const info = os.userInfo();
   const uid = process.getuid?.() ?? info.uid;
   const gid = process.getgid?.() ?? info.gid;
@@ -71,7 +71,7 @@ export function hostUser(): HostUser {
     name: info.username,
     uid,
     gid,
-    home: info.homedir,
+    home: env.HOME && path.isAbsolute(env.HOME) ? env.HOME : info.homedir,
     shell: info.shell ?? "/bin/sh",
     groupName: groups.find((g) => g.gid === gid)?.name ?? info.username,
   };

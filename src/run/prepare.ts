@@ -153,7 +153,7 @@ export async function prepareRun(cmd: BurrowCommand, req: RunRequest): Promise<n
         hostEnv: cmd.context.env,
         cwd: process.cwd(),
         scratch,
-        hostUser: hostUser(),
+        hostUser: hostUser(cmd.context.env),
         overlay,
       },
     );
