@@ -1,0 +1,279 @@
+#!/usr/bin/env bash
+# Run start-up and workload benchmark: `burrow run IMAGE /bin/true` against
+# `node -e 0` (Node's own start floor), Charliecloud's `ch-run` and rootless
+# Podman (runc), and a syscall-heavy workload (fork/exec loop + find) against
+# ch-run, in one run. All of it as an unprivileged user.
+#
+# What it does (see bench/README.md, "Run start-up"):
+#   1. stages the built package (dist/, node_modules/, engines/, vendor/) in
+#      bench/work/run/pkg so that builds in the tree do not disturb the runs;
+#   2. starts a Debian `docker-registry` on 127.0.0.1 (plain HTTP, free port)
+#      and pushes the Alpine minirootfs as a one-layer image (curl, registry API);
+#   3. as the user: `burrow pull` into a fresh store; ch-run gets the same
+#      rootfs folder (`burrow inspect -p`); podman pulls the same image;
+#   4. hyperfine (-N, no shell; run as the user) times each command (also
+#      `burrow version`: the CLI's own load, no container); report.ts prints a
+#      table and the ratios and writes bench/work/run/results.json.
+#
+# Environment:
+#   BENCH_RUNS=40           hyperfine runs per start-up command (after BENCH_WARMUP=5)
+#   BENCH_WORK_RUNS=10      runs per workload command
+#   BENCH_LOOPS=1000        /bin/true executions in the workload
+#   BENCH_FINDS=10          `find /usr /lib /etc /bin /sbin` passes in the workload
+#   BENCH_TOOLS=LIST        subset of node,burrow,burrow-userns,ch-run,podman
+#   BENCH_USER=NAME         the unprivileged user (as root: created when missing;
+#                           default burrowbench); as a user: yourself
+#   BENCH_ALPINE=FILE       the Alpine minirootfs tarball (default: ../shared/fixtures)
+#   BENCH_WORK=DIR          scratch dir (default: bench/work/run)
+#   BENCH_NO_BUILD=1        do not run `npm run build` first
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$HERE/../.." && pwd)
+W=${BENCH_WORK:-$REPO/bench/work/run}
+RUNS=${BENCH_RUNS:-40}
+WARMUP=${BENCH_WARMUP:-5}
+WORK_RUNS=${BENCH_WORK_RUNS:-10}
+LOOPS=${BENCH_LOOPS:-1000}
+FINDS=${BENCH_FINDS:-10}
+TOOLS=${BENCH_TOOLS:-node,burrow,burrow-userns,ch-run,podman}
+ALPINE=${BENCH_ALPINE:-$REPO/../shared/fixtures/alpine-minirootfs-3.20.3-x86_64.tar.gz}
+export LC_ALL=C
+
+case "${1:-}" in
+  -h | --help)
+    sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
+    exit 0
+    ;;
+esac
+
+log() { printf '[bench] %s\n' "$*" >&2; }
+die() {
+  printf '[bench] error: %s\n' "$*" >&2
+  exit 1
+}
+want() { [[ ",$TOOLS," == *",$1,"* ]]; }
+have() { command -v "$1" > /dev/null 2>&1; }
+IS_ROOT=0
+[[ $(id -u) -eq 0 ]] && IS_ROOT=1
+mkdir -p "$W"
+W=$(cd "$W" && pwd)
+
+# ---------------------------------------------------------------- prerequisites
+apt_install() {
+  [[ $IS_ROOT -eq 1 ]] && have apt-get || return 1
+  log "installing $*"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@" > "$W/apt.log" 2>&1 ||
+    { apt-get update -q > /dev/null 2>&1 &&
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@" >> "$W/apt.log" 2>&1; }
+}
+need_pkg() { # command package
+  have "$1" || apt_install "$2" || die "$1 not found (Debian package $2); install it or run as root"
+}
+need_pkg docker-registry docker-registry
+need_pkg curl curl
+need_pkg hyperfine hyperfine
+need_pkg setpriv util-linux
+need_pkg sha256sum coreutils
+need_pkg node nodejs
+[[ -f $ALPINE ]] || die "no Alpine minirootfs at $ALPINE; set BENCH_ALPINE"
+CH_WHY=""
+if want ch-run && ! have ch-run; then apt_install charliecloud-runtime || CH_WHY="ch-run not installed (Debian package charliecloud-runtime)"; fi
+have ch-run || CH_WHY=${CH_WHY:-"ch-run not installed (Debian package charliecloud-runtime)"}
+PODMAN_WHY=""
+if want podman && ! have podman; then
+  apt_install podman slirp4netns uidmap || PODMAN_WHY="podman is not installed and could not be (Debian package podman)"
+fi
+have podman || PODMAN_WHY=${PODMAN_WHY:-"podman is not installed (Debian package podman)"}
+
+# ---------------------------------------------------------------- user and package
+if [[ $IS_ROOT -eq 1 ]]; then
+  U=${BENCH_USER:-burrowbench}
+  if ! id "$U" > /dev/null 2>&1; then
+    log "creating user $U"
+    useradd -m -s /bin/sh -c "burrow bench user" "$U"
+  fi
+  # Rootless podman needs subordinate id ranges (useradd gives them on Debian; older users may lack them).
+  if ! grep -q "^$U:" /etc/subuid 2> /dev/null; then usermod --add-subuids 300000-365535 "$U"; fi
+  if ! grep -q "^$U:" /etc/subgid 2> /dev/null; then usermod --add-subgids 300000-365535 "$U"; fi
+else
+  U=$(id -un)
+fi
+UID_=$(id -u "$U")
+GID_=$(id -g "$U")
+UHOME=$W/home
+if [[ -z ${BENCH_NO_BUILD:-} ]]; then
+  log "npm run build"
+  (cd "$REPO" && npm run build > "$W/build.log" 2>&1) || die "npm run build failed; see $W/build.log"
+fi
+log "staging the package in $W/pkg"
+rm -rf "$W/pkg" "$UHOME"
+mkdir -p "$W/pkg" "$UHOME"
+(cd "$REPO" && cp -a dist package.json engines vendor node_modules "$W/pkg/")
+# Only the compiled engines are needed; TypeScript sources here would be picked up by tsconfig's bench/**.
+find "$W/pkg/engines" -name '*.ts' -delete
+chmod -R a+rX "$W/pkg"
+[[ $IS_ROOT -eq 1 ]] && chown "$UID_:$GID_" "$UHOME"
+chmod 700 "$UHOME"
+BURROW=$W/pkg/dist/src/cli/main.js
+NODE=$(command -v node)
+RUNDIR=/tmp/burrow-bench-run-$UID_
+mkdir -p "$RUNDIR"
+[[ $IS_ROOT -eq 1 ]] && chown "$UID_:$GID_" "$RUNDIR"
+chmod 700 "$RUNDIR"
+
+# Runs a command as the user with a clean environment.
+asuser() {
+  local envs=(HOME="$UHOME" USER="$U" LOGNAME="$U" PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin
+    LANG=C.UTF-8 BURROW_DIR="$UHOME/store" XDG_RUNTIME_DIR="$RUNDIR" BURROW_INSECURE_REGISTRIES="$HOSTPORT")
+  if [[ $IS_ROOT -eq 1 ]]; then
+    (cd "$UHOME" && setpriv --reuid="$UID_" --regid="$GID_" --init-groups -- env -i "${envs[@]}" "$@")
+  else
+    (cd "$UHOME" && env -i "${envs[@]}" "$@")
+  fi
+}
+
+# ---------------------------------------------------------------- registry and image
+PORT=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
+HOSTPORT=127.0.0.1:$PORT
+URL=http://$HOSTPORT/v2
+rm -rf "$W/registry"
+mkdir -p "$W/registry"
+cat > "$W/registry.yml" << EOF
+version: 0.1
+log:
+  level: warn
+storage:
+  filesystem:
+    rootdirectory: $W/registry
+http:
+  addr: $HOSTPORT
+EOF
+docker-registry serve "$W/registry.yml" > "$W/registry.log" 2>&1 &
+REG_PID=$!
+PODMAN_STORE=""
+cleanup() {
+  kill "$REG_PID" 2> /dev/null || true
+  wait "$REG_PID" 2> /dev/null || true
+  # Podman's rootless storage holds files owned by sub-ids: remove it through podman itself.
+  [[ -n $PODMAN_STORE ]] && asuser podman "${PODMAN_FLAGS[@]}" system reset -f > /dev/null 2>&1 || true
+}
+trap cleanup EXIT
+for _ in $(seq 100); do
+  curl -sf "$URL/" > /dev/null 2>&1 && break
+  kill -0 "$REG_PID" 2> /dev/null || die "docker-registry exited; see $W/registry.log"
+  sleep 0.1
+done
+curl -sf "$URL/" > /dev/null || die "registry not answering on $URL; see $W/registry.log"
+
+push_blob() { # file digest
+  local loc
+  curl -sf -I "$URL/bench/alpine/blobs/$2" > /dev/null && return 0
+  loc=$(curl -sf -X POST -D - -o /dev/null "$URL/bench/alpine/blobs/uploads/" | tr -d '\r' |
+    sed -n 's/^[Ll]ocation: //p')
+  [[ -n $loc ]] || die "registry gave no upload location"
+  [[ $loc == http* ]] || loc=http://$HOSTPORT$loc
+  [[ $loc == *\?* ]] && loc="$loc&digest=$2" || loc="$loc?digest=$2"
+  curl -sf -X PUT -H 'Content-Type: application/octet-stream' -T "$1" "$loc" > /dev/null ||
+    die "uploading $2 failed"
+}
+LAYER_DIGEST=sha256:$(sha256sum "$ALPINE" | cut -d' ' -f1)
+DIFF_ID=sha256:$(gzip -dc "$ALPINE" | sha256sum | cut -d' ' -f1)
+LAYER_SIZE=$(stat -c %s "$ALPINE")
+printf '{"architecture":"amd64","os":"linux","config":{"Cmd":["/bin/sh"],"Env":["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]},"rootfs":{"type":"layers","diff_ids":["%s"]}}' \
+  "$DIFF_ID" > "$W/config.json"
+CONFIG_DIGEST=sha256:$(sha256sum "$W/config.json" | cut -d' ' -f1)
+printf '{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json","config":{"mediaType":"application/vnd.docker.container.image.v1+json","size":%d,"digest":"%s"},"layers":[{"mediaType":"application/vnd.docker.image.rootfs.diff.tar.gzip","size":%d,"digest":"%s"}]}' \
+  "$(stat -c %s "$W/config.json")" "$CONFIG_DIGEST" "$LAYER_SIZE" "$LAYER_DIGEST" > "$W/manifest.json"
+push_blob "$ALPINE" "$LAYER_DIGEST"
+push_blob "$W/config.json" "$CONFIG_DIGEST"
+curl -sf -X PUT -H 'Content-Type: application/vnd.docker.distribution.manifest.v2+json' \
+  --data-binary "@$W/manifest.json" "$URL/bench/alpine/manifests/3.20" > /dev/null || die "pushing the manifest failed"
+REF=$HOSTPORT/bench/alpine:3.20
+log "docker-registry (pid $REG_PID) on $HOSTPORT holds $REF"
+
+# ---------------------------------------------------------------- pull, check every tool once
+T0=$(date +%s%N)
+asuser "$NODE" "$BURROW" pull -q "$REF" > "$W/pull.log" 2>&1 || die "burrow pull failed: $(cat "$W/pull.log")"
+PULL_MS=$((($(date +%s%N) - T0) / 1000000))
+ROOTFS=$(asuser "$NODE" "$BURROW" inspect -p "$REF")
+log "burrow pull into a fresh store: ${PULL_MS} ms; rootfs $ROOTFS"
+WORKLOAD="for i in \$(seq $LOOPS); do /bin/true; done; for i in \$(seq $FINDS); do find /usr /lib /etc /bin /sbin > /dev/null; done"
+
+check() { # name command...
+  local out
+  if out=$(asuser "$@" 2>&1 < /dev/null); then return 0; fi
+  printf '%s' "$out" | tail -n 3 | tr '\n' ' '
+  return 1
+}
+BURROW_WHY=""
+why=$(check "$NODE" "$BURROW" run "$REF" /bin/true) || BURROW_WHY="burrow run failed: $why"
+[[ -n $BURROW_WHY ]] && die "$BURROW_WHY"
+if want ch-run && [[ -z $CH_WHY ]]; then
+  why=$(check ch-run "$ROOTFS" -- /bin/true) || CH_WHY="ch-run failed: $why"
+fi
+PODMAN_FLAGS=(--cgroup-manager=cgroupfs --events-backend=file --runtime=runc --storage-driver=overlay)
+if want podman && [[ -z $PODMAN_WHY ]]; then
+  PODMAN_STORE=1
+  asuser podman "${PODMAN_FLAGS[@]}" system reset -f > /dev/null 2>&1 || true
+  if why=$(check podman "${PODMAN_FLAGS[@]}" pull -q --tls-verify=false "$REF"); then
+    why=$(check podman "${PODMAN_FLAGS[@]}" run --rm --network=host "$REF" /bin/true) ||
+      PODMAN_WHY="podman run (rootless, runc) failed here: $why"
+  else
+    PODMAN_WHY="podman pull (rootless) failed here: $why"
+  fi
+fi
+[[ -n $CH_WHY ]] && log "ch-run: left out: $CH_WHY"
+[[ -n $PODMAN_WHY ]] && log "podman: left out: $PODMAN_WHY"
+
+# ---------------------------------------------------------------- measure
+NAMES=()
+CMDS=()
+add() { # name command-line (hyperfine -N splits it on spaces; quotes are honoured)
+  NAMES+=("$1")
+  CMDS+=("$2")
+}
+want node && add "node -e 0" "$NODE -e 0"
+want burrow && add "burrow version" "$NODE $BURROW version"
+want burrow && add "burrow run" "$NODE $BURROW run $REF /bin/true"
+want burrow-userns && add "burrow run --engine userns" "$NODE $BURROW run --engine userns $REF /bin/true"
+want ch-run && [[ -z $CH_WHY ]] && add "ch-run" "ch-run $ROOTFS -- /bin/true"
+want podman && [[ -z $PODMAN_WHY ]] && add "podman run (runc)" "podman ${PODMAN_FLAGS[*]} run --rm --network=host $REF /bin/true"
+WNAMES=()
+WCMDS=()
+want burrow && WNAMES+=("burrow run: workload") && WCMDS+=("$NODE $BURROW run $REF sh -c '$WORKLOAD'")
+want ch-run && [[ -z $CH_WHY ]] && WNAMES+=("ch-run: workload") && WCMDS+=("ch-run $ROOTFS -- sh -c '$WORKLOAD'")
+want podman && [[ -z $PODMAN_WHY ]] && WNAMES+=("podman run (runc): workload") &&
+  WCMDS+=("podman ${PODMAN_FLAGS[*]} run --rm --network=host $REF sh -c '$WORKLOAD'")
+
+hf() { # json runs warmup names... -- commands...
+  local json=$1 runs=$2 warm=$3 args=()
+  shift 3
+  local names=() cmds=()
+  while [[ $1 != -- ]]; do
+    names+=("$1")
+    shift
+  done
+  shift
+  cmds=("$@")
+  for i in "${!cmds[@]}"; do args+=(-n "${names[$i]}" "${cmds[$i]}"); done
+  [[ $IS_ROOT -eq 1 ]] && touch "$json" && chown "$UID_:$GID_" "$json"
+  asuser hyperfine -N --style basic --runs "$runs" --warmup "$warm" --export-json "$json" "${args[@]}" >&2
+}
+log "start-up: ${#CMDS[@]} commands, $RUNS runs each after $WARMUP warm-up runs (load: $(cut -d' ' -f1-3 /proc/loadavg))"
+hf "$W/startup.json" "$RUNS" "$WARMUP" "${NAMES[@]}" -- "${CMDS[@]}"
+log "workload: $LOOPS x /bin/true + $FINDS x find, ${#WCMDS[@]} commands, $WORK_RUNS runs each"
+hf "$W/workload.json" "$WORK_RUNS" 1 "${WNAMES[@]}" -- "${WCMDS[@]}"
+
+# ---------------------------------------------------------------- report
+BURROW_VERSION=$(asuser "$NODE" "$BURROW" version 2> /dev/null | head -n 1 | sed 's/^burrow //' || true)
+CH_VERSION="ch-run $(USER=$U ch-run --version 2>&1 | head -n 1 || true)"
+PODMAN_VERSION=$(podman --version 2> /dev/null || true)
+RUNC_VERSION=$(runc --version 2> /dev/null | head -n 1 || true)
+HF_VERSION=$(hyperfine --version)
+W="$W" PULL_MS=$PULL_MS CH_WHY="$CH_WHY" PODMAN_WHY="$PODMAN_WHY" LOOPS=$LOOPS FINDS=$FINDS \
+  BURROW_VERSION="$BURROW_VERSION" CH_VERSION="$CH_VERSION" PODMAN_VERSION="$PODMAN_VERSION" \
+  RUNC_VERSION="$RUNC_VERSION" HF_VERSION="$HF_VERSION" NODE_VERSION="$(node --version)" \
+  KERNEL="$(uname -r)" NPROC="$(nproc)" LOAD="$(cut -d' ' -f1-3 /proc/loadavg)" \
+  GIT="$(cd "$REPO" && git rev-parse --short HEAD 2> /dev/null || echo unknown)" node "$REPO/dist/bench/run/report.js"
+log "results: $W/results.json"
