@@ -153,6 +153,11 @@ export function planRun(target: RunTarget, opts: RunOptions, ctx: PlanContext): 
     "etc/resolv.conf": readText("/etc/resolv.conf"),
     "etc/hosts": readText("/etc/hosts"),
   };
+  // apt drops to its sandbox user `_apt` and checks that the switch worked, which emulated root
+  // cannot do: as emulated root, tell apt to stay root (Apptainer's fakeroot does the same).
+  if (user.uid === 0 && isRealDir(target.rootfs, "etc/apt/apt.conf.d")) {
+    files["etc/apt/apt.conf.d/00burrow-sandbox"] = 'APT::Sandbox::User "root";\n';
+  }
   let root: RootSpec;
   let writeInto: string | undefined;
   if (target.mode === "ephemeral" && ctx.overlay) {
@@ -187,6 +192,7 @@ export function planRun(target: RunTarget, opts: RunOptions, ctx: PlanContext): 
     fs.mkdirSync(path.join(writeInto, "etc"), { recursive: true, mode: 0o755 });
     for (const [rel, text] of Object.entries(files)) {
       const dest = path.join(writeInto, rel);
+      fs.mkdirSync(path.dirname(dest), { recursive: true, mode: 0o755 });
       fs.rmSync(dest, { force: true });
       fs.writeFileSync(dest, text, { mode: 0o644 });
     }
@@ -196,7 +202,7 @@ export function planRun(target: RunTarget, opts: RunOptions, ctx: PlanContext): 
     fs.mkdirSync(gen, { recursive: true });
     const binds: MountSpec[] = [];
     for (const [rel, text] of Object.entries(files)) {
-      const src = path.join(gen, path.basename(rel));
+      const src = path.join(gen, rel.replaceAll("/", "_"));
       fs.writeFileSync(src, text, { mode: 0o644 });
       binds.push({ kind: "bind", source: src, destination: `/${rel}`, readonly: false, create: true });
     }
