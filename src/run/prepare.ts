@@ -144,8 +144,16 @@ export async function prepareRun(cmd: BurrowCommand, req: RunRequest): Promise<n
   try {
     const { planRun, hostUser } = await import("./plan.js");
     const upperHome = target!.layer ? path.dirname(target!.layer.upper) : scratch;
+    // BURROW_LAYER=copy forces the private copy (for kernels whose overlay misbehaves, and tests).
+    const layerMode = cmd.context.env.BURROW_LAYER;
+    if (layerMode !== undefined && layerMode !== "" && layerMode !== "auto" && layerMode !== "copy") {
+      throw new InvalidArgumentError(`invalid BURROW_LAYER "${layerMode}": use auto or copy`);
+    }
     const overlay =
-      engine.supportsOverlay === true && target!.mode === "ephemeral" && overlayPossibleAt(upperHome);
+      layerMode !== "copy" &&
+      engine.supportsOverlay === true &&
+      target!.mode === "ephemeral" &&
+      overlayPossibleAt(upperHome);
     const spec = planRun(
       target!,
       { ...req.options, args },
