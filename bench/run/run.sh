@@ -18,8 +18,8 @@
 # Environment:
 #   BENCH_RUNS=40           hyperfine runs per start-up command (after BENCH_WARMUP=5)
 #   BENCH_WORK_RUNS=10      runs per workload command
-#   BENCH_LOOPS=1000        /bin/true executions in the workload
-#   BENCH_FINDS=10          `find /usr /lib /etc /bin /sbin` passes in the workload
+#   BENCH_LOOPS=3000        /bin/true executions in the workload
+#   BENCH_FINDS=30          `find /usr /lib /etc /bin /sbin` passes in the workload
 #   BENCH_TOOLS=LIST        subset of node,burrow,burrow-userns,ch-run,podman
 #   BENCH_USER=NAME         the unprivileged user (as root: created when missing;
 #                           default burrowbench); as a user: yourself
@@ -34,8 +34,8 @@ W=${BENCH_WORK:-$REPO/bench/work/run}
 RUNS=${BENCH_RUNS:-40}
 WARMUP=${BENCH_WARMUP:-5}
 WORK_RUNS=${BENCH_WORK_RUNS:-10}
-LOOPS=${BENCH_LOOPS:-1000}
-FINDS=${BENCH_FINDS:-10}
+LOOPS=${BENCH_LOOPS:-3000}
+FINDS=${BENCH_FINDS:-30}
 TOOLS=${BENCH_TOOLS:-node,burrow,burrow-userns,ch-run,podman}
 ALPINE=${BENCH_ALPINE:-$REPO/../shared/fixtures/alpine-minirootfs-3.20.3-x86_64.tar.gz}
 export LC_ALL=C
