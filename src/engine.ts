@@ -54,8 +54,7 @@ export interface RunSpec {
 
 /** What an engine's probe found: usable, or why not (one sentence a user can act on). */
 export type ProbeResult =
-  | { ok: true; binary: string; version: string }
-  | { ok: false; reason: string; binary?: string | undefined };
+  { ok: true; binary: string; version: string } | { ok: false; reason: string; binary?: string | undefined };
 
 /** Streams and signals of the burrow process an engine runs the program with. */
 export interface RunIO {
