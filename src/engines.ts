@@ -6,6 +6,12 @@ import { EngineUnavailableError, InvalidArgumentError } from "./errors.js";
 export interface EngineContext {
   storeRoot: string | undefined;
   env: NodeJS.ProcessEnv;
+  /**
+   * The flavour asked for after a colon in an engine setting (`proot:noseccomp`, `runc:crun`), as saved
+   * by `burrow setup` or given to `--engine`; undefined for the engine's default. Each engine documents
+   * the variants it reads and refuses others in its probe.
+   */
+  variant?: string | undefined;
 }
 
 /** An engine module: `engines/<name>/index.js` exports this factory. */
@@ -33,6 +39,26 @@ const SOURCE_LABEL: Record<Exclude<EngineSource, "probe">, string> = {
   env: "BURROW_ENGINE",
   config: "the config file's engine",
 };
+
+/** An engine setting (`NAME` or `NAME:VARIANT`, as `setup` saves it) split into its two parts. */
+export function splitEngineSetting(setting: string): { name: string; variant: string | undefined } {
+  const at = setting.indexOf(":");
+  if (at < 0) return { name: setting, variant: undefined };
+  const variant = setting.slice(at + 1);
+  return { name: setting.slice(0, at), variant: variant === "" ? undefined : variant };
+}
+
+/**
+ * TEST ONLY: BURROW_TEST_DISABLE_ENGINES (a comma list of engine names) makes those engines' probes
+ * fail, so the selection tests can play a machine without user namespaces as an unprivileged user
+ * (the real switch, a sysctl, is machine-wide). Never documented for users.
+ */
+function disabledForTests(name: string, env: NodeJS.ProcessEnv): ProbeResult | undefined {
+  const list = (env.BURROW_TEST_DISABLE_ENGINES ?? "").split(",").map((s) => s.trim());
+  return list.includes(name)
+    ? { ok: false, reason: "disabled by BURROW_TEST_DISABLE_ENGINES (a switch for tests)" }
+    : undefined;
+}
 
 /** Whether `name` is a known engine. */
 export function isEngineName(name: string): boolean {
@@ -67,6 +93,8 @@ export interface EngineRequest {
   storeRoot: string | undefined;
   /** burrow's own environment, for binary overrides and PATH (default: process.env). */
   processEnv?: NodeJS.ProcessEnv;
+  /** Receives one line saying which engine was chosen and why (`--debug`). */
+  debug?: ((line: string) => void) | undefined;
 }
 
 /** The first named engine of the request and where it was named, or undefined to probe. */
@@ -98,22 +126,29 @@ export async function selectEngine(
   load: EngineLoader = loadEngine,
   names: readonly string[] = engineNames,
 ): Promise<Engine> {
-  const ctx: EngineContext = { storeRoot: req.storeRoot, env: req.processEnv ?? process.env };
+  const env = req.processEnv ?? process.env;
   const asked = requestedEngine(req);
   if (asked !== undefined) {
-    if (!names.includes(asked.name)) throw unknownEngine(asked.name, asked.source, names);
-    const engine = await load(asked.name, ctx);
-    const probe = await engine.probe();
+    // `NAME:VARIANT` (from `setup`, or typed): the engine is NAME, the variant goes to it through its context.
+    const { name, variant } = splitEngineSetting(asked.name);
+    if (!names.includes(name)) throw unknownEngine(asked.name, asked.source, names);
+    const engine = await load(name, { storeRoot: req.storeRoot, env, variant });
+    const probe = disabledForTests(name, env) ?? (await engine.probe());
     if (!probe.ok) {
       throw new EngineUnavailableError(`engine ${asked.name} cannot run here: ${probe.reason}`);
     }
+    req.debug?.(`engine ${asked.name} (from ${SOURCE_LABEL[asked.source]})`);
     return engine;
   }
+  const ctx: EngineContext = { storeRoot: req.storeRoot, env };
   const reasons: string[] = [];
   for (const name of names) {
     const engine = await load(name, ctx);
-    const probe = await engine.probe();
-    if (probe.ok) return engine;
+    const probe = disabledForTests(name, env) ?? (await engine.probe());
+    if (probe.ok) {
+      req.debug?.(`engine ${name} (${reasons.length > 0 ? reasons.join("; ") : "the first usable one"})`);
+      return engine;
+    }
     reasons.push(`${name}: ${probe.reason}`);
   }
   throw new EngineUnavailableError(
@@ -136,7 +171,8 @@ export async function probeAll(
   return Promise.all(
     names.map(async (name) => {
       try {
-        return { name, probe: await (await load(name, ctx)).probe() };
+        const engine = await load(name, ctx);
+        return { name, probe: disabledForTests(name, ctx.env) ?? (await engine.probe()) };
       } catch (err) {
         return {
           name,

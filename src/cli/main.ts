@@ -17,6 +17,8 @@ import { LoginCommand } from "./login.js";
 import { LogoutCommand } from "./logout.js";
 import { InfoCommand } from "./info.js";
 import { RunCommand } from "./run.js";
+import { InstallCommand } from "./install.js";
+import { SetupCommand } from "./setup.js";
 import { packageVersion } from "../package-info.js";
 import { hoistGlobalOptions } from "./hoist.js";
 
@@ -34,6 +36,8 @@ const commands: CommandClass<BurrowContext>[] = [
   LogoutCommand,
   InfoCommand,
   RunCommand,
+  InstallCommand,
+  SetupCommand,
 ];
 
 /** One line for a command line clipanion could not parse, saying what to do next. */

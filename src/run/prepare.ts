@@ -138,6 +138,7 @@ export async function prepareRun(cmd: BurrowCommand, req: RunRequest): Promise<n
     env: cmd.context.env.BURROW_ENGINE,
     config: config.engine,
     storeRoot: store.paths.root,
+    debug: cmd.debug ? (line) => cmd.context.stderr.write(`burrow: debug: ${line}\n`) : undefined,
   });
   const { scratchBase, makeScratch, removeScratch } = await import("./scratch.js");
   const scratch = makeScratch(scratchBase(cmd.context.env, store.paths.tmp));
