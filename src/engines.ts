@@ -25,6 +25,7 @@ export interface EngineModule {
  */
 const registry: Record<string, () => Promise<EngineModule>> = {
   userns: () => import("../engines/userns/index.js"),
+  runc: () => import("../engines/runc/index.js"),
 };
 
 /** The engine names burrow knows, in preference order. */

@@ -1,0 +1,317 @@
+// The runc engine: runs a RunSpec with rootless runc (or crun) from a generated OCI bundle.
+import { spawn, spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import type { Engine, ProbeResult, RunIO, RunSpec } from "../../src/engine.js";
+import { binarySearch, findBinary, isExecutableFile } from "../../src/binaries.js";
+import type { BinarySearch } from "../../src/binaries.js";
+import { BurrowError, EngineUnavailableError, InvalidArgumentError } from "../../src/errors.js";
+import { packageRoot } from "../../src/package-info.js";
+import { exitStatus } from "../userns/index.js";
+import { forwardSignals } from "../userns/signals.js";
+import { readProcSys, readUsernsSysctls, sysctlBlock } from "../userns/sysctl.js";
+import type { SysctlReader } from "../userns/sysctl.js";
+import { ociConfig } from "./config.js";
+import { classify, isRuntimeMessage } from "./failure.js";
+
+/** The OCI runtimes this engine drives. */
+export type RuncFlavor = "runc" | "crun";
+
+/** The override variable of each flavor's binary. */
+const ENV_VAR: Record<RuncFlavor, string> = { runc: "BURROW_RUNC", crun: "BURROW_CRUN" };
+
+/** The oldest version of each flavor this engine's bundles are written for. */
+const MIN_VERSION: Record<RuncFlavor, [number, number]> = { runc: [1, 1], crun: [1, 0] };
+
+/** Distributions install runc in sbin, which unprivileged users' PATH often lacks: looked at after PATH. */
+const SBIN_DIRS = ["/usr/local/sbin", "/usr/sbin", "/sbin"];
+
+/** cgroup2's file system magic (statfs of /sys/fs/cgroup on a unified host). */
+const CGROUP2_MAGIC = 0x63677270;
+
+/**
+ * The flavor named by an engine spelling (`runc`, `runc:crun`, `runc:runc`) or by
+ * BURROW_RUNC_FLAVOR; undefined when `name` is not the runc engine's. `setup --execmode=R2` maps to
+ * `runc:crun`, R1 to `runc`.
+ */
+export function parseFlavor(value: string | undefined): RuncFlavor | undefined {
+  const v = (value ?? "").trim();
+  if (v === "" || v === "runc" || v === "runc:runc" || v === "R1") return "runc";
+  if (v === "crun" || v === "runc:crun" || v === "R2") return "crun";
+  return undefined;
+}
+
+/** `major.minor.patch` from `runc --version` / `crun --version`. */
+export function parseRuntimeVersion(out: string): { flavor: RuncFlavor; version: string } | undefined {
+  const m = /^(runc|crun) version (\d+\.\d+(?:\.\d+)?)\S*/m.exec(out);
+  return m ? { flavor: m[1] as RuncFlavor, version: m[2]! } : undefined;
+}
+
+/** Whether `version` (`1.1.5`) is at least `min`. */
+export function versionAtLeast(version: string, min: [number, number]): boolean {
+  const [maj = 0, minor = 0] = version.split(".").map((n) => Number.parseInt(n, 10));
+  return maj > min[0] || (maj === min[0] && minor >= min[1]);
+}
+
+/** What the engine is made with. */
+export interface RuncOptions {
+  storeRoot: string | undefined;
+  env: NodeJS.ProcessEnv;
+  /** runc or crun (default: BURROW_RUNC_FLAVOR, else runc). */
+  flavor?: RuncFlavor | undefined;
+  /** The package root holding vendor/ (default: found from this file's location). */
+  packageRoot?: string | undefined;
+  readSysctl?: SysctlReader;
+  isExecutable?: (file: string) => boolean;
+  /** Runs `BINARY --version` (tests feed answers). */
+  versionOf?: (binary: string) => string | undefined;
+  /** Whether /sys/fs/cgroup is cgroup v2 (crun refuses v1 and hybrid hosts). */
+  cgroupV2?: () => boolean;
+}
+
+/** `BINARY --version`'s stdout, or undefined when it cannot run. */
+function runVersion(binary: string): string | undefined {
+  const r = spawnSync(binary, ["--version"], {
+    stdio: ["ignore", "pipe", "ignore"],
+    encoding: "utf8",
+    timeout: 5000,
+    env: {},
+  });
+  return r.status === 0 ? r.stdout : undefined;
+}
+
+function isCgroupV2(): boolean {
+  try {
+    return Number(fs.statfsSync("/sys/fs/cgroup").type) === CGROUP2_MAGIC;
+  } catch {
+    return false;
+  }
+}
+
+/** Runs RunSpecs with rootless runc (or crun) in a generated OCI bundle. */
+export class RuncEngine implements Engine {
+  readonly name = "runc";
+  /** runc mounts the overlay itself, as the first mount of the bundle, inside the user namespace. */
+  readonly supportsOverlay = true;
+  readonly flavor: RuncFlavor;
+  private readonly opts: RuncOptions;
+  private probed: Promise<ProbeResult> | undefined;
+  private pkgRoot: string | null | undefined;
+
+  constructor(opts: RuncOptions) {
+    this.opts = opts;
+    const asked = opts.flavor ?? parseFlavor(opts.env.BURROW_RUNC_FLAVOR);
+    if (asked === undefined) {
+      throw new InvalidArgumentError(
+        `invalid BURROW_RUNC_FLAVOR "${opts.env.BURROW_RUNC_FLAVOR ?? ""}": use runc or crun`,
+      );
+    }
+    this.flavor = asked;
+  }
+
+  private packageRoot(): string | undefined {
+    if (this.pkgRoot === undefined) {
+      if ("packageRoot" in this.opts) this.pkgRoot = this.opts.packageRoot ?? null;
+      else {
+        try {
+          this.pkgRoot = packageRoot();
+        } catch {
+          this.pkgRoot = null;
+        }
+      }
+    }
+    return this.pkgRoot ?? undefined;
+  }
+
+  /** Where `name` is looked for: override variable, store bin/, vendor/, PATH, then the sbin folders. */
+  search(name: string, envVar: string): BinarySearch {
+    const s = binarySearch({
+      name,
+      envVar,
+      env: this.opts.env,
+      storeRoot: this.opts.storeRoot,
+      packageRoot: this.packageRoot(),
+    });
+    if (s.explicit !== undefined) return s;
+    for (const dir of SBIN_DIRS) {
+      const c = path.join(dir, name);
+      if (!s.candidates.includes(c)) s.candidates.push(c);
+    }
+    return s;
+  }
+
+  /** The runtime binary (runc or crun), or undefined. */
+  binary(): string | undefined {
+    return findBinary(
+      this.search(this.flavor, ENV_VAR[this.flavor]),
+      this.opts.isExecutable ?? isExecutableFile,
+    );
+  }
+
+  /** burrow-runc-init (BURROW_RUNC_INIT, store bin/, vendor/), or undefined when it is not built. */
+  init(): string | undefined {
+    return findBinary(
+      this.search("burrow-runc-init", "BURROW_RUNC_INIT"),
+      this.opts.isExecutable ?? isExecutableFile,
+    );
+  }
+
+  /** Whether the engine can run here (cached: one `--version` per engine object). */
+  probe(): Promise<ProbeResult> {
+    this.probed ??= Promise.resolve(this.probeOnce());
+    return this.probed;
+  }
+
+  private probeOnce(): ProbeResult {
+    const flavor = this.flavor;
+    const search = this.search(flavor, ENV_VAR[flavor]);
+    const binary = findBinary(search, this.opts.isExecutable ?? isExecutableFile);
+    if (binary === undefined) {
+      if (search.explicit !== undefined) {
+        return {
+          ok: false,
+          reason: `${ENV_VAR[flavor]} names ${search.explicit}, which is not an executable file`,
+          binary: search.explicit,
+        };
+      }
+      return {
+        ok: false,
+        reason: `${flavor} is not installed (not in the store's bin/, vendor/linux-${process.arch}/, PATH or sbin); \`burrow install\` fetches a static build`,
+      };
+    }
+    const privileged = process.getuid?.() === 0;
+    const blocked = sysctlBlock(readUsernsSysctls(this.opts.readSysctl ?? readProcSys), privileged);
+    if (blocked !== undefined)
+      return { ok: false, reason: `rootless ${flavor} needs them: ${blocked}`, binary };
+    const out = (this.opts.versionOf ?? runVersion)(binary);
+    const parsed = out === undefined ? undefined : parseRuntimeVersion(out);
+    if (parsed === undefined) {
+      return {
+        ok: false,
+        reason: `${binary} --version does not print a ${flavor} version: is it ${flavor}?`,
+        binary,
+      };
+    }
+    const min = MIN_VERSION[flavor];
+    if (!versionAtLeast(parsed.version, min)) {
+      return {
+        ok: false,
+        reason: `${flavor} ${parsed.version} is too old (this engine needs ${min.join(".")} or newer); \`burrow install\` fetches a newer static build`,
+        binary,
+      };
+    }
+    if (flavor === "crun" && !(this.opts.cgroupV2 ?? isCgroupV2)()) {
+      return {
+        ok: false,
+        reason:
+          "crun refuses hosts with cgroup v1 or hybrid cgroups, as this one has; use runc (the default flavor)",
+        binary,
+      };
+    }
+    const init =
+      this.init() === undefined ? "without burrow-runc-init: root user only" : "with burrow-runc-init";
+    return { ok: true, binary, version: `${flavor} ${parsed.version} (${init})` };
+  }
+
+  /** The state folder given to runc's --root: the store's run/<flavor>/, else the run's scratch. */
+  stateRoot(io: RunIO): string {
+    return this.opts.storeRoot
+      ? path.join(this.opts.storeRoot, "run", this.flavor)
+      : path.join(io.scratch, `${this.flavor}-state`);
+  }
+
+  /** Runs the spec with burrow's stdio; resolves to the program's exit status. */
+  async run(spec: RunSpec, io: RunIO): Promise<number> {
+    const probed = this.probed ? await this.probed : undefined;
+    const binary = probed?.ok ? probed.binary : this.binary();
+    if (binary === undefined) {
+      throw new EngineUnavailableError(`engine runc cannot run here: ${this.flavor} is not installed`);
+    }
+    const bundle = path.join(io.scratch, "bundle");
+    const emptyDev = path.join(bundle, "empty-dev");
+    fs.mkdirSync(bundle, { recursive: true, mode: 0o700 });
+    if (!spec.sysdirs) fs.mkdirSync(emptyDev, { recursive: true, mode: 0o755 });
+    const config = ociConfig(spec, {
+      hostUid: process.geteuid?.() ?? os.userInfo().uid,
+      hostGid: process.getegid?.() ?? os.userInfo().gid,
+      init: this.init(),
+      terminal: spec.tty && process.stdin.isTTY === true,
+      emptyDev,
+      arch: process.arch,
+      exists: (f) => fs.existsSync(f),
+    });
+    fs.writeFileSync(path.join(bundle, "config.json"), JSON.stringify(config));
+
+    const root = this.stateRoot(io);
+    fs.mkdirSync(root, { recursive: true, mode: 0o700 });
+    const id = `burrow-${process.pid}-${randomBytes(6).toString("hex")}`;
+    const log = path.join(io.scratch, `${this.flavor}.log`);
+    const global = ["--root", root, "--log", log, "--log-format", "json"];
+    if (this.flavor === "crun") global.push("--cgroup-manager=disabled");
+    // --no-new-keyring: no session keyring per container (a Slurm array would exhaust the quota).
+    const args = [...global, "run", "--no-new-keyring", "--bundle", bundle, id];
+    const env = { PATH: io.env.PATH ?? "/usr/local/bin:/usr/bin:/bin" };
+
+    const held: Buffer[] = [];
+    let code: number;
+    try {
+      code = await new Promise<number>((resolve, reject) => {
+        const child = spawn(binary, args, { stdio: ["inherit", "inherit", "pipe"], env, cwd: "/" });
+        const stopForwarding = forwardSignals(child);
+        // The program's stderr comes through runc; runc's own fatal line waits for the log's verdict.
+        child.stderr.on("data", (chunk: Buffer) => {
+          if (isRuntimeMessage(chunk.toString("utf8"))) held.push(chunk);
+          else process.stderr.write(chunk);
+        });
+        child.on("error", (err) => {
+          stopForwarding();
+          reject(
+            new EngineUnavailableError(`engine runc cannot start ${binary}: ${err.message}`, { cause: err }),
+          );
+        });
+        child.on("close", (c, signal) => {
+          stopForwarding();
+          resolve(exitStatus(c, signal));
+        });
+      });
+    } finally {
+      this.remove(binary, global, root, id);
+    }
+    const outcome = classify(readText(log));
+    if (outcome.kind === "ran") {
+      for (const chunk of held) process.stderr.write(chunk);
+      return code;
+    }
+    if (outcome.kind === "exec") {
+      process.stderr.write(`${outcome.message}\n`);
+      return outcome.status;
+    }
+    throw new BurrowError("ERR_ENGINE_FAILED", `engine runc (${this.flavor}) failed: ${outcome.message}`);
+  }
+
+  /** Deletes the container's state when runc left it (an interrupted or failed run). */
+  private remove(binary: string, global: string[], root: string, id: string): void {
+    if (!fs.existsSync(path.join(root, id))) return;
+    spawnSync(binary, [...global, "delete", "--force", id], { stdio: "ignore", timeout: 10_000 });
+    fs.rmSync(path.join(root, id), { recursive: true, force: true });
+  }
+}
+
+function readText(file: string): string {
+  try {
+    return fs.readFileSync(file, "utf8");
+  } catch {
+    return "";
+  }
+}
+
+/** The engine registry's factory (src/engines.ts); `flavor` overrides BURROW_RUNC_FLAVOR. */
+export function createEngine(ctx: {
+  storeRoot: string | undefined;
+  env: NodeJS.ProcessEnv;
+  flavor?: RuncFlavor | undefined;
+}): RuncEngine {
+  return new RuncEngine({ storeRoot: ctx.storeRoot, env: ctx.env, flavor: ctx.flavor });
+}
