@@ -1,48 +1,38 @@
 #!/usr/bin/env node
-// The `burrow` entry point: registers the commands (loaded lazily) and runs one.
+// The `burrow` entry point: loads the command named on the command line and runs it; clipanion's full
+// parser (every command registered) is built only for help, usage errors and forms the direct reader leaves alone.
 import { Cli } from "clipanion";
 import type { CommandClass } from "clipanion";
 import { reportError } from "./base.js";
 import type { BurrowContext } from "./base.js";
-import { VersionCommand } from "./version.js";
-import { HelpCommand } from "./help.js";
-import { ShowconfCommand } from "./showconf.js";
-import { PullCommand } from "./pull.js";
-import { ImagesCommand } from "./images.js";
-import { RmiCommand } from "./rmi.js";
-import { TagCommand } from "./tag.js";
-import { InspectCommand } from "./inspect.js";
-import { VerifyCommand } from "./verify.js";
-import { LoginCommand } from "./login.js";
-import { LogoutCommand } from "./logout.js";
-import { InfoCommand } from "./info.js";
-import { RunCommand } from "./run.js";
-import { InstallCommand } from "./install.js";
-import { SetupCommand } from "./setup.js";
+import { runDirect } from "./fast-run.js";
 import { packageVersion } from "../package-info.js";
 import { hoistGlobalOptions } from "./hoist.js";
 
-const commands: CommandClass<BurrowContext>[] = [
-  HelpCommand,
-  VersionCommand,
-  ShowconfCommand,
-  PullCommand,
-  ImagesCommand,
-  RmiCommand,
-  TagCommand,
-  InspectCommand,
-  VerifyCommand,
-  LoginCommand,
-  LogoutCommand,
-  InfoCommand,
-  RunCommand,
-  InstallCommand,
-  SetupCommand,
-];
+type Loader = () => Promise<CommandClass<BurrowContext>>;
+
+/** The commands by name (the file under src/cli/ that holds each), each imported only when it is used. */
+const commands: Record<string, Loader> = {
+  help: async () => (await import("./help.js")).HelpCommand,
+  version: async () => (await import("./version.js")).VersionCommand,
+  showconf: async () => (await import("./showconf.js")).ShowconfCommand,
+  pull: async () => (await import("./pull.js")).PullCommand,
+  images: async () => (await import("./images.js")).ImagesCommand,
+  rmi: async () => (await import("./rmi.js")).RmiCommand,
+  tag: async () => (await import("./tag.js")).TagCommand,
+  inspect: async () => (await import("./inspect.js")).InspectCommand,
+  verify: async () => (await import("./verify.js")).VerifyCommand,
+  login: async () => (await import("./login.js")).LoginCommand,
+  logout: async () => (await import("./logout.js")).LogoutCommand,
+  info: async () => (await import("./info.js")).InfoCommand,
+  run: async () => (await import("./run.js")).RunCommand,
+  install: async () => (await import("./install.js")).InstallCommand,
+  setup: async () => (await import("./setup.js")).SetupCommand,
+};
 
 /** One line for a command line clipanion could not parse, saying what to do next. */
 function describeParseError(err: unknown, argv: string[]): string {
-  const known = new Set(commands.flatMap((c) => (c.paths ?? []).map((p) => p[0])));
+  const known = new Set(Object.keys(commands));
   const msg = ((err as Error).message ?? String(err)).replace(/^Unknown Syntax Error: /, "");
   const first = msg.split("\n")[0] ?? msg;
   const word = argv.find((a) => !a.startsWith("-"));
@@ -63,10 +53,22 @@ async function main(): Promise<void> {
     binaryVersion: packageVersion(),
     enableColors: false,
   });
-  for (const c of commands) cli.register(c);
   const argv = hoistGlobalOptions(process.argv.slice(2));
   const debug = argv.includes("-D") || argv.includes("--debug");
   const context: BurrowContext = { ...Cli.defaultContext, env: process.env };
+  // `burrow NAME ...` (help aside, which lists every command): load that command alone and, where the
+  // command line is plain, run it without building clipanion's parser (the cost grows with every command).
+  const word = argv[0];
+  const named = word !== undefined && word !== "help" && Object.hasOwn(commands, word) ? word : undefined;
+  if (named !== undefined) {
+    const commandClass = await commands[named]!();
+    const status = await runDirect(cli, commandClass, [named], argv.slice(1), context);
+    if (status !== undefined) {
+      process.exitCode = status;
+      return;
+    }
+  }
+  for (const c of await Promise.all(Object.values(commands).map((load) => load()))) cli.register(c);
   let command;
   try {
     command = argv.length === 0 ? cli.process(["help"], context) : cli.process(argv, context);
@@ -102,4 +104,4 @@ process.on("unhandledRejection", (err) => {
   process.exit();
 });
 
-await main();
+void main();

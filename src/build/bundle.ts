@@ -1,0 +1,132 @@
+// Bundles the CLI, run by `npm run build` after tsc (see the why below):
+//   dist/src/cli/bundle.cjs  the whole CLI (src/cli/main.ts and what it imports) in one CommonJS file;
+//   dist/src/cli/burrow.cjs  package.json's `bin` (src/cli/launch.ts): runs bundle.cjs with V8's code cache;
+//   dist/src/cli/got.cjs     got, the HTTP client, in its own file, required only when a registry is spoken to;
+//   dist/src/cli/main.js     replaces tsc's output with an ES module that loads burrow.cjs (tests run it).
+//
+// Why one CommonJS file: measured on `burrow run IMAGE /bin/true` (Node 20), a single CommonJS file starts
+// faster than an ES module bundle split in chunks (no ESM resolution and linking per file, builtins
+// without ESM facades), and `import()` of burrow's own modules becomes a lazy initialiser in the same
+// file: a module's code runs (and its builtins load) only when the command reaches it. npm packages
+// loaded through `import()` (conf, fzstd) stay in node_modules and are imported when used; got, which
+// src/registry/transport.ts imports statically and which is ESM-only, gets its own CommonJS bundle.
+// The launcher's code cache then spares compiling the bundle at each start (see src/cli/launch.ts).
+// dist/src/cli/main.js goes through Node's ESM loader first (about 10 ms more): `bin` skips it.
+import fs from "node:fs";
+import { builtinModules } from "node:module";
+import path from "node:path";
+import { build } from "esbuild";
+import type { BuildOptions, Plugin } from "esbuild";
+import { packageRoot } from "../package-info.js";
+
+/** npm packages bundled into bundle.cjs (CommonJS, small, needed by every command). */
+const BUNDLED = new Set(["clipanion", "typanion"]);
+
+/** ESM-only npm packages that burrow's sources import statically: each becomes `<name>.cjs` beside the CLI. */
+const SEPARATE = ["got"];
+
+const root = packageRoot();
+const outdir = path.join(root, "dist", "src", "cli");
+const pkg = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8")) as {
+  dependencies?: Record<string, string>;
+};
+
+const common: BuildOptions = {
+  absWorkingDir: root,
+  bundle: true,
+  format: "cjs",
+  platform: "node",
+  target: "node20",
+  logLevel: "warning",
+  // The sources are ES modules, strict by definition: keep them strict as CommonJS.
+  banner: { js: '"use strict";' },
+};
+
+/**
+ * Sends `import("pkg")` of what stays outside the bundle through `__burrowDynamicImport` (see the banner):
+ * the launcher compiles the bundle with vm.Script, whose code cannot call import() itself on Node 20.
+ */
+const outsideImports: Plugin = {
+  name: "outside-imports",
+  setup(b) {
+    b.onLoad({ filter: /\.ts$/ }, (args) => {
+      if (args.path.includes(`${path.sep}node_modules${path.sep}`)) return undefined;
+      const source = fs.readFileSync(args.path, "utf8");
+      const contents = source.replace(/\bimport\(("[^"]+")\)/g, (call, literal: string) => {
+        const spec = JSON.parse(literal) as string;
+        return spec.startsWith(".") || BUNDLED.has(spec) ? call : `__burrowDynamicImport(${literal})`;
+      });
+      return { contents, loader: "ts" };
+    });
+  },
+};
+
+/** Points a SEPARATE package at its own bundle, required at run time from beside burrow.cjs. */
+const separatePackages: Plugin = {
+  name: "separate-packages",
+  setup(b) {
+    const names = new RegExp(`^(${SEPARATE.join("|")})$`);
+    b.onResolve({ filter: names }, (args) => ({ path: `./${args.path}.cjs`, external: true }));
+  },
+};
+
+await Promise.all(
+  SEPARATE.map((name) =>
+    build({ ...common, entryPoints: [name], outfile: path.join(outdir, `${name}.cjs`) }),
+  ),
+);
+
+await build({ ...common, entryPoints: ["src/cli/launch.ts"], outfile: path.join(outdir, "burrow.cjs") });
+
+const result = await build({
+  ...common,
+  entryPoints: ["src/cli/main.ts"],
+  outfile: path.join(outdir, "bundle.cjs"),
+  // The other dependencies are imported with import(), which CommonJS keeps: they load from node_modules.
+  external: Object.keys(pkg.dependencies ?? {}).filter((n) => !BUNDLED.has(n) && !SEPARATE.includes(n)),
+  plugins: [separatePackages, outsideImports],
+  // package-info.ts finds package.json from its own location.
+  define: { "import.meta.url": "__burrowModuleUrl" },
+  banner: {
+    js: [
+      '"use strict";',
+      'const __burrowModuleUrl = require("node:url").pathToFileURL(__filename).href;',
+      // __burrowImport is the launcher's import(), when it runs the bundle (src/cli/launch.ts).
+      'const __burrowDynamicImport = typeof __burrowImport === "function" ? __burrowImport : (s) => import(s);',
+    ].join("\n"),
+  },
+  metafile: true,
+});
+
+// A package left external and imported statically would be require()d: an ESM-only one fails on Node 20.
+const required = Object.values(result.metafile.inputs).flatMap((input) =>
+  input.imports.filter(
+    (imp) =>
+      imp.external &&
+      imp.kind !== "dynamic-import" &&
+      !imp.path.startsWith("node:") &&
+      !imp.path.startsWith("./"),
+  ),
+);
+const builtins = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
+const bad = required.filter((imp) => !builtins.has(imp.path)).map((imp) => imp.path);
+if (bad.length > 0) {
+  throw new Error(
+    `src/build/bundle.ts: ${[...new Set(bad)].join(", ")} imported statically but not bundled: ` +
+      "import it with import(), or add it to BUNDLED (CommonJS) or SEPARATE (ESM-only)",
+  );
+}
+
+const bundled = fs.readFileSync(path.join(outdir, "bundle.cjs"), "utf8");
+if (bundled.split(/\bimport\(/).length !== 2) {
+  throw new Error(
+    "src/build/bundle.ts: bundle.cjs calls import() outside __burrowDynamicImport (see outsideImports)",
+  );
+}
+fs.writeFileSync(
+  path.join(outdir, "main.js"),
+  "#!/usr/bin/env node\n// The CLI is bundled in burrow.cjs (src/build/bundle.ts); this entry point loads it.\n" +
+    'import "./burrow.cjs";\n',
+);
+const bytes = fs.statSync(path.join(outdir, "bundle.cjs")).size;
+process.stdout.write(`bundle: dist/src/cli/bundle.cjs ${Math.round(bytes / 1024)} KiB\n`);

@@ -1,0 +1,93 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { Cli } from "clipanion";
+import type { CommandClass } from "clipanion";
+import type { BurrowContext } from "../../../src/cli/base.js";
+import { buildDirect, readDeclarations } from "../../../src/cli/fast-run.js";
+import { RunCommand } from "../../../src/cli/run.js";
+import { VersionCommand } from "../../../src/cli/version.js";
+import { PullCommand } from "../../../src/cli/pull.js";
+
+const context: BurrowContext = { ...Cli.defaultContext, env: {} };
+
+/** The option fields of a parsed command (clipanion's bookkeeping left out). */
+function fields(command: object): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(command)) {
+    if (!["context", "cli", "path", "help", "cachedConfig"].includes(k)) out[k] = v;
+  }
+  return out;
+}
+
+/** clipanion's own parse of `path argv`, or the error's name when it refuses it. */
+function clipanionParse(commandClass: CommandClass<BurrowContext>, path: string, argv: string[]): unknown {
+  const cli = new Cli<BurrowContext>({ binaryName: "burrow" });
+  cli.register(commandClass);
+  try {
+    const command = cli.process([path, ...argv], context);
+    return command instanceof commandClass ? fields(command) : "help";
+  } catch (err) {
+    return (err as Error).name;
+  }
+}
+
+const runLines: string[][] = [
+  ["alpine"],
+  ["alpine", "/bin/true"],
+  ["alpine", "echo", "-e", "--rm", "x"],
+  ["--rm", "--name", "c1", "alpine", "sh", "-c", "exit 7"],
+  ["-v", "/a:/b", "--volume=/c:/d:ro", "-v", "/e", "alpine"],
+  ["-e", "A=1", "--env", "B", "--env-file", "f", "-w", "/tmp", "-u", "1000:1000", "alpine", "id"],
+  ["--entrypoint", "", "alpine", "echo"],
+  ["--entrypoint=", "alpine"],
+  ["--pull", "never", "--platform", "linux/arm64", "alpine"],
+  ["-it", "alpine", "sh"],
+  ["-ti", "--hostauth", "--nosysdirs", "--bindhome", "alpine"],
+  ["--engine", "userns", "--hostname", "h", "alpine"],
+  ["--location", "/r", "/bin/sh"],
+  ["-D", "-q", "--repo", "/s", "--insecure", "alpine"],
+  ["--repo=/s", "alpine", "--", "echo"],
+  ["alpine", "--help"],
+  ["alpine", "-h"],
+  ["-e", "X", "-e", "Y", "alpine"],
+  ["-", "alpine"],
+];
+
+test("burrow run: the direct reader fills RunCommand's fields exactly as clipanion does", () => {
+  for (const argv of runLines) {
+    const direct = buildDirect(RunCommand, ["run"], argv, context);
+    assert.ok(direct, `the direct reader takes run ${argv.join(" ")}`);
+    assert.deepEqual(fields(direct), clipanionParse(RunCommand, "run", argv), `run ${argv.join(" ")}`);
+  }
+});
+
+const leftToClipanion: string[][] = [
+  [],
+  ["--help"],
+  ["-h"],
+  ["--rm=true", "alpine"],
+  ["--no-rm", "alpine"],
+  ["--bogus", "alpine"],
+  ["-x", "alpine"],
+  ["-iv", "/a", "alpine"],
+  ["-e=A", "alpine"],
+  ["-e", "-A", "alpine"],
+  ["--name"],
+  ["--", "alpine"],
+];
+
+test("burrow run: help, errors and unusual forms are left to clipanion", () => {
+  for (const argv of leftToClipanion) {
+    assert.equal(buildDirect(RunCommand, ["run"], argv, context), undefined, `run ${argv.join(" ")}`);
+  }
+});
+
+test("commands with a plain layout run directly; options after a positional go to clipanion", () => {
+  assert.deepEqual(
+    fields(buildDirect(VersionCommand, ["version"], ["--short"], context)!),
+    clipanionParse(VersionCommand, "version", ["--short"]),
+  );
+  assert.equal(buildDirect(VersionCommand, ["version"], ["extra"], context), undefined);
+  assert.ok(readDeclarations(PullCommand));
+  assert.equal(buildDirect(PullCommand, ["pull"], ["alpine", "-q"], context), undefined);
+});
