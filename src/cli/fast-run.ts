@@ -54,11 +54,12 @@ export function readDeclarations(commandClass: CommandClass<BurrowContext>): Dec
   const decl: Declarations = { options: new Map(), positionals: 0, proxy: false };
   let ok = true;
   const builder = {
-    addOption(o: { names: string[]; arity?: number; allowBinding?: boolean }): void {
-      for (const name of o.names) {
-        decl.options.set(name, { arity: o.arity ?? 0, allowBinding: o.allowBinding ?? true });
-      }
-      if ((o.arity ?? 0) > 1) ok = false;
+    addOption(o: { names: string[]; arity?: number; allowBinding?: boolean; required?: boolean }): void {
+      const arity = o.arity ?? 0;
+      for (const name of o.names) decl.options.set(name, { arity, allowBinding: o.allowBinding ?? true });
+      // Left to clipanion: several values per option, a required option (its absence is a usage error),
+      // and a string option that tolerates being a flag (`--opt` or `--opt=VALUE`).
+      if (arity > 1 || o.required === true || (arity === 0 && o.allowBinding !== false)) ok = false;
     },
     addPositional(o: { required?: boolean }): void {
       if (decl.proxy || o.required === false) ok = false;

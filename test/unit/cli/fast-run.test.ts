@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { Cli } from "clipanion";
+import { Cli, Command, Option } from "clipanion";
 import type { CommandClass } from "clipanion";
 import type { BurrowContext } from "../../../src/cli/base.js";
 import { buildDirect, readDeclarations } from "../../../src/cli/fast-run.js";
@@ -90,4 +90,23 @@ test("commands with a plain layout run directly; options after a positional go t
   assert.equal(buildDirect(VersionCommand, ["version"], ["extra"], context), undefined);
   assert.ok(readDeclarations(PullCommand));
   assert.equal(buildDirect(PullCommand, ["pull"], ["alpine", "-q"], context), undefined);
+});
+
+test("required options and flag-or-value options are left to clipanion", () => {
+  class Required extends Command<BurrowContext> {
+    static override paths = [["x"]];
+    name = Option.String("--name", { required: true });
+    async execute(): Promise<number> {
+      return 0;
+    }
+  }
+  class Tolerant extends Command<BurrowContext> {
+    static override paths = [["y"]];
+    color = Option.String("--color", { tolerateBoolean: true });
+    async execute(): Promise<number> {
+      return 0;
+    }
+  }
+  assert.equal(readDeclarations(Required), undefined);
+  assert.equal(readDeclarations(Tolerant), undefined);
 });
