@@ -26,6 +26,7 @@ export interface EngineModule {
 const registry: Record<string, () => Promise<EngineModule>> = {
   userns: () => import("../engines/userns/index.js"),
   runc: () => import("../engines/runc/index.js"),
+  proot: () => import("../engines/proot/index.js"),
 };
 
 /** The engine names burrow knows, in preference order. */

@@ -7,7 +7,7 @@ import { debianTarball } from "../harness/debian.js";
 import { layerFromTarball, pushImage, uniqueRepo } from "../harness/image-builder.js";
 
 /** The engines this suite runs against (see run.test.ts); BURROW_TEST_ENGINES picks some by hand. */
-const ENGINES = process.env.BURROW_TEST_ENGINES?.split(",").filter(Boolean) ?? ["userns", "runc"];
+const ENGINES = process.env.BURROW_TEST_ENGINES?.split(",").filter(Boolean) ?? ["userns", "runc", "proot"];
 
 let home: TestHome;
 let debian = "";

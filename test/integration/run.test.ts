@@ -30,7 +30,7 @@ import type { Layer } from "../harness/image-builder.js";
  * The engines this suite runs against, each through `--engine`. Issue 4 adds proot and runc to the
  * list; BURROW_TEST_ENGINES (comma list) picks some by hand.
  */
-const ENGINES = process.env.BURROW_TEST_ENGINES?.split(",").filter(Boolean) ?? ["userns", "runc"];
+const ENGINES = process.env.BURROW_TEST_ENGINES?.split(",").filter(Boolean) ?? ["userns", "runc", "proot"];
 
 /** docker's PATH for images that set none. */
 const DOCKER_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";

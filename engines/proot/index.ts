@@ -1,0 +1,330 @@
+// The proot engine: runs a RunSpec under PRoot (ptrace path translation), for hosts without user namespaces.
+import { spawn, spawnSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import type { Engine, ProbeResult, RunIO, RunSpec } from "../../src/engine.js";
+import { binarySearch, findBinary, isExecutableFile } from "../../src/binaries.js";
+import type { BinarySearch } from "../../src/binaries.js";
+import type { EngineContext } from "../../src/engines.js";
+import { EngineUnavailableError } from "../../src/errors.js";
+import { packageRoot } from "../../src/package-info.js";
+import { exitStatus } from "../userns/index.js";
+import { forwardSignals } from "../userns/signals.js";
+import { checkSupported, prootArgs, prootEnv } from "./args.js";
+import type { ProotFeatures } from "./args.js";
+import { ProotRunError } from "./errors.js";
+import { findProgram, resolveGuest } from "./guest-path.js";
+import { prepareBinds } from "./mounts.js";
+import { programTarget } from "./signals.js";
+import { parseProotVersion, versionNumber } from "./version.js";
+
+/** The binary's file name, and the variable that names one explicitly. */
+export const PROOT_NAME = "proot";
+export const PROOT_ENV = "BURROW_PROOT";
+
+/** The outcome of running PRoot once with its output collected. */
+export interface CapturedRun {
+  /** Exit status, or undefined when it could not be started or was killed. */
+  status: number | undefined;
+  stdout: string;
+  stderr: string;
+  /** Why it could not be started (spawn error, timeout, signal). */
+  error?: string | undefined;
+}
+
+/** Runs PRoot once (`args`, environment `env`) and collects its output. */
+export type ProotRunner = (binary: string, args: string[], env: Record<string, string>) => CapturedRun;
+
+/** How long a probe's PRoot run may take. */
+const PROBE_TIMEOUT_MS = 5000;
+
+/** Runs `binary ARGS` synchronously with `env` and collects its output (a few milliseconds). */
+export function runCaptured(binary: string, args: string[], env: Record<string, string>): CapturedRun {
+  const r = spawnSync(binary, args, {
+    stdio: ["ignore", "pipe", "pipe"],
+    env,
+    cwd: "/",
+    encoding: "utf8",
+    timeout: PROBE_TIMEOUT_MS,
+    killSignal: "SIGKILL",
+  });
+  const error = r.error as NodeJS.ErrnoException | undefined;
+  if (error !== undefined) {
+    const why =
+      error.code === "ETIMEDOUT"
+        ? `no answer within ${PROBE_TIMEOUT_MS / 1000} s`
+        : (error.code ?? error.message);
+    return { status: undefined, stdout: r.stdout ?? "", stderr: r.stderr ?? "", error: why };
+  }
+  if (r.status === null) {
+    return {
+      status: undefined,
+      stdout: r.stdout,
+      stderr: r.stderr,
+      error: `killed by ${r.signal ?? "a signal"}`,
+    };
+  }
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** The first non-empty line of `text`, or `fallback`. */
+function firstLine(text: string, fallback: string): string {
+  return (
+    text
+      .split("\n")
+      .find((l) => l.trim() !== "")
+      ?.trim() ?? fallback
+  );
+}
+
+/** Whether PRoot's output blames seccomp (its warnings name it: "seccomp", "PR_SET_SECCOMP"). */
+export function blamesSeccomp(stderr: string): boolean {
+  return /seccomp/i.test(stderr);
+}
+
+/** The host program a trial run executes: the first of these that exists. */
+const TRIAL_PROGRAMS = ["/bin/true", "/usr/bin/true"];
+
+/** Reads Yama's ptrace_scope (undefined without Yama). */
+export function readPtraceScope(): number | undefined {
+  try {
+    const n = Number.parseInt(fs.readFileSync("/proc/sys/kernel/yama/ptrace_scope", "utf8"), 10);
+    return Number.isNaN(n) ? undefined : n;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Why Yama's ptrace_scope stops PRoot, or undefined when it does not. */
+export function ptraceBlock(scope: number | undefined, privileged: boolean): string | undefined {
+  if (scope === 3) {
+    return "ptrace is disabled on this host (kernel.yama.ptrace_scope = 3, which only a reboot undoes), and PRoot needs it";
+  }
+  if (scope === 2 && !privileged) {
+    return "ptrace is reserved to administrators here (kernel.yama.ptrace_scope = 2), and PRoot needs it; an administrator can set it to 1";
+  }
+  return undefined;
+}
+
+/** What the engine is made with. */
+export interface ProotOptions {
+  storeRoot: string | undefined;
+  env: NodeJS.ProcessEnv;
+  /** Whether a candidate binary is executable (tests feed answers). */
+  isExecutable?: (file: string) => boolean;
+  /** Runs PRoot for `--version`, `--help` and the trial (tests feed outcomes). */
+  runner?: ProotRunner;
+  /** Yama's ptrace_scope (tests feed values). */
+  ptraceScope?: () => number | undefined;
+  /** The package root holding vendor/ (default: found from this file's location). */
+  packageRoot?: string | undefined;
+  /** Whether burrow runs as root. */
+  privileged?: boolean;
+  /** The variant asked for (`proot:noseccomp`: never use seccomp acceleration); others are refused. */
+  variant?: string | undefined;
+}
+
+/** The variants the engine reads: `noseccomp` runs PRoot with PROOT_NO_SECCOMP=1 (udocker's P2). */
+export const PROOT_VARIANTS: readonly string[] = ["noseccomp"];
+
+/** What a successful probe learnt, for the runs that follow. */
+interface Probed {
+  binary: string;
+  version: string;
+  /** Run with PROOT_NO_SECCOMP=1: asked for, or the trial showed seccomp acceleration failing. */
+  noSeccomp: boolean;
+}
+
+/** Runs RunSpecs under PRoot. */
+export class ProotEngine implements Engine {
+  readonly name = "proot";
+  /** PRoot cannot mount anything: ephemeral runs get a private copy of the image. */
+  readonly supportsOverlay = false;
+  private readonly opts: ProotOptions;
+  private probed: Promise<ProbeResult> | undefined;
+  private learnt: Probed | undefined;
+  private features: ProotFeatures | undefined;
+
+  constructor(opts: ProotOptions) {
+    this.opts = opts;
+  }
+
+  /** Where the binary is looked for: BURROW_PROOT, the store's bin/, vendor/linux-<arch>/, PATH. */
+  search(env: NodeJS.ProcessEnv = this.opts.env): BinarySearch {
+    let pkg: string | undefined;
+    if ("packageRoot" in this.opts) pkg = this.opts.packageRoot;
+    else {
+      try {
+        pkg = packageRoot();
+      } catch {
+        pkg = undefined;
+      }
+    }
+    return binarySearch({
+      name: PROOT_NAME,
+      envVar: PROOT_ENV,
+      env,
+      storeRoot: this.opts.storeRoot,
+      packageRoot: pkg,
+    });
+  }
+
+  private get runner(): ProotRunner {
+    return this.opts.runner ?? runCaptured;
+  }
+
+  /** Whether the engine can run here (cached for this engine object). */
+  probe(): Promise<ProbeResult> {
+    this.probed ??= Promise.resolve().then(() => this.probeOnce());
+    return this.probed;
+  }
+
+  private probeOnce(): ProbeResult {
+    const variant = this.opts.variant;
+    if (variant !== undefined && !PROOT_VARIANTS.includes(variant)) {
+      return {
+        ok: false,
+        reason: `the proot engine has no variant "${variant}": use proot, or proot:noseccomp for PRoot without seccomp acceleration`,
+      };
+    }
+    const search = this.search();
+    const binary = findBinary(search, this.opts.isExecutable ?? isExecutableFile);
+    if (binary === undefined) {
+      if (search.explicit !== undefined) {
+        return {
+          ok: false,
+          reason: `${PROOT_ENV} names ${search.explicit}, which is not an executable file`,
+          binary: search.explicit,
+        };
+      }
+      return {
+        ok: false,
+        reason:
+          "no proot binary (none in the store's bin/, vendor/linux-" +
+          `${process.arch}/ or PATH): run \`burrow install\`, or install your distribution's proot package`,
+      };
+    }
+    const privileged = this.opts.privileged ?? process.getuid?.() === 0;
+    const blocked = ptraceBlock((this.opts.ptraceScope ?? readPtraceScope)(), privileged);
+    if (blocked !== undefined) return { ok: false, reason: blocked, binary };
+
+    const v = this.runner(binary, ["--version"], {});
+    const parsed = parseProotVersion(v.stdout + v.stderr);
+    if (parsed === undefined) {
+      const why =
+        v.status === undefined
+          ? `cannot run it: ${v.error ?? "it did not start"}`
+          : "it prints no PRoot version";
+      return { ok: false, reason: `${binary} is not a usable PRoot: ${why}`, binary };
+    }
+
+    // One trial run proves ptrace works; with seccomp acceleration built in, a failure that PRoot
+    // blames on seccomp is tried once more without it, and the runs that follow go without it too.
+    const trueProgram = TRIAL_PROGRAMS.find((p) => fs.existsSync(p)) ?? "/bin/true";
+    const tmp = this.opts.env.PROOT_TMP_DIR || os.tmpdir();
+    const asked =
+      variant === "noseccomp" ||
+      (this.opts.env.PROOT_NO_SECCOMP !== undefined && this.opts.env.PROOT_NO_SECCOMP !== "");
+    // Without seccomp built in there is nothing to turn off: PROOT_NO_SECCOMP is left out.
+    const builtIn = parsed.seccomp !== false;
+    let noSeccomp = asked && builtIn;
+    const trial = (off: boolean): CapturedRun =>
+      this.runner(binary, ["-r", "/", trueProgram], {
+        PROOT_TMP_DIR: tmp,
+        ...(off ? { PROOT_NO_SECCOMP: "1" } : {}),
+      });
+    let t = trial(noSeccomp);
+    if (builtIn && !noSeccomp && (t.status !== 0 || blamesSeccomp(t.stderr))) {
+      const again = trial(true);
+      if (again.status === 0) {
+        t = again;
+        noSeccomp = true;
+      }
+    }
+    if (t.status !== 0) {
+      const detail =
+        t.status === undefined
+          ? (t.error ?? "it did not start")
+          : firstLine(t.stderr, `exit status ${t.status}`);
+      return {
+        ok: false,
+        reason: `PRoot cannot trace programs here (is ptrace forbidden, e.g. by a seccomp policy?): ${detail}`,
+        binary,
+      };
+    }
+    this.learnt = { binary, version: parsed.version, noSeccomp };
+    const accel = !builtIn
+      ? "no seccomp acceleration built in"
+      : noSeccomp
+        ? "seccomp acceleration off"
+        : "seccomp acceleration on";
+    return { ok: true, binary, version: `${parsed.version} (${accel})` };
+  }
+
+  /** The options this binary knows beyond PRoot 5.1.0's (one `--help` read, only for newer versions). */
+  private featuresOf(binary: string, version: string): ProotFeatures {
+    if (this.features === undefined) {
+      let killOnExit = false;
+      if (versionNumber(version) > 50100)
+        killOnExit = this.runner(binary, ["--help"], {}).stdout.includes("--kill-on-exit");
+      this.features = { killOnExit };
+    }
+    return this.features;
+  }
+
+  /** Runs the spec under PRoot with burrow's stdio; resolves to the program's exit status. */
+  async run(spec: RunSpec, io: RunIO): Promise<number> {
+    checkSupported(spec);
+    if (spec.root.kind !== "direct") throw new Error("unreachable: checkSupported refuses overlay roots");
+    const probe = await this.probe();
+    if (!probe.ok || this.learnt === undefined) {
+      throw new EngineUnavailableError(
+        `engine proot cannot run here: ${probe.ok ? "its probe found no binary" : probe.reason}`,
+      );
+    }
+    const { binary, version, noSeccomp } = this.learnt;
+    const rootfs = spec.root.path;
+    const binds = prepareBinds(spec, rootfs, io.scratch);
+
+    // PRoot falls back to / without a word when the working directory is missing: refuse instead.
+    const cwd = resolveGuest(rootfs, binds, spec.cwd);
+    if (cwd.stat === undefined || !fs.statSync(cwd.host).isDirectory()) {
+      throw new ProotRunError(
+        `the working directory ${spec.cwd} does not exist in the container (or is not a folder)`,
+      );
+    }
+    // PRoot exits 1 for a program it cannot find or run, like the program's own failure: look it
+    // up first, as execvp will inside, so that 126 and 127 mean what they mean with userns.
+    const pathVar = spec.env.find((e) => e.startsWith("PATH="))?.slice(5);
+    const program = findProgram(rootfs, binds, spec.argv[0]!, pathVar, spec.cwd);
+    if (!program.ok) {
+      process.stderr.write(`burrow: ${program.message}\n`);
+      return program.status;
+    }
+
+    const tmpDir = path.join(io.scratch, "proot-tmp");
+    fs.mkdirSync(tmpDir, { recursive: true });
+    const args = prootArgs(spec, binds, this.featuresOf(binary, version));
+    const env = prootEnv(spec.env, { tmpDir, noSeccomp });
+    return new Promise<number>((resolve, reject) => {
+      const child = spawn(binary, args, { stdio: "inherit", env, cwd: "/" });
+      const stopForwarding = forwardSignals(programTarget(child));
+      child.on("error", (err) => {
+        stopForwarding();
+        reject(
+          new EngineUnavailableError(`engine proot cannot start ${binary}: ${err.message}`, { cause: err }),
+        );
+      });
+      child.on("exit", (code, signal) => {
+        stopForwarding();
+        resolve(exitStatus(code, signal));
+      });
+    });
+  }
+}
+
+/** The engine registry's factory (src/engines.ts). */
+export function createEngine(ctx: EngineContext): ProotEngine {
+  return new ProotEngine({ storeRoot: ctx.storeRoot, env: ctx.env, variant: ctx.variant });
+}
