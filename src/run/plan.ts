@@ -92,8 +92,13 @@ export function planRun(target: RunTarget, opts: RunOptions, ctx: PlanContext): 
   const argv = resolveArgv(cfg, { entrypoint: opts.entrypoint, args: opts.args });
 
   // Accounts come from the image; the running user gets an entry if it has none.
-  const passwdText = readText(path.join(target.rootfs, "etc/passwd"));
-  const groupText = readText(path.join(target.rootfs, "etc/group"));
+  // A named container's own layer may hold changed accounts (useradd in an earlier run): read those.
+  const etcOf = (rel: string): string =>
+    target.layer && fs.existsSync(path.join(target.layer.upper, rel))
+      ? path.join(target.layer.upper, rel)
+      : path.join(target.rootfs, rel);
+  const passwdText = readText(etcOf("etc/passwd"));
+  const groupText = readText(etcOf("etc/group"));
   const passwd: PasswdEntry[] = parsePasswd(passwdText);
   const groups: GroupEntry[] = parseGroup(groupText);
   const user = resolveUser(opts.user ?? cfg.User, passwd, groups);
@@ -147,9 +152,10 @@ export function planRun(target: RunTarget, opts: RunOptions, ctx: PlanContext): 
     });
 
   // The root, and where the generated /etc files go: into the private layer when there is one.
+  // Accounts are only rewritten when the running user lacks an entry, so a container's own changes stay.
   const files: Record<string, string> = {
-    "etc/passwd": appendLines(passwdText, accounts.passwd),
-    "etc/group": appendLines(groupText, accounts.group),
+    ...(accounts.passwd.length > 0 ? { "etc/passwd": appendLines(passwdText, accounts.passwd) } : {}),
+    ...(accounts.group.length > 0 ? { "etc/group": appendLines(groupText, accounts.group) } : {}),
     "etc/resolv.conf": readText("/etc/resolv.conf"),
     "etc/hosts": readText("/etc/hosts"),
   };

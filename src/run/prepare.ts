@@ -62,6 +62,15 @@ function readConfig(store: Store, image: ImageRecord): unknown {
   return JSON.parse(blob.toString("utf8")) as unknown;
 }
 
+/** Copies a rootfs (reflinks where the file system can). */
+function copyTree(from: string, to: string): void {
+  try {
+    execFileSync("cp", ["-a", "--reflink=auto", from, to], { stdio: ["ignore", "ignore", "pipe"] });
+  } catch (err) {
+    throw new StoreError(`cannot copy ${from} to ${to}: check the free space of the store`, { cause: err });
+  }
+}
+
 /** Runs the request; resolves to the exit status. */
 export async function prepareRun(cmd: BurrowCommand, req: RunRequest): Promise<number> {
   const config = await cmd.config();
@@ -70,64 +79,33 @@ export async function prepareRun(cmd: BurrowCommand, req: RunRequest): Promise<n
   const containers = new Containers(path.join(store.paths.root, "containers"));
   const { overlayPossibleAt } = await import("./overlay.js");
 
-  let target: RunTarget;
-  let container: ContainerRecord | undefined;
+  // What to run: a folder, an existing named container, or an image (pulled when --pull says so).
   let args = req.args;
-  let createdHere = false;
+  let location: string | undefined;
+  let container: ContainerRecord | undefined;
+  let image: ImageRecord | undefined;
+  let imageName: string | undefined;
   if (req.location !== undefined) {
     if (req.name !== undefined)
       throw new InvalidArgumentError("--location runs a folder as it is: it cannot be combined with --name");
-    const dir = path.resolve(req.location);
-    if (!fs.statSync(dir, { throwIfNoEntry: false })?.isDirectory()) {
+    location = path.resolve(req.location);
+    if (!fs.statSync(location, { throwIfNoEntry: false })?.isDirectory()) {
       throw new InvalidArgumentError(`--location ${req.location} is not a folder: give the path of a rootfs`);
     }
     if (req.target !== undefined) args = [req.target, ...args];
-    target = { rootfs: dir, mode: "direct", config: {} };
   } else {
     if (req.target === undefined)
       throw new InvalidArgumentError("give an image or container to run: burrow run IMAGE [COMMAND...]");
     container = req.name === undefined ? containers.find(req.target) : undefined;
-    if (!container) {
-      const { image, name } = await imageFor(cmd, store, req.target, req);
-      if (req.name !== undefined) {
-        fs.mkdirSync(containers.dir, { recursive: true });
-        const layer = overlayPossibleAt(containers.dir) ? "overlay" : "copy";
-        container = containers.create(image.id, name, req.name, layer);
-        createdHere = true;
-        if (layer === "copy") {
-          execFileSync("cp", [
-            "-a",
-            "--reflink=auto",
-            store.rootfs(image.id),
-            path.join(containers.path(container.id), "rootfs"),
-          ]);
-        }
-      } else {
-        target = {
-          rootfs: store.rootfs(image.id),
-          mode: "ephemeral",
-          config: containerConfig(readConfig(store, image)),
-        };
-      }
-    }
     if (container) {
-      const image = store.readImage(container.image);
+      image = store.readImage(container.image);
       if (!image) {
         throw new StoreError(
           `the image of container ${container.name ?? container.id.slice(0, 12)} is gone from the store: pull it again or remove the container`,
         );
       }
-      const cfg = containerConfig(readConfig(store, image));
-      const dir = containers.path(container.id);
-      target =
-        container.layer === "overlay"
-          ? {
-              rootfs: store.rootfs(image.id),
-              mode: "ephemeral",
-              config: cfg,
-              layer: { upper: path.join(dir, "upper"), work: path.join(dir, "work") },
-            }
-          : { rootfs: path.join(dir, "rootfs"), mode: "direct", config: cfg };
+    } else {
+      ({ image, name: imageName } = await imageFor(cmd, store, req.target, req));
     }
   }
 
@@ -140,23 +118,63 @@ export async function prepareRun(cmd: BurrowCommand, req: RunRequest): Promise<n
     storeRoot: store.paths.root,
     debug: cmd.debug ? (line) => cmd.context.stderr.write(`burrow: debug: ${line}\n`) : undefined,
   });
+  // BURROW_LAYER=copy forces the private copy (for kernels whose overlay misbehaves, and tests).
+  const layerMode = cmd.context.env.BURROW_LAYER;
+  if (layerMode !== undefined && layerMode !== "" && layerMode !== "auto" && layerMode !== "copy") {
+    throw new InvalidArgumentError(`invalid BURROW_LAYER "${layerMode}": use auto or copy`);
+  }
+  const overlayAt = (dir: string): boolean =>
+    layerMode !== "copy" && engine.supportsOverlay === true && overlayPossibleAt(dir);
+
+  let createdHere = false;
+  if (image && req.name !== undefined) {
+    // A new named container keeps its changes in an overlay layer where this engine can mount one.
+    fs.mkdirSync(containers.dir, { recursive: true });
+    container = containers.create(
+      image.id,
+      imageName,
+      req.name,
+      overlayAt(containers.dir) ? "overlay" : "copy",
+    );
+    createdHere = true;
+    if (container.layer === "copy")
+      copyTree(store.rootfs(image.id), path.join(containers.path(container.id), "rootfs"));
+  } else if (container && container.layer === "overlay" && !overlayAt(containers.dir)) {
+    // An engine without overlay (proot, say) runs a container made for one: give it a copy, which is
+    // only faithful while the overlay layer holds no changes yet.
+    container = containers.convertToCopy(container.id, store.rootfs(container.image), engine.name, copyTree);
+  }
+
+  let target: RunTarget;
+  if (location !== undefined) {
+    target = { rootfs: location, mode: "direct", config: {} };
+  } else if (container) {
+    const cfg = containerConfig(readConfig(store, image!));
+    const dir = containers.path(container.id);
+    target =
+      container.layer === "overlay"
+        ? {
+            rootfs: store.rootfs(image!.id),
+            mode: "ephemeral",
+            config: cfg,
+            layer: { upper: path.join(dir, "upper"), work: path.join(dir, "work") },
+          }
+        : { rootfs: path.join(dir, "rootfs"), mode: "direct", config: cfg };
+  } else {
+    target = {
+      rootfs: store.rootfs(image!.id),
+      mode: "ephemeral",
+      config: containerConfig(readConfig(store, image!)),
+    };
+  }
+
   const { scratchBase, makeScratch, removeScratch } = await import("./scratch.js");
   const scratch = makeScratch(scratchBase(cmd.context.env, store.paths.tmp));
   try {
     const { planRun, hostUser } = await import("./plan.js");
-    const upperHome = target!.layer ? path.dirname(target!.layer.upper) : scratch;
-    // BURROW_LAYER=copy forces the private copy (for kernels whose overlay misbehaves, and tests).
-    const layerMode = cmd.context.env.BURROW_LAYER;
-    if (layerMode !== undefined && layerMode !== "" && layerMode !== "auto" && layerMode !== "copy") {
-      throw new InvalidArgumentError(`invalid BURROW_LAYER "${layerMode}": use auto or copy`);
-    }
-    const overlay =
-      layerMode !== "copy" &&
-      engine.supportsOverlay === true &&
-      target!.mode === "ephemeral" &&
-      overlayPossibleAt(upperHome);
+    const overlay = target.mode === "ephemeral" && overlayAt(target.layer ? containers.dir : scratch);
     const spec = planRun(
-      target!,
+      target,
       { ...req.options, args },
       {
         hostEnv: cmd.context.env,
@@ -166,9 +184,9 @@ export async function prepareRun(cmd: BurrowCommand, req: RunRequest): Promise<n
         overlay,
       },
     );
-    if (target!.layer && !overlay) {
+    if (target.layer && !overlay) {
       throw new StoreError(
-        `container ${container?.name ?? ""} keeps its changes in an overlay, which the ${engine.name} engine cannot mount here`,
+        `container ${container?.name ?? ""} keeps its changes in an overlay, which the ${engine.name} engine cannot mount here: run it with an engine that can (userns, runc)`,
       );
     }
     return await engine.run(spec, { scratch, env: cmd.context.env });

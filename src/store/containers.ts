@@ -19,6 +19,25 @@ export interface ContainerRecord {
   engine?: string | undefined;
 }
 
+/** Files every run writes again (from the host), which are no change of the container's own. */
+const REGENERATED = new Set(["etc/resolv.conf", "etc/hosts", "etc/apt/apt.conf.d/00burrow-sandbox"]);
+
+/** Whether an overlay upper layer holds anything but regenerated files and empty folders. */
+function hasOwnChanges(upper: string): boolean {
+  const walk = (dir: string, rel: string): boolean => {
+    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+      const r = rel ? `${rel}/${e.name}` : e.name;
+      if (e.isDirectory()) {
+        if (walk(path.join(dir, e.name), r)) return true;
+      } else if (!REGENERATED.has(r)) {
+        return true;
+      }
+    }
+    return false;
+  };
+  return walk(upper, "");
+}
+
 const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;
 
 /** The containers of one store. */
@@ -97,6 +116,36 @@ export class Containers {
     writeFileAtomic(path.join(tmp, "container.json"), JSON.stringify(rec, null, 2) + "\n");
     fs.renameSync(tmp, this.path(id));
     return rec;
+  }
+
+  /**
+   * Turns a container's (empty) overlay layer into a copy of the image, for an engine that cannot mount
+   * an overlay. Refused once the layer holds changes: merging overlay whiteouts is not done here.
+   */
+  convertToCopy(
+    id: string,
+    imageRootfs: string,
+    engine: string,
+    copy: (from: string, to: string) => void,
+  ): ContainerRecord {
+    const rec = this.read(id);
+    if (!rec) throw new InvalidArgumentError(`no container ${id}`);
+    if (rec.layer === "copy") return rec;
+    const dir = this.path(id);
+    const upper = path.join(dir, "upper");
+    if (fs.existsSync(upper) && hasOwnChanges(upper)) {
+      throw new ConflictError(
+        `container ${rec.name ?? id.slice(0, 12)} keeps changes in an overlay layer, which the ${engine} engine cannot use: run it with userns or runc, or export it and import it as a new container`,
+      );
+    }
+    const tmp = path.join(dir, `.rootfs-${randomBytes(4).toString("hex")}`);
+    copy(imageRootfs, tmp);
+    fs.renameSync(tmp, path.join(dir, "rootfs"));
+    const next: ContainerRecord = { ...rec, layer: "copy" };
+    writeFileAtomic(path.join(dir, "container.json"), JSON.stringify(next, null, 2) + "\n");
+    removeTreeAtomic(upper);
+    removeTreeAtomic(path.join(dir, "work"));
+    return next;
   }
 
   /** Removes a container and its writable layer. */
