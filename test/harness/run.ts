@@ -239,12 +239,17 @@ async function setUp(setup: Setup): Promise<void> {
   await ensurePrerequisites(log);
   // The userns helper is built by `npm run build` when a C compiler is there; on a fresh machine the
   // compiler may only have been installed just now, so build it if it is still missing.
-  const built = await runProgram("sh", [path.join(REPO_ROOT, "engines/userns/build.sh"), "--if-missing"], {
-    cwd: REPO_ROOT,
-  });
-  if (built.code !== 0) throw new Error(`building the userns helper failed:\n${built.stdout}${built.stderr}`);
-  const helperLine = (built.stdout + built.stderr).trim().split("\n").pop();
-  if (helperLine) log(`userns helper: ${helperLine}`);
+  for (const engine of ["userns", "runc"]) {
+    const built = await runProgram(
+      "sh",
+      [path.join(REPO_ROOT, `engines/${engine}/build.sh`), "--if-missing"],
+      {
+        cwd: REPO_ROOT,
+      },
+    );
+    const helperLine = (built.stdout + built.stderr).trim().split("\n").pop();
+    if (helperLine) log(`${engine} helper: ${helperLine}`);
+  }
   await fsp.chmod(setup.scratch, 0o755);
   await fsp.writeFile(path.join(setup.scratch, "harness.pid"), String(process.pid));
   const homes = path.join(setup.scratch, "homes");
