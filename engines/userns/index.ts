@@ -5,12 +5,14 @@ import path from "node:path";
 import type { Engine, ProbeResult, RunIO, RunSpec } from "../../src/engine.js";
 import { EngineUnavailableError } from "../../src/errors.js";
 import { packageRoot } from "../../src/package-info.js";
+import { fileIdentity, fileProbeCache } from "../../src/run/probe-cache.js";
+import type { ProbeCache } from "../../src/run/probe-cache.js";
 import { envObject, HELPER_INTERFACE, helperArgs } from "./args.js";
 import { findHelper, helperSearch, HELPER_NAME, isExecutableFile } from "./locate.js";
 import type { HelperSearch } from "./locate.js";
 import { forwardSignals } from "./signals.js";
 import { explainUsernsFailure, readProcSys, readUsernsSysctls, sysctlBlock } from "./sysctl.js";
-import type { SysctlReader } from "./sysctl.js";
+import type { SysctlReader, UsernsSysctls } from "./sysctl.js";
 
 /** What the engine is made with: the store root (for its `bin/`) and burrow's environment. */
 export interface UsernsOptions {
@@ -26,6 +28,11 @@ export interface UsernsOptions {
   packageRoot?: string | undefined;
   /** Whether burrow runs as root (Debian's sysctl does not stop root). */
   privileged?: boolean;
+  /**
+   * Keeps a successful probe for the boot (createEngine: a file in the store's tmp/), so that a run does
+   * not repeat the trial run; none by default.
+   */
+  probeCache?: ProbeCache | undefined;
 }
 
 /** The outcome of one trial run of the helper. */
@@ -37,6 +44,9 @@ export interface TrialResult {
   /** Why it could not be started (spawn error, timeout). */
   error?: string | undefined;
 }
+
+/** The exit status burrow-ns reserves for its own failures (EXIT_HELPER in burrow-ns.h). */
+const HELPER_FAILED = 125;
 
 /** How long a trial run may take before the probe gives up on it. */
 const TRIAL_TIMEOUT_MS = 5000;
@@ -113,6 +123,8 @@ export class UsernsEngine implements Engine {
   readonly supportsOverlay = true;
   private readonly opts: UsernsOptions;
   private probed: Promise<ProbeResult> | undefined;
+  /** The probe's result came from the cache (no trial run in this process). */
+  private fromCache = false;
   private pkgRoot: string | null | undefined;
 
   constructor(opts: UsernsOptions) {
@@ -175,6 +187,25 @@ export class UsernsEngine implements Engine {
     const blocked = sysctlBlock(sysctls, privileged);
     if (blocked !== undefined) return { ok: false, reason: blocked, binary: helper };
 
+    // A trial run that succeeded earlier in this boot, with the same helper and settings, still holds.
+    const cache = this.opts.probeCache;
+    const identity = cache !== undefined ? fileIdentity(helper) : undefined;
+    const key =
+      identity !== undefined
+        ? `${HELPER_INTERFACE} ${privileged} ${JSON.stringify(sysctls)} ${identity}`
+        : undefined;
+    const cached = key !== undefined ? cache?.read(key) : undefined;
+    if (cached?.ok === true && cached.binary === helper) {
+      this.fromCache = true;
+      return cached;
+    }
+    const result = await this.trialProbe(helper, sysctls);
+    if (key !== undefined && result.ok) cache?.write(key, result);
+    return result;
+  }
+
+  /** The probe's trial run of `helper`, and what it says. */
+  private async trialProbe(helper: string, sysctls: UsernsSysctls): Promise<ProbeResult> {
     const trial = await (this.opts.trial ?? trialRun)(helper);
     if (trial.status === undefined) {
       return {
@@ -234,6 +265,9 @@ export class UsernsEngine implements Engine {
       });
       child.on("exit", (code, signal) => {
         stopForwarding();
+        // The helper itself failed (its `burrow-ns:` line is on stderr) after a probe taken from the
+        // cache: what the cache vouched for may have changed, so the next run probes again.
+        if (code === HELPER_FAILED && this.fromCache) this.opts.probeCache?.clear();
         resolve(exitStatus(code, signal));
       });
     });
@@ -242,5 +276,7 @@ export class UsernsEngine implements Engine {
 
 /** The engine registry's factory (src/engines.ts). */
 export function createEngine(ctx: { storeRoot: string | undefined; env: NodeJS.ProcessEnv }): UsernsEngine {
-  return new UsernsEngine({ storeRoot: ctx.storeRoot, env: ctx.env });
+  const probeCache =
+    ctx.storeRoot !== undefined ? fileProbeCache(path.join(ctx.storeRoot, "tmp"), "userns") : undefined;
+  return new UsernsEngine({ storeRoot: ctx.storeRoot, env: ctx.env, probeCache });
 }

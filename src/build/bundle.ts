@@ -70,6 +70,37 @@ const separatePackages: Plugin = {
   },
 };
 
+/**
+ * Builtins that burrow's sources import statically but most commands never call (a registry digest on
+ * `run`'s way, say): the bundle requires each on the first call of one of its functions, so that
+ * loading it (node:crypto: the whole module and its bindings, a few ms) is paid only when it is used.
+ * An import of a name missing here fails the build (esbuild: no matching export).
+ */
+const LAZY_BUILTINS: Record<string, string[]> = {
+  "node:crypto": ["createHash", "createHmac", "randomBytes", "randomUUID", "timingSafeEqual"],
+};
+
+const lazyBuiltins: Plugin = {
+  name: "lazy-builtins",
+  setup(b) {
+    const names = new RegExp(`^(${Object.keys(LAZY_BUILTINS).join("|")})$`);
+    b.onResolve({ filter: names }, (args) => {
+      // The shim's own require is the builtin itself; npm packages keep their imports as they are.
+      if (args.namespace === "lazy-builtin") return { path: args.path, external: true };
+      if (args.importer.includes(`${path.sep}node_modules${path.sep}`)) return undefined;
+      return { path: args.path, namespace: "lazy-builtin" };
+    });
+    b.onLoad({ filter: /.*/, namespace: "lazy-builtin" }, (args) => {
+      const spec = JSON.stringify(args.path);
+      const lines = [`let loaded;`, `const load = () => (loaded ??= require(${spec}));`];
+      for (const fn of LAZY_BUILTINS[args.path] ?? []) {
+        lines.push(`export function ${fn}(...args) { return load().${fn}(...args); }`);
+      }
+      return { contents: lines.join("\n"), loader: "js", resolveDir: root };
+    });
+  },
+};
+
 await Promise.all(
   SEPARATE.map((name) =>
     build({ ...common, entryPoints: [name], outfile: path.join(outdir, `${name}.cjs`) }),
@@ -84,7 +115,7 @@ const result = await build({
   outfile: path.join(outdir, "bundle.cjs"),
   // The other dependencies are imported with import(), which CommonJS keeps: they load from node_modules.
   external: Object.keys(pkg.dependencies ?? {}).filter((n) => !BUNDLED.has(n) && !SEPARATE.includes(n)),
-  plugins: [separatePackages, outsideImports],
+  plugins: [separatePackages, lazyBuiltins, outsideImports],
   // package-info.ts finds package.json from its own location.
   define: { "import.meta.url": "__burrowModuleUrl" },
   banner: {

@@ -12,6 +12,7 @@ import { parseGroup, parsePasswd, resolveUser } from "./user.js";
 import type { GroupEntry, PasswdEntry } from "./user.js";
 import { parseVolume } from "./volumes.js";
 import { appendLines, extraAccounts } from "./passwd.js";
+import { makeScratchDir, noteMade } from "./scratch.js";
 import type { HostUser } from "./passwd.js";
 
 /** The docker-style options of `burrow run` that shape the container. */
@@ -166,11 +167,25 @@ export function planRun(target: RunTarget, opts: RunOptions, ctx: PlanContext): 
   }
   let root: RootSpec;
   let writeInto: string | undefined;
+  /** `writeInto` is a layer made for this run, empty but for the working directory: nothing to replace. */
+  let freshUpper = false;
   if (target.mode === "ephemeral" && ctx.overlay) {
-    const upper = target.layer?.upper ?? path.join(ctx.scratch, "upper");
-    const work = target.layer?.work ?? path.join(ctx.scratch, "work");
+    let upper: string;
+    let work: string;
+    if (target.layer) {
+      ({ upper, work } = target.layer);
+      for (const d of [upper, work]) fs.mkdirSync(d, { recursive: true });
+    } else {
+      // A fresh layer in scratch, each folder recorded so that removing the scratch undoes just that
+      // (the kernel's overlay makes work/work inside work/).
+      upper = makeScratchDir(ctx.scratch, "upper");
+      work = makeScratchDir(ctx.scratch, "work");
+      noteMade(ctx.scratch, "work/work", true);
+      freshUpper = true;
+    }
     const mountpoint = path.join(ctx.scratch, "root");
-    for (const d of [upper, work, mountpoint]) fs.mkdirSync(d, { recursive: true });
+    fs.mkdirSync(mountpoint, { recursive: true });
+    noteMade(ctx.scratch, "root", true);
     root = { kind: "overlay", lower: target.rootfs, upper, work, mountpoint };
     writeInto = isRealDir(target.rootfs, "etc") ? upper : undefined;
     if (!fs.existsSync(path.join(target.rootfs, cwd)))
@@ -194,7 +209,30 @@ export function planRun(target: RunTarget, opts: RunOptions, ctx: PlanContext): 
   } else {
     root = { kind: "direct", path: target.rootfs, readonly: false };
   }
-  if (writeInto !== undefined) {
+  if (writeInto !== undefined && freshUpper) {
+    // The run's own empty layer: make the folders and files (recorded for the scratch's removal).
+    const upperRel = path.relative(ctx.scratch, writeInto);
+    const dirs = new Set<string>();
+    for (const rel of Object.keys(files)) {
+      const parts = rel.split("/").slice(0, -1);
+      for (let i = 1; i <= parts.length; i++) {
+        const d = parts.slice(0, i).join("/");
+        if (dirs.has(d)) continue;
+        dirs.add(d);
+        try {
+          fs.mkdirSync(path.join(writeInto, d), { mode: 0o755 });
+          noteMade(ctx.scratch, `${upperRel}/${d}`, true);
+        } catch (err) {
+          // The working directory made above may already hold it.
+          if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+        }
+      }
+    }
+    for (const [rel, text] of Object.entries(files)) {
+      fs.writeFileSync(path.join(writeInto, rel), text, { mode: 0o644, flag: "wx" });
+      noteMade(ctx.scratch, `${upperRel}/${rel}`, false);
+    }
+  } else if (writeInto !== undefined) {
     fs.mkdirSync(path.join(writeInto, "etc"), { recursive: true, mode: 0o755 });
     for (const [rel, text] of Object.entries(files)) {
       const dest = path.join(writeInto, rel);

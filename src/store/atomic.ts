@@ -1,14 +1,11 @@
 // Publishing files and directories atomically: write a temporary sibling, then rename it into place.
 import fs from "node:fs";
 import path from "node:path";
-import { randomBytes } from "node:crypto";
+import { randomHex } from "./random.js";
 
 /** A unique temporary name next to `target` (same directory, so rename is atomic). */
 export function tempSibling(target: string, tag = "tmp"): string {
-  return path.join(
-    path.dirname(target),
-    `.${path.basename(target)}.${tag}-${randomBytes(6).toString("hex")}`,
-  );
+  return path.join(path.dirname(target), `.${path.basename(target)}.${tag}-${randomHex(6)}`);
 }
 
 /** Writes `data` to `file` so readers see the old content or the new, never a part. */

@@ -1,7 +1,7 @@
 // Named containers: a persistent writable layer over a shared image, under containers/<id>/.
 import fs from "node:fs";
 import path from "node:path";
-import { randomBytes } from "node:crypto";
+import { randomHex } from "./random.js";
 import { writeFileAtomic, removeTreeAtomic } from "./atomic.js";
 import { ConflictError, InvalidArgumentError } from "../errors.js";
 
@@ -105,7 +105,7 @@ export class Containers {
         );
       }
     }
-    const id = randomBytes(32).toString("hex");
+    const id = randomHex(32);
     const tmp = path.join(this.dir, `.tmp-${id}`);
     fs.mkdirSync(tmp, { recursive: true });
     if (layer === "overlay") {
@@ -138,7 +138,7 @@ export class Containers {
         `container ${rec.name ?? id.slice(0, 12)} keeps changes in an overlay layer, which the ${engine} engine cannot use: run it with userns or runc, or export it and import it as a new container`,
       );
     }
-    const tmp = path.join(dir, `.rootfs-${randomBytes(4).toString("hex")}`);
+    const tmp = path.join(dir, `.rootfs-${randomHex(4)}`);
     copy(imageRootfs, tmp);
     fs.renameSync(tmp, path.join(dir, "rootfs"));
     const next: ContainerRecord = { ...rec, layer: "copy" };

@@ -2,8 +2,12 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { randomBytes } from "node:crypto";
-import { setTimeout as sleep } from "node:timers/promises";
+import { randomHex } from "./random.js";
+
+/** Waits `ms` milliseconds (node:timers/promises is not loaded for this alone: every command loads this file). */
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
 
 /** How a lock is held and when a holder is presumed dead. */
 export interface LockOptions {
@@ -68,7 +72,7 @@ export function lockIsStale(dir: string, staleMs: number, now = Date.now()): boo
 
 /** Breaks a stale lock: rename first (only one breaker wins), then delete. */
 function breakLock(dir: string): void {
-  const grave = `${dir}.stale-${randomBytes(6).toString("hex")}`;
+  const grave = `${dir}.stale-${randomHex(6)}`;
   try {
     fs.renameSync(dir, grave);
   } catch {
@@ -82,7 +86,7 @@ export async function acquireLock(locksDir: string, name: string, opts: LockOpti
   const staleMs = opts.staleMs ?? 30_000;
   const heartbeatMs = opts.heartbeatMs ?? Math.max(1000, Math.floor(staleMs / 6));
   const dir = path.join(locksDir, `${name}.lock`);
-  const token = randomBytes(8).toString("hex");
+  const token = randomHex(8);
   const started = Date.now();
   let delay = 20;
   let told = false;

@@ -4,7 +4,7 @@ import path from "node:path";
 import { storePaths, blobPath, digestHex } from "./paths.js";
 import type { StorePaths } from "./paths.js";
 import os from "node:os";
-import { randomBytes } from "node:crypto";
+import { randomHex } from "./random.js";
 import { writeFileAtomic, removeTreeAtomic } from "./atomic.js";
 import { withLock } from "./lock.js";
 import { ImageNotFoundError, InvalidArgumentError, storeFailure } from "../errors.js";
@@ -229,10 +229,7 @@ export class Store {
    * between our check and our use. Taken under the same lock as collection.
    */
   async claimBlobs(digests: string[]): Promise<{ release(): void }> {
-    const file = path.join(
-      this.paths.tmp,
-      `claim-${os.hostname()}-${process.pid}-${randomBytes(4).toString("hex")}.json`,
-    );
+    const file = path.join(this.paths.tmp, `claim-${os.hostname()}-${process.pid}-${randomHex(4)}.json`);
     await withLock(this.paths.locks, "gc", async () => {
       writeFileAtomic(
         file,
