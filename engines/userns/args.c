@@ -17,7 +17,8 @@ void print_usage(void)
 {
 	fputs("usage: burrow-ns [OPTIONS] -- PROGRAM [ARG...]\n"
 	      "  --rootfs DIR                  the container's root (required)\n"
-	      "  --overlay LOWER:UPPER:WORK    mount overlayfs at --rootfs and use it as the root\n"
+	      "  --overlay LOWER:UPPER:WORK[:volatile]\n"
+	      "                                mount overlayfs at --rootfs and use it as the root\n"
 	      "  --readonly-root               remount the root read-only after the mounts\n"
 	      "  --uid N, --gid N              ids inside the container (default 0)\n"
 	      "  --hostname NAME               new UTS namespace with this host name\n"
@@ -209,19 +210,20 @@ static int parse_tmpfs(struct config *cfg, const char *arg)
 
 static int parse_overlay(struct config *cfg, const char *arg)
 {
-	char *f[3];
+	char *f[4];
 	int n;
 
 	if (cfg->lower != NULL)
 		return fail_errno(0, "--overlay given twice");
-	n = split_fields("--overlay", arg, f, 3);
+	n = split_fields("--overlay", arg, f, 4);
 	if (n < 0)
 		return -1;
-	if (n != 3)
-		return fail_errno(0, "--overlay '%s': expected LOWER:UPPER:WORK", arg);
+	if (n < 3 || (n == 4 && strcmp(f[3], "volatile") != 0))
+		return fail_errno(0, "--overlay '%s': expected LOWER:UPPER:WORK[:volatile]", arg);
 	cfg->lower = f[0];
 	cfg->upper = f[1];
 	cfg->work = f[2];
+	cfg->overlay_volatile = n == 4;
 	return 0;
 }
 

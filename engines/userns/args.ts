@@ -32,12 +32,20 @@ export function mountArg(mount: MountSpec): string {
   return `--tmpfs=${fields.join(":")}`;
 }
 
+/** Whether `p` lies inside folder `dir` (both absolute and normalized, as the run path makes them). */
+function inside(p: string, dir: string): boolean {
+  return p.startsWith(dir.endsWith("/") ? dir : `${dir}/`);
+}
+
 /**
- * The burrow-ns arguments that run `spec`, `--` and the program included. Valued options use the
+ * The burrow-ns arguments that run `spec`, `--` and the program included. `scratch` is the run's
+ * private scratch folder, deleted after the run: an overlay layer inside it (an ephemeral run's) is
+ * mounted `:volatile`, so that the kernel never syncs it (not at copy-up, not at the unmount when
+ * the container exits, where a sync would flush every dirty page of the file system holding it). Valued options use the
  * `--opt=VALUE` form so that no value can be mistaken for an option. Global options come first, then
  * the mount ops in the order the helper applies them: /proc, /dev, /sys, then `spec.mounts` as planned.
  */
-export function helperArgs(spec: RunSpec): string[] {
+export function helperArgs(spec: RunSpec, scratch?: string): string[] {
   if (spec.argv.length === 0) throw new RangeError("the RunSpec has no program to run (argv is empty)");
   const args: string[] = [];
   const root = spec.root;
@@ -46,7 +54,9 @@ export function helperArgs(spec: RunSpec): string[] {
     if (root.readonly) args.push("--readonly-root");
   } else {
     args.push(`--rootfs=${root.mountpoint}`);
-    args.push(`--overlay=${[root.lower, root.upper, root.work].map(escapeField).join(":")}`);
+    const fields = [root.lower, root.upper, root.work].map(escapeField);
+    if (scratch !== undefined && inside(root.upper, scratch) && inside(root.work, scratch)) fields.push("volatile");
+    args.push(`--overlay=${fields.join(":")}`);
   }
   args.push(`--uid=${spec.uid}`, `--gid=${spec.gid}`);
   if (spec.hostname !== undefined) args.push(`--hostname=${spec.hostname}`);

@@ -51,6 +51,7 @@ struct op {
 struct config {
 	const char *rootfs;
 	const char *lower, *upper, *work; /* --overlay, or NULL */
+	bool overlay_volatile;		  /* --overlay ...:volatile: a throwaway layer, never synced */
 	bool readonly_root;
 	uid_t uid;
 	gid_t gid;

@@ -64,7 +64,16 @@ static const struct {
 #define N_MKNOD (sizeof faked_mknod / sizeof faked_mknod[0])
 #endif
 
-/* Installs the filter. The caller has set PR_SET_NO_NEW_PRIVS, which unprivileged seccomp needs. */
+/* Installs the filter. The caller has set PR_SET_NO_NEW_PRIVS, which unprivileged seccomp needs.
+ *
+ * Cost (measured on Linux 6.18, x86_64): about 40 ns on every syscall of the program, the same as
+ * a one-instruction filter: it is the price of seccomp's syscall entry path, not of this program.
+ * Linux 5.11 and later cache, per syscall number, the calls whose answer is ALLOW whatever the
+ * arguments (found by emulating the filter with only arch and nr loaded) and skip the filter for
+ * them. Every call here but mknod/mknodat is such a constant: keep argument loads off the path of
+ * other calls, or each of them pays for the filter again. Without that cache (older kernels), the
+ * linear list below adds about 20 ns per call; a range check or binary search saves a few ns of
+ * that, not measurable on a fork/exec-heavy workload (about 30 syscalls per fork/exec). */
 int install_fake_root_filter(void)
 {
 #ifdef NATIVE_ARCH

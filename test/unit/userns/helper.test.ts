@@ -214,6 +214,10 @@ describe("exit statuses", () => {
       /unknown flag 'rx'/,
     );
     assertHelperFailure(
+      await ns(["--rootfs", rootfs, "--overlay", "/a:/b:/c:sync", "--", "true"]),
+      /--overlay '\/a:\/b:\/c:sync': expected LOWER:UPPER:WORK\[:volatile\]/,
+    );
+    assertHelperFailure(
       await ns(["--rootfs", rootfs, "--bind", "/tmp:/a/../b", "--", "true"]),
       /without \. or \.\./,
     );
@@ -469,6 +473,24 @@ describe("namespaces and mounts", () => {
     assert.ok(fs.existsSync(path.join(rootfs, "etc", "motd")), "the lower /etc/motd is still there");
     const again = await ns(["--overlay", spec, "--rootfs", `${dir}/merged`, "--", "cat", "/etc/overlay-new"]);
     assert.equal(again.stdout, "new\n", "the upper layer persists across runs");
+  });
+
+  test("--overlay ...:volatile: the same layer, mounted volatile where the kernel knows it (5.10+)", async () => {
+    const dir = await userDir("overlay-volatile");
+    for (const d of ["upper", "work", "merged"]) await fsp.mkdir(path.join(dir, d));
+    await giveToTestUser(dir);
+    const spec = `${rootfs}:${dir}/upper:${dir}/work:volatile`;
+    const script = "echo new > /etc/overlay-new && rm /etc/motd && cat /etc/overlay-new && test ! -e /etc/motd";
+    const r = await ns(["--overlay", spec, "--rootfs", `${dir}/merged`, "--", "/bin/sh", "-c", script]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, "new\n");
+    assert.equal(await fsp.readFile(path.join(dir, "upper", "etc", "overlay-new"), "utf8"), "new\n");
+    assert.ok(fs.existsSync(path.join(rootfs, "etc", "motd")), "the lower /etc/motd is still there");
+    const [major, minor] = os.release().split(".").map(Number);
+    if (major! > 5 || (major === 5 && minor! >= 10)) {
+      // The kernel's mark: a volatile layer may not be mounted again (it may be incomplete after a crash).
+      assert.ok(fs.existsSync(path.join(dir, "work", "work", "incompat", "volatile")), "mounted volatile");
+    }
   });
 });
 
