@@ -60,6 +60,23 @@ describe("helperArgs", () => {
     assert.ok(!args.includes("--readonly-root"));
   });
 
+  test("an overlay whose layer lives in the run's scratch is volatile; a container's own layer is not", () => {
+    const root = {
+      kind: "overlay" as const,
+      lower: "/img",
+      upper: "/s/run/upper",
+      work: "/s/run/work",
+      mountpoint: "/s/run/m",
+    };
+    assert.equal(helperArgs(spec({ root }), "/s/run")[1], "--overlay=/img:/s/run/upper:/s/run/work:volatile");
+    const kept = { ...root, upper: "/store/containers/c/upper", work: "/store/containers/c/work" };
+    assert.equal(
+      helperArgs(spec({ root: kept }), "/s/run")[1],
+      "--overlay=/img:/store/containers/c/upper:/store/containers/c/work",
+    );
+    assert.ok(!helperArgs(spec({ root }))[1]!.endsWith(":volatile"));
+  });
+
   test("uid, gid, hostname, pid namespace, fake root and cwd", () => {
     const args = helperArgs(
       spec({ uid: 1000, gid: 100, hostname: "box", pidNamespace: true, fakeRoot: true, cwd: "/work dir" }),
