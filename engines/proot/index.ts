@@ -1,5 +1,5 @@
 // The proot engine: runs a RunSpec under PRoot (ptrace path translation), for hosts without user namespaces.
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -18,54 +18,21 @@ import { findProgram, resolveGuest } from "./guest-path.js";
 import { prepareBinds } from "./mounts.js";
 import { programTarget } from "./signals.js";
 import { parseProotVersion, versionNumber } from "./version.js";
+import { runCaptured as captured } from "../../src/captured-run.js";
+import type { CapturedRun } from "../../src/captured-run.js";
 
 /** The binary's file name, and the variable that names one explicitly. */
 export const PROOT_NAME = "proot";
 export const PROOT_ENV = "BURROW_PROOT";
 
-/** The outcome of running PRoot once with its output collected. */
-export interface CapturedRun {
-  /** Exit status, or undefined when it could not be started or was killed. */
-  status: number | undefined;
-  stdout: string;
-  stderr: string;
-  /** Why it could not be started (spawn error, timeout, signal). */
-  error?: string | undefined;
-}
+export type { CapturedRun };
 
 /** Runs PRoot once (`args`, environment `env`) and collects its output. */
 export type ProotRunner = (binary: string, args: string[], env: Record<string, string>) => CapturedRun;
 
-/** How long a probe's PRoot run may take. */
-const PROBE_TIMEOUT_MS = 5000;
-
 /** Runs `binary ARGS` synchronously with `env` and collects its output (a few milliseconds). */
 export function runCaptured(binary: string, args: string[], env: Record<string, string>): CapturedRun {
-  const r = spawnSync(binary, args, {
-    stdio: ["ignore", "pipe", "pipe"],
-    env,
-    cwd: "/",
-    encoding: "utf8",
-    timeout: PROBE_TIMEOUT_MS,
-    killSignal: "SIGKILL",
-  });
-  const error = r.error as NodeJS.ErrnoException | undefined;
-  if (error !== undefined) {
-    const why =
-      error.code === "ETIMEDOUT"
-        ? `no answer within ${PROBE_TIMEOUT_MS / 1000} s`
-        : (error.code ?? error.message);
-    return { status: undefined, stdout: r.stdout ?? "", stderr: r.stderr ?? "", error: why };
-  }
-  if (r.status === null) {
-    return {
-      status: undefined,
-      stdout: r.stdout,
-      stderr: r.stderr,
-      error: `killed by ${r.signal ?? "a signal"}`,
-    };
-  }
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+  return captured(binary, args, env);
 }
 
 /** The first non-empty line of `text`, or `fallback`. */

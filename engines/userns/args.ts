@@ -55,7 +55,8 @@ export function helperArgs(spec: RunSpec, scratch?: string): string[] {
   } else {
     args.push(`--rootfs=${root.mountpoint}`);
     const fields = [root.lower, root.upper, root.work].map(escapeField);
-    if (scratch !== undefined && inside(root.upper, scratch) && inside(root.work, scratch)) fields.push("volatile");
+    if (scratch !== undefined && inside(root.upper, scratch) && inside(root.work, scratch))
+      fields.push("volatile");
     args.push(`--overlay=${fields.join(":")}`);
   }
   args.push(`--uid=${spec.uid}`, `--gid=${spec.gid}`);

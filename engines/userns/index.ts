@@ -1,5 +1,7 @@
 // The userns engine: runs a RunSpec through burrow-ns, the static C helper (user + mount [+ pid, uts] namespaces).
-import { spawn, spawnSync } from "node:child_process";
+import { runCaptured as captured } from "../../src/captured-run.js";
+import type { CapturedRun } from "../../src/captured-run.js";
+import { spawn } from "node:child_process";
 import os from "node:os";
 import path from "node:path";
 import type { Engine, ProbeResult, RunIO, RunSpec } from "../../src/engine.js";
@@ -36,51 +38,14 @@ export interface UsernsOptions {
 }
 
 /** The outcome of one trial run of the helper. */
-export interface TrialResult {
-  /** Exit status, or undefined when it could not be started or was killed. */
-  status: number | undefined;
-  stdout: string;
-  stderr: string;
-  /** Why it could not be started (spawn error, timeout). */
-  error?: string | undefined;
-}
+export type TrialResult = CapturedRun;
 
 /** The exit status burrow-ns reserves for its own failures (EXIT_HELPER in burrow-ns.h). */
 const HELPER_FAILED = 125;
 
-/** How long a trial run may take before the probe gives up on it. */
-const TRIAL_TIMEOUT_MS = 5000;
-
-/**
- * Runs `helper ARGS` with an empty environment and collects its output. Synchronous on purpose: a
- * few milliseconds, and it spares the run path the stream machinery piped children need (~5 ms).
- */
+/** Runs `helper ARGS` with an empty environment and collects its output. */
 function runCaptured(helper: string, args: string[]): TrialResult {
-  const r = spawnSync(helper, args, {
-    stdio: ["ignore", "pipe", "pipe"],
-    env: {},
-    cwd: "/",
-    encoding: "utf8",
-    timeout: TRIAL_TIMEOUT_MS,
-    killSignal: "SIGKILL",
-  });
-  const error = r.error as NodeJS.ErrnoException | undefined;
-  if (error !== undefined) {
-    const why =
-      error.code === "ETIMEDOUT"
-        ? `no answer within ${TRIAL_TIMEOUT_MS / 1000} s`
-        : (error.code ?? error.message);
-    return { status: undefined, stdout: r.stdout ?? "", stderr: r.stderr ?? "", error: why };
-  }
-  if (r.status === null) {
-    return {
-      status: undefined,
-      stdout: r.stdout,
-      stderr: r.stderr,
-      error: `killed by ${r.signal ?? "a signal"}`,
-    };
-  }
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+  return captured(helper, args, {});
 }
 
 /**

@@ -480,7 +480,8 @@ describe("namespaces and mounts", () => {
     for (const d of ["upper", "work", "merged"]) await fsp.mkdir(path.join(dir, d));
     await giveToTestUser(dir);
     const spec = `${rootfs}:${dir}/upper:${dir}/work:volatile`;
-    const script = "echo new > /etc/overlay-new && rm /etc/motd && cat /etc/overlay-new && test ! -e /etc/motd";
+    const script =
+      "echo new > /etc/overlay-new && rm /etc/motd && cat /etc/overlay-new && test ! -e /etc/motd";
     const r = await ns(["--overlay", spec, "--rootfs", `${dir}/merged`, "--", "/bin/sh", "-c", script]);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout, "new\n");
