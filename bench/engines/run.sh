@@ -61,30 +61,11 @@ case "${1:-}" in
     ;;
 esac
 
-log() { printf '[bench] %s\n' "$*" >&2; }
-die() {
-  printf '[bench] error: %s\n' "$*" >&2
-  exit 1
-}
-want() { [[ ",$TOOLS," == *",$1,"* ]]; }
+# shellcheck source=../lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 wantw() { [[ ",$WORKLOADS," == *",$1,"* ]]; }
-have() { command -v "$1" > /dev/null 2>&1; }
-IS_ROOT=0
-[[ $(id -u) -eq 0 ]] && IS_ROOT=1
-mkdir -p "$W"
-W=$(cd "$W" && pwd)
 
 # ---------------------------------------------------------------- prerequisites
-apt_install() {
-  [[ $IS_ROOT -eq 1 ]] && have apt-get || return 1
-  log "installing $*"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@" > "$W/apt.log" 2>&1 ||
-    { apt-get update -q > /dev/null 2>&1 &&
-      DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@" >> "$W/apt.log" 2>&1; }
-}
-need_pkg() { # command package
-  have "$1" || apt_install "$2" || die "$1 not found (Debian package $2); install it or run as root"
-}
 need_pkg docker-registry docker-registry
 need_pkg curl curl
 need_pkg hyperfine hyperfine
