@@ -13,6 +13,20 @@ export function packageRoot(): string {
   throw new Error("burrow's package.json was not found above " + fileURLToPath(import.meta.url));
 }
 
+let found: string | null | undefined;
+
+/** packageRoot() looked up once per process, or undefined when burrow runs outside its package. */
+export function findPackageRoot(): string | undefined {
+  if (found === undefined) {
+    try {
+      found = packageRoot();
+    } catch {
+      found = null;
+    }
+  }
+  return found ?? undefined;
+}
+
 let version: string | undefined;
 
 /** The version in package.json. */

@@ -8,7 +8,7 @@ import { binarySearch, findBinary, isExecutableFile } from "../../src/binaries.j
 import type { BinarySearch } from "../../src/binaries.js";
 import type { EngineContext } from "../../src/engines.js";
 import { EngineUnavailableError } from "../../src/errors.js";
-import { packageRoot } from "../../src/package-info.js";
+import { findPackageRoot } from "../../src/package-info.js";
 import { exitStatus } from "../userns/index.js";
 import { forwardSignals } from "../userns/signals.js";
 import { checkSupported, prootArgs, prootEnv } from "./args.js";
@@ -119,15 +119,7 @@ export class ProotEngine implements Engine {
 
   /** Where the binary is looked for: BURROW_PROOT, the store's bin/, vendor/linux-<arch>/, PATH. */
   search(env: NodeJS.ProcessEnv = this.opts.env): BinarySearch {
-    let pkg: string | undefined;
-    if ("packageRoot" in this.opts) pkg = this.opts.packageRoot;
-    else {
-      try {
-        pkg = packageRoot();
-      } catch {
-        pkg = undefined;
-      }
-    }
+    const pkg = "packageRoot" in this.opts ? this.opts.packageRoot : findPackageRoot();
     return binarySearch({
       name: PROOT_NAME,
       envVar: PROOT_ENV,

@@ -8,7 +8,7 @@ import type { Engine, ProbeResult, RunIO, RunSpec } from "../../src/engine.js";
 import { binarySearch, findBinary, isExecutableFile } from "../../src/binaries.js";
 import type { BinarySearch } from "../../src/binaries.js";
 import { BurrowError, EngineUnavailableError, InvalidArgumentError } from "../../src/errors.js";
-import { packageRoot } from "../../src/package-info.js";
+import { findPackageRoot } from "../../src/package-info.js";
 import { exitStatus } from "../userns/index.js";
 import { forwardSignals } from "../userns/signals.js";
 import { readProcSys, readUsernsSysctls, sysctlBlock } from "../userns/sysctl.js";
@@ -112,16 +112,7 @@ export class RuncEngine implements Engine {
   }
 
   private packageRoot(): string | undefined {
-    if (this.pkgRoot === undefined) {
-      if ("packageRoot" in this.opts) this.pkgRoot = this.opts.packageRoot ?? null;
-      else {
-        try {
-          this.pkgRoot = packageRoot();
-        } catch {
-          this.pkgRoot = null;
-        }
-      }
-    }
+    this.pkgRoot ??= ("packageRoot" in this.opts ? this.opts.packageRoot : findPackageRoot()) ?? null;
     return this.pkgRoot ?? undefined;
   }
 

@@ -6,7 +6,7 @@ import os from "node:os";
 import path from "node:path";
 import type { Engine, ProbeResult, RunIO, RunSpec } from "../../src/engine.js";
 import { EngineUnavailableError } from "../../src/errors.js";
-import { packageRoot } from "../../src/package-info.js";
+import { findPackageRoot } from "../../src/package-info.js";
 import { fileIdentity, fileProbeCache } from "../../src/run/probe-cache.js";
 import type { ProbeCache } from "../../src/run/probe-cache.js";
 import { envObject, HELPER_INTERFACE, helperArgs } from "./args.js";
@@ -98,16 +98,7 @@ export class UsernsEngine implements Engine {
 
   /** The package root holding vendor/ and engines/, or undefined when it cannot be found. */
   packageRoot(): string | undefined {
-    if (this.pkgRoot === undefined) {
-      if ("packageRoot" in this.opts) this.pkgRoot = this.opts.packageRoot ?? null;
-      else {
-        try {
-          this.pkgRoot = packageRoot();
-        } catch {
-          this.pkgRoot = null;
-        }
-      }
-    }
+    this.pkgRoot ??= ("packageRoot" in this.opts ? this.opts.packageRoot : findPackageRoot()) ?? null;
     return this.pkgRoot ?? undefined;
   }
 
