@@ -255,9 +255,13 @@ describe("userns engine run", () => {
         },
       );
       const quote = (a: string): string => `'${a.replace(/'/g, "'\\''")}'`;
-      const command = asUser(user, [process.execPath, DRIVER, "run", `@${specFile}`])
-        .map(quote)
-        .join(" ");
+      // `exec`: script(1) runs $SHELL -c (dash when SHELL is unset, as under CI), and dash stays as the
+      // parent in the foreground group, where the terminal's SIGINT would kill it.
+      const command =
+        "exec " +
+        asUser(user, [process.execPath, DRIVER, "run", `@${specFile}`])
+          .map(quote)
+          .join(" ");
       const child = spawn("script", ["-qec", command, "/dev/null"], {
         stdio: ["pipe", "pipe", "pipe"],
         cwd: "/",
