@@ -28,6 +28,15 @@ const commands: Record<string, Loader> = {
   run: async () => (await import("./run.js")).RunCommand,
   install: async () => (await import("./install.js")).InstallCommand,
   setup: async () => (await import("./setup.js")).SetupCommand,
+  create: async () => (await import("./create.js")).CreateCommand,
+  ps: async () => (await import("./ps.js")).PsCommand,
+  rm: async () => (await import("./rm.js")).RmCommand,
+  name: async () => (await import("./name.js")).NameCommand,
+  rmname: async () => (await import("./rmname.js")).RmnameCommand,
+  rename: async () => (await import("./rename.js")).RenameCommand,
+  clone: async () => (await import("./clone.js")).CloneCommand,
+  protect: async () => (await import("./protect.js")).ProtectCommand,
+  unprotect: async () => (await import("./unprotect.js")).UnprotectCommand,
 };
 
 /** One line for a command line clipanion could not parse, saying what to do next. */

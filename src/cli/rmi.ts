@@ -11,7 +11,7 @@ export class RmiCommand extends BurrowCommand {
   static override usage = BurrowCommand.Usage({
     description: "Remove images from the store",
     details:
-      "Removing a name removes the image when no other name points at it, then every blob no remaining image uses. An image id removes the image; with several names it needs -f.",
+      "Removing a name removes the image when no other name points at it, then every blob no remaining image uses. An image id removes the image; with several names it needs -f. An image that containers use is not deleted from under them: rmi refuses, rmi -f removes the name and keeps the image for them (listed as <none> until they are removed). A protected image (`burrow protect`) is refused, also with -f: `burrow unprotect` it first.",
     examples: [
       ["Remove an image", "$0 rmi alpine"],
       ["Remove an image and all its names", "$0 rmi -f 3f57d9401f8d"],
@@ -25,6 +25,9 @@ export class RmiCommand extends BurrowCommand {
 
   async run(): Promise<number> {
     const store = await this.store();
+    const { containersOf } = await import("./containers.js");
+    const containers = await containersOf(store);
+    const { imageIsProtected } = await import("../store/protection.js");
     let status = 0;
     for (const raw of this.images) {
       try {
@@ -37,12 +40,27 @@ export class RmiCommand extends BurrowCommand {
           );
         }
         if (ref && this.force) toRemove = [ref];
+        if (imageIsProtected(store, image.id)) {
+          throw new ConflictError(
+            `image ${raw} is protected: run 'burrow unprotect ${raw}' first, then rmi it again`,
+          );
+        }
+        const users = containers.list().filter((c) => c.image === image.id);
+        const lastName = names.every((n) => toRemove.some((r) => r.name === n.name));
+        if (users.length > 0 && lastName && !this.force) {
+          const labels = users.map((c) => c.name ?? c.id.slice(0, 12)).join(", ");
+          throw new ConflictError(
+            `image ${raw} is used by container(s) ${labels}: remove them first ('burrow rm ${labels.replaceAll(",", "")}'), or use rmi -f to remove the name and keep the image for them`,
+          );
+        }
         for (const r of toRemove) {
           store.removeRef(r.name);
           this.context.stdout.write(`Untagged: ${r.name}\n`);
         }
         const left = store.listRefs().filter((r) => r.image === image.id);
-        if (left.length === 0) {
+        if (left.length === 0 && users.length > 0) {
+          this.info(`Kept ${image.id.slice(0, 12)}: container(s) still use it`);
+        } else if (left.length === 0) {
           const removed = await store.removeImage(image.id);
           this.context.stdout.write(`Deleted: sha256:${image.id}\n`);
           if (!this.quiet && removed.length > 0) {

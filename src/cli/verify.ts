@@ -7,6 +7,8 @@ import { BurrowCommand } from "./base.js";
 import { resolveLocalImage } from "./resolve.js";
 import { summarizeTree } from "../store/summary.js";
 import type { Store, ImageRecord } from "../store/store.js";
+import { containerLabel } from "../store/containers.js";
+import type { ContainerRecord } from "../store/containers.js";
 
 /** The sha256 of a file, streamed. */
 async function sha256File(file: string): Promise<string> {
@@ -45,29 +47,82 @@ export async function verifyImage(store: Store, image: ImageRecord): Promise<str
   return problems;
 }
 
-/** Checks images; exit status 1 when any is damaged. */
+/** Checks images (and the images containers use); exit status 1 when any is damaged. */
 export class VerifyCommand extends BurrowCommand {
   static override paths = [["verify"]];
   static override usage = BurrowCommand.Usage({
     description: "Check that images are intact: blobs match their digests and the rootfs is complete",
-    examples: [["Verify an image", "$0 verify alpine"]],
+    details: `
+      TARGET is an image, or a container (its image is checked, and that its own layer is there). With no TARGET every image and every container is checked. Exit status 1 when something is damaged.
+    `,
+    examples: [
+      ["Verify an image", "$0 verify alpine"],
+      ["Verify a container's image", "$0 verify dev"],
+      ["Verify the whole store", "$0 verify"],
+    ],
   });
 
-  targets = Option.Rest({ name: "IMAGE", required: 1 });
+  targets = Option.Rest({ name: "TARGET" });
 
   async run(): Promise<number> {
     const store = await this.store();
+    const { containersOf } = await import("./containers.js");
+    const containers = await containersOf(store);
+    // Each image is checked once, however many targets and containers use it.
+    const checked = new Map<string, Promise<string[]>>();
+    const problemsOf = (image: ImageRecord): Promise<string[]> => {
+      let p = checked.get(image.id);
+      if (p === undefined) checked.set(image.id, (p = verifyImage(store, image)));
+      return p;
+    };
+    const containerProblems = async (c: ContainerRecord): Promise<string[]> => {
+      const image = store.readImage(c.image);
+      const out: string[] = [];
+      if (!image) out.push(`its image ${c.image.slice(0, 12)} is gone from the store`);
+      else out.push(...(await problemsOf(image)).map((p) => `image ${c.image.slice(0, 12)}: ${p}`));
+      if (!fs.existsSync(containers.layerPath(c)))
+        out.push(`its own layer ${containers.layerPath(c)} is missing`);
+      return out;
+    };
+    const items: { label: string; problems: () => Promise<string[]>; fix: string }[] = [];
+    if (this.targets.length === 0) {
+      for (const image of store.listImages()) {
+        const label = image.id.slice(0, 12);
+        items.push({
+          label,
+          problems: () => problemsOf(image),
+          fix: `run 'burrow rmi ${label}' and pull it again`,
+        });
+      }
+      for (const c of containers.list()) {
+        const label = `container ${containerLabel(c)}`;
+        items.push({ label, problems: () => containerProblems(c), fix: "pull its image again" });
+      }
+    } else {
+      for (const t of this.targets) {
+        const c = containers.find(t);
+        if (c) {
+          items.push({ label: t, problems: () => containerProblems(c), fix: "pull its image again" });
+        } else {
+          const { image } = resolveLocalImage(store, t);
+          items.push({
+            label: t,
+            problems: () => problemsOf(image),
+            fix: `run 'burrow rmi ${t}' and pull it again`,
+          });
+        }
+      }
+    }
     let status = 0;
-    for (const t of this.targets) {
-      const { image } = resolveLocalImage(store, t);
-      const problems = await verifyImage(store, image);
+    for (const item of items) {
+      const problems = await item.problems();
       if (problems.length === 0) {
-        this.context.stdout.write(`${t}: OK\n`);
+        this.context.stdout.write(`${item.label}: OK\n`);
       } else {
         status = 1;
-        this.context.stdout.write(`${t}: DAMAGED\n`);
+        this.context.stdout.write(`${item.label}: DAMAGED\n`);
         for (const p of problems) this.context.stdout.write(`  ${p}\n`);
-        this.context.stderr.write(`burrow: ${t} is damaged: run 'burrow rmi ${t}' and pull it again\n`);
+        this.context.stderr.write(`burrow: ${item.label} is damaged: ${item.fix}\n`);
       }
     }
     return status;

@@ -130,21 +130,24 @@ export async function prepareRun(cmd: BurrowCommand, req: RunRequest): Promise<n
   if (image && req.name !== undefined) {
     // A new named container keeps its changes in an overlay layer where this engine can mount one.
     fs.mkdirSync(containers.dir, { recursive: true });
-    container = containers.create(
+    const rootfs = store.rootfs(image.id);
+    const layer = overlayAt(containers.dir) ? "overlay" : "copy";
+    container = await containers.make(
       image.id,
       imageName,
       req.name,
-      overlayAt(containers.dir) ? "overlay" : "copy",
+      layer,
+      layer === "copy" ? (dir) => copyTree(rootfs, path.join(dir, "rootfs")) : undefined,
     );
     createdHere = true;
-    if (container.layer === "copy")
-      copyTree(store.rootfs(image.id), path.join(containers.path(container.id), "rootfs"));
   } else if (container && container.layer === "overlay" && !overlayAt(containers.dir)) {
     // An engine without overlay (proot, say) runs a container made for one: give it a copy, which is
     // only faithful while the overlay layer holds no changes yet.
     container = containers.convertToCopy(container.id, store.rootfs(container.image), engine.name, copyTree);
   }
 
+  // The container's own layer, or a snapshot of it while another run has it mounted (README: Containers).
+  let layerUse: Awaited<ReturnType<typeof containers.useLayer>> | undefined;
   let target: RunTarget;
   if (location !== undefined) {
     target = { rootfs: location, mode: "direct", config: {} };
@@ -157,7 +160,7 @@ export async function prepareRun(cmd: BurrowCommand, req: RunRequest): Promise<n
             rootfs: store.rootfs(image!.id),
             mode: "ephemeral",
             config: cfg,
-            layer: { upper: path.join(dir, "upper"), work: path.join(dir, "work") },
+            layer: (layerUse = await containers.useLayer(container, store.paths.tmp)).layer,
           }
         : { rootfs: path.join(dir, "rootfs"), mode: "direct", config: cfg };
   } else {
@@ -192,6 +195,8 @@ export async function prepareRun(cmd: BurrowCommand, req: RunRequest): Promise<n
     return await engine.run(spec, { scratch, env: cmd.context.env });
   } finally {
     removeScratch(scratch);
-    if (req.remove && container && (createdHere || req.name === undefined)) containers.remove(container.id);
+    await layerUse?.release();
+    if (req.remove && container && (createdHere || req.name === undefined))
+      containers.remove(container.id, { force: true });
   }
 }

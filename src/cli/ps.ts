@@ -1,0 +1,78 @@
+// `burrow ps`: the named containers of the store.
+import { Option } from "clipanion";
+import { BurrowCommand } from "./base.js";
+
+/** Lists containers: id, protection, names, image (udocker's columns), with the engine and size on request. */
+export class PsCommand extends BurrowCommand {
+  static override paths = [["ps"], ["container", "ls"]];
+  static override usage = BurrowCommand.Usage({
+    description: "List the containers",
+    details: `
+      Columns: CONTAINER ID, P (\`P\` protected, \`.\` not), NAMES, IMAGE, LAYER (\`overlay\`: the container keeps only its changes over the shared image; \`copy\`: its own copy of the image), CREATED. \`-m\` adds the engine saved with \`burrow setup\` (udocker's execution mode), \`-s\` the size of the container's own layer.
+    `,
+    examples: [
+      ["List containers", "$0 ps"],
+      ["With engines and sizes", "$0 ps -m -s"],
+      ["As JSON", "$0 ps --format json"],
+    ],
+  });
+
+  engines = Option.Boolean("-m", false, { description: "Show the engine each container runs with" });
+  sizes = Option.Boolean("-s,--size", false, { description: "Show the size of each container's own layer" });
+  all = Option.Boolean("-a,--all", false, { description: "Accepted for docker habits (all are listed)" });
+  format = Option.String("--format", { description: "Output format: table (default) or json" });
+
+  async run(): Promise<number> {
+    if (this.format !== undefined && this.format !== "table" && this.format !== "json") {
+      const { UsageError } = await import("clipanion");
+      throw new UsageError(`unknown --format "${this.format}": use table or json`);
+    }
+    const store = await this.store();
+    const { containersOf } = await import("./containers.js");
+    const containers = await containersOf(store);
+    const { familiarName, humanSize, table, timeAgo } = await import("./format.js");
+    const refs = store.listRefs();
+    /** The name the container was made from, else a current name of its image, else its short id. */
+    const imageLabel = (image: string, name: string | undefined): string => {
+      if (name !== undefined) return name;
+      const first = refs.find((r) => r.image === image)?.name;
+      return first !== undefined ? familiarName(first) : image.slice(0, 12);
+    };
+    const list = containers.list();
+    if (this.format === "json") {
+      const out = list.map((c) => ({
+        id: c.id,
+        names: c.names ?? [],
+        image: `sha256:${c.image}`,
+        imageName: c.imageName,
+        imagePresent: store.readImage(c.image) !== undefined,
+        created: c.created,
+        layer: c.layer,
+        protected: containers.isProtected(c.id),
+        engine: c.engine ?? null,
+        ...(this.sizes ? { size: containers.layerBytes(c) } : {}),
+      }));
+      this.context.stdout.write(JSON.stringify(out, null, 2) + "\n");
+      return 0;
+    }
+    const head = ["CONTAINER ID", "P", "NAMES", "IMAGE", "LAYER", "CREATED"];
+    if (this.engines) head.push("ENGINE");
+    if (this.sizes) head.push("SIZE");
+    const rows = [head];
+    for (const c of list) {
+      const row = [
+        c.id.slice(0, 12),
+        containers.isProtected(c.id) ? "P" : ".",
+        (c.names ?? []).join(",") || "-",
+        imageLabel(c.image, c.imageName),
+        c.layer,
+        timeAgo(c.created),
+      ];
+      if (this.engines) row.push(c.engine ?? "auto");
+      if (this.sizes) row.push(humanSize(containers.layerBytes(c)));
+      rows.push(row);
+    }
+    this.context.stdout.write(table(rows));
+    return 0;
+  }
+}
