@@ -1,0 +1,80 @@
+// `burrow load`: images from a docker-save archive or an OCI image layout (file, directory or stdin).
+import { Option } from "clipanion";
+import { BurrowCommand } from "./base.js";
+
+/** Loads the images of an archive into the store under the names it gives them. */
+export class LoadCommand extends BurrowCommand {
+  static override paths = [["load"], ["image", "load"]];
+  static override usage = BurrowCommand.Usage({
+    description: "Load images from a docker-save archive or an OCI image layout",
+    details:
+      "Reads what docker save, skopeo (docker-archive:, oci:, oci-archive:) and burrow save write: a tar, gzip- or zstd-compressed or not, or a directory. Every config and layer is checked against its digest and every layer against its diff_id; layers are extracted as safely as a pull extracts them. Nothing is added to the store unless every image in the archive checks out. Without -i, or with -i -, the archive is read from stdin.",
+    examples: [
+      ["Load an archive", "$0 load -i alpine.tar"],
+      ["Load from stdin", "gunzip -c alpine.tar.gz | $0 load"],
+      ["Load an OCI layout directory", "$0 load -i ./layout"],
+    ],
+  });
+
+  input = Option.String("-i,--input", {
+    description: "Read the archive from FILE or directory ('-' for stdin)",
+  });
+
+  async run(): Promise<number> {
+    const fromStdin = this.input === undefined || this.input === "-";
+    const { UsageError } = await import("clipanion");
+    if (fromStdin && (this.context.stdin as { isTTY?: boolean }).isTTY) {
+      throw new UsageError(
+        "load reads an archive from stdin, which is a terminal: give -i FILE or pipe one in",
+      );
+    }
+    if (!fromStdin) {
+      const fs = await import("node:fs");
+      if (!fs.existsSync(this.input!)) {
+        throw new UsageError(`no file or directory "${this.input}": give the path of an archive with -i`);
+      }
+    }
+    const store = await this.store();
+    const { loadArchive, stagingInFlight } = await import("../transport/load.js");
+    const { inFlight } = await import("../pull.js");
+    const { removeTreeAtomic } = await import("../store/atomic.js");
+    const onSignal = (signal: NodeJS.Signals): void => {
+      // Leave nothing half-built behind: temp images and the scratch copy go, then we exit as the signal asks.
+      for (const dir of [...inFlight, ...stagingInFlight]) {
+        try {
+          removeTreeAtomic(dir);
+        } catch {
+          // Cleaned up by the next pull or load.
+        }
+      }
+      process.exit(128 + (signal === "SIGINT" ? 2 : signal === "SIGHUP" ? 1 : 15));
+    };
+    for (const s of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.once(s, onSignal);
+    try {
+      const loaded = await loadArchive(
+        store,
+        fromStdin
+          ? { stream: this.context.stdin, label: "the archive on stdin" }
+          : { path: this.input!, label: this.input! },
+        (m) => this.warn(m),
+      );
+      const { parseReference } = await import("../registry/reference.js");
+      for (const img of loaded) {
+        if (img.names.length === 0) {
+          this.context.stdout.write(`Loaded image ID: sha256:${img.id}\n`);
+          if (img.bareTags.length > 0) {
+            this.info(
+              `the layout names image ${img.id.slice(0, 12)} only by tag (${img.bareTags.join(", ")}): name it with 'burrow tag ${img.id.slice(0, 12)} REPO:${img.bareTags[0]}'`,
+            );
+          }
+        }
+        for (const n of img.names) {
+          this.context.stdout.write(`Loaded image: ${parseReference(n).toFamiliarString()}\n`);
+        }
+      }
+      return 0;
+    } finally {
+      for (const s of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.off(s, onSignal);
+    }
+  }
+}
