@@ -1,0 +1,86 @@
+// `burrow import`: makes a one-layer image (or a container) from a root filesystem tarball.
+import type { Readable } from "node:stream";
+import { Option } from "clipanion";
+import { BurrowCommand } from "./base.js";
+
+/** Imports a rootfs tarball (plain, gzip or zstd) as an image, or straight into a container. */
+export class ImportCommand extends BurrowCommand {
+  static override paths = [["import"], ["image", "import"]];
+  static override usage = BurrowCommand.Usage({
+    description: "Make an image from a root filesystem tarball",
+    details: `
+      The tarball (plain, gzip or zstd; - reads it from stdin) becomes the only layer of a new image for this machine's platform, stored and verified like a pulled one; every member is checked first, and a tarball that tries to write outside its root, or is cut short, is refused with nothing added to the store. Without REPO:TAG the image is listed by its id only (as docker does); the id is printed on stdout.
+
+      With --tocontainer a container is made from it instead (its id is printed), named with --name; the image it rests on stays in the store, listed by id. --mv removes the tarball once it is imported.
+    `,
+    examples: [
+      ["Import a tarball as myimg:1", "$0 import rootfs.tar.gz myimg:1"],
+      ["Import from stdin", "cat rootfs.tar | $0 import - myimg:1"],
+      ["Make a container from an exported one", "$0 import --tocontainer --name box2 box.tar"],
+      ["Import and remove the tarball", "$0 import --mv rootfs.tar myimg:2"],
+    ],
+  });
+
+  toContainer = Option.Boolean("--tocontainer", false, {
+    description: "Make a container from the tarball instead of an image",
+  });
+  name = Option.String("--name", { description: "Name of the container made with --tocontainer" });
+  move = Option.Boolean("--mv", false, { description: "Remove the tarball once it is imported" });
+  file = Option.String({ name: "FILE" });
+  reference = Option.String({ name: "REPO:TAG", required: false });
+
+  async run(): Promise<number> {
+    const { InvalidArgumentError } = await import("../errors.js");
+    if (this.name !== undefined && !this.toContainer) {
+      throw new InvalidArgumentError("--name names the container made with --tocontainer: add --tocontainer");
+    }
+    const fromStdin = this.file === "-";
+    if (this.move && fromStdin) {
+      throw new InvalidArgumentError("--mv removes the file imported: it cannot be used with - (stdin)");
+    }
+    let name: string | undefined;
+    if (this.reference !== undefined) {
+      const { parseReference } = await import("../registry/reference.js");
+      const ref = parseReference(this.reference);
+      if (ref.digest !== undefined) {
+        throw new InvalidArgumentError(
+          `cannot name an imported image with a digest ("${this.reference}"): give REPO:TAG`,
+        );
+      }
+      name = ref.toString();
+    }
+    const stdin = this.context.stdin as NodeJS.ReadableStream & { isTTY?: boolean };
+    if (fromStdin && stdin.isTTY === true) {
+      throw new InvalidArgumentError("import - reads the tarball from stdin: pipe or redirect one in");
+    }
+    const store = await this.store();
+    const path = await import("node:path");
+    if (this.toContainer && this.name !== undefined) {
+      // Refuse a taken name before the import's work, not after.
+      const { Containers } = await import("../store/containers.js");
+      const taken = new Containers(path.join(store.paths.root, "containers")).find(this.name);
+      if (taken?.name === this.name) {
+        const { ConflictError } = await import("../errors.js");
+        throw new ConflictError(
+          `the name "${this.name}" is in use by a container: pick another --name, or remove that container first`,
+        );
+      }
+    }
+    const { importTarball, containerFromImage } = await import("../transport/import.js");
+    const result = await importTarball({
+      store,
+      input: fromStdin ? (stdin as unknown as Readable) : this.file,
+      label: fromStdin ? "stdin" : this.file,
+      name,
+      move: this.move,
+      warn: (m) => this.warn(m),
+    });
+    if (this.toContainer) {
+      const container = await containerFromImage(store, result.image, this.name);
+      this.context.stdout.write(`${container.id}\n`);
+      return 0;
+    }
+    this.context.stdout.write(`sha256:${result.image.id}\n`);
+    return 0;
+  }
+}

@@ -1,0 +1,440 @@
+// Exporting a rootfs as a tar stream: the image's tree, or an overlay container's merged view
+// (its upper layer over the image, whiteouts and opaque folders applied as the kernel's overlay does).
+import fs from "node:fs";
+import path from "node:path";
+import { spawn } from "node:child_process";
+import { pipeline } from "node:stream/promises";
+import { Readable, type Writable } from "node:stream";
+import { parsePaxRecords } from "../image/tar-parser.js";
+import { normalizeEntryPath } from "../image/safe-path.js";
+import { findOnPath } from "../image/decompress.js";
+import { tempSibling } from "../store/atomic.js";
+import { InvalidArgumentError, StoreError } from "../errors.js";
+
+/** What to export: a tree, or an overlay upper layer over it. */
+export interface ExportSource {
+  /** The image rootfs (or a copy container's own rootfs). */
+  lower: string;
+  /** An overlay container's upper folder, whose changes win over `lower`. */
+  upper?: string | undefined;
+  /**
+   * Upper folders marked opaque (real root-relative paths): their lower content is hidden. Read from the
+   * upper layer's xattrs when not given.
+   */
+  opaque?: Set<string> | undefined;
+}
+
+/** Callbacks of an export. */
+export interface ExportOptions {
+  /** Told about members that cannot go into the tar (sockets, device nodes). */
+  warn(message: string): void;
+}
+
+/** What an export wrote. */
+export interface ExportStats {
+  entries: number;
+  bytes: number;
+}
+
+const BLOCK = 512;
+const CHUNK = 1 << 20;
+/** The largest size the 11-digit octal field holds; larger files get a PAX size record. */
+const MAX_OCTAL_SIZE = 0o77777777777;
+
+/** Writes `value` as zero-padded octal of `width - 1` digits plus a NUL. */
+function octal(buf: Buffer, off: number, width: number, value: number): void {
+  buf.write(value.toString(8).padStart(width - 1, "0") + "\0", off, width, "latin1");
+}
+
+/** One PAX record, `LEN key=value\n`, whose length counts itself. */
+function paxRecord(key: string, value: string): string {
+  const body = ` ${key}=${value}\n`;
+  const bodyLen = Buffer.byteLength(body);
+  let len = bodyLen + String(bodyLen).length;
+  if (String(len).length + bodyLen !== len) len = bodyLen + String(len).length;
+  return `${len}${body}`;
+}
+
+/** A member to write: the header fields burrow records. */
+interface Member {
+  name: string;
+  type: "0" | "1" | "2" | "5" | "6";
+  mode: number;
+  size: number;
+  mtime: number;
+  linkname?: string | undefined;
+}
+
+/** A plain ustar header; the name and link must already fit (ASCII, at most 100 bytes). */
+function ustarHeader(m: Member, name: string, linkname: string, size: number, type: string): Buffer {
+  const h = Buffer.alloc(BLOCK);
+  h.write(name, 0, 100, "utf8");
+  octal(h, 100, 8, m.mode & 0o7777);
+  // Everything in the store belongs to the user, who is root inside the container: record root.
+  octal(h, 108, 8, 0);
+  octal(h, 116, 8, 0);
+  octal(h, 124, 12, size);
+  octal(h, 136, 12, Math.max(0, Math.floor(m.mtime)));
+  h.write("        ", 148, 8, "latin1");
+  h.write(type, 156, 1, "latin1");
+  h.write(linkname, 157, 100, "utf8");
+  h.write("ustar\0", 257, 6, "latin1");
+  h.write("00", 263, 2, "latin1");
+  h.write("root", 265, 32, "latin1");
+  h.write("root", 297, 32, "latin1");
+  octal(h, 329, 8, 0);
+  octal(h, 337, 8, 0);
+  let sum = 0;
+  for (const b of h) sum += b;
+  h.write(sum.toString(8).padStart(6, "0") + "\0 ", 148, 8, "latin1");
+  return h;
+}
+
+/** Whether a string fits a ustar field as it is (ASCII, short enough). */
+function fits(s: string, max: number): boolean {
+  return s.length <= max && /^[\x20-\x7e]*$/.test(s);
+}
+
+/** The header block(s) of a member: a PAX header first when the name, link or size do not fit ustar. */
+export function memberHeader(m: Member): Buffer {
+  const link = m.linkname ?? "";
+  const records: string[] = [];
+  if (!fits(m.name, 100)) records.push(paxRecord("path", m.name));
+  if (!fits(link, 100)) records.push(paxRecord("linkpath", link));
+  if (m.size > MAX_OCTAL_SIZE) records.push(paxRecord("size", String(m.size)));
+  const main = ustarHeader(
+    m,
+    fits(m.name, 100) ? m.name : asciiStub(m.name),
+    fits(link, 100) ? link : asciiStub(link),
+    m.size > MAX_OCTAL_SIZE ? 0 : m.size,
+    m.type,
+  );
+  if (records.length === 0) return main;
+  const body = Buffer.from(records.join(""), "utf8");
+  const pax = ustarHeader(
+    { name: "", type: "0", mode: 0o644, size: body.length, mtime: m.mtime },
+    asciiStub(`PaxHeaders/${m.name}`),
+    "",
+    body.length,
+    "x",
+  );
+  return Buffer.concat([pax, body, Buffer.alloc(padding(body.length)), main]);
+}
+
+/** A printable ASCII stand-in of at most 100 bytes for a name carried by a PAX record. */
+function asciiStub(s: string): string {
+  return s.replace(/[^\x20-\x7e]/g, "_").slice(-100);
+}
+
+function padding(size: number): number {
+  return (BLOCK - (size % BLOCK)) % BLOCK;
+}
+
+/** Overlay's whiteout: a character device numbered 0/0 in the upper layer. */
+function isWhiteout(st: fs.Stats): boolean {
+  return st.isCharacterDevice() && st.rdev === 0;
+}
+
+/** Runs `fn`, and where it fails for want of permission on one of the user's own entries, grants it and retries. */
+function withAccess<T>(p: string, need: number, fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EACCES") throw err;
+    const st = fs.lstatSync(p);
+    if (st.uid !== process.getuid?.()) throw err;
+    fs.chmodSync(p, st.mode | need);
+    try {
+      return fn();
+    } finally {
+      fs.chmodSync(p, st.mode & 0o7777);
+    }
+  }
+}
+
+/** The names in a folder, sorted so that exports are reproducible. */
+function listDir(dir: string): string[] {
+  return withAccess(dir, 0o500, () => fs.readdirSync(dir)).sort();
+}
+
+/**
+ * The upper folders overlay marks opaque (`user.overlay.opaque` or `trusted.overlay.opaque` = y), read
+ * with GNU tar's xattr support (Node has no getxattr). Undefined when tar cannot read them.
+ */
+export async function readOpaqueDirs(upper: string): Promise<Set<string> | undefined> {
+  const tar = findOnPath("tar");
+  if (tar === undefined) return undefined;
+  const dirs: string[] = [];
+  const walk = (abs: string, rel: string): void => {
+    for (const name of listDir(abs)) {
+      const childAbs = path.join(abs, name);
+      const st = fs.lstatSync(childAbs);
+      if (!st.isDirectory()) continue;
+      const r = rel === "" ? name : `${rel}/${name}`;
+      dirs.push(r);
+      walk(childAbs, r);
+    }
+  };
+  walk(upper, "");
+  const found = new Set<string>();
+  if (dirs.length === 0) return found;
+  const child = spawn(
+    tar,
+    [
+      "--format=posix",
+      "--xattrs",
+      "--xattrs-include=user.overlay.*",
+      "--xattrs-include=trusted.overlay.*",
+      "--no-recursion",
+      "--null",
+      "--verbatim-files-from",
+      "-C",
+      upper,
+      "-cf",
+      "-",
+      "-T",
+      "-",
+    ],
+    { stdio: ["pipe", "pipe", "ignore"] },
+  );
+  child.stdin.on("error", () => {});
+  child.stdin.end(dirs.map((d) => `./${d}\0`).join(""));
+  const chunks: Buffer[] = [];
+  for await (const c of child.stdout) chunks.push(c as Buffer);
+  const code = await new Promise<number | null>((resolve) => {
+    if (child.exitCode !== null) resolve(child.exitCode);
+    else child.once("close", (c) => resolve(c));
+    child.once("error", () => resolve(null));
+  });
+  if (code !== 0) return undefined;
+  // The archive holds directory headers only, each maybe after a PAX header carrying its xattrs.
+  const data = Buffer.concat(chunks);
+  const pax = new Map<string, string>();
+  for (let off = 0; off + BLOCK <= data.length;) {
+    const h = data.subarray(off, off + BLOCK);
+    if (h.every((b) => b === 0)) break;
+    const size = parseInt(h.toString("latin1", 124, 136).replace(/\0.*$/s, "").trim() || "0", 8);
+    const type = String.fromCharCode(h[156]!);
+    off += BLOCK;
+    if (type === "x") {
+      parsePaxRecords(data.subarray(off, off + size), pax);
+    } else {
+      const name = pax.get("path") ?? h.toString("utf8", 0, 100).replace(/\0.*$/s, "");
+      const value =
+        pax.get("SCHILY.xattr.user.overlay.opaque") ?? pax.get("SCHILY.xattr.trusted.overlay.opaque");
+      if (value === "y") found.add(normalizeEntryPath(name));
+      pax.clear();
+    }
+    off += size + padding(size);
+  }
+  return found;
+}
+
+/** Collects small buffers into large ones, so the output stream sees few writes. */
+class Batch {
+  private parts: Buffer[] = [];
+  private size = 0;
+
+  add(b: Buffer): Buffer | undefined {
+    this.parts.push(b);
+    this.size += b.length;
+    return this.size >= CHUNK ? this.take() : undefined;
+  }
+
+  take(): Buffer | undefined {
+    if (this.size === 0) return undefined;
+    const out = Buffer.concat(this.parts, this.size);
+    this.parts = [];
+    this.size = 0;
+    return out;
+  }
+}
+
+/**
+ * Yields the tar stream of the merged tree: relative names (folders end in `/`), owner root, modes and
+ * times as stored, symlinks as symlinks, hardlinks where two names share an inode, and the two zero
+ * blocks that end an archive.
+ */
+export async function* rootfsTar(
+  src: ExportSource,
+  opts: ExportOptions,
+  stats: ExportStats = { entries: 0, bytes: 0 },
+): AsyncGenerator<Buffer> {
+  const opaque =
+    src.upper === undefined ? new Set<string>() : (src.opaque ?? (await readOpaqueDirs(src.upper)));
+  if (opaque === undefined) {
+    opts.warn(
+      "cannot read the container's opaque-folder marks (GNU tar is needed for xattrs): a folder removed and made again in the container may show the image's old content",
+    );
+  }
+  const links = new Map<string, string>();
+  const batch = new Batch();
+  const skipped: string[] = [];
+
+  function* emit(rel: string, abs: string, st: fs.Stats): Generator<Buffer> {
+    if (st.isDirectory()) {
+      stats.entries++;
+      yield* some(
+        batch.add(
+          memberHeader({ name: `${rel}/`, type: "5", mode: st.mode, size: 0, mtime: st.mtimeMs / 1000 }),
+        ),
+      );
+      return;
+    }
+    const base = { name: rel, mode: st.mode, mtime: st.mtimeMs / 1000 };
+    if (st.isSymbolicLink()) {
+      stats.entries++;
+      yield* some(batch.add(memberHeader({ ...base, type: "2", size: 0, linkname: fs.readlinkSync(abs) })));
+    } else if (st.isFIFO()) {
+      stats.entries++;
+      yield* some(batch.add(memberHeader({ ...base, type: "6", size: 0 })));
+    } else if (st.isFile()) {
+      const key = `${st.dev}:${st.ino}`;
+      const first = st.nlink > 1 ? links.get(key) : undefined;
+      stats.entries++;
+      if (first !== undefined) {
+        yield* some(batch.add(memberHeader({ ...base, type: "1", size: 0, linkname: first })));
+        return;
+      }
+      if (st.nlink > 1) links.set(key, rel);
+      yield* fileMember(rel, abs, st, base);
+    } else {
+      skipped.push(rel);
+    }
+  }
+
+  function* fileMember(
+    rel: string,
+    abs: string,
+    st: fs.Stats,
+    base: { name: string; mode: number; mtime: number },
+  ): Generator<Buffer> {
+    const fd = withAccess(abs, 0o400, () =>
+      fs.openSync(abs, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW),
+    );
+    try {
+      yield* some(batch.add(memberHeader({ ...base, type: "0", size: st.size })));
+      let left = st.size;
+      while (left > 0) {
+        const buf = Buffer.allocUnsafe(Math.min(CHUNK, left));
+        let n = fs.readSync(fd, buf, 0, buf.length, null);
+        if (n === 0) {
+          // The file shrank while it was read (a run writing it): pad to the size the header announced.
+          opts.warn(`${rel} changed while it was exported: its end is zero-filled`);
+          buf.fill(0);
+          n = buf.length;
+        }
+        left -= n;
+        stats.bytes += n;
+        yield* some(batch.add(buf.subarray(0, n)));
+      }
+      yield* some(batch.add(Buffer.alloc(padding(st.size))));
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+
+  // Walks one folder of the merged view: `upperAbs` wins over `lowerAbs`, names are the union.
+  function* walk(rel: string, lowerAbs: string | undefined, upperAbs: string | undefined): Generator<Buffer> {
+    const names = new Set<string>();
+    if (upperAbs !== undefined) for (const n of listDir(upperAbs)) names.add(n);
+    if (lowerAbs !== undefined) for (const n of listDir(lowerAbs)) names.add(n);
+    for (const name of [...names].sort()) {
+      const r = rel === "" ? name : `${rel}/${name}`;
+      const u = upperAbs === undefined ? undefined : path.join(upperAbs, name);
+      const l = lowerAbs === undefined ? undefined : path.join(lowerAbs, name);
+      const ust = u === undefined ? undefined : fs.lstatSync(u, { throwIfNoEntry: false });
+      const lst = l === undefined ? undefined : fs.lstatSync(l, { throwIfNoEntry: false });
+      if (ust !== undefined) {
+        if (src.upper !== undefined && isWhiteout(ust)) continue;
+        yield* emit(r, u!, ust);
+        if (ust.isDirectory()) {
+          const seesLower = lst?.isDirectory() === true && !(opaque?.has(r) ?? false);
+          yield* walk(r, seesLower ? l : undefined, u);
+        }
+      } else if (lst !== undefined) {
+        yield* emit(r, l!, lst);
+        if (lst.isDirectory()) yield* walk(r, l, undefined);
+      }
+    }
+  }
+
+  yield* walk("", src.lower, src.upper);
+  yield* some(batch.add(Buffer.alloc(2 * BLOCK)));
+  yield* some(batch.take());
+  if (skipped.length > 0) {
+    const shown = skipped.slice(0, 5).join(", ") + (skipped.length > 5 ? ", ..." : "");
+    opts.warn(`left out ${skipped.length} device node(s) or socket(s) a tar cannot usefully hold: ${shown}`);
+  }
+}
+
+function* some(b: Buffer | undefined): Generator<Buffer> {
+  if (b !== undefined) yield b;
+}
+
+/**
+ * Writes the tar of `src` to `output`: a file, written to a temporary sibling and renamed into place so
+ * that a failed export leaves no partial file (an existing file is replaced, as docker does), or the
+ * stream given for `-`.
+ */
+export async function exportRootfs(
+  src: ExportSource,
+  output: string | Writable,
+  opts: ExportOptions,
+): Promise<ExportStats> {
+  const stats: ExportStats = { entries: 0, bytes: 0 };
+  if (typeof output !== "string") {
+    await pipeline(Readable.from(rootfsTar(src, opts, stats)), output, { end: false });
+    return stats;
+  }
+  const target = path.resolve(output);
+  if (fs.statSync(target, { throwIfNoEntry: false })?.isDirectory()) {
+    throw new InvalidArgumentError(`${output} is a folder: give the name of the tar file to write`);
+  }
+  const tmp = tempSibling(target, "part");
+  let fd: number;
+  try {
+    fd = fs.openSync(tmp, "wx", 0o666);
+  } catch (err) {
+    throw new InvalidArgumentError(`cannot write ${output}: ${errnoText(err)}`, { cause: err });
+  }
+  const removeTmp = (): void => fs.rmSync(tmp, { force: true });
+  const onSignal = (sig: NodeJS.Signals): void => {
+    removeTmp();
+    process.kill(process.pid, sig);
+  };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  try {
+    const out = fs.createWriteStream("", { fd, autoClose: false });
+    await pipeline(Readable.from(rootfsTar(src, opts, stats)), out);
+    fs.fsyncSync(fd);
+    fs.closeSync(fd);
+    fd = -1;
+    fs.renameSync(tmp, target);
+    return stats;
+  } catch (err) {
+    removeTmp();
+    if (fd >= 0) {
+      try {
+        fs.closeSync(fd);
+      } catch {
+        // The stream closed it on its error.
+      }
+    }
+    const code = (err as NodeJS.ErrnoException).code;
+    if (typeof code === "string")
+      throw new StoreError(`export to ${output} failed: ${errnoText(err)}`, { cause: err });
+    throw err;
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  }
+}
+
+/** A system error's reason without Node's syscall and path decorations ("no such file or directory"). */
+function errnoText(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  const m = /^[A-Z]+: ([^,]+),/.exec(e.message ?? "");
+  return m ? m[1]! : (e.message ?? String(err));
+}
