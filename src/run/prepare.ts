@@ -171,6 +171,10 @@ export async function prepareRun(cmd: BurrowCommand, req: RunRequest): Promise<n
     };
   }
 
+  if (layerUse && !layerUse.shared)
+    cmd.warn(
+      `container ${container?.name ?? container?.id.slice(0, 12)} is in use by another run: this run works on a snapshot of its layer, and its changes are discarded at exit`,
+    );
   const { scratchBase, makeScratch, removeScratch } = await import("./scratch.js");
   const scratch = makeScratch(scratchBase(cmd.context.env, store.paths.tmp));
   try {

@@ -1,0 +1,336 @@
+// Named containers as a udocker user drives them, as the unprivileged test user against the local registry:
+// create, ps, run (persistence), clone, name/rmname/rename, protect, rm, inspect, verify, concurrent runs, setup.
+import { describe, test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import path from "node:path";
+import { chownToTestUser, makeTestHome, runBurrow, testEnv } from "../harness/env.js";
+import type { BurrowResult, BurrowRunOptions, TestHome } from "../harness/env.js";
+import { layerFromTarball, pushImage, uniqueRepo } from "../harness/image-builder.js";
+import type { Layer } from "../harness/image-builder.js";
+import { engineNames } from "../../src/engines.js";
+
+const DOCKER_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+/** Prints the tracer of the program (PRoot traces what it runs). */
+const PROBE = ["sh", "-c", "grep TracerPid /proc/self/status"];
+
+let home: TestHome;
+let image = "";
+let alpineLayer: Layer;
+
+function burrow(args: string[], opts: BurrowRunOptions = {}): Promise<BurrowResult> {
+  return runBurrow(args, {
+    home,
+    ...opts,
+    env: { BURROW_INSECURE_REGISTRIES: testEnv().registries.plain.host, ...(opts.env ?? {}) },
+  });
+}
+
+const show = (r: BurrowResult): string => `exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`;
+
+/** Asserts a zero exit status and returns stdout. */
+function ok(r: BurrowResult): string {
+  assert.equal(r.code, 0, show(r));
+  return r.stdout;
+}
+
+/** Asserts burrow's own failure: status 125 and one line on stderr matching `message`. */
+function failsWith125(r: BurrowResult, message: RegExp): void {
+  assert.equal(r.code, 125, show(r));
+  assert.equal(r.stderr.trim().split("\n").length, 1, `one line on stderr:\n${r.stderr}`);
+  assert.match(r.stderr, message);
+}
+
+/** The store's containers folder. */
+const containersDir = (): string => path.join(home.burrowDir, "containers");
+
+/** `burrow ps --format json`. */
+async function ps(): Promise<
+  { id: string; names: string[]; layer: string; protected: boolean; engine: string | null }[]
+> {
+  return JSON.parse(ok(await burrow(["ps", "--format", "json"]))) as {
+    id: string;
+    names: string[];
+    layer: string;
+    protected: boolean;
+    engine: string | null;
+  }[];
+}
+
+/** Creates a container and returns its id (checked to be the one `create` printed). */
+async function create(name: string, from = image, env: Record<string, string> = {}): Promise<string> {
+  const out = ok(await burrow(["create", "--name", name, from], { env }));
+  const id = out.trim();
+  assert.match(id, /^[a-f0-9]{64}$/, `create prints the id, got ${JSON.stringify(out)}`);
+  assert.ok(fs.statSync(path.join(containersDir(), id)).isDirectory());
+  return id;
+}
+
+/** Skips (out loud) a test that needs an engine this build does not have. */
+function needs(engine: string): { skip: string | false } {
+  return { skip: engineNames.includes(engine) ? false : `needs the ${engine} engine, not in src/engines.ts` };
+}
+
+/** Pushes the Alpine layer under a config of its own (a distinct image id) and pulls it. */
+async function ownImage(label: string): Promise<string> {
+  const pushed = await pushImage("plain", uniqueRepo(label), "1", [alpineLayer], {
+    config: { Cmd: ["/bin/sh"], Env: [`PATH=${DOCKER_PATH}`], Labels: { test: label } },
+  });
+  ok(await burrow(["pull", pushed.ref]));
+  return pushed.ref;
+}
+
+before(async () => {
+  home = await makeTestHome();
+  alpineLayer = await layerFromTarball(testEnv().alpine);
+  image = await ownImage("ct-alpine");
+});
+
+after(async () => {
+  await home?.cleanup();
+});
+
+describe("burrow create, ps, run", () => {
+  test("create prints the id; ps lists the name; runs see what the previous run wrote", async () => {
+    const id = await create("c1");
+    const table = ok(await burrow(["ps"]));
+    assert.match(table, /^CONTAINER ID\s+P\s+NAMES\s+IMAGE/);
+    assert.match(table, new RegExp(`^${id.slice(0, 12)}\\s+\\.\\s+c1\\s+`, "m"));
+    ok(await burrow(["run", "c1", "sh", "-c", "echo one > /root/state"]));
+    assert.equal(ok(await burrow(["run", "c1", "cat", "/root/state"])), "one\n");
+    assert.equal(ok(await burrow(["run", id.slice(0, 8), "cat", "/root/state"])), "one\n", "by id prefix");
+    // The image itself is untouched: a plain run of it does not see the container's file.
+    assert.notEqual((await burrow(["run", image, "cat", "/root/state"])).code, 0);
+  });
+
+  test("a container made by run --name keeps its changes too; -m and -s add the engine and size", async () => {
+    ok(await burrow(["run", "--name", "r1", image, "sh", "-c", "head -c 300000 /dev/zero > /big"]));
+    assert.equal(ok(await burrow(["run", "r1", "wc", "-c", "/big"])).trim(), "300000 /big");
+    const table = ok(await burrow(["ps", "-m", "-s"]));
+    assert.match(table, /ENGINE\s+SIZE/);
+    const line = table.split("\n").find((l) => /\sr1\s/.test(l));
+    assert.ok(line, table);
+    assert.match(line, /\sauto\s+3\d\d\.\dkB$/, `r1's own layer holds the 300 kB file: ${line}`);
+  });
+
+  test("run --rm --name leaves no container behind", async () => {
+    assert.equal(ok(await burrow(["run", "--rm", "--name", "gone", image, "echo", "hi"])), "hi\n");
+    assert.equal((await ps()).filter((c) => c.names.includes("gone")).length, 0);
+    assert.deepEqual(
+      fs.readdirSync(containersDir()).filter((n) => n.startsWith(".")),
+      [],
+      "no temporary or half-removed folder left",
+    );
+  });
+
+  test("create of a missing image, a name in use or a bad name: one line, 125, nothing made", async () => {
+    const before = fs.readdirSync(containersDir()).sort();
+    failsWith125(await burrow(["create", "--name", "c1", image]), /name "c1" is in use/);
+    failsWith125(await burrow(["create", "--name=.x", image]), /invalid container name/);
+    failsWith125(await burrow(["create", `${testEnv().registries.plain.host}/${uniqueRepo("none")}:1`]), /./);
+    assert.deepEqual(fs.readdirSync(containersDir()).sort(), before);
+  });
+});
+
+describe("names, clone, protect, rm", () => {
+  test("name, rename and rmname show in ps and work with run", async () => {
+    await create("n1");
+    ok(await burrow(["run", "n1", "sh", "-c", "echo named > /root/f"]));
+    ok(await burrow(["name", "n1", "alias1"]));
+    assert.deepEqual((await ps()).find((c) => c.names.includes("n1"))?.names, ["n1", "alias1"]);
+    assert.equal(ok(await burrow(["run", "alias1", "cat", "/root/f"])), "named\n");
+    ok(await burrow(["rename", "alias1", "alias2"]));
+    assert.deepEqual((await ps()).find((c) => c.names.includes("n1"))?.names, ["n1", "alias2"]);
+    assert.equal(ok(await burrow(["run", "alias2", "cat", "/root/f"])), "named\n");
+    ok(await burrow(["rmname", "alias2"]));
+    assert.doesNotMatch(ok(await burrow(["ps"])), /alias/);
+    failsWith125(await burrow(["name", "n1", "c1"]), /name "c1" is in use/);
+    failsWith125(await burrow(["rmname", "alias2"]), /no container is named "alias2"/);
+    failsWith125(await burrow(["rename", "nope", "x"]), /no container "nope"/);
+  });
+
+  test("clone has the same files and changes independently", async () => {
+    await create("orig");
+    ok(await burrow(["run", "orig", "sh", "-c", "echo v1 > /root/v && rm /etc/motd"]));
+    const id = ok(await burrow(["clone", "--name", "copy", "orig"])).trim();
+    assert.match(id, /^[a-f0-9]{64}$/);
+    assert.equal(ok(await burrow(["run", "copy", "cat", "/root/v"])), "v1\n");
+    assert.notEqual((await burrow(["run", "copy", "test", "-e", "/etc/motd"])).code, 0, "deletions cloned");
+    ok(await burrow(["run", "copy", "sh", "-c", "echo v2 > /root/v"]));
+    assert.equal(ok(await burrow(["run", "orig", "cat", "/root/v"])), "v1\n");
+    assert.equal(ok(await burrow(["run", "copy", "cat", "/root/v"])), "v2\n");
+  });
+
+  test("a protected container refuses rm (125) and stays; unprotected, rm takes several at once", async () => {
+    const a = await create("pa");
+    const b = await create("pb");
+    ok(await burrow(["protect", "pa"]));
+    assert.equal((await ps()).find((c) => c.id === a)?.protected, true);
+    assert.match(ok(await burrow(["ps"])), new RegExp(`^${a.slice(0, 12)}\\s+P\\s+pa`, "m"));
+    failsWith125(await burrow(["rm", "pa"]), /container pa is protected: run 'burrow unprotect pa' first/);
+    failsWith125(await burrow(["rm", "-f", "pa"]), /protected/);
+    assert.ok(fs.existsSync(path.join(containersDir(), a)));
+    ok(await burrow(["unprotect", "pa"]));
+    ok(await burrow(["rm", "pa", b.slice(0, 12)]));
+    assert.equal(fs.existsSync(path.join(containersDir(), a)), false);
+    assert.equal(fs.existsSync(path.join(containersDir(), b)), false);
+    const left = await ps();
+    assert.equal(left.filter((c) => c.id === a || c.id === b).length, 0);
+    failsWith125(await burrow(["rm", "pa"]), /no container "pa"/);
+  });
+});
+
+describe("inspect and verify", () => {
+  test("inspect gives the container as JSON; inspect -p a folder holding the container's own files", async () => {
+    const id = await create("insp");
+    ok(await burrow(["run", "insp", "sh", "-c", "mkdir -p /data && echo inside > /data/file"]));
+    const [info] = JSON.parse(ok(await burrow(["inspect", "insp"]))) as {
+      Id: string;
+      Names: string[];
+      Image: string;
+      Burrow: { Layer: string; Path: string; ImageRootfs: string };
+    }[];
+    assert.equal(info?.Id, id);
+    assert.deepEqual(info?.Names, ["insp"]);
+    const p = ok(await burrow(["inspect", "-p", "insp"])).trim();
+    assert.equal(p, info?.Burrow.Path);
+    assert.ok(p.startsWith(path.join(containersDir(), id)), p);
+    assert.equal(fs.readFileSync(path.join(p, "data/file"), "utf8"), "inside\n");
+    // A file put there while no run uses the container shows inside it.
+    fs.writeFileSync(path.join(p, "data/from-host"), "host\n");
+    await chownToTestUser(path.join(p, "data/from-host"));
+    assert.equal(ok(await burrow(["run", "insp", "cat", "/data/from-host"])), "host\n");
+  });
+
+  test("verify reports a container whose image rootfs is damaged", async () => {
+    const ref = await ownImage("ct-verify");
+    await create("ver", ref);
+    assert.match(ok(await burrow(["verify", "ver"])), /^ver: OK$/m);
+    const [img] = JSON.parse(ok(await burrow(["inspect", ref]))) as { Burrow: { Rootfs: string } }[];
+    fs.rmSync(path.join(img!.Burrow.Rootfs, "etc/os-release"), { force: true });
+    fs.rmSync(path.join(img!.Burrow.Rootfs, "etc/alpine-release"), { force: true });
+    const r = await burrow(["verify", "ver"]);
+    assert.equal(r.code, 1, show(r));
+    assert.match(r.stdout, /^ver: DAMAGED$/m);
+    assert.match(r.stdout, /rootfs has \d+ files/);
+    const all = await burrow(["verify"]);
+    assert.equal(all.code, 1, show(all));
+    assert.match(all.stdout, /^container ver: DAMAGED$/m);
+    assert.match(all.stdout, /^container c1: OK$/m);
+  });
+
+  test("images -l lists each image's layers with their sizes", async () => {
+    const out = ok(await burrow(["images", "-l"]));
+    assert.ok(out.includes(alpineLayer.digest), out);
+    assert.match(out, new RegExp(`${alpineLayer.digest}\\s+\\d+(\\.\\d+)?[kM]B`));
+  });
+});
+
+describe("images and protection", () => {
+  test("a protected image refuses rmi and rmi -f; an image containers use keeps its data with rmi -f", async () => {
+    const ref = await ownImage("ct-rmi");
+    ok(await burrow(["protect", ref]));
+    failsWith125(await burrow(["rmi", ref]), /is protected: run 'burrow unprotect .*' first/);
+    failsWith125(await burrow(["rmi", "-f", ref]), /is protected/);
+    assert.match(ok(await burrow(["images"])), /ct-rmi/);
+    ok(await burrow(["unprotect", ref]));
+    await create("user", ref);
+    failsWith125(await burrow(["rmi", ref]), /is used by container\(s\) user/);
+    ok(await burrow(["rmi", "-f", ref]));
+    assert.doesNotMatch(ok(await burrow(["images"])), /ct-rmi/);
+    assert.equal(ok(await burrow(["run", "user", "echo", "still runs"])), "still runs\n");
+  });
+});
+
+describe("concurrent runs of one container", () => {
+  test("two runs of one container at once both work; the container stays consistent", async () => {
+    await create("arr");
+    ok(await burrow(["run", "arr", "sh", "-c", "echo base > /root/base"]));
+    const shared = path.join(home.dir, "meet");
+    fs.mkdirSync(shared);
+    await chownToTestUser(shared);
+    // Each run waits (up to 30 s) for the other to have started: both are running at the same time.
+    const script =
+      "touch /meet/$0; i=0; while [ ! -e /meet/$1 ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done; test -e /meet/$1 && cat /root/base && echo $0 > /root/mark-$0";
+    const [a, b] = await Promise.all([
+      burrow(["run", "-v", `${shared}:/meet`, "arr", "sh", "-c", script, "A", "B"]),
+      burrow(["run", "-v", `${shared}:/meet`, "arr", "sh", "-c", script, "B", "A"]),
+    ]);
+    assert.equal(ok(a), "base\n");
+    assert.equal(ok(b), "base\n");
+    const marks = ok(await burrow(["run", "arr", "sh", "-c", "ls /root | grep mark- || true"]))
+      .trim()
+      .split("\n")
+      .filter(Boolean);
+    const layer = (await ps()).find((c) => c.names.includes("arr"))?.layer;
+    if (layer === "overlay") {
+      assert.equal(
+        [a, b].filter((r) => /is in use by another run: this run works on a snapshot/.test(r.stderr)).length,
+        1,
+        "the run that did not get the layer says so",
+      );
+      // One run had the container's layer; the other worked on a private snapshot of it (README: Containers).
+      assert.equal(marks.length, 1, `exactly one run's writes are kept: ${marks.join(", ")}`);
+    } else {
+      assert.deepEqual(marks.sort(), ["mark-A", "mark-B"]);
+    }
+    assert.equal(ok(await burrow(["run", "arr", "cat", "/root/base"])), "base\n");
+    const tmp = path.join(home.burrowDir, "tmp");
+    assert.deepEqual(
+      fs.readdirSync(tmp).filter((n) => n.startsWith("snapshot-")),
+      [],
+      "no snapshot left in the store",
+    );
+  });
+});
+
+describe("copy containers (BURROW_LAYER=copy)", () => {
+  test("a copy container persists, clones, and inspect -p shows its whole rootfs", async () => {
+    const env = { BURROW_LAYER: "copy" };
+    const id = await create("cp1", image, env);
+    assert.equal((await ps()).find((c) => c.id === id)?.layer, "copy");
+    ok(await burrow(["run", "cp1", "sh", "-c", "echo kept > /root/k"], { env }));
+    assert.equal(ok(await burrow(["run", "cp1", "cat", "/root/k"], { env })), "kept\n");
+    const p = ok(await burrow(["inspect", "-p", "cp1"])).trim();
+    assert.ok(fs.existsSync(path.join(p, "bin/busybox")), "the whole rootfs is there");
+    assert.equal(fs.readFileSync(path.join(p, "root/k"), "utf8"), "kept\n");
+    ok(await burrow(["clone", "--name", "cp2", "cp1"]));
+    assert.equal(ok(await burrow(["run", "cp2", "cat", "/root/k"], { env })), "kept\n");
+  });
+});
+
+describe("burrow setup with containers made by create", () => {
+  test("setup --execmode=F1 prints a one-line notice and saves an engine that runs", async () => {
+    await create("f1");
+    const r = await burrow(["setup", "--execmode=F1", "f1"]);
+    assert.equal(r.code, 0, show(r));
+    assert.equal(r.stderr.split("\n").filter((l) => /fakechroot/.test(l)).length, 1, r.stderr);
+    assert.ok((await ps()).find((c) => c.names.includes("f1"))?.engine);
+    assert.equal(ok(await burrow(["run", "--nosysdirs", "f1", "echo", "ran"])), "ran\n");
+  });
+
+  test("setup --execmode=P1 then run uses proot", needs("proot"), async () => {
+    await create("p1");
+    ok(await burrow(["setup", "--execmode=P1", "p1"]));
+    assert.match(ok(await burrow(["ps", "-m"])), /\sp1\s.*\sproot$/m);
+    const r = await burrow(["run", "--debug", "p1", ...PROBE]);
+    assert.equal(r.code, 0, show(r));
+    assert.match(r.stderr, /^burrow: debug: engine proot \(from the container's saved engine\)$/m);
+    assert.doesNotMatch(r.stdout, /TracerPid:\s+0$/m);
+    ok(await burrow(["run", "p1", "sh", "-c", "echo p > /root/p"]));
+    assert.equal(ok(await burrow(["run", "p1", "cat", "/root/p"])), "p\n");
+  });
+
+  test(
+    "setup --engine runc then run uses runc and keeps the container's changes",
+    needs("runc"),
+    async () => {
+      await create("rc");
+      ok(await burrow(["setup", "--engine", "runc", "rc"]));
+      const r = await burrow(["run", "--debug", "rc", "sh", "-c", "echo r > /root/r"]);
+      assert.equal(r.code, 0, show(r));
+      assert.match(r.stderr, /^burrow: debug: engine runc \(from the container's saved engine\)$/m);
+      assert.equal(ok(await burrow(["run", "rc", "cat", "/root/r"])), "r\n");
+    },
+  );
+});
