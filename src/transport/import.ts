@@ -59,6 +59,27 @@ function tempName(store: Store, what: string): string {
   return path.join(store.paths.tmp, `import-${what}-${os.hostname()}-${process.pid}-${randomHex(4)}`);
 }
 
+/** Removes staged tarballs in tmp/ left by imports on this host whose process is gone (killed mid-way). */
+function cleanStaged(store: Store): void {
+  let names: string[];
+  try {
+    names = fs.readdirSync(store.paths.tmp);
+  } catch {
+    return;
+  }
+  for (const n of names) {
+    const m = /^import-blob-(.+)-(\d+)-[a-f0-9]{8}$/.exec(n);
+    if (!m || m[1] !== os.hostname()) continue;
+    try {
+      process.kill(Number(m[2]), 0);
+      continue;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "EPERM") continue;
+    }
+    fs.rmSync(path.join(store.paths.tmp, n), { force: true });
+  }
+}
+
 /** A reason from a system error without Node's syscall and path decoration. */
 function reason(err: unknown): string {
   const e = err as NodeJS.ErrnoException;
@@ -177,6 +198,7 @@ export async function importTarball(opts: ImportOptions): Promise<ImportResult> 
     throw new InvalidArgumentError("--mv removes the file imported: it cannot be used with - (stdin)");
   }
   cleanAbandoned(store);
+  cleanStaged(store);
   const staged = tempName(store, "blob");
   let tmpImage: string | undefined;
   try {
