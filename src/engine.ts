@@ -60,6 +60,11 @@ export type ProbeResult =
 export interface RunIO {
   /** Where the engine may keep per-run state (deleted by the caller afterwards). */
   scratch: string;
+  /**
+   * Whether the engine may remove `scratch` itself once the program is gone (the userns helper does,
+   * faster than the caller's walk); the caller still removes whatever is left.
+   */
+  disposableScratch?: boolean;
   /** Environment of the burrow process itself (for binary overrides such as BURROW_PROOT). */
   env: NodeJS.ProcessEnv;
 }

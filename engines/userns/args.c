@@ -28,6 +28,8 @@ void print_usage(void)
 	      "  --bind SRC:DST[:ro|rw][:opt][:mkdir]\n"
 	      "  --tmpfs DST[:size=SIZE][:mode=OCTAL]\n"
 	      "  --cwd DIR                     working directory inside (default /)\n"
+	      "  --remove-after DIR            remove DIR (the run's scratch folder) when the\n"
+	      "                                program is gone (needs --pid)\n"
 	      "  --fake-root                   chown/setuid family and device mknod succeed as no-ops\n"
 	      "  --help, --version\n"
 	      "In SRC:DST fields, write a literal ':' as '\\:' and '\\' as '\\\\'.\n"
@@ -244,6 +246,7 @@ enum opt_id {
 	O_TMPFS,
 	O_CWD,
 	O_FAKE_ROOT,
+	O_REMOVE_AFTER,
 	O_HELP,
 	O_VERSION,
 };
@@ -267,6 +270,7 @@ static const struct {
 	{"--tmpfs", true, O_TMPFS},
 	{"--cwd", true, O_CWD},
 	{"--fake-root", false, O_FAKE_ROOT},
+	{"--remove-after", true, O_REMOVE_AFTER},
 	{"--help", false, O_HELP},
 	{"--version", false, O_VERSION},
 	{"--new-devpts", false, O_NEW_DEVPTS},
@@ -340,6 +344,8 @@ static int apply_option(struct config *cfg, enum opt_id id, const char *name, co
 	case O_FAKE_ROOT:
 		cfg->fake_root = true;
 		return 0;
+	case O_REMOVE_AFTER:
+		return set_once(&cfg->remove_after, name, value);
 	case O_HELP:
 	case O_VERSION:
 		break;
@@ -436,6 +442,20 @@ int validate_config(struct config *cfg)
 	}
 	if (cfg->hostname != NULL && (cfg->hostname[0] == '\0' || strlen(cfg->hostname) > HOSTNAME_MAX))
 		return fail_errno(0, "--hostname '%s': must be 1 to %d bytes", cfg->hostname, HOSTNAME_MAX);
+	if (cfg->remove_after != NULL) {
+		/* Only the outer helper of --pid outlives the program; the root is never a scratch folder. */
+		if (!cfg->pid_ns)
+			return fail_errno(0, "--remove-after needs --pid");
+		if (!is_clean_absolute(cfg->remove_after) ||
+		    cfg->remove_after[strspn(cfg->remove_after, "/")] == '\0')
+			return fail_errno(
+				0, "--remove-after '%s': must be an absolute path without . or .., not /",
+				cfg->remove_after);
+		if (lstat(cfg->remove_after, &st) < 0)
+			return fail("--remove-after %s", cfg->remove_after);
+		if (!S_ISDIR(st.st_mode))
+			return fail_errno(ENOTDIR, "--remove-after %s", cfg->remove_after);
+	}
 	if (cfg->cwd != NULL && !is_clean_absolute(cfg->cwd))
 		return fail_errno(0, "--cwd '%s': must be an absolute path without . or ..", cfg->cwd);
 	for (size_t i = 0; i < cfg->n_ops; i++) {

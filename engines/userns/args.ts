@@ -1,8 +1,8 @@
-// Translates an engine-neutral RunSpec into burrow-ns's command line (engines/userns/README.md, interface 1).
+// Translates an engine-neutral RunSpec into burrow-ns's command line (engines/userns/README.md, interface 2).
 import type { MountSpec, RunSpec } from "../../src/engine.js";
 
 /** The burrow-ns command-line interface this translation is written against (`--version` prints it). */
-export const HELPER_INTERFACE = 1;
+export const HELPER_INTERFACE = 2;
 
 /** Escapes one `:`-separated field of `--bind`, `--tmpfs` or `--overlay`: `\` as `\\`, `:` as `\:`. */
 export function escapeField(value: string): string {
@@ -41,11 +41,13 @@ function inside(p: string, dir: string): boolean {
  * The burrow-ns arguments that run `spec`, `--` and the program included. `scratch` is the run's
  * private scratch folder, deleted after the run: an overlay layer inside it (an ephemeral run's) is
  * mounted `:volatile`, so that the kernel never syncs it (not at copy-up, not at the unmount when
- * the container exits, where a sync would flush every dirty page of the file system holding it). Valued options use the
- * `--opt=VALUE` form so that no value can be mistaken for an option. Global options come first, then
- * the mount ops in the order the helper applies them: /proc, /dev, /sys, then `spec.mounts` as planned.
+ * the container exits, where a sync would flush every dirty page of the file system holding it). With
+ * `removeScratch` (and a pid namespace, whose outer helper outlives the program) the helper removes the
+ * scratch folder itself before it reports the status. Valued options use the `--opt=VALUE` form so that
+ * no value can be mistaken for an option. Global options come first, then the mount ops in the order the
+ * helper applies them: /proc, /dev, /sys, then `spec.mounts` as planned.
  */
-export function helperArgs(spec: RunSpec, scratch?: string): string[] {
+export function helperArgs(spec: RunSpec, scratch?: string, removeScratch = false): string[] {
   if (spec.argv.length === 0) throw new RangeError("the RunSpec has no program to run (argv is empty)");
   const args: string[] = [];
   const root = spec.root;
@@ -62,6 +64,7 @@ export function helperArgs(spec: RunSpec, scratch?: string): string[] {
   args.push(`--uid=${spec.uid}`, `--gid=${spec.gid}`);
   if (spec.hostname !== undefined) args.push(`--hostname=${spec.hostname}`);
   if (spec.pidNamespace) args.push("--pid");
+  if (spec.pidNamespace && removeScratch && scratch !== undefined) args.push(`--remove-after=${scratch}`);
   if (spec.fakeRoot) args.push("--fake-root");
   args.push(`--cwd=${spec.cwd}`);
   if (spec.sysdirs) args.push("--proc", "--dev", "--sys");

@@ -12,7 +12,7 @@
 
 /* The version of the command-line interface; bumped when the TypeScript side must change. */
 #define BURROW_NS_VERSION   "0.1.0"
-#define BURROW_NS_INTERFACE 1
+#define BURROW_NS_INTERFACE 2
 
 /* Exit statuses reserved for the helper itself (the contained program owns all others). */
 enum {
@@ -60,6 +60,7 @@ struct config {
 	bool fake_root;
 	bool new_devpts; /* --dev gets a private devpts instance instead of the host's */
 	const char *cwd;
+	const char *remove_after; /* --remove-after: the run's scratch folder, or NULL */
 	struct op *ops;
 	size_t n_ops;
 	char *const *argv; /* PROGRAM [ARG...] */
@@ -86,6 +87,15 @@ int resolve_in_root(const char *root, const char *path, int create, bool dir, ch
 
 /* seccomp.c */
 int install_fake_root_filter(void);
+
+/* cleanup.c */
+struct scratch {
+	int fd;		  /* the scratch folder, or -1 */
+	int parent_fd;	  /* the folder holding it (O_PATH) */
+	const char *name; /* its name there */
+};
+int open_scratch(const struct config *cfg, struct scratch *s);
+void remove_scratch(struct scratch *s);
 
 /* init.c */
 struct tty_state {

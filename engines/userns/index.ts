@@ -208,7 +208,7 @@ export class UsernsEngine implements Engine {
         `engine userns cannot run here: the ${HELPER_NAME} helper is not built; build it with \`make -C engines/userns\``,
       );
     }
-    const args = helperArgs(spec, io.scratch);
+    const args = helperArgs(spec, io.scratch, io.disposableScratch === true);
     const env = envObject(spec.env);
     return new Promise<number>((resolve, reject) => {
       const child = spawn(helper, args, { stdio: "inherit", env, cwd: "/" });

@@ -61,6 +61,7 @@ int main(int argc, char **argv)
 	struct config cfg;
 	enum parse_result what;
 	struct tty_state tty = {.fd = -1};
+	struct scratch scratch = {.fd = -1, .parent_fd = -1, .name = NULL};
 	sigset_t caller_mask;
 	uid_t outside_uid = getuid();
 	gid_t outside_gid = getgid();
@@ -112,6 +113,10 @@ int main(int argc, char **argv)
 		/* The new pid namespace starts with our first child, its init. Signals are blocked
 		 * before the fork so that none sent meanwhile is lost. */
 		find_foreground_tty(&tty);
+		/* The scratch folder is opened now: after the container's pivot_root, the host's
+		 * root is no longer ours to find it by path. */
+		if (cfg.remove_after != NULL && open_scratch(&cfg, &scratch) < 0)
+			die();
 		if (block_forwarded_signals(&caller_mask) < 0)
 			die();
 		pid = fork();
@@ -124,6 +129,7 @@ int main(int argc, char **argv)
 			if (wait_and_forward(pid, &status) < 0)
 				die();
 			restore_foreground(&tty);
+			remove_scratch(&scratch);
 			return exit_status_of(status);
 		}
 		/* init (pid 1): killed with the outer helper, so a killed run leaves nothing behind

@@ -1,5 +1,6 @@
 // Bundles the CLI, run by `npm run build` after tsc (see the why below):
 //   dist/src/cli/bundle.cjs  the whole CLI (src/cli/main.ts and what it imports) in one CommonJS file;
+//   dist/src/cli/run.cjs     `burrow run` alone (src/cli/run-direct.ts: no clipanion, no other command);
 //   dist/src/cli/burrow.cjs  package.json's `bin` (src/cli/launch.ts): runs bundle.cjs with V8's code cache;
 //   dist/src/cli/got.cjs     got, the HTTP client, in its own file, required only when a registry is spoken to;
 //   dist/src/cli/main.js     replaces tsc's output with an ES module that loads burrow.cjs (tests run it).
@@ -101,6 +102,26 @@ const lazyBuiltins: Plugin = {
   },
 };
 
+/**
+ * One module per builtin for the whole bundle: esbuild turns each source file's `import fs from "node:fs"`
+ * into its own `__toESM(require("node:fs"))`, which copies every export of the builtin again (some 5 ms on
+ * `run`'s way); through this shim the copy is made once, by the first module that needs the builtin.
+ */
+const sharedBuiltins: Plugin = {
+  name: "shared-builtins",
+  setup(b) {
+    b.onResolve({ filter: /^node:/ }, (args) => {
+      if (args.namespace === "shared-builtin") return { path: args.path, external: true };
+      if (args.importer.includes(`${path.sep}node_modules${path.sep}`)) return undefined;
+      return { path: args.path, namespace: "shared-builtin" };
+    });
+    b.onLoad({ filter: /.*/, namespace: "shared-builtin" }, (args) => {
+      const spec = JSON.stringify(args.path);
+      return { contents: `export { default } from ${spec};\nexport * from ${spec};\n`, loader: "js" };
+    });
+  },
+};
+
 await Promise.all(
   SEPARATE.map((name) =>
     build({ ...common, entryPoints: [name], outfile: path.join(outdir, `${name}.cjs`) }),
@@ -109,19 +130,21 @@ await Promise.all(
 
 await build({ ...common, entryPoints: ["src/cli/launch.ts"], outfile: path.join(outdir, "burrow.cjs") });
 
-const result = await build({
+/** A CLI bundle: `entry` and what it imports, in one CommonJS file run by the launcher. */
+const cliBundle = (entry: string, outfile: string): BuildOptions => ({
   ...common,
-  entryPoints: ["src/cli/main.ts"],
-  outfile: path.join(outdir, "bundle.cjs"),
+  entryPoints: [entry],
+  outfile: path.join(outdir, outfile),
   // The other dependencies are imported with import(), which CommonJS keeps: they load from node_modules.
   external: Object.keys(pkg.dependencies ?? {}).filter((n) => !BUNDLED.has(n) && !SEPARATE.includes(n)),
-  plugins: [separatePackages, lazyBuiltins, outsideImports],
+  plugins: [separatePackages, lazyBuiltins, sharedBuiltins, outsideImports],
   // package-info.ts finds package.json from its own location.
-  define: { "import.meta.url": "__burrowModuleUrl" },
+  define: { "import.meta.url": "__burrowModule.url" },
   banner: {
     js: [
       '"use strict";',
-      'const __burrowModuleUrl = require("node:url").pathToFileURL(__filename).href;',
+      // Computed when read (node:url is not loaded otherwise).
+      'const __burrowModule = { get url() { return require("node:url").pathToFileURL(__filename).href; } };',
       // __burrowImport is the launcher's import(), when it runs the bundle (src/cli/launch.ts).
       'const __burrowDynamicImport = typeof __burrowImport === "function" ? __burrowImport : (s) => import(s);',
     ].join("\n"),
@@ -129,16 +152,24 @@ const result = await build({
   metafile: true,
 });
 
+// bundle.cjs: every command; run.cjs: `burrow run` alone, without clipanion (src/cli/run-direct.ts).
+const results = await Promise.all([
+  build(cliBundle("src/cli/main.ts", "bundle.cjs")),
+  build(cliBundle("src/cli/run-direct.ts", "run.cjs")),
+]);
+
 // A package left external and imported statically would be require()d: an ESM-only one fails on Node 20.
-const required = Object.values(result.metafile.inputs).flatMap((input) =>
-  input.imports.filter(
-    (imp) =>
-      imp.external &&
-      imp.kind !== "dynamic-import" &&
-      !imp.path.startsWith("node:") &&
-      !imp.path.startsWith("./"),
-  ),
-);
+const required = results
+  .flatMap((result) => Object.values(result.metafile!.inputs))
+  .flatMap((input) =>
+    input.imports.filter(
+      (imp) =>
+        imp.external &&
+        imp.kind !== "dynamic-import" &&
+        !imp.path.startsWith("node:") &&
+        !imp.path.startsWith("./"),
+    ),
+  );
 const builtins = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
 const bad = required.filter((imp) => !builtins.has(imp.path)).map((imp) => imp.path);
 if (bad.length > 0) {
@@ -148,16 +179,20 @@ if (bad.length > 0) {
   );
 }
 
-const bundled = fs.readFileSync(path.join(outdir, "bundle.cjs"), "utf8");
-if (bundled.split(/\bimport\(/).length !== 2) {
-  throw new Error(
-    "src/build/bundle.ts: bundle.cjs calls import() outside __burrowDynamicImport (see outsideImports)",
-  );
+for (const file of ["bundle.cjs", "run.cjs"]) {
+  const bundled = fs.readFileSync(path.join(outdir, file), "utf8");
+  if (bundled.split(/\bimport\(/).length !== 2) {
+    throw new Error(
+      `src/build/bundle.ts: ${file} calls import() outside __burrowDynamicImport (see outsideImports)`,
+    );
+  }
 }
 fs.writeFileSync(
   path.join(outdir, "main.js"),
   "#!/usr/bin/env node\n// The CLI is bundled in burrow.cjs (src/build/bundle.ts); this entry point loads it.\n" +
     'import "./burrow.cjs";\n',
 );
-const bytes = fs.statSync(path.join(outdir, "bundle.cjs")).size;
-process.stdout.write(`bundle: dist/src/cli/bundle.cjs ${Math.round(bytes / 1024)} KiB\n`);
+for (const file of ["bundle.cjs", "run.cjs"]) {
+  const bytes = fs.statSync(path.join(outdir, file)).size;
+  process.stdout.write(`bundle: dist/src/cli/${file} ${Math.round(bytes / 1024)} KiB\n`);
+}

@@ -1,29 +1,25 @@
 #!/usr/bin/env node
 // The `burrow` executable (bundled by src/build/bundle.ts into dist/src/cli/burrow.cjs, CommonJS): runs the
-// CLI bundle (bundle.cjs) with V8's code cache, kept per user in $XDG_CACHE_HOME/burrow, so that a start
-// does not compile the bundle again. Without a usable cache it compiles as `require` would and saves one.
+// CLI bundle (bundle.cjs), or for `burrow run` the run path alone (run.cjs), with V8's code cache, kept per
+// user in $XDG_CACHE_HOME/burrow, so that a start does not compile the bundle again. Without a usable
+// cache it compiles as `require` would and saves one.
 import fs from "node:fs";
 import path from "node:path";
 import vm from "node:vm";
 import Module from "node:module";
+import { commandWord } from "./command-word.js";
 
 /** The CLI bundle beside this file (CommonJS globals: this file only runs as burrow.cjs). */
 const BUNDLE = path.join(__dirname, "bundle.cjs");
+
+/** `burrow run` alone (src/cli/run-direct.ts), beside it. */
+const RUN_BUNDLE = path.join(__dirname, "run.cjs");
 
 /** The folder of burrow's caches: `$XDG_CACHE_HOME/burrow`, else `~/.cache/burrow`; undefined without a home. */
 function cacheDir(env: NodeJS.ProcessEnv): string | undefined {
   const xdg = env.XDG_CACHE_HOME;
   if (xdg && path.isAbsolute(xdg)) return path.join(xdg, "burrow");
   return env.HOME && path.isAbsolute(env.HOME) ? path.join(env.HOME, ".cache", "burrow") : undefined;
-}
-
-/**
- * The cache file for this command line: `run` apart from the other commands, since the cache holds the
- * functions the first run of its kind compiled.
- */
-function cacheFile(dir: string, argv: string[]): string {
-  const word = argv.find((a) => !a.startsWith("-"));
-  return path.join(dir, `code-cache-${word === "run" ? "run" : "cli"}.bin`);
 }
 
 /** Saves `data()` under `key` (tmp file, then rename: a reader sees a whole file or none); best effort. */
@@ -56,37 +52,55 @@ function loadCache(file: string, key: string): Buffer | undefined {
  */
 const WRAPPER = "(function (exports, require, module, __filename, __dirname, __burrowImport) { ";
 
-/** Runs the bundle through vm.Script with the code cache; false without a cache folder (then `require` it). */
-function runCached(): boolean {
+/**
+ * Runs `bundle` (a CommonJS file beside this one) through vm.Script with the code cache named `name`
+ * (`run` apart from the other commands: the cache holds the functions the first start of its kind
+ * compiled); without a cache folder it is required as usual. Returns the bundle's exports.
+ */
+function runCached(bundle: string, name: string): unknown {
   const dir = cacheDir(process.env);
-  if (dir === undefined) return false;
-  const source = fs.readFileSync(BUNDLE, "utf8");
-  const st = fs.statSync(BUNDLE);
+  if (dir === undefined) return Module.createRequire(bundle)(bundle) as unknown;
+  const source = fs.readFileSync(bundle, "utf8");
+  const st = fs.statSync(bundle);
   // V8 checks its own version and flags, but not the source text: the bundle's identity is in the key.
   const key = `${process.version} ${process.arch} ${process.execArgv.join(" ")} ${st.size} ${st.mtimeMs} ${st.ino}`;
-  const file = cacheFile(dir, process.argv.slice(2));
+  const file = path.join(dir, `code-cache-${name}.bin`);
   const cachedData = loadCache(file, key);
   const script = new vm.Script(WRAPPER + source.replace(/^#!.*/, "") + "\n})", {
-    filename: BUNDLE,
+    filename: bundle,
     cachedData,
   });
   if (cachedData === undefined || script.cachedDataRejected === true) {
     // At exit, the cache also holds the functions this command compiled on its way.
     process.once("exit", () => saveCache(file, key, () => script.createCachedData()));
   }
-  const bundleModule = new Module(BUNDLE);
-  bundleModule.filename = BUNDLE;
+  const bundleModule = new Module(bundle);
+  bundleModule.filename = bundle;
   const wrapper = script.runInThisContext() as (...args: unknown[]) => void;
   wrapper.call(
     bundleModule.exports,
     bundleModule.exports,
-    Module.createRequire(BUNDLE),
+    Module.createRequire(bundle),
     bundleModule,
-    BUNDLE,
+    bundle,
     __dirname,
     (specifier: string) => import(specifier),
   );
-  return true;
+  return bundleModule.exports;
 }
 
-if (!runCached()) Module.createRequire(BUNDLE)(BUNDLE);
+/** `burrow run` through run.cjs (src/cli/run-direct.ts) when it reads the command line; the whole CLI otherwise. */
+async function launch(): Promise<void> {
+  const argv = process.argv.slice(2);
+  if (commandWord(argv) === "run" && fs.existsSync(RUN_BUNDLE)) {
+    const { runDirect } = runCached(RUN_BUNDLE, "run") as typeof import("./run-direct.js");
+    const status = await runDirect(argv, process.env);
+    if (status !== undefined) {
+      process.exitCode = status;
+      return;
+    }
+  }
+  runCached(BUNDLE, "cli");
+}
+
+void launch();

@@ -1,6 +1,7 @@
 // `burrow pull`: fetches an image from a registry and flattens it into the store.
 import { Option } from "clipanion";
 import { BurrowCommand } from "./base.js";
+import type { CommandHost } from "./host.js";
 
 /** Pulls one image (any registry; `--platform` picks from multi-platform images). */
 export class PullCommand extends BurrowCommand {
@@ -44,7 +45,7 @@ export class PullCommand extends BurrowCommand {
 
 /** Pulls `image` for a command (progress on a terminal, cleanup on signals); used by pull and run. */
 export async function pullReference(
-  cmd: BurrowCommand,
+  cmd: CommandHost,
   image: string,
   platformArg?: string,
   registryArg?: string,

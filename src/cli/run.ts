@@ -58,35 +58,12 @@ export class RunCommand extends BurrowCommand {
   args = Option.Proxy();
 
   async run(): Promise<number> {
-    const { UsageError } = await import("clipanion");
-    if (!["missing", "never", "always"].includes(this.pull)) {
+    const { isPullPolicy, runRequest } = await import("./run-request.js");
+    if (!isPullPolicy(this.pull)) {
+      const { UsageError } = await import("clipanion");
       throw new UsageError(`invalid --pull "${this.pull}": use missing, never or always`);
     }
-    const args = this.args[0] === "--" ? this.args.slice(1) : [...this.args];
     const { prepareRun } = await import("../run/prepare.js");
-    return prepareRun(this, {
-      target: this.target,
-      args,
-      location: this.location,
-      pull: this.pull as "missing" | "never" | "always",
-      platform: this.platform,
-      name: this.name,
-      remove: this.rm,
-      engine: this.engine,
-      options: {
-        args: [],
-        entrypoint: this.entrypoint,
-        env: this.env,
-        envFiles: this.envFiles,
-        workdir: this.workdir,
-        user: this.user,
-        volumes: this.volumes,
-        hostname: this.hostname,
-        hostauth: this.hostauth,
-        nosysdirs: this.nosysdirs,
-        bindhome: this.bindhome,
-        tty: this.tty && (this.context.stdin as NodeJS.ReadStream).isTTY === true,
-      },
-    });
+    return prepareRun(this, runRequest(this, (this.context.stdin as NodeJS.ReadStream).isTTY === true));
   }
 }

@@ -2,7 +2,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { execFileSync } from "node:child_process";
-import type { BurrowCommand } from "../cli/base.js";
+import type { CommandHost } from "../cli/host.js";
 import { InvalidArgumentError, ImageNotFoundError, StoreError } from "../errors.js";
 import type { RunOptions, RunTarget } from "./plan.js";
 import { containerConfig } from "./image-config.js";
@@ -24,7 +24,7 @@ export interface RunRequest {
 
 /** The image record and its config for a reference, pulling it when `--pull` says so. */
 async function imageFor(
-  cmd: BurrowCommand,
+  cmd: CommandHost,
   store: Store,
   raw: string,
   req: RunRequest,
@@ -72,7 +72,7 @@ function copyTree(from: string, to: string): void {
 }
 
 /** Runs the request; resolves to the exit status. */
-export async function prepareRun(cmd: BurrowCommand, req: RunRequest): Promise<number> {
+export async function prepareRun(cmd: CommandHost, req: RunRequest): Promise<number> {
   const config = await cmd.config();
   const store = await cmd.store();
   const { Containers } = await import("../store/containers.js");
@@ -196,7 +196,7 @@ export async function prepareRun(cmd: BurrowCommand, req: RunRequest): Promise<n
         `container ${container?.name ?? ""} keeps its changes in an overlay, which the ${engine.name} engine cannot mount here: run it with an engine that can (userns, runc)`,
       );
     }
-    return await engine.run(spec, { scratch, env: cmd.context.env });
+    return await engine.run(spec, { scratch, disposableScratch: true, env: cmd.context.env });
   } finally {
     removeScratch(scratch);
     await layerUse?.release();

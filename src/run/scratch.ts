@@ -74,7 +74,8 @@ function removeRecorded(dir: string): boolean {
 /** Removes a scratch folder, including the overlay work dir the kernel leaves mode 000. */
 export function removeScratch(dir: string): void {
   try {
-    if (!removeRecorded(dir)) removeTreeAtomic(dir);
+    // An engine may have removed it already (the userns helper does, see RunIO.disposableScratch).
+    if (fs.existsSync(dir) && !removeRecorded(dir)) removeTreeAtomic(dir);
   } catch {
     // Best effort: a later run's cleanup of stale scratch folders gets it.
   } finally {

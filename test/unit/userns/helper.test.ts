@@ -162,7 +162,7 @@ describe("build", () => {
   test("--version and --help exit 0 without touching a namespace", async () => {
     const v = await ns(["--version"]);
     assert.equal(v.code, 0);
-    assert.match(v.stdout, /^burrow-ns \d+\.\d+\.\d+ \(interface 1\)\n$/);
+    assert.match(v.stdout, /^burrow-ns \d+\.\d+\.\d+ \(interface 2\)\n$/);
     const h = await ns(["--help"]);
     assert.equal(h.code, 0);
     assert.match(h.stdout, /^usage: burrow-ns \[OPTIONS\] -- PROGRAM/);
@@ -492,6 +492,53 @@ describe("namespaces and mounts", () => {
       // The kernel's mark: a volatile layer may not be mounted again (it may be incomplete after a crash).
       assert.ok(fs.existsSync(path.join(dir, "work", "work", "incompat", "volatile")), "mounted volatile");
     }
+  });
+
+  test("--remove-after removes the scratch folder (the overlay layer in it too), never what its links name", async () => {
+    const outside = await userDir("remove-after-outside");
+    await fsp.writeFile(path.join(outside, "keep"), "keep\n");
+    // The caller's own folder holds the scratch folder (removing it writes there).
+    const dir = path.join(await userDir("remove-after"), "burrow-run-1");
+    for (const d of ["upper", "work", "root", "gen/deep/er"])
+      await fsp.mkdir(path.join(dir, d), { recursive: true });
+    await fsp.writeFile(path.join(dir, "gen", "deep", "file"), "x");
+    await fsp.symlink(outside, path.join(dir, "gen", "link-to-outside"));
+    await fsp.symlink(path.join(outside, "keep"), path.join(dir, "gen", "link-to-file"));
+    await giveToTestUser(dir);
+    const spec = `${rootfs}:${dir}/upper:${dir}/work:volatile`;
+    const r = await ns([
+      "--overlay",
+      spec,
+      "--rootfs",
+      `${dir}/root`,
+      "--pid",
+      `--remove-after=${dir}`,
+      "--",
+      "/bin/sh",
+      "-c",
+      "echo new > /etc/written && mkdir -p /var/x/y && exit 3",
+    ]);
+    assert.equal(r.code, 3, r.stderr);
+    assert.equal(fs.existsSync(dir), false, "the scratch folder is gone when the helper exits");
+    assert.equal(await fsp.readFile(path.join(outside, "keep"), "utf8"), "keep\n");
+    assert.equal(fs.existsSync(path.join(rootfs, "etc", "written")), false);
+  });
+
+  test("--remove-after needs --pid and a folder", async () => {
+    const dir = await userDir("burrow-run");
+    assertHelperFailure(
+      await ns(["--rootfs", rootfs, `--remove-after=${dir}`, "--", "true"]),
+      /--remove-after needs --pid/,
+    );
+    assertHelperFailure(
+      await ns(["--rootfs", rootfs, "--pid", "--remove-after=/", "--", "true"]),
+      /--remove-after '\/': must be an absolute path/,
+    );
+    assertHelperFailure(
+      await ns(["--rootfs", rootfs, "--pid", `--remove-after=${dir}/missing`, "--", "true"]),
+      /--remove-after .*missing/,
+    );
+    assert.ok(fs.existsSync(dir), "a refused run removes nothing");
   });
 });
 

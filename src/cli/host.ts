@@ -1,0 +1,108 @@
+// What a command's work needs from the command line around it (global options, config, store, streams,
+// error reporting), without clipanion: `burrow run`'s direct path (src/cli/run-direct.ts) runs on this alone.
+import { BurrowError, causeChain } from "../errors.js";
+import type { Config } from "../config.js";
+import type { Store } from "../store/store.js";
+
+/** The streams and environment a command writes to and reads. */
+export interface HostContext {
+  env: NodeJS.ProcessEnv;
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+}
+
+/** The global options and services every command has: BurrowCommand is one, RunHost another. */
+export interface CommandHost {
+  readonly context: HostContext;
+  readonly debug: boolean;
+  readonly quiet: boolean;
+  /** The configuration: defaults < config file < environment < flags. */
+  config(): Promise<Config>;
+  /** The store named by the configuration, with its folders created. */
+  store(): Promise<Store>;
+  /** A warning on stderr unless `--quiet`. */
+  warn(message: string): void;
+  /** An informational line on stderr unless `--quiet`. */
+  info(message: string): void;
+}
+
+/** The global options as given on the command line. */
+export interface GlobalOptions {
+  repo: string | undefined;
+  debug: boolean;
+  quiet: boolean;
+  insecure: boolean;
+}
+
+/** Loads the configuration for the global options (defaults < config file < environment < flags). */
+export async function configFor(options: GlobalOptions, env: NodeJS.ProcessEnv): Promise<Config> {
+  const { loadConfig } = await import("../config.js");
+  return loadConfig({ repo: options.repo, insecure: options.insecure }, env);
+}
+
+/** The store of a configuration, with its folders created. */
+export async function storeFor(config: Config): Promise<Store> {
+  const { Store } = await import("../store/store.js");
+  return new Store(config.storeDir).init();
+}
+
+/** A CommandHost on the process's own streams, for commands run without clipanion. */
+export class ProcessHost implements CommandHost {
+  private cachedConfig: Config | undefined;
+  readonly debug: boolean;
+  readonly quiet: boolean;
+
+  constructor(
+    private readonly options: GlobalOptions,
+    env: NodeJS.ProcessEnv,
+  ) {
+    this.debug = options.debug;
+    this.quiet = options.quiet;
+    // The streams are Node's lazy getters: a run that prints nothing never creates them.
+    this.context = {
+      env,
+      get stdout() {
+        return process.stdout;
+      },
+      get stderr() {
+        return process.stderr;
+      },
+    };
+  }
+
+  readonly context: HostContext;
+
+  async config(): Promise<Config> {
+    this.cachedConfig ??= await configFor(this.options, this.context.env);
+    return this.cachedConfig;
+  }
+
+  async store(): Promise<Store> {
+    return storeFor(await this.config());
+  }
+
+  warn(message: string): void {
+    if (!this.quiet) this.context.stderr.write(`burrow: warning: ${message}\n`);
+  }
+
+  info(message: string): void {
+    if (!this.quiet) this.context.stderr.write(`${message}\n`);
+  }
+}
+
+/** Prints one line for the user (the chain with --debug) and returns the exit status to use. */
+export function reportError(err: unknown, stderr: NodeJS.WritableStream, debug: boolean): number {
+  if (err instanceof BurrowError) {
+    stderr.write(`burrow: ${err.message}\n`);
+    if (debug) stderr.write(causeChain(err).join("\n") + "\n");
+    return err.exitCode;
+  }
+  const e = err as { name?: string; message?: string; clipanion?: unknown };
+  if (e && e.name === "UsageError") {
+    stderr.write(`burrow: ${e.message ?? String(err)}\n`);
+    return 125;
+  }
+  stderr.write(`burrow: internal error: ${e?.message ?? String(err)} (run with --debug for details)\n`);
+  if (debug) stderr.write(causeChain(err).join("\n") + "\n");
+  return 125;
+}
