@@ -753,10 +753,19 @@ export async function loadArchive(
     const out: LoadedImage[] = [];
     try {
       for (const { plan, tmp, record } of built) {
+        // An image already in the store keeps its own manifest and layer blobs (a pull's compressed
+        // ones, say): only blobs its record names are added, so nothing is left for the collector.
+        const existing = tmp === undefined ? store.readImage(plan.id) : undefined;
+        const manifestDigest = existing?.manifestDigest ?? plan.manifestDigest;
+        const wanted = new Set([
+          manifestDigest,
+          ...(existing ?? { layers: plan.layers.map((l) => l.record) }).layers.map((l) => l.digest),
+        ]);
         store.putBlob(plan.configDigest, plan.config);
-        store.putBlob(plan.manifestDigest, plan.manifest);
+        if (wanted.has(plan.manifestDigest)) store.putBlob(plan.manifestDigest, plan.manifest);
         for (const l of plan.layers) {
-          if (store.hasBlob(l.record.digest) || !fs.existsSync(l.staged.file)) continue;
+          if (!wanted.has(l.record.digest) || store.hasBlob(l.record.digest)) continue;
+          if (!fs.existsSync(l.staged.file)) continue;
           fs.chmodSync(l.staged.file, 0o644);
           fs.renameSync(l.staged.file, store.blobPath(l.record.digest));
         }
@@ -764,7 +773,7 @@ export async function loadArchive(
           store.publishImage(tmp, record);
           inFlight.delete(tmp);
         }
-        for (const n of plan.names) store.setRef(n, plan.id, plan.manifestDigest);
+        for (const n of plan.names) store.setRef(n, plan.id, manifestDigest);
         out.push({
           id: plan.id,
           names: plan.names,

@@ -231,6 +231,17 @@ test("an archive skopeo copies to docker-archive: loads", async () => {
   await checkRootfs(`${repo}/copied:2`, h);
   const v = await burrow(["verify", `${repo}/copied:2`], { home: h });
   assert.equal(v.code, 0, v.stdout + v.stderr);
+
+  // Into the store that pulled the image: a new name for it, which keeps the registry's manifest and blobs.
+  const blobsBefore = fs.readdirSync(path.join(home.burrowDir, "blobs/sha256")).sort();
+  const again = await burrow(["load", "-i", archive]);
+  assert.equal(again.code, 0, again.stderr);
+  const named = await inspect(`${repo}/copied:2`, home);
+  assert.equal(named.Id, pushed.configDigest);
+  assert.equal(named.ManifestDigest, pushed.manifestDigest);
+  assert.deepEqual(fs.readdirSync(path.join(home.burrowDir, "blobs/sha256")).sort(), blobsBefore);
+  const v2 = await burrow(["verify", `${repo}/copied:2`]);
+  assert.equal(v2.code, 0, v2.stdout + v2.stderr);
 });
 
 test("an OCI layout skopeo copies to oci: loads as a directory and as a tar", async () => {
