@@ -152,10 +152,35 @@ const cliBundle = (entry: string, outfile: string): BuildOptions => ({
   metafile: true,
 });
 
+/**
+ * For run.cjs: a run whose image must be pulled is handed to the whole CLI (src/cli/run-direct.ts catches
+ * WHOLE_CLI), which starts it again from the top; nothing before the pull has changed anything. So the
+ * registry client and the pull's progress display stay out of run.cjs, which a run of an image in the
+ * store reads and compiles at every start.
+ */
+const pullApart: Plugin = {
+  name: "pull-apart",
+  setup(b) {
+    b.onResolve({ filter: /^\.\.\/cli\/pull\.js$/ }, (args) =>
+      args.importer.endsWith(path.join("src", "run", "prepare.ts"))
+        ? { path: "pull", namespace: "pull-apart" }
+        : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: "pull-apart" }, () => ({
+      contents:
+        "export async function pullReference() {\n" +
+        '  throw Object.assign(new Error("the pull is made by the whole CLI"), { burrowWholeCli: true });\n' +
+        "}\n",
+      loader: "js",
+    }));
+  },
+};
+
 // bundle.cjs: every command; run.cjs: `burrow run` alone, without clipanion (src/cli/run-direct.ts).
+const runBundle = cliBundle("src/cli/run-direct.ts", "run.cjs");
 const results = await Promise.all([
   build(cliBundle("src/cli/main.ts", "bundle.cjs")),
-  build(cliBundle("src/cli/run-direct.ts", "run.cjs")),
+  build({ ...runBundle, plugins: [pullApart, ...(runBundle.plugins ?? [])] }),
 ]);
 
 // A package left external and imported statically would be require()d: an ESM-only one fails on Node 20.

@@ -167,6 +167,11 @@ export async function runDirect(argv: string[], env: NodeJS.ProcessEnv): Promise
     const { prepareRun } = await import("../run/prepare.js");
     return await prepareRun(host, runRequest(parsed.fields, isatty(0)));
   } catch (err) {
+    // run.cjs leaves pulls to the whole CLI (src/build/bundle.ts, pullApart): it runs the command again.
+    if ((err as { burrowWholeCli?: boolean }).burrowWholeCli === true) return undefined;
     return reportError(err, host.context.stderr, host.debug);
+  } finally {
+    process.removeListener("uncaughtException", fatal);
+    process.removeListener("unhandledRejection", fatal);
   }
 }
