@@ -105,6 +105,13 @@ export class ConflictError extends BurrowError {
   }
 }
 
+/** An archive or image layout that cannot be loaded: malformed, incomplete, or pointing outside itself. */
+export class ArchiveError extends BurrowError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("ERR_ARCHIVE_INVALID", message, options);
+  }
+}
+
 /** Wraps a filesystem error from the store in a one-line message that says what to do. */
 export function storeFailure(what: string, err: unknown): BurrowError {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;

@@ -1,12 +1,5 @@
-// The docker-save archive format: `manifest.json` entries, their checks, and the archive error class.
-import { BurrowError } from "../errors.js";
-
-/** An archive or image layout that cannot be loaded: malformed, incomplete, or pointing outside itself. */
-export class ArchiveError extends BurrowError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super("ERR_ARCHIVE_INVALID", message, options);
-  }
-}
+// The docker-save archive format: `manifest.json` entries and their checks.
+import { ArchiveError } from "../errors.js";
 
 /** One image of `manifest.json`, as `docker save` writes it. */
 export interface DockerArchiveEntry {

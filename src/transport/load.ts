@@ -11,7 +11,7 @@ import type { Store, ImageRecord, LayerRecord } from "../store/store.js";
 import { removeTreeAtomic } from "../store/atomic.js";
 import { digestHex } from "../store/paths.js";
 import { summarizeTree } from "../store/summary.js";
-import { BurrowError, DigestMismatchError, storeFailure } from "../errors.js";
+import { ArchiveError, BurrowError, DigestMismatchError, storeFailure } from "../errors.js";
 import { TarFormatError, TarParser } from "../image/tar-parser.js";
 import type { TarEntry, TarHandler } from "../image/tar-parser.js";
 import { UnsafePathError, normalizeEntryPath } from "../image/safe-path.js";
@@ -29,13 +29,7 @@ import { MediaType, isIndexMediaType, parseManifest } from "../registry/manifest
 import type { Descriptor, ImageManifest } from "../registry/manifest.js";
 import { hostPlatform, selectManifest } from "../registry/platform.js";
 import { parseReference } from "../registry/reference.js";
-import {
-  ArchiveError,
-  MANIFEST_JSON,
-  configDiffIds,
-  digestInName,
-  parseDockerManifest,
-} from "./docker-archive.js";
+import { MANIFEST_JSON, configDiffIds, digestInName, parseDockerManifest } from "./docker-archive.js";
 import { INDEX_JSON, OCI_LAYOUT_FILE, layoutBlobPath, parseLayoutIndex } from "./oci-layout.js";
 import { cleanAbandoned, inFlight } from "../pull.js";
 

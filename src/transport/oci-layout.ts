@@ -1,5 +1,5 @@
 // The OCI image layout (`oci-layout`, `index.json`, `blobs/<alg>/<hex>`): writing its index, reading its names.
-import { ArchiveError } from "./docker-archive.js";
+import { ArchiveError } from "../errors.js";
 import { MediaType, parseManifest } from "../registry/manifest.js";
 import type { Descriptor } from "../registry/manifest.js";
 import { parseReference } from "../registry/reference.js";

@@ -3,11 +3,11 @@ import fs from "node:fs";
 import { createHash } from "node:crypto";
 import type { Writable } from "node:stream";
 import type { Store, ImageRecord } from "../store/store.js";
-import { StoreError } from "../errors.js";
+import { ArchiveError, StoreError } from "../errors.js";
 import { MediaType, parseManifest } from "../registry/manifest.js";
 import type { Descriptor } from "../registry/manifest.js";
 import { parseReference } from "../registry/reference.js";
-import { ArchiveError, MANIFEST_JSON, configDiffIds } from "./docker-archive.js";
+import { MANIFEST_JSON, configDiffIds } from "./docker-archive.js";
 import type { DockerArchiveEntry } from "./docker-archive.js";
 import {
   INDEX_JSON,

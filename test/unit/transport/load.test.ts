@@ -9,9 +9,9 @@ import zlib from "node:zlib";
 import { Readable } from "node:stream";
 import { Store } from "../../../src/store/store.js";
 import { loadArchive, memberPath } from "../../../src/transport/load.js";
-import { ArchiveError, digestInName, parseDockerManifest } from "../../../src/transport/docker-archive.js";
+import { digestInName, parseDockerManifest } from "../../../src/transport/docker-archive.js";
 import { parseLayoutIndex } from "../../../src/transport/oci-layout.js";
-import { DigestMismatchError } from "../../../src/errors.js";
+import { ArchiveError, DigestMismatchError } from "../../../src/errors.js";
 import { buildTar, tempDir, type Member } from "../image/tar-writer.js";
 
 const sha256 = (b: Buffer | string): string => `sha256:${createHash("sha256").update(b).digest("hex")}`;
