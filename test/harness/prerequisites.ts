@@ -28,6 +28,18 @@ export const PREREQUISITES: Prerequisite[] = [
     programs: ["gcc"],
     why: "libc and Linux headers and the static libc burrow-ns links with",
   },
+  {
+    pkg: "munge",
+    programs: ["munged"],
+    why: "authentication of the test Slurm cluster (test/harness/slurm.ts)",
+  },
+  { pkg: "slurmctld", programs: ["slurmctld"], why: "the test Slurm cluster's controller" },
+  { pkg: "slurmd", programs: ["slurmd", "slurmstepd"], why: "the test Slurm cluster's node daemon" },
+  {
+    pkg: "slurm-client",
+    programs: ["sbatch", "srun", "squeue", "sinfo", "scancel"],
+    why: "submits and watches the Slurm test jobs",
+  },
 ];
 
 /** Directories searched besides PATH: root's tools live in sbin, which a user's PATH may lack. */
