@@ -31,6 +31,12 @@ void print_usage(void)
 	      "  --remove-after DIR            remove DIR (the run's scratch folder) when the\n"
 	      "                                program is gone (needs --pid)\n"
 	      "  --fake-root                   chown/setuid family and device mknod succeed as no-ops\n"
+	      "  --netns                       new network namespace, loopback only (up)\n"
+	      "  --net-sync READYFD:WAITFD     with --netns: write a byte to READYFD once it exists,\n"
+	      "                                then wait for one on WAITFD before going on\n"
+	      "  --cpuset LIST                 CPU affinity of the program (0-2,5)\n"
+	      "  --rlimit NAME:SOFT:HARD       setrlimit before the exec (nofile, nproc, core...)\n"
+	      "  --cgroup DIR                  join this cgroup (v2) before anything else\n"
 	      "  --help, --version\n"
 	      "In SRC:DST fields, write a literal ':' as '\\:' and '\\' as '\\\\'.\n"
 	      "The program gets the helper's own environment; PATH is searched inside the container.\n"
@@ -247,6 +253,11 @@ enum opt_id {
 	O_CWD,
 	O_FAKE_ROOT,
 	O_REMOVE_AFTER,
+	O_NETNS,
+	O_NET_SYNC,
+	O_CPUSET,
+	O_RLIMIT,
+	O_CGROUP,
 	O_HELP,
 	O_VERSION,
 };
@@ -274,6 +285,11 @@ static const struct {
 	{"--help", false, O_HELP},
 	{"--version", false, O_VERSION},
 	{"--new-devpts", false, O_NEW_DEVPTS},
+	{"--netns", false, O_NETNS},
+	{"--net-sync", true, O_NET_SYNC},
+	{"--cpuset", true, O_CPUSET},
+	{"--rlimit", true, O_RLIMIT},
+	{"--cgroup", true, O_CGROUP},
 };
 
 static int set_once(const char **slot, const char *opt, const char *value)
@@ -346,6 +362,17 @@ static int apply_option(struct config *cfg, enum opt_id id, const char *name, co
 		return 0;
 	case O_REMOVE_AFTER:
 		return set_once(&cfg->remove_after, name, value);
+	case O_NETNS:
+		cfg->net_ns = true;
+		return 0;
+	case O_NET_SYNC:
+		return parse_net_sync(cfg, value);
+	case O_CPUSET:
+		return parse_cpuset(cfg, value);
+	case O_RLIMIT:
+		return parse_rlimit(cfg, value);
+	case O_CGROUP:
+		return set_once(&cfg->cgroup, name, value);
 	case O_HELP:
 	case O_VERSION:
 		break;
@@ -456,6 +483,8 @@ int validate_config(struct config *cfg)
 		if (!S_ISDIR(st.st_mode))
 			return fail_errno(ENOTDIR, "--remove-after %s", cfg->remove_after);
 	}
+	if (validate_net(cfg) < 0 || validate_limits(cfg) < 0)
+		return -1;
 	if (cfg->cwd != NULL && !is_clean_absolute(cfg->cwd))
 		return fail_errno(0, "--cwd '%s': must be an absolute path without . or ..", cfg->cwd);
 	for (size_t i = 0; i < cfg->n_ops; i++) {

@@ -5,9 +5,11 @@
 #ifndef BURROW_NS_H
 #define BURROW_NS_H
 
+#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/resource.h>
 #include <sys/types.h>
 
 /* The version of the command-line interface; bumped when the TypeScript side must change. */
@@ -47,6 +49,14 @@ struct op {
 	const char *arg;     /* the option's argument as given, for messages */
 };
 
+/* One --rlimit: setrlimit(resource, limit) just before the exec. */
+#define MAX_RLIMITS 16
+struct rlimit_req {
+	int resource;
+	struct rlimit limit;
+	const char *arg; /* NAME:SOFT:HARD as given, for messages */
+};
+
 /* Everything the command line asked for, checked before any namespace is touched. */
 struct config {
 	const char *rootfs;
@@ -64,6 +74,16 @@ struct config {
 	struct op *ops;
 	size_t n_ops;
 	char *const *argv; /* PROGRAM [ARG...] */
+	/* net.c, limits.c */
+	bool net_ns;		       /* --netns: a network namespace of its own, lo up */
+	bool net_sync;		       /* --net-sync READY:WAIT was given */
+	int net_ready_fd, net_wait_fd; /* its descriptors */
+	bool cpuset;		       /* --cpuset was given: cpus holds it */
+	cpu_set_t cpus;
+	const char *cpuset_arg;
+	struct rlimit_req rlimits[MAX_RLIMITS]; /* --rlimit, in order */
+	size_t n_rlimits;
+	const char *cgroup; /* --cgroup DIR, or NULL */
 };
 
 /* util.c */
@@ -96,6 +116,19 @@ struct scratch {
 };
 int open_scratch(const struct config *cfg, struct scratch *s);
 void remove_scratch(struct scratch *s);
+
+/* net.c */
+int parse_net_sync(struct config *cfg, const char *arg);
+int validate_net(const struct config *cfg);
+int loopback_up(void);
+int net_sync(const struct config *cfg);
+
+/* limits.c */
+int parse_rlimit(struct config *cfg, const char *arg);
+int parse_cpuset(struct config *cfg, const char *arg);
+int validate_limits(const struct config *cfg);
+int join_cgroup(const struct config *cfg);
+int apply_limits(const struct config *cfg);
 
 /* init.c */
 struct tty_state {

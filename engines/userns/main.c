@@ -88,6 +88,9 @@ int main(int argc, char **argv)
 	}
 	if (validate_config(&cfg) < 0)
 		die();
+	/* The cgroup first, while our pid is still the host's: all that follows is charged to it. */
+	if (join_cgroup(&cfg) < 0)
+		die();
 
 	/* New user and mount namespaces: the mounts below are ours alone and need no privilege.
 	 * UTS for --hostname; pid for --pid (it applies to our children, see the fork below). */
@@ -95,6 +98,10 @@ int main(int argc, char **argv)
 		ns_flags |= CLONE_NEWUTS;
 	if (cfg.pid_ns)
 		ns_flags |= CLONE_NEWPID;
+	/* With the user namespace in one call: the new network namespace is owned by it, so we may
+	 * configure it (and the caller's slirp4netns, our user outside, may join it). */
+	if (cfg.net_ns)
+		ns_flags |= CLONE_NEWNET;
 	if (unshare(ns_flags) < 0) {
 		fail("unshare (are unprivileged user namespaces enabled?)");
 		die();
@@ -102,6 +109,10 @@ int main(int argc, char **argv)
 	/* The single-id map: the container's uid/gid are the caller's, so files the program creates
 	 * in binds belong to the caller outside. */
 	if (write_id_maps(cfg.uid, cfg.gid, outside_uid, outside_gid) < 0)
+		die();
+	/* A new network namespace has lo down; with --net-sync, the caller attaches its network
+	 * stack to our pid (in the namespace now) before we go on. */
+	if (cfg.net_ns && (loopback_up() < 0 || net_sync(&cfg) < 0))
 		die();
 	/* The host name lives in the new UTS namespace only. */
 	if (cfg.hostname != NULL && sethostname(cfg.hostname, strlen(cfg.hostname)) < 0) {
@@ -187,6 +198,9 @@ int main(int argc, char **argv)
 		}
 	}
 
+	/* CPU affinity and resource limits: the program's alone (init above is not limited). */
+	if (apply_limits(&cfg) < 0)
+		die();
 	/* Last before exec: the setup above needs the real chown and setuid calls. */
 	if (cfg.fake_root && install_fake_root_filter() < 0)
 		die();
