@@ -62,3 +62,108 @@ export function mergeEnv(...layers: (string[] | [string, string][])[]): Map<stri
 export function envList(env: Map<string, string>): string[] {
   return [...env].map(([k, v]) => `${k}=${v}`);
 }
+
+/**
+ * Prefixes of the scheduler and MPI variables that reach the program from the host (Slurm, the PMI
+ * and PMIx client variables, Open MPI/OPAL/PRRTE, UCX, MPICH's Hydra and Intel MPI): the hybrid
+ * model, where the host's launcher starts one `burrow run` per rank and the MPI library inside the
+ * image wires up with the launcher.
+ */
+export const JOB_ENV_PREFIXES = [
+  "SLURM_",
+  "SLURMD_",
+  "PMI_",
+  "PMIX_",
+  "OMPI_",
+  "OPAL_",
+  "PRTE_",
+  "UCX_",
+  "HYDRA_",
+  "I_MPI_",
+] as const;
+
+/** Whether `name` is a scheduler or MPI variable passed through (one of JOB_ENV_PREFIXES). */
+export function isJobVar(name: string): boolean {
+  for (const p of JOB_ENV_PREFIXES) if (name.startsWith(p)) return true;
+  return false;
+}
+
+/** The host's scheduler and MPI variables, in the host's order (empty outside a job). */
+export function jobEnv(host: NodeJS.ProcessEnv): [string, string][] {
+  const out: [string, string][] = [];
+  for (const k of Object.keys(host)) {
+    if (!isJobVar(k)) continue;
+    const v = host[k];
+    if (v !== undefined) out.push([k, v]);
+  }
+  return out;
+}
+
+/**
+ * Whether `name` names a folder the PMIx server or the MPI runtime meets its clients in: the PMIx
+ * server's and system's rendezvous folders, its shared-memory data store, Open MPI's session folders
+ * and temporary base (`OMPI_MCA_*tmpdir*`, `*session_dir*`), and the like for PRRTE.
+ */
+export function isRendezvousVar(name: string): boolean {
+  if (name === "PMIX_SERVER_TMPDIR" || name === "PMIX_SYSTEM_TMPDIR") return true;
+  if (name.startsWith("PMIX_DSTORE_") && name.endsWith("_BASE_PATH")) return true;
+  if (name.startsWith("OMPI_MCA_") || name.startsWith("PRTE_MCA_") || name.startsWith("PMIX_MCA_")) {
+    const n = name.toLowerCase();
+    return n.includes("tmpdir") || n.includes("session_dir");
+  }
+  return false;
+}
+
+/**
+ * Folders that are never bound whole even when a variable names them: the root and the system's
+ * folders, and the shared temporary folders (the launcher's own folder inside them is bound instead,
+ * so that the container keeps its own /tmp).
+ */
+const NEVER_BIND = new Set([
+  "/",
+  "/tmp",
+  "/var/tmp",
+  "/dev",
+  "/dev/shm",
+  "/proc",
+  "/sys",
+  "/usr",
+  "/etc",
+  "/bin",
+  "/sbin",
+  "/lib",
+  "/lib64",
+  "/var",
+  "/run",
+  "/home",
+  "/root",
+]);
+
+/**
+ * The host folders to bind at the same path so that the program meets the PMIx server and its MPI
+ * peers: the absolute folders named by rendezvous variables (isRendezvousVar) that `isDir` says
+ * exist, outermost only (a folder inside another one bound is covered by it), sorted.
+ */
+export function rendezvousDirs(host: NodeJS.ProcessEnv, isDir: (p: string) => boolean): string[] {
+  const found = new Set<string>();
+  for (const k of Object.keys(host)) {
+    if (!isJobVar(k) || !isRendezvousVar(k)) continue;
+    const v = host[k];
+    if (!v || !v.startsWith("/")) continue;
+    const dir = normalizeDir(v);
+    if (!NEVER_BIND.has(dir) && isDir(dir)) found.add(dir);
+  }
+  const sorted = [...found].sort();
+  return sorted.filter((d) => !sorted.some((o) => o !== d && d.startsWith(`${o}/`)));
+}
+
+/** `p` without `.` parts and repeated or trailing slashes, `..` resolved lexically. */
+function normalizeDir(p: string): string {
+  const parts: string[] = [];
+  for (const s of p.split("/")) {
+    if (s === "" || s === ".") continue;
+    if (s === "..") parts.pop();
+    else parts.push(s);
+  }
+  return `/${parts.join("/")}`;
+}

@@ -7,12 +7,14 @@ import type { MountSpec, RootSpec, RunSpec } from "../engine.js";
 import { InvalidArgumentError, StoreError } from "../errors.js";
 import type { ContainerConfig } from "./image-config.js";
 import { resolveArgv } from "./command.js";
-import { DEFAULT_PATH, envList, mergeEnv, parseEnvArg, readEnvFile } from "./env.js";
+import { DEFAULT_PATH, envList, jobEnv, mergeEnv, parseEnvArg, readEnvFile, rendezvousDirs } from "./env.js";
 import { parseGroup, parsePasswd, resolveUser } from "./user.js";
 import type { GroupEntry, PasswdEntry } from "./user.js";
 import { parseVolume } from "./volumes.js";
 import { appendLines, extraAccounts } from "./passwd.js";
 import { makeScratchDir, noteMade } from "./scratch.js";
+import { applyDeviceEdits } from "./cdi.js";
+import type { DeviceEdits } from "./cdi.js";
 import type { HostUser } from "./passwd.js";
 
 /** The docker-style options of `burrow run` that shape the container. */
@@ -29,6 +31,10 @@ export interface RunOptions {
   nosysdirs: boolean;
   bindhome: boolean;
   tty: boolean;
+  /** `--gpu`: the host's NVIDIA devices, driver libraries and programs (src/run/gpu.ts). */
+  gpu?: boolean | undefined;
+  /** `--device`: CDI devices (VENDOR/CLASS=NAME) and host device paths (src/run/cdi.ts). */
+  devices?: string[] | undefined;
 }
 
 /** What is being run and how its root may be written. */
@@ -50,8 +56,12 @@ export interface PlanContext {
   cwd: string;
   scratch: string;
   hostUser: HostUser;
-  /** Kernel overlayfs is usable for this run's writable layer. */
+  /** What `--gpu` and `--device` add (resolved on the host by src/run/cdi.ts resolveDevices). */
+  devices?: DeviceEdits | undefined;
+  /** Kernel overlayfs is usable for this run's writable layer (or fuse-overlayfs, below). */
   overlay: boolean;
+  /** fuse-overlayfs mounts the overlay instead of the kernel (it needs the pid namespace). */
+  fuseOverlayfs?: string | undefined;
 }
 
 function readText(file: string): string {
@@ -85,6 +95,33 @@ function isRealDir(root: string, rel: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** Whether `p` is a directory (following symlinks). */
+function isDir(p: string): boolean {
+  try {
+    return fs.statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * What a rank of an MPI job needs besides the variables: the PMIx server's and the MPI runtime's
+ * rendezvous and session folders at the same path, and the host's /dev/shm (the shared-memory
+ * transport between ranks, in place of the private one of `sysdirs`). Only called inside a job.
+ */
+export function jobMounts(hostEnv: NodeJS.ProcessEnv, sysdirs: boolean): MountSpec[] {
+  const mounts: MountSpec[] = rendezvousDirs(hostEnv, isDir).map((dir) => ({
+    kind: "bind",
+    source: dir,
+    destination: dir,
+    readonly: false,
+    create: true,
+  }));
+  if (sysdirs && isDir("/dev/shm"))
+    mounts.unshift({ kind: "bind", source: "/dev/shm", destination: "/dev/shm", readonly: false });
+  return mounts;
 }
 
 /** Builds the RunSpec, preparing the writable layer and generated files under `ctx.scratch`. */
@@ -126,6 +163,9 @@ export function planRun(target: RunTarget, opts: RunOptions, ctx: PlanContext): 
   if (!env.has("HOME") || opts.bindhome) env.set("HOME", home);
   if (opts.tty && !env.has("TERM"))
     env.set("TERM", ctx.hostEnv.TERM && ctx.hostEnv.TERM !== "dumb" ? ctx.hostEnv.TERM : "xterm");
+  // The scheduler's and MPI launcher's variables (SLURM_*, PMIX_*, OMPI_*, ...), then -e, which wins.
+  const job = jobEnv(ctx.hostEnv);
+  for (const [k, v] of job) env.set(k, v);
   for (const [k, v] of fromFlags) env.set(k, v);
 
   const cwd = opts.workdir ?? (cfg.WorkingDir && cfg.WorkingDir.length > 0 ? cfg.WorkingDir : "/");
@@ -134,6 +174,8 @@ export function planRun(target: RunTarget, opts: RunOptions, ctx: PlanContext): 
 
   // Volumes: host paths must exist (a typo should not silently create an empty folder).
   const mounts: MountSpec[] = [];
+  // Devices: their binds before the volumes, their variables under -e and --env-file's.
+  if (ctx.devices) applyDeviceEdits(ctx.devices, env, mounts, new Set(fromFlags.map(([k]) => k)));
   for (const v of opts.volumes) {
     const m = parseVolume(v, ctx.cwd);
     if (!fs.existsSync(m.source)) {
@@ -143,6 +185,7 @@ export function planRun(target: RunTarget, opts: RunOptions, ctx: PlanContext): 
     }
     mounts.push(m);
   }
+  if (job.length > 0) mounts.push(...jobMounts(ctx.hostEnv, !opts.nosysdirs));
   if (opts.bindhome)
     mounts.push({
       kind: "bind",
@@ -187,6 +230,7 @@ export function planRun(target: RunTarget, opts: RunOptions, ctx: PlanContext): 
     fs.mkdirSync(mountpoint, { recursive: true });
     noteMade(ctx.scratch, "root", true);
     root = { kind: "overlay", lower: target.rootfs, upper, work, mountpoint };
+    if (ctx.fuseOverlayfs !== undefined) root.fuse = ctx.fuseOverlayfs;
     writeInto = isRealDir(target.rootfs, "etc") ? upper : undefined;
     if (!fs.existsSync(path.join(target.rootfs, cwd)))
       fs.mkdirSync(path.join(upper, cwd), { recursive: true });
@@ -265,6 +309,7 @@ export function planRun(target: RunTarget, opts: RunOptions, ctx: PlanContext): 
     hostname: opts.hostname,
     tty: opts.tty,
     fakeRoot: user.uid === 0,
-    pidNamespace: !opts.nosysdirs,
+    // fuse-overlayfs's server must die with the container: it lives in the container's pid namespace.
+    pidNamespace: !opts.nosysdirs || ctx.fuseOverlayfs !== undefined,
   };
 }
