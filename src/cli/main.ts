@@ -42,6 +42,7 @@ const commands: Record<string, Loader> = {
   clone: async () => (await import("./clone.js")).CloneCommand,
   protect: async () => (await import("./protect.js")).ProtectCommand,
   unprotect: async () => (await import("./unprotect.js")).UnprotectCommand,
+  search: async () => (await import("./search.js")).SearchCommand,
 };
 
 /** One line for a command line clipanion could not parse, saying what to do next. */
