@@ -31,6 +31,8 @@ void print_usage(void)
 	      "  --remove-after DIR            remove DIR (the run's scratch folder) when the\n"
 	      "                                program is gone (needs --pid)\n"
 	      "  --fake-root                   chown/setuid family and device mknod succeed as no-ops\n"
+	      "  --join PID                    enter the namespaces and root of the running\n"
+	      "                                container process PID (with --cwd, --fake-root only)\n"
 	      "  --netns                       new network namespace, loopback only (up)\n"
 	      "  --net-sync READYFD:WAITFD     with --netns: write a byte to READYFD once it exists,\n"
 	      "                                then wait for one on WAITFD before going on\n"
@@ -253,6 +255,7 @@ enum opt_id {
 	O_CWD,
 	O_FAKE_ROOT,
 	O_REMOVE_AFTER,
+	O_JOIN,
 	O_NETNS,
 	O_NET_SYNC,
 	O_CPUSET,
@@ -282,6 +285,7 @@ static const struct {
 	{"--cwd", true, O_CWD},
 	{"--fake-root", false, O_FAKE_ROOT},
 	{"--remove-after", true, O_REMOVE_AFTER},
+	{"--join", true, O_JOIN},
 	{"--help", false, O_HELP},
 	{"--version", false, O_VERSION},
 	{"--new-devpts", false, O_NEW_DEVPTS},
@@ -362,6 +366,18 @@ static int apply_option(struct config *cfg, enum opt_id id, const char *name, co
 		return 0;
 	case O_REMOVE_AFTER:
 		return set_once(&cfg->remove_after, name, value);
+	case O_JOIN: {
+		unsigned pid;
+
+		if (cfg->join_pid != 0)
+			return fail_errno(0, "--join given twice");
+		if (parse_id(name, value, &pid) < 0)
+			return -1;
+		if (pid == 0 || pid > INT_MAX)
+			return fail_errno(0, "--join '%s': not a process id", value);
+		cfg->join_pid = (pid_t)pid;
+		return 0;
+	}
 	case O_NETNS:
 		cfg->net_ns = true;
 		return 0;
@@ -437,6 +453,12 @@ int validate_config(struct config *cfg)
 {
 	struct stat st;
 
+	if (cfg->join_pid != 0) {
+		if (cfg->cwd != NULL && !is_clean_absolute(cfg->cwd))
+			return fail_errno(0, "--cwd '%s': must be an absolute path without . or ..",
+					  cfg->cwd);
+		return validate_join(cfg);
+	}
 	if (cfg->rootfs == NULL)
 		return fail_errno(0, "--rootfs is required");
 	if (!is_clean_absolute(cfg->rootfs))

@@ -71,6 +71,7 @@ struct config {
 	bool new_devpts; /* --dev gets a private devpts instance instead of the host's */
 	const char *cwd;
 	const char *remove_after; /* --remove-after: the run's scratch folder, or NULL */
+	pid_t join_pid;		  /* --join: a running container's process to enter, or 0 */
 	struct op *ops;
 	size_t n_ops;
 	char *const *argv; /* PROGRAM [ARG...] */
@@ -140,5 +141,9 @@ int wait_and_forward(pid_t child, int *status);
 int become_foreground(const struct tty_state *tty);
 void restore_foreground(const struct tty_state *tty);
 int exit_status_of(int wstatus);
+
+/* join.c */
+int validate_join(const struct config *cfg);
+int join_container(const struct config *cfg, struct tty_state *tty, sigset_t *caller_mask, int *wstatus);
 
 #endif

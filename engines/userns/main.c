@@ -88,6 +88,16 @@ int main(int argc, char **argv)
 	}
 	if (validate_config(&cfg) < 0)
 		die();
+	/* --join: enter a running container's namespaces instead of making new ones (join.c). */
+	if (cfg.join_pid != 0) {
+		int r = join_container(&cfg, &tty, &caller_mask, &status);
+
+		if (r < 0)
+			die();
+		if (r > 0)
+			return exit_status_of(status);
+		goto exec_program;
+	}
 	/* The cgroup first, while our pid is still the host's: all that follows is charged to it. */
 	if (join_cgroup(&cfg) < 0)
 		die();
@@ -201,6 +211,7 @@ int main(int argc, char **argv)
 	/* CPU affinity and resource limits: the program's alone (init above is not limited). */
 	if (apply_limits(&cfg) < 0)
 		die();
+exec_program:
 	/* Last before exec: the setup above needs the real chown and setuid calls. */
 	if (cfg.fake_root && install_fake_root_filter() < 0)
 		die();
