@@ -1,12 +1,18 @@
 // Checks the programs the tests need and, as root on Debian, installs the packages that provide them.
+import fs from "node:fs";
 import { onPath, runProgram } from "./proc.js";
 
 /** A Debian package the tests need and the programs that show it is installed. */
 export interface Prerequisite {
   pkg: string;
   programs: string[];
+  /** Files that show it is installed, for a package without a program of its own (absolute paths). */
+  files?: string[];
   why: string;
 }
+
+/** The Debian multiarch triplet of this machine (where libraries live under /usr/lib). */
+const MULTIARCH = process.arch === "arm64" ? "aarch64-linux-gnu" : "x86_64-linux-gnu";
 
 /** Everything the harness and the integration tests run besides node. */
 export const PREREQUISITES: Prerequisite[] = [
@@ -40,6 +46,24 @@ export const PREREQUISITES: Prerequisite[] = [
     programs: ["sbatch", "srun", "squeue", "sinfo", "scancel"],
     why: "submits and watches the Slurm test jobs",
   },
+  {
+    pkg: "openmpi-bin",
+    programs: ["mpirun", "orterun"],
+    why: "the host's Open MPI launcher of the MPI tests (Debian 12: 4.1.4, as in the test image)",
+  },
+  {
+    pkg: "libpmix-bin",
+    programs: ["pmix_info"],
+    why: "PMIx tools, to report the host's PMIx in the MPI tests",
+  },
+  {
+    pkg: "libpmix-dev",
+    programs: [],
+    // Slurm's mpi/pmix plugin dlopens the unversioned libpmix.so, which only the -dev package ships.
+    files: [`/usr/lib/${MULTIARCH}/pmix2/lib/libpmix.so`],
+    why: "srun --mpi=pmix: Slurm's PMIx plugin loads libpmix.so",
+  },
+  { pkg: "debootstrap", programs: ["debootstrap"], why: "builds the Debian test images" },
 ];
 
 /** Directories searched besides PATH: root's tools live in sbin, which a user's PATH may lack. */
@@ -63,7 +87,11 @@ export async function findProgram(program: string): Promise<string | undefined> 
 /** The prerequisites whose programs are not all found. */
 export async function missingPrerequisites(list = PREREQUISITES): Promise<Prerequisite[]> {
   const found = await Promise.all(
-    list.map(async (p) => (await Promise.all(p.programs.map(findProgram))).every(Boolean)),
+    list.map(
+      async (p) =>
+        (await Promise.all(p.programs.map(findProgram))).every(Boolean) &&
+        (p.files ?? []).every((f) => fs.existsSync(f)),
+    ),
   );
   return list.filter((_, i) => !found[i]);
 }
@@ -79,7 +107,9 @@ export async function ensurePrerequisites(log: (line: string) => void): Promise<
     return;
   }
   const names = missing.map((p) => p.pkg);
-  const details = missing.map((p) => `  ${p.pkg} (${p.programs.join(", ")}): ${p.why}`).join("\n");
+  const details = missing
+    .map((p) => `  ${p.pkg} (${[...p.programs, ...(p.files ?? [])].join(", ")}): ${p.why}`)
+    .join("\n");
   const isRoot = process.getuid?.() === 0;
   const aptGet = await findProgram("apt-get");
   if (!isRoot || !aptGet) {
@@ -97,7 +127,7 @@ export async function ensurePrerequisites(log: (line: string) => void): Promise<
   if (still.length > 0) {
     throw new Error(
       `apt-get installed ${names.join(" ")} but these programs are still missing: ` +
-        still.flatMap((p) => p.programs).join(", "),
+        still.flatMap((p) => [...p.programs, ...(p.files ?? [])]).join(", "),
     );
   }
   log(`packages: installed ${names.join(" ")} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
