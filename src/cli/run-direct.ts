@@ -44,6 +44,8 @@ export const RUN_OPTIONS: OptionSpec[] = [
   { names: ["-t", "--tty"], key: "tty", kind: "boolean" },
   { names: ["-i", "--interactive"], key: "interactive", kind: "boolean" },
   { names: ["--location"], key: "location", kind: "string" },
+  { names: ["--gpu", "--nv"], key: "gpu", kind: "boolean" },
+  { names: ["--device"], key: "devices", kind: "array" },
 ];
 
 /** A `burrow run` command line, read. */
@@ -77,6 +79,8 @@ export function parseRunCommandLine(argv: string[]): ParsedRun | undefined {
     pull: "missing",
     tty: false,
     interactive: false,
+    gpu: false,
+    devices: [],
   };
   let sawRun = false;
   let i = 0;
@@ -142,6 +146,8 @@ export function parseRunCommandLine(argv: string[]): ParsedRun | undefined {
       tty: bool("tty"),
       interactive: bool("interactive"),
       location: str("location"),
+      gpu: bool("gpu"),
+      devices: arr("devices"),
       target,
       args: argv.slice(i + 1),
     },

@@ -21,6 +21,8 @@ export interface RunFields {
   tty: boolean;
   interactive: boolean;
   location: string | undefined;
+  gpu: boolean;
+  devices: string[];
   target: string | undefined;
   args: string[];
 }
@@ -58,6 +60,8 @@ export function runRequest(fields: RunFields, stdinIsTTY: boolean): RunRequest {
       nosysdirs: fields.nosysdirs,
       bindhome: fields.bindhome,
       tty: fields.tty && stdinIsTTY,
+      gpu: fields.gpu,
+      devices: fields.devices,
     },
   };
 }

@@ -17,6 +17,8 @@ export class RunCommand extends BurrowCommand {
       ["Build in the current folder", "$0 run -v $PWD:/work -w /work debian:bookworm make"],
       ["Keep changes in a named container", "$0 run --name dev alpine apk add gcc"],
       ["Run a plain rootfs folder", "$0 run --location ./rootfs /bin/sh"],
+      ["Use the host's NVIDIA GPUs", "$0 run --gpu nvcr.io/nvidia/cuda:12.4.1-base-ubuntu22.04 nvidia-smi"],
+      ["Add a device described by a CDI spec", "$0 run --device nvidia.com/gpu=all IMAGE nvidia-smi"],
     ],
   });
 
@@ -54,6 +56,12 @@ export class RunCommand extends BurrowCommand {
   tty = Option.Boolean("-t,--tty", false, { description: "Give the program a terminal (when stdin is one)" });
   interactive = Option.Boolean("-i,--interactive", false, { description: "Keep stdin open (it always is)" });
   location = Option.String("--location", { description: "Run the rootfs folder DIR instead of an image" });
+  gpu = Option.Boolean("--gpu,--nv", false, {
+    description: "Give the container the host's NVIDIA GPUs (devices, driver libraries, nvidia-smi)",
+  });
+  devices = Option.Array("--device", [], {
+    description: "Add a CDI device VENDOR/CLASS=NAME (or =all), or a host device /dev/X[:/dev/Y]",
+  });
   target = Option.String({ name: "IMAGE" });
   args = Option.Proxy();
 

@@ -73,6 +73,17 @@ function copyTree(from: string, to: string): void {
 
 /** Runs the request; resolves to the exit status. */
 export async function prepareRun(cmd: CommandHost, req: RunRequest): Promise<number> {
+  // --gpu and --device are resolved on the host first: a missing device fails before any pull.
+  const devices =
+    req.options.gpu === true || (req.options.devices?.length ?? 0) > 0
+      ? await (
+          await import("./cdi.js")
+        ).resolveDevices(
+          { gpu: req.options.gpu === true, devices: req.options.devices ?? [] },
+          cmd.context.env,
+          cmd.debug ? (line) => cmd.context.stderr.write(`burrow: debug: ${line}\n`) : undefined,
+        )
+      : undefined;
   const config = await cmd.config();
   const store = await cmd.store();
   const { Containers } = await import("../store/containers.js");
@@ -189,6 +200,7 @@ export async function prepareRun(cmd: CommandHost, req: RunRequest): Promise<num
         scratch,
         hostUser: hostUser(cmd.context.env),
         overlay,
+        devices,
       },
     );
     if (target.layer && !overlay) {
