@@ -5,6 +5,7 @@ import { execFileSync } from "node:child_process";
 import type { CommandHost } from "../cli/host.js";
 import { InvalidArgumentError, ImageNotFoundError, StoreError } from "../errors.js";
 import type { RunOptions, RunTarget } from "./plan.js";
+import type { DeviceEdits } from "./cdi.js";
 import { containerConfig } from "./image-config.js";
 import type { ContainerRecord } from "../store/containers.js";
 import type { Store, ImageRecord } from "../store/store.js";
@@ -74,16 +75,15 @@ function copyTree(from: string, to: string): void {
 /** Runs the request; resolves to the exit status. */
 export async function prepareRun(cmd: CommandHost, req: RunRequest): Promise<number> {
   // --gpu and --device are resolved on the host first: a missing device fails before any pull.
-  const devices =
-    req.options.gpu === true || (req.options.devices?.length ?? 0) > 0
-      ? await (
-          await import("./cdi.js")
-        ).resolveDevices(
-          { gpu: req.options.gpu === true, devices: req.options.devices ?? [] },
-          cmd.context.env,
-          cmd.debug ? (line) => cmd.context.stderr.write(`burrow: debug: ${line}\n`) : undefined,
-        )
-      : undefined;
+  let devices: DeviceEdits | undefined;
+  if (req.options.gpu === true || (req.options.devices?.length ?? 0) > 0) {
+    const { resolveDevices } = await import("./cdi.js");
+    devices = await resolveDevices(
+      { gpu: req.options.gpu === true, devices: req.options.devices ?? [] },
+      cmd.context.env,
+      cmd.debug ? (line) => cmd.context.stderr.write(`burrow: debug: ${line}\n`) : undefined,
+    );
+  }
   const config = await cmd.config();
   const store = await cmd.store();
   const { Containers } = await import("../store/containers.js");
