@@ -351,7 +351,15 @@ test("spec folders: BURROW_CDI_DIRS, else /etc/cdi then /var/run/cdi; JSON and Y
     const high = path.join(tmp, "run");
     fs.mkdirSync(low);
     fs.mkdirSync(high);
-    fs.writeFileSync(path.join(low, "a.json"), JSON.stringify(spec()));
+    const lib = path.join(tmp, "lib");
+    fs.mkdirSync(lib);
+    const onHost = spec({
+      containerEdits: {
+        env: ["FAKE_ALL=1"],
+        mounts: [{ hostPath: lib, containerPath: "/opt/lib", options: ["ro"] }],
+      },
+    });
+    fs.writeFileSync(path.join(low, "a.json"), JSON.stringify(onHost));
     fs.writeFileSync(
       path.join(high, "b.yaml"),
       [
