@@ -42,7 +42,7 @@ async function inParallel<T>(items: T[], width: number, work: (item: T) => Promi
 }
 
 /** Pushes one small image to `registry` under every tag in `tags` (one manifest PUT per extra tag). */
-async function pushTags(registry: "plain" | "auth", repo: string, tags: string[]): Promise<void> {
+async function pushTags(registry: "plain" | "auth" | "token", repo: string, tags: string[]): Promise<void> {
   const pushed = await pushImage(registry, repo, tags[0]!, [
     await layerFromEntries([{ path: "hello", type: "file", content: "tags\n" }]),
   ]);
@@ -175,27 +175,40 @@ test("search --list-tags of a missing repository fails in one line with 125", as
   assertOneLineFailure(r, /^burrow: repository .*no-such-.* not found$/);
 });
 
-test("search --list-tags on a registry with htpasswd needs login first", async () => {
-  const { authUser, authPassword } = env();
-  const registry = env().registries.auth.host;
-  const repo = uniqueRepo("private-tags");
-  await pushTags("auth", repo, ["a", "b", "c"]);
-  const h = await makeTestHome();
-  try {
-    const denied = await burrow(["search", "--list-tags", `${registry}/${repo}`], { home: h });
-    assertOneLineFailure(denied, /burrow login/);
-    const login = await burrow(["login", "--username", authUser, "--password-stdin", registry], {
-      home: h,
-      input: authPassword + "\n",
-    });
-    assert.equal(login.code, 0, login.stderr);
-    const r = await burrow(["search", "--list-tags", "--page-size", "2", `${registry}/${repo}`], { home: h });
-    assert.equal(r.code, 0, r.stderr);
-    assert.deepEqual(r.stdout.trimEnd().split("\n").sort(), ["a", "b", "c"]);
-    assert.ok(!(r.stdout + r.stderr).includes(authPassword));
-  } finally {
-    await h.cleanup();
-  }
+for (const kind of ["auth", "token"] as const) {
+  test(`search --list-tags on a registry with ${kind === "auth" ? "htpasswd (Basic)" : "Bearer tokens"} needs login first`, async () => {
+    const { authUser, authPassword } = env();
+    const registry = env().registries[kind].host;
+    const repo = uniqueRepo("private-tags");
+    await pushTags(kind, repo, ["a", "b", "c"]);
+    const h = await makeTestHome();
+    try {
+      const denied = await burrow(["search", "--list-tags", `${registry}/${repo}`], { home: h });
+      assertOneLineFailure(denied, /burrow login/);
+      const login = await burrow(["login", "--username", authUser, "--password-stdin", registry], {
+        home: h,
+        input: authPassword + "\n",
+      });
+      assert.equal(login.code, 0, login.stderr);
+      const r = await burrow(["search", "--list-tags", "--page-size", "2", `${registry}/${repo}`], {
+        home: h,
+      });
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual(r.stdout.trimEnd().split("\n").sort(), ["a", "b", "c"]);
+      assert.ok(!(r.stdout + r.stderr).includes(authPassword));
+    } finally {
+      await h.cleanup();
+    }
+  });
+}
+
+test("search --list-tags of a public repository behind a token server needs no login", async () => {
+  const registry = env().registries.token.host;
+  const repo = `public/${uniqueRepo("open-tags")}`;
+  await pushTags("token", repo, ["x", "y"]);
+  const r = await burrow(["search", "--list-tags", `${registry}/${repo}`]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(r.stdout.trimEnd().split("\n").sort(), ["x", "y"]);
 });
 
 test("search --list-tags on a host where nothing listens fails in one line with 125", async () => {
