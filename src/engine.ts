@@ -67,6 +67,35 @@ export interface RunIO {
   disposableScratch?: boolean;
   /** Environment of the burrow process itself (for binary overrides such as BURROW_PROOT). */
   env: NodeJS.ProcessEnv;
+  /** Called once the program runs (a detached run records it: src/run/state.ts). */
+  onStarted?: (started: EngineStarted) => void;
+}
+
+/** The processes of a running container, as the engine that started it reports them. */
+export interface EngineStarted {
+  /** The engine's own process (the helper, runc, proot): signals sent to it reach the program. */
+  pid: number;
+  /** A process inside the container whose namespaces and root `exec` joins (userns, runc). */
+  initPid?: number | undefined;
+  /** Engine-specific facts `exec` and `stop` need (runc: its state root, container id, binary). */
+  handle?: Record<string, string> | undefined;
+}
+
+/** A running container, for `exec`: the spec it was started with and what its engine reported. */
+export interface RunningContainer {
+  spec: RunSpec;
+  started: EngineStarted;
+}
+
+/** What `exec` runs inside a running container. */
+export interface ExecSpec {
+  argv: string[];
+  /** The complete environment (the container's, then exec's `-e`). */
+  env: string[];
+  cwd: string;
+  uid: number;
+  gid: number;
+  tty: boolean;
 }
 
 /** An execution engine: a plug-in folder in engines/ behind this interface. */
@@ -78,4 +107,6 @@ export interface Engine {
   probe(): Promise<ProbeResult>;
   /** Runs the spec with burrow's stdin/stdout/stderr; resolves to the program's exit status. */
   run(spec: RunSpec, io: RunIO): Promise<number>;
+  /** Runs a program inside a running container (`burrow exec`); resolves to its exit status. */
+  exec?(container: RunningContainer, exec: ExecSpec, io: RunIO): Promise<number>;
 }

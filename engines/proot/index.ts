@@ -3,7 +3,7 @@ import { spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import type { Engine, ProbeResult, RunIO, RunSpec } from "../../src/engine.js";
+import type { Engine, ExecSpec, ProbeResult, RunIO, RunningContainer, RunSpec } from "../../src/engine.js";
 import { binarySearch, findBinary, isExecutableFile } from "../../src/binaries.js";
 import type { BinarySearch } from "../../src/binaries.js";
 import type { EngineContext } from "../../src/engines.js";
@@ -269,6 +269,7 @@ export class ProotEngine implements Engine {
     return new Promise<number>((resolve, reject) => {
       const child = spawn(binary, args, { stdio: "inherit", env, cwd: "/" });
       const stopForwarding = forwardSignals(programTarget(child));
+      if (child.pid !== undefined) io.onStarted?.({ pid: child.pid });
       child.on("error", (err) => {
         stopForwarding();
         reject(
@@ -281,7 +282,27 @@ export class ProotEngine implements Engine {
       });
     });
   }
+
+  /** `burrow exec`: a new PRoot on the running container's rootfs and binds (processes are not shared). */
+  async exec(container: RunningContainer, exec: ExecSpec, io: RunIO): Promise<number> {
+    process.stderr.write(EXEC_NOTICE);
+    const spec: RunSpec = {
+      ...container.spec,
+      argv: exec.argv,
+      env: exec.env,
+      cwd: exec.cwd,
+      uid: exec.uid,
+      gid: exec.gid,
+      tty: exec.tty,
+      fakeRoot: exec.uid === 0,
+    };
+    return this.run(spec, { scratch: io.scratch, env: io.env });
+  }
 }
+
+/** The notice `burrow exec` prints with this engine (PRoot has no namespaces to join). */
+export const EXEC_NOTICE =
+  "burrow: engine proot shares no processes with the running container: the command runs in a new PRoot on its rootfs and binds\n";
 
 /** The engine registry's factory (src/engines.ts). */
 export function createEngine(ctx: EngineContext): ProotEngine {

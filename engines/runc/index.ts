@@ -4,7 +4,7 @@ import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import type { Engine, ProbeResult, RunIO, RunSpec } from "../../src/engine.js";
+import type { Engine, ExecSpec, ProbeResult, RunIO, RunningContainer, RunSpec } from "../../src/engine.js";
 import { binarySearch, findBinary, isExecutableFile } from "../../src/binaries.js";
 import type { BinarySearch } from "../../src/binaries.js";
 import { BurrowError, EngineUnavailableError, InvalidArgumentError } from "../../src/errors.js";
@@ -13,7 +13,7 @@ import { exitStatus } from "../userns/index.js";
 import { forwardSignals } from "../userns/signals.js";
 import { readProcSys, readUsernsSysctls, sysctlBlock } from "../userns/sysctl.js";
 import type { SysctlReader } from "../userns/sysctl.js";
-import { ociConfig } from "./config.js";
+import { ALL_CAPABILITIES, INIT_PATH, ociConfig } from "./config.js";
 import { classify, isRuntimeMessage } from "./failure.js";
 
 /** The OCI runtimes this engine drives. */
@@ -251,6 +251,14 @@ export class RuncEngine implements Engine {
       code = await new Promise<number>((resolve, reject) => {
         const child = spawn(binary, args, { stdio: ["inherit", "inherit", "pipe"], env, cwd: "/" });
         const stopForwarding = forwardSignals(child);
+        if (io.onStarted !== undefined && child.pid !== undefined) {
+          reportStarted(binary, ["--root", root], id, child.pid, io.onStarted, {
+            root,
+            binary,
+            id,
+            flavor: this.flavor,
+          });
+        }
         // The program's stderr comes through runc; runc's own fatal line waits for the log's verdict.
         child.stderr.on("data", (chunk: Buffer) => {
           if (isRuntimeMessage(chunk.toString("utf8"))) held.push(chunk);
@@ -282,12 +290,130 @@ export class RuncEngine implements Engine {
     throw new BurrowError("ERR_ENGINE_FAILED", `engine runc (${this.flavor}) failed: ${outcome.message}`);
   }
 
+  /** Runs a program inside a running container with `runc exec` (`burrow exec`); resolves to its exit status. */
+  async exec(container: RunningContainer, exec: ExecSpec, io: RunIO): Promise<number> {
+    const h = container.started.handle ?? {};
+    const { root, binary, id } = h;
+    if (root === undefined || binary === undefined || id === undefined) {
+      throw new EngineUnavailableError("engine runc recorded no runc container to exec in");
+    }
+    const spec = container.spec;
+    const nested = exec.uid !== 0 || exec.gid !== 0;
+    const init = this.init();
+    if (nested && init === undefined) {
+      throw new InvalidArgumentError(
+        `engine runc cannot exec as ${exec.uid}:${exec.gid} without burrow-runc-init, which is not built: build it with \`sh engines/runc/build.sh\``,
+      );
+    }
+    // runc maps container root alone: another user is made by burrow-runc-init, as for the run (config.ts).
+    const args =
+      nested && spec.sysdirs
+        ? [INIT_PATH, `--uid=${exec.uid}`, `--gid=${exec.gid}`, "--", ...exec.argv]
+        : exec.argv;
+    const process_ = {
+      terminal: exec.tty && process.stdin.isTTY === true,
+      user: { uid: 0, gid: 0 },
+      args,
+      env: exec.env,
+      cwd: exec.cwd,
+      noNewPrivileges: true,
+      capabilities: {
+        bounding: [...ALL_CAPABILITIES],
+        effective: [...ALL_CAPABILITIES],
+        permitted: [...ALL_CAPABILITIES],
+        inheritable: [...ALL_CAPABILITIES],
+      },
+    };
+    fs.mkdirSync(io.scratch, { recursive: true });
+    const processFile = path.join(io.scratch, "process.json");
+    fs.writeFileSync(processFile, JSON.stringify(process_));
+    const log = path.join(io.scratch, "exec.log");
+    const global = ["--root", root, "--log", log, "--log-format", "json"];
+    if (h.flavor === "crun") global.push("--cgroup-manager=disabled");
+    const env = { PATH: io.env.PATH ?? "/usr/local/bin:/usr/bin:/bin" };
+    const held: Buffer[] = [];
+    const code = await new Promise<number>((resolve, reject) => {
+      const child = spawn(binary, [...global, "exec", "--process", processFile, id], {
+        stdio: ["inherit", "inherit", "pipe"],
+        env,
+        cwd: "/",
+      });
+      const stopForwarding = forwardSignals(child);
+      child.stderr.on("data", (chunk: Buffer) => {
+        if (isRuntimeMessage(chunk.toString("utf8"))) held.push(chunk);
+        else process.stderr.write(chunk);
+      });
+      child.on("error", (err) => {
+        stopForwarding();
+        reject(
+          new EngineUnavailableError(`engine runc cannot start ${binary}: ${err.message}`, { cause: err }),
+        );
+      });
+      child.on("close", (c, signal) => {
+        stopForwarding();
+        resolve(exitStatus(c, signal));
+      });
+    });
+    const outcome = classify(readText(log));
+    if (outcome.kind === "ran") {
+      for (const chunk of held) process.stderr.write(chunk);
+      return code;
+    }
+    if (outcome.kind === "exec") {
+      process.stderr.write(`${outcome.message}\n`);
+      return outcome.status;
+    }
+    throw new BurrowError(
+      "ERR_ENGINE_FAILED",
+      `engine runc (${this.flavor}) exec failed: ${outcome.message}`,
+    );
+  }
+
   /** Deletes the container's state when runc left it (an interrupted or failed run). */
   private remove(binary: string, global: string[], root: string, id: string): void {
     if (!fs.existsSync(path.join(root, id))) return;
     spawnSync(binary, [...global, "delete", "--force", id], { stdio: "ignore", timeout: 10_000 });
     fs.rmSync(path.join(root, id), { recursive: true, force: true });
   }
+}
+
+/**
+ * Reports the container's processes once runc says it is running (`runc state`: the container's init,
+ * whose pid namespace and root an exec joins). Given up quietly after 10 s.
+ */
+function reportStarted(
+  binary: string,
+  global: string[],
+  id: string,
+  runcPid: number,
+  onStarted: NonNullable<RunIO["onStarted"]>,
+  handle: Record<string, string>,
+): void {
+  void (async () => {
+    const { pollFor } = await import("../../src/run/state.js");
+    const { execFile } = await import("node:child_process");
+    const state = (): Promise<{ status?: string; pid?: number } | undefined> =>
+      new Promise((resolve) => {
+        execFile(binary, [...global, "state", id], { timeout: 5000, env: {} }, (err, stdout) => {
+          if (err) return resolve(undefined);
+          try {
+            resolve(JSON.parse(stdout) as { status?: string; pid?: number });
+          } catch {
+            resolve(undefined);
+          }
+        });
+      });
+    const end = Date.now() + 10_000;
+    while (Date.now() < end) {
+      const st = await state();
+      if (st?.status === "running" && typeof st.pid === "number" && st.pid > 0) {
+        onStarted({ pid: runcPid, initPid: st.pid, handle });
+        return;
+      }
+      if (st?.status === "stopped") return;
+      await pollFor(() => undefined, 20);
+    }
+  })();
 }
 
 function readText(file: string): string {

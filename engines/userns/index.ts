@@ -4,8 +4,8 @@ import type { CapturedRun } from "../../src/captured-run.js";
 import { spawn } from "node:child_process";
 import os from "node:os";
 import path from "node:path";
-import type { Engine, ProbeResult, RunIO, RunSpec } from "../../src/engine.js";
-import { EngineUnavailableError } from "../../src/errors.js";
+import type { Engine, ExecSpec, ProbeResult, RunIO, RunningContainer, RunSpec } from "../../src/engine.js";
+import { EngineUnavailableError, InvalidArgumentError } from "../../src/errors.js";
 import { findPackageRoot } from "../../src/package-info.js";
 import { fileIdentity, fileProbeCache } from "../../src/run/probe-cache.js";
 import type { ProbeCache } from "../../src/run/probe-cache.js";
@@ -213,6 +213,7 @@ export class UsernsEngine implements Engine {
     return new Promise<number>((resolve, reject) => {
       const child = spawn(helper, args, { stdio: "inherit", env, cwd: "/" });
       const stopForwarding = forwardSignals(child);
+      if (io.onStarted !== undefined && child.pid !== undefined) reportStarted(child.pid, spec, io.onStarted);
       child.on("error", (err) => {
         stopForwarding();
         reject(
@@ -228,6 +229,69 @@ export class UsernsEngine implements Engine {
       });
     });
   }
+
+  /** Runs a program inside a running container (`burrow exec`); resolves to its exit status. */
+  async exec(container: RunningContainer, exec: ExecSpec, io: RunIO): Promise<number> {
+    const helper = this.helper(io.env);
+    if (helper === undefined) {
+      throw new EngineUnavailableError(
+        `engine userns cannot run here: the ${HELPER_NAME} helper is not built; build it with \`make -C engines/userns\``,
+      );
+    }
+    return joinContainer(helper, container, exec);
+  }
+}
+
+/**
+ * Reports the container's processes once the program runs: with a pid namespace, the helper's child
+ * (the container's init) once init has forked the program (its mounts and pivot_root are done); without
+ * one, the helper itself once it has exec'd the program. Given up quietly after 10 s.
+ */
+function reportStarted(helperPid: number, spec: RunSpec, onStarted: NonNullable<RunIO["onStarted"]>): void {
+  void (async () => {
+    const { childrenOf, pollFor } = await import("../../src/run/state.js");
+    const fs = await import("node:fs");
+    const found = await pollFor(() => {
+      if (!spec.pidNamespace) {
+        // The helper's own name until it execs the program.
+        const comm = fs.readFileSync(`/proc/${helperPid}/comm`, "utf8").trim();
+        return comm !== HELPER_NAME.slice(0, 15) ? helperPid : undefined;
+      }
+      const init = childrenOf(helperPid)[0];
+      return init !== undefined && childrenOf(init).length > 0 ? init : undefined;
+    }, 10_000).catch(() => undefined);
+    if (found !== undefined) onStarted({ pid: helperPid, initPid: found });
+  })();
+}
+
+/** `burrow exec` through the helper's --join: the program enters the running container's namespaces and root. */
+async function joinContainer(helper: string, container: RunningContainer, exec: ExecSpec): Promise<number> {
+  const { spec, started } = container;
+  if (started.initPid === undefined) {
+    throw new EngineUnavailableError("engine userns recorded no process of this container to join");
+  }
+  if (exec.uid !== spec.uid || exec.gid !== spec.gid) {
+    throw new InvalidArgumentError(
+      `engine userns maps one user in a container: exec runs as ${spec.uid}:${spec.gid}, the container's own user, not ${exec.uid}:${exec.gid}`,
+    );
+  }
+  const args = [`--join=${started.initPid}`, `--cwd=${exec.cwd}`];
+  if (spec.fakeRoot) args.push("--fake-root");
+  args.push("--", ...exec.argv);
+  return new Promise<number>((resolve, reject) => {
+    const child = spawn(helper, args, { stdio: "inherit", env: envObject(exec.env), cwd: "/" });
+    const stopForwarding = forwardSignals(child);
+    child.on("error", (err) => {
+      stopForwarding();
+      reject(
+        new EngineUnavailableError(`engine userns cannot start ${helper}: ${err.message}`, { cause: err }),
+      );
+    });
+    child.on("exit", (code, signal) => {
+      stopForwarding();
+      resolve(exitStatus(code, signal));
+    });
+  });
 }
 
 /** The engine registry's factory (src/engines.ts). */

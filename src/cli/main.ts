@@ -42,6 +42,10 @@ const commands: Record<string, Loader> = {
   clone: async () => (await import("./clone.js")).CloneCommand,
   protect: async () => (await import("./protect.js")).ProtectCommand,
   unprotect: async () => (await import("./unprotect.js")).UnprotectCommand,
+  exec: async () => (await import("./exec.js")).ExecCommand,
+  logs: async () => (await import("./logs.js")).LogsCommand,
+  stop: async () => (await import("./stop.js")).StopCommand,
+  __supervise: async () => (await import("./supervise.js")).SuperviseCommand,
   search: async () => (await import("./search.js")).SearchCommand,
 };
 

@@ -8,7 +8,7 @@ export class PsCommand extends BurrowCommand {
   static override usage = BurrowCommand.Usage({
     description: "List the containers",
     details: `
-      Columns: CONTAINER ID, P (\`P\` protected, \`.\` not), NAMES, IMAGE, LAYER (\`overlay\`: the container keeps only its changes over the shared image; \`copy\`: its own copy of the image), CREATED. \`-m\` adds the engine saved with \`burrow setup\` (udocker's execution mode), \`-s\` the size of the container's own layer.
+      Columns: CONTAINER ID, P (\`P\` protected, \`.\` not), NAMES, IMAGE, LAYER (\`overlay\`: the container keeps only its changes over the shared image; \`copy\`: its own copy of the image), CREATED, STATUS (\`running (pid N)\` for a container started with \`run -d\` that runs, N the pid of its engine's process; \`exited (N)\` once it ended with status N; \`created\` otherwise). \`-m\` adds the engine saved with \`burrow setup\` (udocker's execution mode), \`-s\` the size of the container's own layer.
     `,
     examples: [
       ["List containers", "$0 ps"],
@@ -39,6 +39,16 @@ export class PsCommand extends BurrowCommand {
       return first !== undefined ? familiarName(first) : image.slice(0, 12);
     };
     const list = containers.list();
+    const { runStatus } = await import("../run/state.js");
+    const statusOf = (id: string): { status: string; pid: number | null; exitCode: number | null } => {
+      const st = runStatus(store.paths.root, id);
+      if (st.kind === "running") return { status: `running (pid ${st.pid})`, pid: st.pid, exitCode: null };
+      if (st.kind === "exited") {
+        const code = st.exitCode === undefined ? "?" : String(st.exitCode);
+        return { status: `exited (${code})`, pid: null, exitCode: st.exitCode ?? null };
+      }
+      return { status: "created", pid: null, exitCode: null };
+    };
     if (this.format === "json") {
       const out = list.map((c) => ({
         id: c.id,
@@ -50,12 +60,13 @@ export class PsCommand extends BurrowCommand {
         layer: c.layer,
         protected: containers.isProtected(c.id),
         engine: c.engine ?? null,
+        ...statusOf(c.id),
         ...(this.sizes ? { size: containers.layerBytes(c) } : {}),
       }));
       this.context.stdout.write(JSON.stringify(out, null, 2) + "\n");
       return 0;
     }
-    const head = ["CONTAINER ID", "P", "NAMES", "IMAGE", "LAYER", "CREATED"];
+    const head = ["CONTAINER ID", "P", "NAMES", "IMAGE", "LAYER", "CREATED", "STATUS"];
     if (this.engines) head.push("ENGINE");
     if (this.sizes) head.push("SIZE");
     const rows = [head];
@@ -67,6 +78,7 @@ export class PsCommand extends BurrowCommand {
         imageLabel(c.image, c.imageName),
         c.layer,
         timeAgo(c.created),
+        statusOf(c.id).status,
       ];
       if (this.engines) row.push(c.engine ?? "auto");
       if (this.sizes) row.push(humanSize(containers.layerBytes(c)));

@@ -44,6 +44,7 @@ export const RUN_OPTIONS: OptionSpec[] = [
   { names: ["-t", "--tty"], key: "tty", kind: "boolean" },
   { names: ["-i", "--interactive"], key: "interactive", kind: "boolean" },
   { names: ["--location"], key: "location", kind: "string" },
+  { names: ["-d", "--detach"], key: "detach", kind: "boolean" },
   { names: ["--gpu", "--nv"], key: "gpu", kind: "boolean" },
   { names: ["--device"], key: "devices", kind: "array" },
 ];
@@ -79,6 +80,7 @@ export function parseRunCommandLine(argv: string[]): ParsedRun | undefined {
     pull: "missing",
     tty: false,
     interactive: false,
+    detach: false,
     gpu: false,
     devices: [],
   };
@@ -146,6 +148,7 @@ export function parseRunCommandLine(argv: string[]): ParsedRun | undefined {
       tty: bool("tty"),
       interactive: bool("interactive"),
       location: str("location"),
+      detach: bool("detach"),
       gpu: bool("gpu"),
       devices: arr("devices"),
       target,
@@ -161,6 +164,8 @@ export function parseRunCommandLine(argv: string[]): ParsedRun | undefined {
 export async function runDirect(argv: string[], env: NodeJS.ProcessEnv): Promise<number | undefined> {
   const parsed = parseRunCommandLine(argv);
   if (parsed === undefined || !isPullPolicy(parsed.fields.pull)) return undefined;
+  // -d is not start-up critical: the whole CLI runs it (src/run/detach.ts).
+  if (parsed.fields.detach) return undefined;
   const host = new ProcessHost(parsed.globals, env);
   // As in the whole CLI (src/cli/main.ts): whatever escapes is still one line and status 125.
   const fatal = (err: unknown): void => {

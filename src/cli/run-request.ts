@@ -23,6 +23,7 @@ export interface RunFields {
   location: string | undefined;
   gpu: boolean;
   devices: string[];
+  detach: boolean;
   target: string | undefined;
   args: string[];
 }
@@ -47,6 +48,7 @@ export function runRequest(fields: RunFields, stdinIsTTY: boolean): RunRequest {
     name: fields.name,
     remove: fields.rm,
     engine: fields.engine,
+    detach: fields.detach,
     options: {
       args: [],
       entrypoint: fields.entrypoint,

@@ -17,6 +17,7 @@ export class RunCommand extends BurrowCommand {
       ["Build in the current folder", "$0 run -v $PWD:/work -w /work debian:bookworm make"],
       ["Keep changes in a named container", "$0 run --name dev alpine apk add gcc"],
       ["Run a plain rootfs folder", "$0 run --location ./rootfs /bin/sh"],
+      ["Run a service in the background", "$0 run -d --name web alpine httpd -f"],
       ["Use the host's NVIDIA GPUs", "$0 run --gpu nvcr.io/nvidia/cuda:12.4.1-base-ubuntu22.04 nvidia-smi"],
       ["Add a device described by a CDI spec", "$0 run --device nvidia.com/gpu=all IMAGE nvidia-smi"],
     ],
@@ -56,6 +57,9 @@ export class RunCommand extends BurrowCommand {
   tty = Option.Boolean("-t,--tty", false, { description: "Give the program a terminal (when stdin is one)" });
   interactive = Option.Boolean("-i,--interactive", false, { description: "Keep stdin open (it always is)" });
   location = Option.String("--location", { description: "Run the rootfs folder DIR instead of an image" });
+  detach = Option.Boolean("-d,--detach", false, {
+    description: "Run in the background (output to `burrow logs`); prints the container id",
+  });
   gpu = Option.Boolean("--gpu,--nv", false, {
     description: "Give the container the host's NVIDIA GPUs (devices, driver libraries, nvidia-smi)",
   });
@@ -71,7 +75,12 @@ export class RunCommand extends BurrowCommand {
       const { UsageError } = await import("clipanion");
       throw new UsageError(`invalid --pull "${this.pull}": use missing, never or always`);
     }
+    const request = runRequest(this, (this.context.stdin as NodeJS.ReadStream).isTTY === true);
+    if (request.detach === true) {
+      const { detachRun } = await import("../run/detach.js");
+      return detachRun(this, request);
+    }
     const { prepareRun } = await import("../run/prepare.js");
-    return prepareRun(this, runRequest(this, (this.context.stdin as NodeJS.ReadStream).isTTY === true));
+    return prepareRun(this, request);
   }
 }

@@ -5,6 +5,7 @@ import { execFileSync } from "node:child_process";
 import type { CommandHost } from "../cli/host.js";
 import { InvalidArgumentError, ImageNotFoundError, StoreError } from "../errors.js";
 import type { RunOptions, RunTarget } from "./plan.js";
+import type { EngineStarted, RunSpec } from "../engine.js";
 import type { DeviceEdits } from "./cdi.js";
 import { containerConfig } from "./image-config.js";
 import type { ContainerRecord } from "../store/containers.js";
@@ -21,10 +22,19 @@ export interface RunRequest {
   remove: boolean;
   engine: string | undefined;
   options: RunOptions;
+  /** `-d`: run in the background (src/run/detach.ts); prepareRun itself ignores it. */
+  detach?: boolean;
+  /** Called once the program runs, with what a detached run records (src/run/detach.ts). */
+  started?: (run: {
+    engine: string;
+    spec: RunSpec;
+    container: string | undefined;
+    started: EngineStarted;
+  }) => void;
 }
 
 /** The image record and its config for a reference, pulling it when `--pull` says so. */
-async function imageFor(
+export async function imageFor(
   cmd: CommandHost,
   store: Store,
   raw: string,
@@ -208,7 +218,18 @@ export async function prepareRun(cmd: CommandHost, req: RunRequest): Promise<num
         `container ${container?.name ?? ""} keeps its changes in an overlay, which the ${engine.name} engine cannot mount here: run it with an engine that can (userns, runc)`,
       );
     }
-    return await engine.run(spec, { scratch, disposableScratch: true, env: cmd.context.env });
+    const started = req.started;
+    return await engine.run(spec, {
+      scratch,
+      disposableScratch: true,
+      env: cmd.context.env,
+      ...(started !== undefined
+        ? {
+            onStarted: (s: EngineStarted) =>
+              started({ engine: engine.name, spec, container: container?.id, started: s }),
+          }
+        : {}),
+    });
   } finally {
     removeScratch(scratch);
     await layerUse?.release();

@@ -1,0 +1,15 @@
+// `burrow __supervise DIR`: the background process of `burrow run -d` (src/run/detach.ts); not for users.
+import { Option } from "clipanion";
+import { BurrowCommand } from "./base.js";
+
+/** Runs a detached request and records its state; started by `run -d` only (no usage: hidden from help). */
+export class SuperviseCommand extends BurrowCommand {
+  static override paths = [["__supervise"]];
+
+  start = Option.String({ name: "DIR" });
+
+  async run(): Promise<number> {
+    const { superviseRun } = await import("../run/detach.js");
+    return superviseRun(this, this.start);
+  }
+}

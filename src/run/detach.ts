@@ -1,0 +1,177 @@
+// `burrow run -d`: the container runs in the background under a supervisor, a burrow process of its own.
+//
+// The command the user typed (detachRun) pulls the image in the foreground, then starts the supervisor:
+// the same burrow (`node BURROW __supervise DIR`) in a session of its own (setsid), stdin /dev/null,
+// stdout and stderr to a log file, with the request in DIR. The supervisor (superviseRun) runs the whole
+// run path, so that the container's clean-up (scratch, layer, --rm) happens when it exits; once the
+// program runs it records the run state (src/run/state.ts) and tells the first process, which prints
+// the container's id and returns. A run that fails before that leaves no state, and its error is shown.
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import type { CommandHost } from "../cli/host.js";
+import { reportError } from "../cli/host.js";
+import type { EngineStarted, RunSpec } from "../engine.js";
+import { ConflictError, InvalidArgumentError } from "../errors.js";
+import { randomHex } from "../store/random.js";
+import type { RunRequest } from "./prepare.js";
+import { detachedRoot, processRef, runStatus, stateDir, writeState } from "./state.js";
+import type { RunState } from "./state.js";
+
+/** What the command line's global options were, for the supervisor's command line. */
+export interface DetachHost extends CommandHost {
+  repo?: string | undefined;
+  insecure?: boolean;
+}
+
+/** The message the supervisor sends once the program runs. */
+interface StartedMessage {
+  started: string;
+}
+
+/** A container name for `-d` without `--name`: the image's last path component and 6 random hex digits. */
+export function generatedName(image: string): string {
+  const base = (image.split("/").pop() ?? "").split(/[:@]/)[0]!.replace(/[^A-Za-z0-9_.-]/g, "");
+  const stem = /^[A-Za-z0-9]/.test(base) ? base.slice(0, 100) : "container";
+  return `${stem}-${randomHex(3)}`;
+}
+
+/** Starts the request in the background; prints the container's id once its program runs. */
+export async function detachRun(cmd: DetachHost, req: RunRequest): Promise<number> {
+  if (req.location !== undefined) {
+    throw new InvalidArgumentError(
+      "-d runs a container: it cannot be combined with --location (run the folder in the foreground)",
+    );
+  }
+  if (req.target === undefined) {
+    throw new InvalidArgumentError("give an image or container to run: burrow run -d IMAGE [COMMAND...]");
+  }
+  const store = await cmd.store();
+  const root = store.paths.root;
+  const { containersOf } = await import("../cli/containers.js");
+  const containers = await containersOf(store);
+  const request: RunRequest = { ...req, detach: false, options: { ...req.options, tty: false } };
+  const existing = req.name === undefined ? containers.find(req.target) : undefined;
+  if (existing !== undefined) {
+    const label = existing.name ?? existing.id.slice(0, 12);
+    if (runStatus(root, existing.id).kind === "running") {
+      throw new ConflictError(
+        `container ${label} is running already: 'burrow exec ${label} COMMAND' runs a command in it, 'burrow stop ${label}' stops it`,
+      );
+    }
+  } else {
+    // A detached run always has a container to name in logs, exec and stop: docker's way, a generated name.
+    const { checkContainerName } = await import("../store/containers.js");
+    request.name = req.name ?? generatedName(req.target);
+    checkContainerName(request.name);
+    if (containers.find(request.name) !== undefined) {
+      throw new ConflictError(
+        `the name "${request.name}" is in use by another container: pick another name, or 'burrow run -d ${request.name}' runs that container`,
+      );
+    }
+    // The pull happens here, where its progress shows; the background run finds the image.
+    const { imageFor } = await import("./prepare.js");
+    await imageFor(cmd, store, req.target, req);
+    request.pull = "never";
+  }
+
+  const base = detachedRoot(root);
+  fs.mkdirSync(base, { recursive: true, mode: 0o700 });
+  const start = fs.mkdtempSync(path.join(base, ".start-"));
+  fs.writeFileSync(path.join(start, "request.json"), JSON.stringify(request));
+  const logFile = path.join(start, "log");
+  const log = fs.openSync(logFile, "a", 0o600);
+  const globals = [`--repo=${root}`];
+  if (cmd.debug) globals.push("--debug");
+  if (cmd.quiet) globals.push("--quiet");
+  if (cmd.insecure === true) globals.push("--insecure");
+  const entry = process.argv[1]!;
+  const child = spawn(process.execPath, [...process.execArgv, entry, ...globals, "__supervise", start], {
+    detached: true,
+    stdio: ["ignore", log, log, "ipc"],
+    env: cmd.context.env,
+  });
+  fs.closeSync(log);
+  const outcome = await new Promise<{ id?: string; status?: number }>((resolve) => {
+    child.on("message", (m: StartedMessage) => {
+      if (typeof m?.started === "string") resolve({ id: m.started });
+    });
+    child.on("error", () => resolve({ status: 125 }));
+    child.on("exit", (code, signal) => resolve({ status: code ?? (signal !== null ? 125 : 0) }));
+  });
+  if (outcome.id !== undefined) {
+    if (child.connected) child.disconnect();
+    child.unref();
+    cmd.context.stdout.write(`${outcome.id}\n`);
+    return 0;
+  }
+  // The run failed before its program started: what it said is in the log.
+  try {
+    cmd.context.stderr.write(fs.readFileSync(logFile));
+  } finally {
+    fs.rmSync(start, { recursive: true, force: true });
+  }
+  return outcome.status === 0 ? 125 : (outcome.status ?? 125);
+}
+
+/** The supervisor: runs the request in `start` (detachRun's folder), records the state, cleans up at exit. */
+export async function superviseRun(cmd: CommandHost, start: string): Promise<number> {
+  const request = JSON.parse(fs.readFileSync(path.join(start, "request.json"), "utf8")) as RunRequest;
+  const store = await cmd.store();
+  const root = store.paths.root;
+  let state: RunState | undefined;
+  /** Records the run of container `id` (its log moved beside the state) and tells the first process. */
+  const record = (id: string, engine: string, spec: RunSpec, started: EngineStarted | undefined): void => {
+    const dir = stateDir(root, id);
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    // The log file stays open as our stdout and stderr: a rename keeps it.
+    fs.renameSync(path.join(start, "log"), path.join(dir, "log"));
+    const self = processRef(process.pid)!;
+    state = {
+      id,
+      engine,
+      supervisor: self,
+      pid: started !== undefined ? (processRef(started.pid) ?? { pid: started.pid, start: "" }) : self,
+      init: started?.initPid !== undefined ? processRef(started.initPid) : undefined,
+      handle: started?.handle,
+      spec,
+      started: new Date().toISOString(),
+    };
+    writeState(root, state);
+    fs.rmSync(start, { recursive: true, force: true });
+    process.send?.({ started: id } satisfies StartedMessage);
+    if (process.connected) process.disconnect();
+  };
+  let spec: RunSpec | undefined;
+  let engineName = "";
+  request.started = (run) => {
+    spec = run.spec;
+    engineName = run.engine;
+    if (run.container !== undefined && state === undefined)
+      record(run.container, run.engine, run.spec, run.started);
+  };
+  const { prepareRun } = await import("./prepare.js");
+  // A failure of burrow's own before the program ran propagates: the first process shows the log.
+  const status = await prepareRun(cmd, request).catch((err: unknown) => {
+    if (state === undefined) throw err;
+    return reportError(err, cmd.context.stderr, cmd.debug);
+  });
+  if (state === undefined && spec !== undefined) {
+    // The program ended before its processes were seen: the run is recorded as it ended.
+    const { containersOf } = await import("../cli/containers.js");
+    const c = (await containersOf(store)).find(request.name ?? request.target ?? "");
+    if (c !== undefined) record(c.id, engineName, spec, undefined);
+    // --rm removed it already: there is nothing left to record, the name says which it was.
+    else process.send?.({ started: request.name ?? request.target ?? "" } satisfies StartedMessage);
+  }
+  const done = state as RunState | undefined;
+  if (done !== undefined) {
+    // --rm removed the container: its state and log go with it.
+    if (!fs.existsSync(path.join(root, "containers", done.id))) {
+      fs.rmSync(stateDir(root, done.id), { recursive: true, force: true });
+    } else {
+      writeState(root, { ...done, exitCode: status, finished: new Date().toISOString() });
+    }
+  }
+  return status;
+}
