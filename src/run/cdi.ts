@@ -7,6 +7,8 @@ import fs from "node:fs";
 import path from "node:path";
 import type { MountSpec } from "../engine.js";
 import { InvalidArgumentError } from "../errors.js";
+// Types only (erased): the package itself is imported when a YAML spec is read.
+import type * as YAML from "yaml";
 
 /** What devices add to a run: binds, variables, library and program folders, notes for `--debug`. */
 export interface DeviceEdits {
@@ -314,7 +316,7 @@ export interface LoadedSpecs {
 /** Reads every `*.json` and `*.yaml` (`*.yml`) spec in `dirs`; the yaml package is loaded only for YAML files. */
 export async function loadSpecs(dirs: string[]): Promise<LoadedSpecs> {
   const out: LoadedSpecs = { specs: [], broken: [] };
-  let yaml: typeof import("yaml") | undefined;
+  let yaml: typeof YAML | undefined;
   for (const dir of dirs) {
     const names = hostFs
       .list(dir)
