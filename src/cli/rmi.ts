@@ -3,7 +3,7 @@ import { Option } from "clipanion";
 import { BurrowCommand } from "./base.js";
 import { normalizeName } from "./resolve.js";
 import { ConflictError } from "../errors.js";
-import { humanSize } from "./format.js";
+import { familiarName, humanSize } from "./format.js";
 
 /** Removes names; an image goes when its last name goes (or when named by id with -f). */
 export class RmiCommand extends BurrowCommand {
@@ -55,7 +55,7 @@ export class RmiCommand extends BurrowCommand {
         }
         for (const r of toRemove) {
           store.removeRef(r.name);
-          this.context.stdout.write(`Untagged: ${r.name}\n`);
+          this.context.stdout.write(`Untagged: ${familiarName(r.name)}\n`); // as docker prints it
         }
         const left = store.listRefs().filter((r) => r.image === image.id);
         if (left.length === 0 && users.length > 0) {

@@ -210,6 +210,7 @@ export async function prepareRun(cmd: CommandHost, req: RunRequest): Promise<num
         scratch,
         hostUser: hostUser(cmd.context.env),
         overlay,
+        devices: devices && (await import("./cdi.js")).forEngine(devices, engine.name),
         devices,
       },
     );

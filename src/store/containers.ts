@@ -6,6 +6,7 @@ import { randomHex } from "./random.js";
 import { writeFileAtomic, removeTreeAtomic } from "./atomic.js";
 import { acquireLock, lockIsStale, withLock } from "./lock.js";
 import type { Lock } from "./lock.js";
+import { applyUpper, readOpaqueDirsSync } from "./overlay-upper.js";
 import { ConflictError, InvalidArgumentError, StoreError } from "../errors.js";
 
 /** `containers/<id>/container.json`. */
@@ -459,8 +460,9 @@ export class Containers {
   }
 
   /**
-   * Turns a container's (empty) overlay layer into a copy of the image, for an engine that cannot mount
-   * an overlay. Refused once the layer holds changes: merging overlay whiteouts is not done here.
+   * Turns a container's overlay layer into a copy of the image with the layer's changes applied (as the
+   * mounted overlay showed them), for an engine that cannot mount an overlay. The copy is made beside
+   * the layer and takes its place only when complete.
    */
   convertToCopy(
     id: string,
@@ -473,13 +475,27 @@ export class Containers {
     if (rec.layer === "copy") return rec;
     const dir = this.path(id);
     const upper = path.join(dir, "upper");
-    if (fs.existsSync(upper) && hasOwnChanges(upper)) {
-      throw new ConflictError(
-        `container ${rec.name ?? id.slice(0, 12)} keeps changes in an overlay layer, which the ${engine} engine cannot use: run it with userns or runc, or export it and import it as a new container`,
-      );
-    }
     const tmp = path.join(dir, `.rootfs-${randomHex(4)}`);
     copy(imageRootfs, tmp);
+    if (fs.existsSync(upper) && hasOwnChanges(upper)) {
+      const label = rec.name ?? id.slice(0, 12);
+      try {
+        const opaque = readOpaqueDirsSync(upper);
+        if (opaque === undefined) {
+          throw new StoreError(
+            `cannot read the overlay marks of container ${label} (GNU tar is needed), so the ${engine} engine cannot run it: run it with userns or runc`,
+          );
+        }
+        applyUpper(upper, tmp, opaque);
+      } catch (err) {
+        removeTreeAtomic(tmp);
+        if (err instanceof StoreError) throw err;
+        throw new StoreError(
+          `cannot turn container ${label}'s overlay layer into a copy for the ${engine} engine: ${(err as Error).message}`,
+          { cause: err },
+        );
+      }
+    }
     fs.renameSync(tmp, path.join(dir, "rootfs"));
     const next: ContainerRecord = { ...rec, layer: "copy" };
     this.write(next);

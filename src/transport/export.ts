@@ -2,12 +2,9 @@
 // (its upper layer over the image, whiteouts and opaque folders applied as the kernel's overlay does).
 import fs from "node:fs";
 import path from "node:path";
-import { spawn } from "node:child_process";
 import { pipeline } from "node:stream/promises";
 import { Readable, type Writable } from "node:stream";
-import { parsePaxRecords } from "../image/tar-parser.js";
-import { normalizeEntryPath } from "../image/safe-path.js";
-import { findOnPath } from "../image/decompress.js";
+import { isWhiteout, listDir, readOpaqueDirsSync, withAccess } from "../store/overlay-upper.js";
 import { tempSibling } from "../store/atomic.js";
 import { InvalidArgumentError, StoreError } from "../errors.js";
 
@@ -130,104 +127,12 @@ function padding(size: number): number {
   return (BLOCK - (size % BLOCK)) % BLOCK;
 }
 
-/** Overlay's whiteout: a character device numbered 0/0 in the upper layer. */
-function isWhiteout(st: fs.Stats): boolean {
-  return st.isCharacterDevice() && st.rdev === 0;
-}
-
-/** Runs `fn`, and where it fails for want of permission on one of the user's own entries, grants it and retries. */
-function withAccess<T>(p: string, need: number, fn: () => T): T {
-  try {
-    return fn();
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== "EACCES") throw err;
-    const st = fs.lstatSync(p);
-    if (st.uid !== process.getuid?.()) throw err;
-    fs.chmodSync(p, st.mode | need);
-    try {
-      return fn();
-    } finally {
-      fs.chmodSync(p, st.mode & 0o7777);
-    }
-  }
-}
-
-/** The names in a folder, sorted so that exports are reproducible. */
-function listDir(dir: string): string[] {
-  return withAccess(dir, 0o500, () => fs.readdirSync(dir)).sort();
-}
-
 /**
- * The upper folders overlay marks opaque (`user.overlay.opaque` or `trusted.overlay.opaque` = y), read
- * with GNU tar's xattr support (Node has no getxattr). Undefined when tar cannot read them.
+ * The upper folders overlay marks opaque (`user.overlay.opaque` or `trusted.overlay.opaque` = y).
+ * Undefined when tar cannot read them.
  */
 export async function readOpaqueDirs(upper: string): Promise<Set<string> | undefined> {
-  const tar = findOnPath("tar");
-  if (tar === undefined) return undefined;
-  const dirs: string[] = [];
-  const walk = (abs: string, rel: string): void => {
-    for (const name of listDir(abs)) {
-      const childAbs = path.join(abs, name);
-      const st = fs.lstatSync(childAbs);
-      if (!st.isDirectory()) continue;
-      const r = rel === "" ? name : `${rel}/${name}`;
-      dirs.push(r);
-      walk(childAbs, r);
-    }
-  };
-  walk(upper, "");
-  const found = new Set<string>();
-  if (dirs.length === 0) return found;
-  const child = spawn(
-    tar,
-    [
-      "--format=posix",
-      "--xattrs",
-      "--xattrs-include=user.overlay.*",
-      "--xattrs-include=trusted.overlay.*",
-      "--no-recursion",
-      "--null",
-      "--verbatim-files-from",
-      "-C",
-      upper,
-      "-cf",
-      "-",
-      "-T",
-      "-",
-    ],
-    { stdio: ["pipe", "pipe", "ignore"] },
-  );
-  child.stdin.on("error", () => {});
-  child.stdin.end(dirs.map((d) => `./${d}\0`).join(""));
-  const chunks: Buffer[] = [];
-  for await (const c of child.stdout) chunks.push(c as Buffer);
-  const code = await new Promise<number | null>((resolve) => {
-    if (child.exitCode !== null) resolve(child.exitCode);
-    else child.once("close", (c) => resolve(c));
-    child.once("error", () => resolve(null));
-  });
-  if (code !== 0) return undefined;
-  // The archive holds directory headers only, each maybe after a PAX header carrying its xattrs.
-  const data = Buffer.concat(chunks);
-  const pax = new Map<string, string>();
-  for (let off = 0; off + BLOCK <= data.length;) {
-    const h = data.subarray(off, off + BLOCK);
-    if (h.every((b) => b === 0)) break;
-    const size = parseInt(h.toString("latin1", 124, 136).replace(/\0.*$/s, "").trim() || "0", 8);
-    const type = String.fromCharCode(h[156]!);
-    off += BLOCK;
-    if (type === "x") {
-      parsePaxRecords(data.subarray(off, off + size), pax);
-    } else {
-      const name = pax.get("path") ?? h.toString("utf8", 0, 100).replace(/\0.*$/s, "");
-      const value =
-        pax.get("SCHILY.xattr.user.overlay.opaque") ?? pax.get("SCHILY.xattr.trusted.overlay.opaque");
-      if (value === "y") found.add(normalizeEntryPath(name));
-      pax.clear();
-    }
-    off += size + padding(size);
-  }
-  return found;
+  return Promise.resolve(readOpaqueDirsSync(upper));
 }
 
 /** Collects small buffers into large ones, so the output stream sees few writes. */
