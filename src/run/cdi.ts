@@ -67,6 +67,20 @@ export function applyDeviceEdits(
   mounts.push(...edits.mounts);
 }
 
+/**
+ * The edits as `engine` can apply them. PRoot has no read-only binds: there the device, library and
+ * program binds are made writable, which gives nothing away (PRoot runs with the user's own rights, so
+ * what the user cannot write on the host, such as the driver's files, stays unwritable).
+ */
+export function forEngine(edits: DeviceEdits, engine: string): DeviceEdits {
+  if (engine !== "proot" || !edits.mounts.some((m) => m.kind === "bind" && m.readonly)) return edits;
+  return {
+    ...edits,
+    mounts: edits.mounts.map((m) => (m.kind === "bind" && m.readonly ? { ...m, readonly: false } : m)),
+    notes: [...edits.notes, "proot: device binds are not read-only (PRoot has no read-only binds)"],
+  };
+}
+
 /** What the host file system is asked (tests give stand-ins). */
 export interface HostFs {
   /** The kind of what `p` names (symlinks followed), undefined when missing. */

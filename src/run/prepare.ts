@@ -211,7 +211,6 @@ export async function prepareRun(cmd: CommandHost, req: RunRequest): Promise<num
         hostUser: hostUser(cmd.context.env),
         overlay,
         devices: devices && (await import("./cdi.js")).forEngine(devices, engine.name),
-        devices,
       },
     );
     if (target.layer && !overlay) {
