@@ -340,7 +340,8 @@ export class RuncEngine implements Engine {
       });
       const stopForwarding = forwardSignals(child);
       child.stderr.on("data", (chunk: Buffer) => {
-        if (isRuntimeMessage(chunk.toString("utf8"))) held.push(chunk);
+        const text = chunk.toString("utf8");
+        if (isRuntimeMessage(text) || text.startsWith("exec failed: ")) held.push(chunk);
         else process.stderr.write(chunk);
       });
       child.on("error", (err) => {
