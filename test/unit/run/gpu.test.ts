@@ -1,6 +1,8 @@
 // --gpu discovery (src/run/gpu.ts) from stand-in sources: /dev, ldconfig -p, nvidia-container-cli list, PATH.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import {
   discoverGpu,
@@ -13,7 +15,9 @@ import {
   GPU_LIB_DIR,
 } from "../../../src/run/gpu.js";
 import type { GpuSources } from "../../../src/run/gpu.js";
+import { mergeEdits } from "../../../src/run/cdi.js";
 import type { HostFs } from "../../../src/run/cdi.js";
+import { planRun } from "../../../src/run/plan.js";
 import { InvalidArgumentError } from "../../../src/errors.js";
 
 const LIB = "/usr/lib/x86_64-linux-gnu";
@@ -218,4 +222,61 @@ test("with nvidia-container-cli: its list is used, each library under its file n
   );
   assert.equal(fallback.source, "ldconfig");
   assert.ok(lines.some((l) => /linker cache/.test(l)));
+});
+
+test("the RunSpec of a --gpu run: device and library binds before the volumes, LD_LIBRARY_PATH and PATH, -e wins", () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), "burrow-gpu-"));
+  try {
+    const rootfs = path.join(root, "rootfs");
+    fs.mkdirSync(path.join(rootfs, "etc"), { recursive: true });
+    fs.writeFileSync(path.join(rootfs, "etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n");
+    fs.writeFileSync(path.join(rootfs, "etc/group"), "root:x:0:\n");
+    const scratch = path.join(root, "scratch");
+    fs.mkdirSync(scratch);
+    const spec = planRun(
+      {
+        rootfs,
+        mode: "direct",
+        config: {
+          Cmd: ["nvidia-smi"],
+          Env: ["PATH=/usr/bin:/bin", "LD_LIBRARY_PATH=/opt/image/lib", "KEEP=image"],
+        },
+      },
+      {
+        args: [],
+        env: ["KEEP=mine"],
+        envFiles: [],
+        volumes: [`${root}:/data`],
+        hostauth: false,
+        nosysdirs: false,
+        bindhome: false,
+        tty: false,
+        gpu: true,
+      },
+      {
+        hostEnv: {},
+        cwd: "/",
+        scratch,
+        hostUser: { name: "me", uid: 1000, gid: 1000, home: "/home/me", shell: "/bin/sh", groupName: "me" },
+        overlay: false,
+        devices: mergeEdits(gpuEdits(discoverGpu(sources())), {
+          mounts: [],
+          env: [["KEEP", "device"]],
+          libraryPath: [],
+          binPath: [],
+          notes: [],
+        }),
+      },
+    );
+    const env = new Map(spec.env.map((e) => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)]));
+    assert.equal(env.get("LD_LIBRARY_PATH"), `${GPU_LIB_DIR}:/opt/image/lib`);
+    assert.equal(env.get("PATH"), `/usr/bin:/bin:${GPU_BIN_DIR}`);
+    assert.equal(env.get("KEEP"), "mine");
+    const dests = spec.mounts.map((m) => m.destination);
+    assert.ok(dests.indexOf("/dev/nvidia0") < dests.indexOf("/data"));
+    assert.ok(dests.includes(`${GPU_LIB_DIR}/libcuda.so.1`));
+    assert.ok(dests.includes(`${GPU_BIN_DIR}/nvidia-smi`));
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
+  }
 });
