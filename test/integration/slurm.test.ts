@@ -25,6 +25,12 @@ const TASKS = 20;
 /** What /somefile holds in the image (written by the top layer over an older one). */
 const SOMEFILE = "the file from the top layer";
 
+/**
+ * The Slurm daemons run as root: a harness run as another user (which runs the CLI as itself) skips
+ * these tests and says why. A missing Slurm program on a root run is a failure (startSlurm names it).
+ */
+const SKIP = process.getuid?.() === 0 ? false : "the Slurm daemons need root: run the harness as root";
+
 const env = () => testEnv();
 let slurm: Slurm;
 let home: TestHome;
@@ -34,6 +40,7 @@ let layers: Layer[];
 let configDigest: string;
 
 before(async () => {
+  if (SKIP) return;
   home = await makeTestHome();
   // A `burrow` on the job's PATH, as a site install gives one.
   const bin = path.join(home.dir, "bin");
@@ -203,56 +210,60 @@ function report(
   );
 }
 
-test(`a ${TASKS}-task array on a cold shared store: every task succeeds, each blob is downloaded once`, async (t) => {
-  const proxy = await startFaultProxy(env().registries.plain.host);
-  try {
-    const store = path.join(await userDir("shared"), "store");
-    const image = `${proxy.host}/${repo}:v1`;
-    const cold = await runArray(store, image, proxy, "cold");
-    report(t, "cold store", cold);
-    for (const l of layers) {
-      assert.equal(
-        proxy.blobGets.get(l.digest),
-        1,
-        `layer ${l.digest} was downloaded once by ${TASKS} tasks`,
-      );
-    }
-    t.diagnostic(
-      `cold store: the config blob was fetched ${proxy.blobGets.get(configDigest) ?? 0} times (each task ` +
-        "resolves the image before it takes the pull lock); each layer once",
-    );
-    const images = fs.readdirSync(path.join(store, "images")).filter((n) => !n.startsWith("."));
-    assert.equal(images.length, 1, `one image in the store, no half-built ones: ${images.join(" ")}`);
-    const locks = fs.readdirSync(path.join(store, "locks")).filter((n) => n.includes(".lock"));
-    assert.deepEqual(locks, [], "no lock is left behind");
-    for (let i = 1; i <= TASKS; i++) {
-      const out = await fsp.readFile(path.join(cold.results, `${i}.out`), "utf8");
-      assert.ok(out.endsWith(`${SOMEFILE}\n`), `task ${i} read /somefile from the top layer: ${out}`);
-    }
-
-    // The same array again on the now warm store: no request reaches the registry.
-    const gets = [...proxy.blobGets.values()].reduce((a, b) => a + b, 0);
-    const warm = await runArray(store, image, proxy, "warm");
-    report(t, "warm store", warm);
-    assert.equal(
-      [...proxy.blobGets.values()].reduce((a, b) => a + b, 0),
-      gets,
-      "the warm array fetched no blob",
-    );
-
-    // Each task's own id comes from the scheduler's environment inside the container.
-    for (const run of [cold, warm]) {
-      for (let i = 1; i <= TASKS; i++) {
-        const out = await fsp.readFile(path.join(run.results, `${i}.out`), "utf8");
-        assert.equal(out, `task ${i}\n${SOMEFILE}\n`, `task ${i}'s output`);
+test(
+  `a ${TASKS}-task array on a cold shared store: every task succeeds, each blob is downloaded once`,
+  { skip: SKIP },
+  async (t) => {
+    const proxy = await startFaultProxy(env().registries.plain.host);
+    try {
+      const store = path.join(await userDir("shared"), "store");
+      const image = `${proxy.host}/${repo}:v1`;
+      const cold = await runArray(store, image, proxy, "cold");
+      report(t, "cold store", cold);
+      for (const l of layers) {
+        assert.equal(
+          proxy.blobGets.get(l.digest),
+          1,
+          `layer ${l.digest} was downloaded once by ${TASKS} tasks`,
+        );
       }
-    }
-  } finally {
-    await proxy.close();
-  }
-});
+      t.diagnostic(
+        `cold store: the config blob was fetched ${proxy.blobGets.get(configDigest) ?? 0} times (each task ` +
+          "resolves the image before it takes the pull lock); each layer once",
+      );
+      const images = fs.readdirSync(path.join(store, "images")).filter((n) => !n.startsWith("."));
+      assert.equal(images.length, 1, `one image in the store, no half-built ones: ${images.join(" ")}`);
+      const locks = fs.readdirSync(path.join(store, "locks")).filter((n) => n.includes(".lock"));
+      assert.deepEqual(locks, [], "no lock is left behind");
+      for (let i = 1; i <= TASKS; i++) {
+        const out = await fsp.readFile(path.join(cold.results, `${i}.out`), "utf8");
+        assert.ok(out.endsWith(`${SOMEFILE}\n`), `task ${i} read /somefile from the top layer: ${out}`);
+      }
 
-test("SLURM_* variables of the job reach the program in the container", async () => {
+      // The same array again on the now warm store: no request reaches the registry.
+      const gets = [...proxy.blobGets.values()].reduce((a, b) => a + b, 0);
+      const warm = await runArray(store, image, proxy, "warm");
+      report(t, "warm store", warm);
+      assert.equal(
+        [...proxy.blobGets.values()].reduce((a, b) => a + b, 0),
+        gets,
+        "the warm array fetched no blob",
+      );
+
+      // Each task's own id comes from the scheduler's environment inside the container.
+      for (const run of [cold, warm]) {
+        for (let i = 1; i <= TASKS; i++) {
+          const out = await fsp.readFile(path.join(run.results, `${i}.out`), "utf8");
+          assert.equal(out, `task ${i}\n${SOMEFILE}\n`, `task ${i}'s output`);
+        }
+      }
+    } finally {
+      await proxy.close();
+    }
+  },
+);
+
+test("SLURM_* variables of the job reach the program in the container", { skip: SKIP }, async () => {
   const work = await userDir("env");
   const store = path.join(work, "store");
   const image = `${env().registries.plain.host}/${repo}:v1`;
@@ -284,98 +295,102 @@ const CANCELS = [
 ];
 
 for (const cancel of CANCELS) {
-  test(`a task cancelled mid-pull by ${cancel.how} leaves nothing that blocks the next run`, async (t) => {
-    const kRepo = uniqueRepo("slurm-kill");
-    // Random bytes do not compress: the layer stays 8 MiB, slow enough through the throttled proxy.
-    const big = await layerFromEntries([{ path: "big", type: "file", content: randomBytes(8 << 20) }]);
-    const small = await layerFromEntries([
-      { path: "etc/hello", type: "file", content: "hello from the image\n" },
-    ]);
-    await pushImage("plain", kRepo, "v1", [await layerFromTarball(env().alpine), big, small]);
-    const proxy = await startFaultProxy(env().registries.plain.host, { throttleMs: 100 });
-    try {
-      const work = await userDir("kill");
-      const store = path.join(work, "store");
-      const image = `${proxy.host}/${kRepo}:v1`;
-      const extra = { BURROW_DIR: store, BURROW_INSECURE_REGISTRIES: proxy.host, IMAGE: image };
-      const file = await script(work, "pull.sh", `#!/bin/sh\nexec burrow run "$IMAGE" cat /etc/hello\n`);
-      const id = await sbatch([`--output=${work}/killed.out`, file], extra);
+  test(
+    `a task cancelled mid-pull by ${cancel.how} leaves nothing that blocks the next run`,
+    { skip: SKIP },
+    async (t) => {
+      const kRepo = uniqueRepo("slurm-kill");
+      // Random bytes do not compress: the layer stays 8 MiB, slow enough through the throttled proxy.
+      const big = await layerFromEntries([{ path: "big", type: "file", content: randomBytes(8 << 20) }]);
+      const small = await layerFromEntries([
+        { path: "etc/hello", type: "file", content: "hello from the image\n" },
+      ]);
+      await pushImage("plain", kRepo, "v1", [await layerFromTarball(env().alpine), big, small]);
+      const proxy = await startFaultProxy(env().registries.plain.host, { throttleMs: 100 });
+      try {
+        const work = await userDir("kill");
+        const store = path.join(work, "store");
+        const image = `${proxy.host}/${kRepo}:v1`;
+        const extra = { BURROW_DIR: store, BURROW_INSECURE_REGISTRIES: proxy.host, IMAGE: image };
+        const file = await script(work, "pull.sh", `#!/bin/sh\nexec burrow run "$IMAGE" cat /etc/hello\n`);
+        const id = await sbatch([`--output=${work}/killed.out`, file], extra);
 
-      // Wait until the big layer is being written, and note who holds its lock.
-      const blobs = path.join(store, "blobs", "sha256");
-      const lockDir = path.join(store, "locks", `blob-${big.digest.slice(7)}.lock`);
-      const deadline = Date.now() + 60_000;
-      let partial: string | undefined;
-      while (Date.now() < deadline) {
-        partial = fs.existsSync(blobs)
-          ? fs.readdirSync(blobs).find((n) => n.startsWith(big.digest.slice(7)) && n.includes("partial"))
-          : undefined;
-        if (
-          partial &&
-          fs.statSync(path.join(blobs, partial)).size > 0 &&
-          fs.existsSync(path.join(lockDir, "owner"))
-        )
-          break;
-        partial = undefined;
-        await new Promise((res) => setTimeout(res, 50));
-      }
-      assert.ok(
-        partial,
-        `the big layer's download started: ${await fsp.readFile(path.join(work, "killed.out"), "utf8").catch(() => "")}`,
-      );
-      const holder = (JSON.parse(fs.readFileSync(path.join(lockDir, "owner"), "utf8")) as { pid: number })
-        .pid;
-
-      const cancelled = Date.now();
-      const c = await client(["scancel", ...cancel.args, id]);
-      assert.equal(c.code, 0, c.stderr);
-      await waitJob(id, 60_000);
-      const alive = (): boolean => {
-        try {
-          process.kill(holder, 0);
-          return true;
-        } catch {
-          return false;
+        // Wait until the big layer is being written, and note who holds its lock.
+        const blobs = path.join(store, "blobs", "sha256");
+        const lockDir = path.join(store, "locks", `blob-${big.digest.slice(7)}.lock`);
+        const deadline = Date.now() + 60_000;
+        let partial: string | undefined;
+        while (Date.now() < deadline) {
+          partial = fs.existsSync(blobs)
+            ? fs.readdirSync(blobs).find((n) => n.startsWith(big.digest.slice(7)) && n.includes("partial"))
+            : undefined;
+          if (
+            partial &&
+            fs.statSync(path.join(blobs, partial)).size > 0 &&
+            fs.existsSync(path.join(lockDir, "owner"))
+          )
+            break;
+          partial = undefined;
+          await new Promise((res) => setTimeout(res, 50));
         }
-      };
-      while (alive() && Date.now() - cancelled < 30_000) await new Promise((res) => setTimeout(res, 50));
-      assert.ok(!alive(), "the cancelled task's burrow is gone");
-      const lockLeft = fs.existsSync(lockDir);
-      t.diagnostic(
-        `${cancel.how}: the task left the queue and its burrow exited ` +
-          `${((Date.now() - cancelled) / 1000).toFixed(2)} s after scancel; ` +
-          (lockLeft ? "its blob lock is left behind, held by a dead process" : "it released its blob lock"),
-      );
-      if (cancel.args.includes("--signal=KILL"))
-        assert.ok(lockLeft, "a task killed without warning leaves its lock");
-      const images = fs.readdirSync(path.join(store, "images")).filter((n) => !n.startsWith("."));
-      assert.deepEqual(images, [], "no half-built image is visible");
+        assert.ok(
+          partial,
+          `the big layer's download started: ${await fsp.readFile(path.join(work, "killed.out"), "utf8").catch(() => "")}`,
+        );
+        const holder = (JSON.parse(fs.readFileSync(path.join(lockDir, "owner"), "utf8")) as { pid: number })
+          .pid;
 
-      // The next task on the same store: runs at once (the dead holder's lock is broken, not waited out).
-      proxy.plan.throttleMs = 0;
-      const t0 = Date.now();
-      const next = await client(["srun", "-n", "1", "burrow", "run", image, "cat", "/etc/hello"], extra);
-      const took = (Date.now() - t0) / 1000;
-      assert.equal(next.code, 0, next.stderr);
-      assert.equal(next.stdout, "hello from the image\n");
-      t.diagnostic(`${cancel.how}: the next task pulled and ran the image in ${took.toFixed(2)} s`);
-      assert.ok(took < 25, `the next run did not wait out the lock's staleness timeout (${took} s)`);
-      assert.deepEqual(
-        fs.readdirSync(blobs).filter((n) => n.includes("partial")),
-        [],
-        "the killed download's partial file is gone",
-      );
-      assert.deepEqual(
-        fs.readdirSync(path.join(store, "locks")).filter((n) => n.includes(".lock")),
-        [],
-        "no lock is left behind",
-      );
-      const v = await runBurrow(["verify", image], { home, env: { BURROW_DIR: store } });
-      assert.equal(v.code, 0, `burrow verify: ${v.stdout}${v.stderr}`);
-    } finally {
-      await proxy.close();
-    }
-  });
+        const cancelled = Date.now();
+        const c = await client(["scancel", ...cancel.args, id]);
+        assert.equal(c.code, 0, c.stderr);
+        await waitJob(id, 60_000);
+        const alive = (): boolean => {
+          try {
+            process.kill(holder, 0);
+            return true;
+          } catch {
+            return false;
+          }
+        };
+        while (alive() && Date.now() - cancelled < 30_000) await new Promise((res) => setTimeout(res, 50));
+        assert.ok(!alive(), "the cancelled task's burrow is gone");
+        const lockLeft = fs.existsSync(lockDir);
+        t.diagnostic(
+          `${cancel.how}: the task left the queue and its burrow exited ` +
+            `${((Date.now() - cancelled) / 1000).toFixed(2)} s after scancel; ` +
+            (lockLeft ? "its blob lock is left behind, held by a dead process" : "it released its blob lock"),
+        );
+        if (cancel.args.includes("--signal=KILL"))
+          assert.ok(lockLeft, "a task killed without warning leaves its lock");
+        const images = fs.readdirSync(path.join(store, "images")).filter((n) => !n.startsWith("."));
+        assert.deepEqual(images, [], "no half-built image is visible");
+
+        // The next task on the same store: runs at once (the dead holder's lock is broken, not waited out).
+        proxy.plan.throttleMs = 0;
+        const t0 = Date.now();
+        const next = await client(["srun", "-n", "1", "burrow", "run", image, "cat", "/etc/hello"], extra);
+        const took = (Date.now() - t0) / 1000;
+        assert.equal(next.code, 0, next.stderr);
+        assert.equal(next.stdout, "hello from the image\n");
+        t.diagnostic(`${cancel.how}: the next task pulled and ran the image in ${took.toFixed(2)} s`);
+        assert.ok(took < 25, `the next run did not wait out the lock's staleness timeout (${took} s)`);
+        assert.deepEqual(
+          fs.readdirSync(blobs).filter((n) => n.includes("partial")),
+          [],
+          "the killed download's partial file is gone",
+        );
+        assert.deepEqual(
+          fs.readdirSync(path.join(store, "locks")).filter((n) => n.includes(".lock")),
+          [],
+          "no lock is left behind",
+        );
+        const v = await runBurrow(["verify", image], { home, env: { BURROW_DIR: store } });
+        assert.equal(v.code, 0, `burrow verify: ${v.stdout}${v.stderr}`);
+      } finally {
+        await proxy.close();
+      }
+    },
+  );
 }
 
 /** The job that runs one container and looks at the store and the scratch folder while it runs. */
@@ -394,53 +409,57 @@ ls -A "$LOCAL" > "$SYNC/local-after"
 `;
 
 for (const variable of ["BURROW_TMPDIR", "TMPDIR"] as const) {
-  test(`per-run scratch goes to the node-local ${variable}, not to the shared store`, async (t) => {
-    const work = await userDir(`scratch-${variable}`);
-    const store = path.join(work, "store");
-    const sync = await userDir(`sync-${variable}`);
-    // Node-local temporary space: the system's tmp, not the home the store sits in.
-    const local = await fsp.mkdtemp(path.join(os.tmpdir(), "nodelocal-"));
-    await chownToTestUser(local);
-    try {
-      const image = `${env().registries.plain.host}/${repo}:v1`;
-      const extra = {
-        BURROW_DIR: store,
-        BURROW_INSECURE_REGISTRIES: env().registries.plain.host,
-        IMAGE: image,
-        SYNC: sync,
-        LOCAL: local,
-        BURROW_TMPDIR: variable === "BURROW_TMPDIR" ? local : undefined,
-        TMPDIR: variable === "TMPDIR" ? local : undefined,
-      };
-      const file = await script(work, "scratch.sh", SCRATCH_SCRIPT);
-      const r = await client(["srun", "-n", "1", file], extra);
-      assert.equal(r.code, 0, `the job failed: ${r.stdout}${r.stderr}`);
-      const lines = (f: string): string[] =>
-        fs.readFileSync(path.join(sync, f), "utf8").split("\n").filter(Boolean).sort();
-      assert.deepEqual(
-        lines("store-tmp-during"),
-        lines("store-tmp-before"),
-        "nothing was made in the store's tmp/",
-      );
-      const during = lines("local-during");
-      assert.equal(during.length, 1, `one scratch folder in ${local} during the run: ${during.join(" ")}`);
-      assert.match(during[0]!, /^burrow-run-/);
-      assert.deepEqual(lines("local-after"), [], "the scratch folder is removed after the run");
-      // Seen from inside: the root's overlay keeps its writable layer in that folder.
-      const root = fs
-        .readFileSync(path.join(sync, "mountinfo"), "utf8")
-        .split("\n")
-        .find((l) => l.split(" ")[4] === "/");
-      const upper = /upperdir=([^,\s]+)/.exec(root ?? "")?.[1];
-      t.diagnostic(`the container's root: ${root}`);
-      if (root?.includes(" - overlay ")) {
-        assert.ok(
-          upper?.startsWith(`${local}/burrow-run-`),
-          `the overlay's upperdir ${upper} is under ${local}`,
+  test(
+    `per-run scratch goes to the node-local ${variable}, not to the shared store`,
+    { skip: SKIP },
+    async (t) => {
+      const work = await userDir(`scratch-${variable}`);
+      const store = path.join(work, "store");
+      const sync = await userDir(`sync-${variable}`);
+      // Node-local temporary space: the system's tmp, not the home the store sits in.
+      const local = await fsp.mkdtemp(path.join(os.tmpdir(), "nodelocal-"));
+      await chownToTestUser(local);
+      try {
+        const image = `${env().registries.plain.host}/${repo}:v1`;
+        const extra = {
+          BURROW_DIR: store,
+          BURROW_INSECURE_REGISTRIES: env().registries.plain.host,
+          IMAGE: image,
+          SYNC: sync,
+          LOCAL: local,
+          BURROW_TMPDIR: variable === "BURROW_TMPDIR" ? local : undefined,
+          TMPDIR: variable === "TMPDIR" ? local : undefined,
+        };
+        const file = await script(work, "scratch.sh", SCRATCH_SCRIPT);
+        const r = await client(["srun", "-n", "1", file], extra);
+        assert.equal(r.code, 0, `the job failed: ${r.stdout}${r.stderr}`);
+        const lines = (f: string): string[] =>
+          fs.readFileSync(path.join(sync, f), "utf8").split("\n").filter(Boolean).sort();
+        assert.deepEqual(
+          lines("store-tmp-during"),
+          lines("store-tmp-before"),
+          "nothing was made in the store's tmp/",
         );
+        const during = lines("local-during");
+        assert.equal(during.length, 1, `one scratch folder in ${local} during the run: ${during.join(" ")}`);
+        assert.match(during[0]!, /^burrow-run-/);
+        assert.deepEqual(lines("local-after"), [], "the scratch folder is removed after the run");
+        // Seen from inside: the root's overlay keeps its writable layer in that folder.
+        const root = fs
+          .readFileSync(path.join(sync, "mountinfo"), "utf8")
+          .split("\n")
+          .find((l) => l.split(" ")[4] === "/");
+        const upper = /upperdir=([^,\s]+)/.exec(root ?? "")?.[1];
+        t.diagnostic(`the container's root: ${root}`);
+        if (root?.includes(" - overlay ")) {
+          assert.ok(
+            upper?.startsWith(`${local}/burrow-run-`),
+            `the overlay's upperdir ${upper} is under ${local}`,
+          );
+        }
+      } finally {
+        await fsp.rm(local, { recursive: true, force: true });
       }
-    } finally {
-      await fsp.rm(local, { recursive: true, force: true });
-    }
-  });
+    },
+  );
 }
