@@ -218,7 +218,16 @@ describe("a udocker user's session, step by step in one store", () => {
     assert.notEqual(cloneId, workId);
     assert.equal((await psNamed("work2"))?.id, cloneId);
     assert.equal(ok(await burrow(["run", "work2", "cat", "/root/counter"])), "one\ntwo\n");
-    ok(await burrow(["run", "work2", "sh", "-c", "echo clone > /root/who"]));
+    // A new file, a deleted one, and a folder removed and made again (opaque in an overlay layer).
+    ok(
+      await burrow([
+        "run",
+        "work2",
+        "sh",
+        "-c",
+        "echo clone > /root/who && rm /etc/motd && rm -r /etc/apk && mkdir /etc/apk && echo only > /etc/apk/only",
+      ]),
+    );
     assert.notEqual(
       (await burrow(["run", "work", "test", "-e", "/root/who"])).code,
       0,
@@ -298,6 +307,8 @@ describe("a udocker user's session, step by step in one store", () => {
   });
 
   test("setup --execmode=P1 then run: PRoot runs the container, its files kept", async () => {
+    // Where the kernel gave the container an overlay layer, PRoot (no overlay) gets it turned into a copy.
+    assert.match((await psNamed("work2"))?.layer ?? "", /^(overlay|copy)$/);
     ok(await burrow(["setup", "--execmode=P1", "work2"]));
     assert.equal((await psNamed("work2"))?.engine, "proot");
     assert.match(ok(await burrow(["setup", "work2"])), /^work2: engine proot/);
@@ -307,12 +318,18 @@ describe("a udocker user's session, step by step in one store", () => {
       "work2",
       "sh",
       "-c",
-      "grep TracerPid /proc/self/status; cat /root/who",
+      "grep TracerPid /proc/self/status; cat /root/who; ls /etc/apk; test -e /etc/motd || echo no motd",
     ]);
     assert.equal(r.code, 0, show(r));
     assert.match(r.stderr, /^burrow: debug: engine proot \(from the container's saved engine\)$/m);
     assert.doesNotMatch(r.stdout, /TracerPid:\s+0$/m, "PRoot traces the program");
     assert.match(r.stdout, /^clone$/m, "the container's own file is there");
+    assert.match(
+      r.stdout,
+      /^only\nno motd$/m,
+      "its deletions too, and the folder it made again holds only its file",
+    );
+    assert.equal((await psNamed("work2"))?.layer, "copy");
     ok(await burrow(["run", "work2", "sh", "-c", "echo proot > /root/p1"]));
     assert.equal(ok(await burrow(["run", "work2", "cat", "/root/p1"])), "proot\n");
   });
