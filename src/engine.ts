@@ -24,7 +24,15 @@ export type RootSpec =
    * `lower` (the shared image rootfs) stays untouched; writes go to `upper` (with `work` on the same
    * file system) through kernel overlayfs; `mountpoint` is an empty directory to mount it on.
    */
-  | { kind: "overlay"; lower: string; upper: string; work: string; mountpoint: string };
+  | {
+      kind: "overlay";
+      lower: string;
+      upper: string;
+      work: string;
+      mountpoint: string;
+      /** fuse-overlayfs to mount it with, where the kernel cannot (Engine.supportsFuseOverlay). */
+      fuse?: string;
+    };
 
 /** Everything an engine needs to run one program. Engines never read the store, CLI or registry. */
 export interface RunSpec {
@@ -103,6 +111,8 @@ export interface Engine {
   readonly name: string;
   /** Whether it can mount a `RootSpec` of kind `overlay` (kernel overlayfs); else the run path copies. */
   readonly supportsOverlay?: boolean;
+  /** Whether it can mount an overlay RootSpec with fuse-overlayfs (`fuse`) instead of the kernel. */
+  readonly supportsFuseOverlay?: boolean;
   /** Whether it can run here, and if not, why, in one sentence. */
   probe(): Promise<ProbeResult>;
   /** Runs the spec with burrow's stdin/stdout/stderr; resolves to the program's exit status. */

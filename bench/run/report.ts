@@ -41,6 +41,7 @@ const bestRatio = (a?: HyperfineResult, b?: HyperfineResult): number | undefined
 const fmt = (x: number | undefined): string => (x === undefined ? "n/a" : `${x.toFixed(2)}x`);
 
 const node = by(start, "node -e 0");
+const spawnFloor = by(start, "node spawning /bin/true");
 const version = by(start, "burrow version");
 const burrow = by(start, "burrow run");
 const userns = by(start, "burrow run --engine userns");
@@ -55,6 +56,8 @@ const net =
     : undefined;
 const ratios = {
   burrow_vs_node: ratio(burrow, node),
+  spawn_floor_vs_node: ratio(spawnFloor, node),
+  burrow_vs_spawn_floor: ratio(burrow, spawnFloor),
   burrow_userns_vs_node: ratio(userns, node),
   burrow_version_vs_node: ratio(version, node),
   burrow_vs_ch_run: ratio(burrow, chRun),
@@ -83,6 +86,8 @@ const out = [
   "Ratios (medians; best runs in brackets):",
   `  start:    burrow run / node -e 0 = ${fmt(ratios.burrow_vs_node)} [${fmt(ratios.best_burrow_vs_node)}] (target <= 1.25x); ` +
     `--engine userns ${fmt(ratios.burrow_userns_vs_node)}; burrow version / node -e 0 = ${fmt(ratios.burrow_version_vs_node)}`,
+  `            node spawning /bin/true / node -e 0 = ${fmt(ratios.spawn_floor_vs_node)} (the floor of a Node CLI that runs a program); ` +
+    `burrow run / that floor = ${fmt(ratios.burrow_vs_spawn_floor)}`,
   `            burrow run / ch-run = ${fmt(ratios.burrow_vs_ch_run)}; burrow run / podman run = ${fmt(ratios.burrow_vs_podman)}`,
   `  workload: burrow / ch-run = ${fmt(ratios.workload_burrow_vs_ch_run)} [${fmt(ratios.best_workload_burrow_vs_ch_run)}] (target <= 1.05x); ` +
     `without either start-up: ${fmt(net)}`,

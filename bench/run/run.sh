@@ -96,7 +96,7 @@ find "$W/pkg/engines" -name '*.ts' -delete
 chmod -R a+rX "$W/pkg"
 [[ $IS_ROOT -eq 1 ]] && chown "$UID_:$GID_" "$UHOME"
 chmod 700 "$UHOME"
-BURROW=$W/pkg/dist/src/cli/main.js
+BURROW=$W/pkg/dist/src/cli/burrow.cjs # the package's bin, what `burrow` runs
 NODE=$(command -v node)
 RUNDIR=/tmp/burrow-bench-run-$UID_
 mkdir -p "$RUNDIR"
@@ -215,6 +215,10 @@ add() { # name command-line (hyperfine -N splits it on spaces; quotes are honour
   CMDS+=("$2")
 }
 want node && add "node -e 0" "$NODE -e 0"
+# The floor of any Node CLI that runs a program: Node starting, loading child_process and waiting for
+# /bin/true (what burrow's run path adds on top is its own work and the helper's namespaces).
+want node && add "node spawning /bin/true" \
+  "$NODE -e \"require('child_process').spawn('/bin/true',{stdio:'inherit'}).on('exit',(c)=>{process.exitCode=c})\""
 want burrow && add "burrow version" "$NODE $BURROW version"
 want burrow && add "burrow run" "$NODE $BURROW run $REF /bin/true"
 want burrow-userns && add "burrow run --engine userns" "$NODE $BURROW run --engine userns $REF /bin/true"

@@ -19,6 +19,8 @@ void print_usage(void)
 	      "  --rootfs DIR                  the container's root (required)\n"
 	      "  --overlay LOWER:UPPER:WORK[:volatile]\n"
 	      "                                mount overlayfs at --rootfs and use it as the root\n"
+	      "  --fuse-overlayfs PATH         mount --overlay with this fuse-overlayfs instead of the\n"
+	      "                                kernel's overlayfs (needs --pid, --proc)\n"
 	      "  --readonly-root               remount the root read-only after the mounts\n"
 	      "  --uid N, --gid N              ids inside the container (default 0)\n"
 	      "  --hostname NAME               new UTS namespace with this host name\n"
@@ -256,6 +258,7 @@ enum opt_id {
 	O_FAKE_ROOT,
 	O_REMOVE_AFTER,
 	O_JOIN,
+	O_FUSE_OVERLAYFS,
 	O_NETNS,
 	O_NET_SYNC,
 	O_CPUSET,
@@ -286,6 +289,7 @@ static const struct {
 	{"--fake-root", false, O_FAKE_ROOT},
 	{"--remove-after", true, O_REMOVE_AFTER},
 	{"--join", true, O_JOIN},
+	{"--fuse-overlayfs", true, O_FUSE_OVERLAYFS},
 	{"--help", false, O_HELP},
 	{"--version", false, O_VERSION},
 	{"--new-devpts", false, O_NEW_DEVPTS},
@@ -378,6 +382,8 @@ static int apply_option(struct config *cfg, enum opt_id id, const char *name, co
 		cfg->join_pid = (pid_t)pid;
 		return 0;
 	}
+	case O_FUSE_OVERLAYFS:
+		return set_once(&cfg->fuse_overlayfs, name, value);
 	case O_NETNS:
 		cfg->net_ns = true;
 		return 0;
@@ -491,6 +497,22 @@ int validate_config(struct config *cfg)
 	}
 	if (cfg->hostname != NULL && (cfg->hostname[0] == '\0' || strlen(cfg->hostname) > HOSTNAME_MAX))
 		return fail_errno(0, "--hostname '%s': must be 1 to %d bytes", cfg->hostname, HOSTNAME_MAX);
+	if (cfg->fuse_overlayfs != NULL) {
+		/* Its server must die with the container: in the pid namespace, under our init. */
+		bool proc = false;
+
+		for (size_t i = 0; i < cfg->n_ops; i++)
+			proc = proc || cfg->ops[i].kind == OP_PROC;
+		/* pivot_root makes the container's root its root too: it reads /proc/self/fd there. */
+		if (cfg->lower == NULL || !cfg->pid_ns || !proc)
+			return fail_errno(0, "--fuse-overlayfs needs --overlay, --pid and --proc");
+		if (!is_clean_absolute(cfg->fuse_overlayfs))
+			return fail_errno(0,
+					  "--fuse-overlayfs '%s': must be an absolute path without . or ..",
+					  cfg->fuse_overlayfs);
+		if (access(cfg->fuse_overlayfs, X_OK) < 0)
+			return fail("--fuse-overlayfs %s", cfg->fuse_overlayfs);
+	}
 	if (cfg->remove_after != NULL) {
 		/* Only the outer helper of --pid outlives the program; the root is never a scratch folder. */
 		if (!cfg->pid_ns)

@@ -60,6 +60,7 @@ export function helperArgs(spec: RunSpec, scratch?: string, removeScratch = fals
     if (scratch !== undefined && inside(root.upper, scratch) && inside(root.work, scratch))
       fields.push("volatile");
     args.push(`--overlay=${fields.join(":")}`);
+    if (root.fuse !== undefined) args.push(`--fuse-overlayfs=${root.fuse}`);
   }
   args.push(`--uid=${spec.uid}`, `--gid=${spec.gid}`);
   if (spec.hostname !== undefined) args.push(`--hostname=${spec.hostname}`);

@@ -70,8 +70,9 @@ struct config {
 	bool fake_root;
 	bool new_devpts; /* --dev gets a private devpts instance instead of the host's */
 	const char *cwd;
-	const char *remove_after; /* --remove-after: the run's scratch folder, or NULL */
-	pid_t join_pid;		  /* --join: a running container's process to enter, or 0 */
+	const char *remove_after;   /* --remove-after: the run's scratch folder, or NULL */
+	pid_t join_pid;		    /* --join: a running container's process to enter, or 0 */
+	const char *fuse_overlayfs; /* --fuse-overlayfs: mount --overlay with this binary, or NULL */
 	struct op *ops;
 	size_t n_ops;
 	char *const *argv; /* PROGRAM [ARG...] */
@@ -108,6 +109,9 @@ int resolve_in_root(const char *root, const char *path, int create, bool dir, ch
 
 /* seccomp.c */
 int install_fake_root_filter(void);
+
+/* fuse.c */
+int mount_fuse_overlay(const struct config *cfg, const char *options);
 
 /* cleanup.c */
 struct scratch {

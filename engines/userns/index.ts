@@ -86,6 +86,7 @@ export class UsernsEngine implements Engine {
   readonly name = "userns";
   /** burrow-ns mounts kernel overlayfs inside the user namespace (`--overlay`). */
   readonly supportsOverlay = true;
+  readonly supportsFuseOverlay = true;
   private readonly opts: UsernsOptions;
   private probed: Promise<ProbeResult> | undefined;
   /** The probe's result came from the cache (no trial run in this process). */

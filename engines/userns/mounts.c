@@ -260,6 +260,9 @@ static int mount_overlay(const struct config *cfg)
 
 	if (overlay_options(cfg, data, sizeof data - sizeof extra[0]) < 0)
 		return -1;
+	/* The caller chose fuse-overlayfs (the kernel cannot mount this overlay here). */
+	if (cfg->fuse_overlayfs != NULL)
+		return mount_fuse_overlay(cfg, data);
 	len = strlen(data);
 	for (size_t i = 0; i < sizeof extra / sizeof extra[0]; i++) {
 		if (!cfg->overlay_volatile && strstr(extra[i], "volatile") != NULL)

@@ -33,3 +33,25 @@ export function overlayPossibleAt(dir: string): boolean {
     return false;
   }
 }
+
+/**
+ * fuse-overlayfs for a run whose overlay the kernel cannot mount: `BURROW_FUSE_OVERLAYFS`, else the
+ * store's bin/, else PATH; undefined when there is none or /dev/fuse is not open to this user.
+ */
+export async function fuseOverlayfs(env: NodeJS.ProcessEnv, storeRoot: string): Promise<string | undefined> {
+  try {
+    fs.accessSync("/dev/fuse", fs.constants.R_OK | fs.constants.W_OK);
+  } catch {
+    return undefined;
+  }
+  const { binarySearch, findBinary } = await import("../binaries.js");
+  return findBinary(
+    binarySearch({
+      name: "fuse-overlayfs",
+      envVar: "BURROW_FUSE_OVERLAYFS",
+      env,
+      storeRoot,
+      packageRoot: undefined,
+    }),
+  );
+}

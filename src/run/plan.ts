@@ -60,7 +60,7 @@ export interface PlanContext {
   devices?: DeviceEdits | undefined;
   /** Kernel overlayfs is usable for this run's writable layer (or fuse-overlayfs, below). */
   overlay: boolean;
-  /** fuse-overlayfs mounts the overlay instead of the kernel (it needs the pid namespace). */
+  /** fuse-overlayfs mounts the overlay instead of the kernel (it needs the pid namespace and /proc). */
   fuseOverlayfs?: string | undefined;
 }
 
@@ -309,7 +309,6 @@ export function planRun(target: RunTarget, opts: RunOptions, ctx: PlanContext): 
     hostname: opts.hostname,
     tty: opts.tty,
     fakeRoot: user.uid === 0,
-    // fuse-overlayfs's server must die with the container: it lives in the container's pid namespace.
-    pidNamespace: !opts.nosysdirs || ctx.fuseOverlayfs !== undefined,
+    pidNamespace: !opts.nosysdirs,
   };
 }

@@ -139,13 +139,13 @@ export async function prepareRun(cmd: CommandHost, req: RunRequest): Promise<num
     storeRoot: store.paths.root,
     debug: cmd.debug ? (line) => cmd.context.stderr.write(`burrow: debug: ${line}\n`) : undefined,
   });
-  // BURROW_LAYER=copy forces the private copy (for kernels whose overlay misbehaves, and tests).
+  // BURROW_LAYER=copy forces the private copy, =fuse fuse-overlayfs (kernels whose overlay misbehaves, tests).
   const layerMode = cmd.context.env.BURROW_LAYER;
-  if (layerMode !== undefined && layerMode !== "" && layerMode !== "auto" && layerMode !== "copy") {
-    throw new InvalidArgumentError(`invalid BURROW_LAYER "${layerMode}": use auto or copy`);
+  if (layerMode !== undefined && !["", "auto", "copy", "fuse"].includes(layerMode)) {
+    throw new InvalidArgumentError(`invalid BURROW_LAYER "${layerMode}": use auto, copy or fuse`);
   }
   const overlayAt = (dir: string): boolean =>
-    layerMode !== "copy" && engine.supportsOverlay === true && overlayPossibleAt(dir);
+    layerMode !== "copy" && layerMode !== "fuse" && engine.supportsOverlay === true && overlayPossibleAt(dir);
 
   let createdHere = false;
   if (image && req.name !== undefined) {
@@ -200,7 +200,29 @@ export async function prepareRun(cmd: CommandHost, req: RunRequest): Promise<num
   const scratch = makeScratch(scratchBase(cmd.context.env, store.paths.tmp));
   try {
     const { planRun, hostUser } = await import("./plan.js");
-    const overlay = target.mode === "ephemeral" && overlayAt(target.layer ? containers.dir : scratch);
+    let overlay = target.mode === "ephemeral" && overlayAt(target.layer ? containers.dir : scratch);
+    // A run's private layer where the kernel cannot mount it: fuse-overlayfs where installed, else a copy.
+    let fuse: string | undefined;
+    // (Not with --nosysdirs: its server, in the container's pid namespace, reads the container's /proc.)
+    if (
+      target.mode === "ephemeral" &&
+      !target.layer &&
+      !overlay &&
+      layerMode !== "copy" &&
+      !req.options.nosysdirs
+    ) {
+      const { fuseOverlayfs } = await import("./overlay.js");
+      fuse =
+        engine.supportsFuseOverlay === true
+          ? await fuseOverlayfs(cmd.context.env, store.paths.root)
+          : undefined;
+      if (fuse === undefined && layerMode === "fuse") {
+        throw new InvalidArgumentError(
+          `BURROW_LAYER=fuse: the ${engine.name} engine has no usable fuse-overlayfs here (install fuse-overlayfs; /dev/fuse must be open to you; engine userns)`,
+        );
+      }
+      overlay = fuse !== undefined;
+    }
     const spec = planRun(
       target,
       { ...req.options, args },
@@ -210,6 +232,7 @@ export async function prepareRun(cmd: CommandHost, req: RunRequest): Promise<num
         scratch,
         hostUser: hostUser(cmd.context.env),
         overlay,
+        fuseOverlayfs: fuse,
         devices: devices && (await import("./cdi.js")).forEngine(devices, engine.name),
       },
     );

@@ -25,6 +25,11 @@ export const PREREQUISITES: Prerequisite[] = [
   { pkg: "gzip", programs: ["gzip"], why: "gzip-compressed test layers" },
   { pkg: "util-linux", programs: ["setpriv", "runuser"], why: "runs the CLI as the unprivileged user" },
   { pkg: "umoci", programs: ["umoci"], why: "OCI image layouts in tests" },
+  {
+    pkg: "fuse-overlayfs",
+    programs: ["fuse-overlayfs"],
+    why: "the private layer where the kernel's overlay cannot mount (run-layer.test)",
+  },
   { pkg: "make", programs: ["make"], why: "builds the userns engine's helper, burrow-ns" },
   { pkg: "gcc", programs: ["gcc"], why: "compiles burrow-ns" },
   {

@@ -73,3 +73,53 @@ test("a bad BURROW_LAYER is burrow's failure with one line", async () => {
   assert.equal(r.code, 125);
   assert.match(r.stderr, /BURROW_LAYER/);
 });
+
+test("BURROW_LAYER=fuse: fuse-overlayfs gives the private layer where the kernel's overlay cannot", async (t) => {
+  // fuse-overlayfs (a harness prerequisite) needs /dev/fuse open to the user, as Debian's udev rule
+  // makes it (0666); a container-built machine may have it 0600: open it for this test, then restore.
+  const mode = fs.statSync("/dev/fuse").mode & 0o777;
+  if (process.getuid?.() === 0 && (mode & 0o006) !== 0o006) {
+    fs.chmodSync("/dev/fuse", 0o666);
+    t.after(() => fs.chmodSync("/dev/fuse", mode));
+  }
+  const rootfs = (await runBurrow(["inspect", "-p", ref], { home })).stdout.trim();
+  const before_ = describeTree(rootfs);
+  const fuse = { ...env(), BURROW_LAYER: "fuse" };
+  const w = await runBurrow(
+    [
+      "run",
+      ref,
+      "sh",
+      "-c",
+      "grep ' / / ' /proc/self/mountinfo | sed 's/.* - //' | cut -d' ' -f1; echo x > /etc/written && rm /etc/motd && cat /etc/written",
+    ],
+    { home, env: fuse },
+  );
+  assert.equal(w.code, 0, w.stderr);
+  assert.equal(w.stdout, "fuse.fuse-overlayfs\nx\n");
+  assert.equal(w.stderr, "", "fuse-overlayfs's own chatter is not shown");
+  const r = await runBurrow(
+    ["run", ref, "sh", "-c", "test -e /etc/written; echo $?; test -e /etc/motd; echo $?"],
+    { home, env: fuse },
+  );
+  assert.equal(r.stdout, "1\n0\n", "the next run starts from the image again");
+  assert.deepEqual(describeTree(rootfs), before_, "the image rootfs is unchanged");
+  const tmp = path.join(home.burrowDir, "tmp");
+  const left = fs.existsSync(tmp) ? fs.readdirSync(tmp).filter((n) => n.startsWith("burrow-run-")) : [];
+  assert.deepEqual(left, [], "the layer was removed");
+  // --nosysdirs leaves /proc out, which fuse-overlayfs's server needs: such a run gets the copy.
+  const nosys = await runBurrow(["run", "--nosysdirs", ref, "cat", "/etc/alpine-release"], {
+    home,
+    env: fuse,
+  });
+  assert.equal(nosys.code, 0, nosys.stderr);
+});
+
+test("BURROW_LAYER=fuse without a usable fuse-overlayfs is one clear line", async () => {
+  const r = await runBurrow(["run", ref, "true"], {
+    home,
+    env: { ...env(), BURROW_LAYER: "fuse", BURROW_FUSE_OVERLAYFS: "/nonexistent/fuse-overlayfs" },
+  });
+  assert.equal(r.code, 125);
+  assert.match(r.stderr, /^burrow: BURROW_LAYER=fuse: .*fuse-overlayfs/);
+});
