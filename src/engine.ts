@@ -34,6 +34,49 @@ export type RootSpec =
       fuse?: string;
     };
 
+/** A port published from the host to the container (`-p [IP:]HOSTPORT:CONTPORT[/PROTO]`). */
+export interface PortMapping {
+  hostIp: string;
+  hostPort: number;
+  containerPort: number;
+  protocol: "tcp" | "udp";
+}
+
+/** The container's network: the host's (default), none (loopback only), or slirp (a private one). */
+export interface NetworkSpec {
+  mode: "host" | "none" | "slirp";
+  /** Ports forwarded from the host (slirp; PRoot's own port mapping on the host network). */
+  publish: PortMapping[];
+  /** slirp: the host's 127.0.0.1 is reachable at 10.0.2.2 (off by default). */
+  allowHostLoopback: boolean;
+}
+
+/** One resource limit (`--ulimit`): setrlimit's resource by its short name, values decimal or `unlimited`. */
+export interface RlimitSpec {
+  name: string;
+  soft: string;
+  hard: string;
+}
+
+/** cgroup v2 limits; `parent` is the delegated folder a run's own cgroup is made in. */
+export interface CgroupLimits {
+  /** Bytes (memory.max). */
+  memory?: number;
+  /** CPUs (cpu.max). */
+  cpus?: number;
+  /** Processes (pids.max). */
+  pids?: number;
+  parent?: string;
+}
+
+/** What the program is limited to. */
+export interface LimitsSpec {
+  /** CPU affinity list (`0-2,5`). */
+  cpuset?: string | undefined;
+  rlimits: RlimitSpec[];
+  cgroup?: CgroupLimits;
+}
+
 /** Everything an engine needs to run one program. Engines never read the store, CLI or registry. */
 export interface RunSpec {
   root: RootSpec;
@@ -58,6 +101,10 @@ export interface RunSpec {
   fakeRoot: boolean;
   /** A pid namespace of the container's own (its /proc shows only its processes). */
   pidNamespace: boolean;
+  /** `--network`/`-p`; undefined: the host's network, nothing published. */
+  network?: NetworkSpec | undefined;
+  /** `--cpuset-cpus`, `--ulimit`, `--memory`, `--cpus`, `--pids-limit`; undefined: none. */
+  limits?: LimitsSpec | undefined;
 }
 
 /** What an engine's probe found: usable, or why not (one sentence a user can act on). */

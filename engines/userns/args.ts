@@ -67,6 +67,10 @@ export function helperArgs(spec: RunSpec, scratch?: string, removeScratch = fals
   if (spec.pidNamespace) args.push("--pid");
   if (spec.pidNamespace && removeScratch && scratch !== undefined) args.push(`--remove-after=${scratch}`);
   if (spec.fakeRoot) args.push("--fake-root");
+  // --network none and slirp: a network namespace of its own (slirp's --net-sync comes with its stdio).
+  if (spec.network !== undefined && spec.network.mode !== "host") args.push("--netns");
+  if (spec.limits?.cpuset !== undefined) args.push(`--cpuset=${spec.limits.cpuset}`);
+  for (const r of spec.limits?.rlimits ?? []) args.push(`--rlimit=${r.name}:${r.soft}:${r.hard}`);
   args.push(`--cwd=${spec.cwd}`);
   if (spec.sysdirs) args.push("--proc", "--dev", "--sys");
   for (const m of spec.mounts) args.push(mountArg(m));

@@ -10,6 +10,7 @@ import { findPackageRoot } from "../../src/package-info.js";
 import { fileIdentity, fileProbeCache } from "../../src/run/probe-cache.js";
 import type { ProbeCache } from "../../src/run/probe-cache.js";
 import { envObject, HELPER_INTERFACE, helperArgs } from "./args.js";
+import { checkNetwork } from "../../src/run/network.js";
 import { findHelper, helperSearch, HELPER_NAME, isExecutableFile } from "./locate.js";
 import type { HelperSearch } from "./locate.js";
 import { forwardSignals } from "./signals.js";
@@ -209,10 +210,18 @@ export class UsernsEngine implements Engine {
         `engine userns cannot run here: the ${HELPER_NAME} helper is not built; build it with \`make -C engines/userns\``,
       );
     }
+    checkNetwork("userns", spec, ["host", "none", "slirp"]);
     const args = helperArgs(spec, io.scratch, io.disposableScratch === true);
     const env = envObject(spec.env);
+    // slirp4netns and the cgroup limits run beside the helper (src/run/sidecar.ts), loaded only for them.
+    const side =
+      spec.network?.mode === "slirp" || spec.limits?.cgroup !== undefined
+        ? await (await import("../../src/run/sidecar.js")).helperSidecar(spec, io)
+        : undefined;
+    if (side !== undefined) args.unshift(...side.args);
     return new Promise<number>((resolve, reject) => {
-      const child = spawn(helper, args, { stdio: "inherit", env, cwd: "/" });
+      const child = spawn(helper, args, { stdio: side?.stdio ?? "inherit", env, cwd: "/" });
+      side?.attach(child, reject);
       const stopForwarding = forwardSignals(child);
       if (io.onStarted !== undefined && child.pid !== undefined) reportStarted(child.pid, spec, io.onStarted);
       child.on("error", (err) => {
@@ -226,7 +235,8 @@ export class UsernsEngine implements Engine {
         // The helper itself failed (its `burrow-ns:` line is on stderr) after a probe taken from the
         // cache: what the cache vouched for may have changed, so the next run probes again.
         if (code === HELPER_FAILED && this.fromCache) this.opts.probeCache?.clear();
-        resolve(exitStatus(code, signal));
+        if (side === undefined) resolve(exitStatus(code, signal));
+        else void side.finish().then(() => resolve(exitStatus(code, signal)), reject);
       });
     });
   }

@@ -21,6 +21,13 @@ export interface RunFields {
   tty: boolean;
   interactive: boolean;
   location: string | undefined;
+  network: string | undefined;
+  publish: string[];
+  cpusetCpus: string | undefined;
+  ulimits: string[];
+  memory: string | undefined;
+  cpus: string | undefined;
+  pidsLimit: string | undefined;
   gpu: boolean;
   devices: string[];
   detach: boolean;
@@ -62,6 +69,13 @@ export function runRequest(fields: RunFields, stdinIsTTY: boolean): RunRequest {
       nosysdirs: fields.nosysdirs,
       bindhome: fields.bindhome,
       tty: fields.tty && stdinIsTTY,
+      network: fields.network,
+      publish: fields.publish,
+      cpusetCpus: fields.cpusetCpus,
+      ulimits: fields.ulimits,
+      memory: fields.memory,
+      cpus: fields.cpus,
+      pidsLimit: fields.pidsLimit,
       gpu: fields.gpu,
       devices: fields.devices,
     },

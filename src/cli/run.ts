@@ -57,6 +57,25 @@ export class RunCommand extends BurrowCommand {
   tty = Option.Boolean("-t,--tty", false, { description: "Give the program a terminal (when stdin is one)" });
   interactive = Option.Boolean("-i,--interactive", false, { description: "Keep stdin open (it always is)" });
   location = Option.String("--location", { description: "Run the rootfs folder DIR instead of an image" });
+  network = Option.String("--network,--net", {
+    description: "host (default), none (loopback only), slirp (private, outbound through slirp4netns)",
+  });
+  publish = Option.Array("-p,--publish", [], {
+    description: "With --network slirp: forward [IP:]HOSTPORT:CONTAINERPORT[/tcp|udp] (host side 127.0.0.1)",
+  });
+  cpusetCpus = Option.String("--cpuset-cpus", { description: "CPUs the program may run on: 0, 0-2,5" });
+  ulimits = Option.Array("--ulimit", [], {
+    description: "Resource limit NAME=SOFT[:HARD] (nofile, nproc, core...)",
+  });
+  memory = Option.String("-m,--memory", {
+    description: "Memory limit (512m, 2g); needs a delegated cgroup v2",
+  });
+  cpus = Option.String("--cpus", {
+    description: "CPU time limit in CPUs (1.5); needs a delegated cgroup v2",
+  });
+  pidsLimit = Option.String("--pids-limit", {
+    description: "Process count limit; needs a delegated cgroup v2",
+  });
   detach = Option.Boolean("-d,--detach", false, {
     description: "Run in the background (output to `burrow logs`); prints the container id",
   });

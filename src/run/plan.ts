@@ -16,10 +16,22 @@ import { makeScratchDir, noteMade } from "./scratch.js";
 import { applyDeviceEdits } from "./cdi.js";
 import type { DeviceEdits } from "./cdi.js";
 import type { HostUser } from "./passwd.js";
+import { parseNetwork, SLIRP_DNS } from "./network.js";
+import { parseLimits } from "./limits.js";
+import { requireDelegation } from "./cgroup.js";
 
 /** The docker-style options of `burrow run` that shape the container. */
 export interface RunOptions {
   args: string[];
+  /** `--network host|none|slirp[:allow_host_loopback=true]` and `-p` (src/run/network.ts). */
+  network?: string | undefined;
+  publish?: string[] | undefined;
+  /** `--cpuset-cpus`, `--ulimit`, `--memory`, `--cpus`, `--pids-limit` (src/run/limits.ts). */
+  cpusetCpus?: string | undefined;
+  ulimits?: string[] | undefined;
+  memory?: string | undefined;
+  cpus?: string | undefined;
+  pidsLimit?: string | undefined;
   entrypoint?: string | undefined;
   env: string[];
   envFiles: string[];
@@ -128,6 +140,9 @@ export function jobMounts(hostEnv: NodeJS.ProcessEnv, sysdirs: boolean): MountSp
 export function planRun(target: RunTarget, opts: RunOptions, ctx: PlanContext): RunSpec {
   const cfg = target.config;
   const argv = resolveArgv(cfg, { entrypoint: opts.entrypoint, args: opts.args });
+  const network = parseNetwork(opts.network, opts.publish ?? []);
+  const limits = parseLimits(opts);
+  if (limits?.cgroup !== undefined) limits.cgroup.parent = requireDelegation(limits.cgroup);
 
   // Accounts come from the image; the running user gets an entry if it has none.
   // A named container's own layer may hold changed accounts (useradd in an earlier run): read those.
@@ -200,7 +215,8 @@ export function planRun(target: RunTarget, opts: RunOptions, ctx: PlanContext): 
   const files: Record<string, string> = {
     ...(accounts.passwd.length > 0 ? { "etc/passwd": appendLines(passwdText, accounts.passwd) } : {}),
     ...(accounts.group.length > 0 ? { "etc/group": appendLines(groupText, accounts.group) } : {}),
-    "etc/resolv.conf": readText("/etc/resolv.conf"),
+    // slirp4netns answers DNS at 10.0.2.3 (the host's resolver may be on its loopback, out of reach).
+    "etc/resolv.conf": network.mode === "slirp" ? `nameserver ${SLIRP_DNS}\n` : readText("/etc/resolv.conf"),
     "etc/hosts": readText("/etc/hosts"),
   };
   // apt drops to its sandbox user `_apt` and checks that the switch worked, which emulated root
@@ -309,6 +325,8 @@ export function planRun(target: RunTarget, opts: RunOptions, ctx: PlanContext): 
     hostname: opts.hostname,
     tty: opts.tty,
     fakeRoot: user.uid === 0,
+    ...(network.mode !== "host" || network.publish.length > 0 ? { network } : {}),
+    ...(limits !== undefined ? { limits } : {}),
     pidNamespace: !opts.nosysdirs,
   };
 }
