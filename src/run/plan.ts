@@ -136,6 +136,17 @@ export function jobMounts(hostEnv: NodeJS.ProcessEnv, sysdirs: boolean): MountSp
   return mounts;
 }
 
+/**
+ * In a PMIx job (the launcher set PMIX_RANK or PMIX_NAMESPACE) and without `-u`: the host user's
+ * `uid:gid`, since the PMIx server (mpirun, Slurm's mpi/pmix) accepts only clients that say they are
+ * the job's user (the ids the program reads with getuid/getgid, which an emulated root would not
+ * match). As Apptainer, a rank runs as the user who started it; `-u` still decides when given.
+ */
+export function pmixUser(hostEnv: NodeJS.ProcessEnv, hostUser: HostUser): string | undefined {
+  if (hostEnv.PMIX_RANK === undefined && hostEnv.PMIX_NAMESPACE === undefined) return undefined;
+  return `${hostUser.uid}:${hostUser.gid}`;
+}
+
 /** Builds the RunSpec, preparing the writable layer and generated files under `ctx.scratch`. */
 export function planRun(target: RunTarget, opts: RunOptions, ctx: PlanContext): RunSpec {
   const cfg = target.config;
@@ -154,7 +165,7 @@ export function planRun(target: RunTarget, opts: RunOptions, ctx: PlanContext): 
   const groupText = readText(etcOf("etc/group"));
   const passwd: PasswdEntry[] = parsePasswd(passwdText);
   const groups: GroupEntry[] = parseGroup(groupText);
-  const user = resolveUser(opts.user ?? cfg.User, passwd, groups);
+  const user = resolveUser(opts.user ?? pmixUser(ctx.hostEnv, ctx.hostUser) ?? cfg.User, passwd, groups);
   const home = opts.bindhome ? ctx.hostUser.home : (user.entry?.home ?? (user.uid === 0 ? "/root" : "/"));
   const accounts = extraAccounts(
     passwd,

@@ -192,3 +192,14 @@ test("planRun: a plain run gets no job variables and keeps its private /dev/shm"
   assert.ok(spec.env.includes("OMPI_MCA_btl=^openib"), "the image's own Env stays");
   assert.deepEqual(spec.mounts, []);
 });
+
+test("planRun: in a PMIx job a rank runs as the host user unless -u says otherwise", () => {
+  const pmix = { PMIX_RANK: "0", PMIX_NAMESPACE: "4242" };
+  const rank = plan(pmix);
+  assert.deepEqual([rank.uid, rank.gid, rank.fakeRoot], [1234, 1234, false]);
+  const root = plan(pmix, { user: "0" });
+  assert.deepEqual([root.uid, root.fakeRoot], [0, true]);
+  // Slurm alone (srun without --mpi=pmix) and plain runs keep the image's user.
+  assert.equal(plan({ SLURM_JOB_ID: "1", SLURM_PROCID: "0" }).uid, 0);
+  assert.equal(plan({}).uid, 0);
+});
