@@ -7,11 +7,13 @@ import type { Engine, ExecSpec, ProbeResult, RunIO, RunningContainer, RunSpec } 
 import { binarySearch, findBinary, isExecutableFile } from "../../src/binaries.js";
 import type { BinarySearch } from "../../src/binaries.js";
 import type { EngineContext } from "../../src/engines.js";
-import { EngineUnavailableError } from "../../src/errors.js";
+import { EngineUnavailableError, InvalidArgumentError } from "../../src/errors.js";
 import { findPackageRoot } from "../../src/package-info.js";
 import { exitStatus } from "../userns/index.js";
 import { forwardSignals } from "../userns/signals.js";
 import { checkSupported, prootArgs, prootEnv } from "./args.js";
+import { checkNetwork, publishText } from "../../src/run/network.js";
+import { launchPrefix } from "../../src/run/limits.js";
 import type { ProotFeatures } from "./args.js";
 import { ProotRunError } from "./errors.js";
 import { findProgram, resolveGuest } from "./guest-path.js";
@@ -232,6 +234,29 @@ export class ProotEngine implements Engine {
     return this.features;
   }
 
+  /**
+   * PRoot's own port mapping for `-p` (the host's network: a port the program binds is remapped), where
+   * this binary has it (`--port`, not in PRoot 5.1.0); `--network none|slirp` and -p elsewhere are refused.
+   */
+  private portArgs(spec: RunSpec, binary: string): string[] {
+    const publish = spec.network?.publish ?? [];
+    const hasPort = publish.length > 0 && /--port\b/.test(this.runner(binary, ["--help"], {}).stdout);
+    if (publish.length > 0 && !hasPort && spec.network?.mode === "host") {
+      throw new InvalidArgumentError(
+        `the proot engine cannot publish -p ${publishText(publish[0]!)}: this PRoot has no port mapping (--port); use --engine userns with --network slirp`,
+      );
+    }
+    checkNetwork("proot", spec, ["host"], hasPort);
+    for (const p of publish) {
+      if (p.hostIp !== "127.0.0.1" && p.hostIp !== "0.0.0.0")
+        throw new InvalidArgumentError(
+          `the proot engine cannot publish on ${p.hostIp}: PRoot remaps the port on the host's own addresses; give -p HOSTPORT:CONTAINERPORT`,
+        );
+    }
+    // PRoot's `--port IN:OUT`: a bind of port IN inside becomes a bind of port OUT on the host.
+    return publish.map((p) => `--port=${p.containerPort}:${p.hostPort}`);
+  }
+
   /** Runs the spec under PRoot with burrow's stdio; resolves to the program's exit status. */
   async run(spec: RunSpec, io: RunIO): Promise<number> {
     checkSupported(spec);
@@ -264,10 +289,34 @@ export class ProotEngine implements Engine {
 
     const tmpDir = path.join(io.scratch, "proot-tmp");
     fs.mkdirSync(tmpDir, { recursive: true });
-    const args = prootArgs(spec, binds, this.featuresOf(binary, version));
+    const args = [
+      ...this.portArgs(spec, binary),
+      ...prootArgs(spec, binds, this.featuresOf(binary, version)),
+    ];
     const env = prootEnv(spec.env, { tmpDir, noSeccomp });
+    // Limits: PRoot and the program start with them (taskset, prlimit), in the run's cgroup where one is asked.
+    const parent = spec.limits?.cgroup?.parent;
+    const cgroup =
+      parent !== undefined
+        ? (await import("../../src/run/cgroup.js")).makeRunCgroup(
+            parent,
+            spec.limits!.cgroup!,
+            `${process.pid}-${Date.now().toString(36)}`,
+          )
+        : undefined;
+    const launch = [
+      ...launchPrefix("proot", spec.limits, {
+        rlimits: true,
+        cgroupDir: cgroup?.dir,
+        pathVar: this.opts.env.PATH,
+        isExec: this.opts.isExecutable ?? isExecutableFile,
+      }),
+      binary,
+      ...args,
+    ];
     return new Promise<number>((resolve, reject) => {
-      const child = spawn(binary, args, { stdio: "inherit", env, cwd: "/" });
+      const child = spawn(launch[0]!, launch.slice(1), { stdio: "inherit", env, cwd: "/" });
+      child.on("exit", () => cgroup?.remove());
       const stopForwarding = forwardSignals(programTarget(child));
       if (child.pid !== undefined) io.onStarted?.({ pid: child.pid });
       child.on("error", (err) => {

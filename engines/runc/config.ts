@@ -33,6 +33,8 @@ export interface OciConfig {
     cwd: string;
     noNewPrivileges: boolean;
     capabilities: Record<"bounding" | "effective" | "permitted" | "inheritable", string[]>;
+    /** `--ulimit`: applied by runc's init; -1 stands for unlimited until ociJson writes it. */
+    rlimits?: { type: string; hard: number; soft: number }[];
   };
   root: { path: string; readonly: boolean };
   hostname?: string;
@@ -257,6 +259,8 @@ export function ociConfig(spec: RunSpec, opts: BundleOptions): OciConfig {
   }
 
   const namespaces = [{ type: "user" }, { type: "mount" }, { type: "ipc" }];
+  // --network none: a network namespace of its own, where runc brings lo up. (slirp is refused by the engine.)
+  if (spec.network?.mode === "none") namespaces.push({ type: "network" });
   if (spec.pidNamespace) namespaces.push({ type: "pid" });
   if (spec.hostname !== undefined) namespaces.push({ type: "uts" });
 
@@ -288,6 +292,22 @@ export function ociConfig(spec: RunSpec, opts: BundleOptions): OciConfig {
     },
   };
   if (spec.hostname !== undefined) config.hostname = spec.hostname;
+  if (spec.limits !== undefined && spec.limits.rlimits.length > 0) {
+    const value = (v: string): number => (v === "unlimited" ? -1 : Number(v));
+    config.process.rlimits = spec.limits.rlimits.map((r) => ({
+      type: `RLIMIT_${r.name.toUpperCase()}`,
+      hard: value(r.hard),
+      soft: value(r.soft),
+    }));
+  }
   if (spec.fakeRoot) config.linux.seccomp = fakeRootSeccomp(opts.arch);
   return config;
+}
+
+/**
+ * config.json's text: `unlimited` rlimits (held as -1) become RLIM_INFINITY, 2^64-1, which a JavaScript
+ * number cannot carry exactly and runc reads as a uint64.
+ */
+export function ociJson(config: OciConfig): string {
+  return JSON.stringify(config).replace(/"(hard|soft)":-1\b/g, '"$1":18446744073709551615');
 }

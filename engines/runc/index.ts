@@ -13,7 +13,9 @@ import { exitStatus } from "../userns/index.js";
 import { forwardSignals } from "../userns/signals.js";
 import { readProcSys, readUsernsSysctls, sysctlBlock } from "../userns/sysctl.js";
 import type { SysctlReader } from "../userns/sysctl.js";
-import { ALL_CAPABILITIES, INIT_PATH, ociConfig } from "./config.js";
+import { ALL_CAPABILITIES, INIT_PATH, ociConfig, ociJson } from "./config.js";
+import { checkNetwork } from "../../src/run/network.js";
+import { launchPrefix } from "../../src/run/limits.js";
 import { classify, isRuntimeMessage } from "./failure.js";
 
 /** The OCI runtimes this engine drives. */
@@ -220,6 +222,33 @@ export class RuncEngine implements Engine {
     if (binary === undefined) {
       throw new EngineUnavailableError(`engine runc cannot run here: ${this.flavor} is not installed`);
     }
+    checkNetwork("runc", spec, ["host", "none"]);
+    // --cpuset-cpus through taskset, the cgroup limits by starting runc in the run's cgroup (runc's own
+    // cgroup handling stays off, as rootless runc without delegation has it); --ulimit: config.json.
+    const parent = spec.limits?.cgroup?.parent;
+    const cgroup =
+      parent !== undefined
+        ? (await import("../../src/run/cgroup.js")).makeRunCgroup(
+            parent,
+            spec.limits!.cgroup!,
+            randomBytes(6).toString("hex"),
+          )
+        : undefined;
+    try {
+      const prefix = launchPrefix("runc", spec.limits, {
+        rlimits: false,
+        cgroupDir: cgroup?.dir,
+        pathVar: io.env.PATH,
+        isExec: this.opts.isExecutable ?? isExecutableFile,
+      });
+      return await this.runIn(spec, io, binary, prefix);
+    } finally {
+      cgroup?.remove();
+    }
+  }
+
+  /** run()'s body: the bundle, then `PREFIX... runc run`. */
+  private async runIn(spec: RunSpec, io: RunIO, binary: string, prefix: string[]): Promise<number> {
     const bundle = path.join(io.scratch, "bundle");
     const emptyDev = path.join(bundle, "empty-dev");
     fs.mkdirSync(bundle, { recursive: true, mode: 0o700 });
@@ -233,7 +262,7 @@ export class RuncEngine implements Engine {
       arch: process.arch,
       exists: (f) => fs.existsSync(f),
     });
-    fs.writeFileSync(path.join(bundle, "config.json"), JSON.stringify(config));
+    fs.writeFileSync(path.join(bundle, "config.json"), ociJson(config));
 
     const root = this.stateRoot(io);
     fs.mkdirSync(root, { recursive: true, mode: 0o700 });
@@ -249,7 +278,12 @@ export class RuncEngine implements Engine {
     let code: number;
     try {
       code = await new Promise<number>((resolve, reject) => {
-        const child = spawn(binary, args, { stdio: ["inherit", "inherit", "pipe"], env, cwd: "/" });
+        const launch = [...prefix, binary, ...args];
+        const child = spawn(launch[0]!, launch.slice(1), {
+          stdio: ["inherit", "inherit", "pipe"],
+          env,
+          cwd: "/",
+        });
         const stopForwarding = forwardSignals(child);
         if (io.onStarted !== undefined && child.pid !== undefined) {
           reportStarted(binary, ["--root", root], id, child.pid, io.onStarted, {
