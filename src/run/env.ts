@@ -167,3 +167,17 @@ function normalizeDir(p: string): string {
   }
   return `/${parts.join("/")}`;
 }
+
+/**
+ * Variables a rank gets unless the image, the host or `-e` set them: in an MPI job (PMIx variables
+ * or Open MPI's own), Open MPI's shared-memory transport is told not to use CMA single-copy
+ * (process_vm_readv between ranks), which cannot work between ranks in separate user namespaces and
+ * would print a warning for each job; messages still go through shared memory.
+ */
+export function jobDefaults(host: NodeJS.ProcessEnv): [string, string][] {
+  const mpi =
+    host.PMIX_RANK !== undefined ||
+    host.PMIX_NAMESPACE !== undefined ||
+    host.OMPI_COMM_WORLD_SIZE !== undefined;
+  return mpi ? [["OMPI_MCA_btl_vader_single_copy_mechanism", "none"]] : [];
+}

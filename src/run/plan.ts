@@ -7,7 +7,16 @@ import type { MountSpec, RootSpec, RunSpec } from "../engine.js";
 import { InvalidArgumentError, StoreError } from "../errors.js";
 import type { ContainerConfig } from "./image-config.js";
 import { resolveArgv } from "./command.js";
-import { DEFAULT_PATH, envList, jobEnv, mergeEnv, parseEnvArg, readEnvFile, rendezvousDirs } from "./env.js";
+import {
+  DEFAULT_PATH,
+  envList,
+  jobDefaults,
+  jobEnv,
+  mergeEnv,
+  parseEnvArg,
+  readEnvFile,
+  rendezvousDirs,
+} from "./env.js";
 import { parseGroup, parsePasswd, resolveUser } from "./user.js";
 import type { GroupEntry, PasswdEntry } from "./user.js";
 import { parseVolume } from "./volumes.js";
@@ -192,6 +201,7 @@ export function planRun(target: RunTarget, opts: RunOptions, ctx: PlanContext): 
   // The scheduler's and MPI launcher's variables (SLURM_*, PMIX_*, OMPI_*, ...), then -e, which wins.
   const job = jobEnv(ctx.hostEnv);
   for (const [k, v] of job) env.set(k, v);
+  for (const [k, v] of jobDefaults(ctx.hostEnv)) if (!env.has(k)) env.set(k, v);
   for (const [k, v] of fromFlags) env.set(k, v);
 
   const cwd = opts.workdir ?? (cfg.WorkingDir && cfg.WorkingDir.length > 0 ? cfg.WorkingDir : "/");

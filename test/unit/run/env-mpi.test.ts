@@ -203,3 +203,15 @@ test("planRun: in a PMIx job a rank runs as the host user unless -u says otherwi
   assert.equal(plan({ SLURM_JOB_ID: "1", SLURM_PROCID: "0" }).uid, 0);
   assert.equal(plan({}).uid, 0);
 });
+
+test("planRun: an MPI rank gets Open MPI's CMA single-copy turned off unless the image, host or -e set it", () => {
+  const KEY = "OMPI_MCA_btl_vader_single_copy_mechanism";
+  const value = (spec: { env: string[] }): string | undefined =>
+    spec.env.find((e) => e.startsWith(`${KEY}=`))?.slice(KEY.length + 1);
+  assert.equal(value(plan({ PMIX_RANK: "1" })), "none");
+  assert.equal(value(plan({ OMPI_COMM_WORLD_SIZE: "2" })), "none");
+  assert.equal(value(plan({ PMIX_RANK: "1", [KEY]: "cma" })), "cma");
+  assert.equal(value(plan({ PMIX_RANK: "1" }, { env: [`${KEY}=xpmem`] })), "xpmem");
+  assert.equal(value(plan({ SLURM_JOB_ID: "3" })), undefined);
+  assert.equal(value(plan({})), undefined);
+});
