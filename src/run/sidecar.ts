@@ -2,7 +2,7 @@
 // before, removed after) and slirp4netns, attached to the helper's network namespace through the
 // helper's --net-sync handshake (fd 3: the namespace exists; fd 4: the network is up, go on).
 import type { ChildProcess, StdioOptions } from "node:child_process";
-import { randomBytes } from "node:crypto";
+import { randomHex } from "../store/random.js";
 import type { RunIO, RunSpec } from "../engine.js";
 import { makeRunCgroup } from "./cgroup.js";
 import type { RunCgroup } from "./cgroup.js";
@@ -26,7 +26,7 @@ export async function helperSidecar(spec: RunSpec, io: RunIO): Promise<Sidecar |
   const args: string[] = [];
   let cgroup: RunCgroup | undefined;
   if (limits?.parent !== undefined) {
-    cgroup = makeRunCgroup(limits.parent, limits, randomBytes(6).toString("hex"));
+    cgroup = makeRunCgroup(limits.parent, limits, randomHex(6));
     args.push(`--cgroup=${cgroup.dir}`);
   }
   let slirp: Promise<Slirp | undefined> = Promise.resolve(undefined);

@@ -69,6 +69,11 @@ export const PREREQUISITES: Prerequisite[] = [
     why: "srun --mpi=pmix: Slurm's PMIx plugin loads libpmix.so",
   },
   { pkg: "debootstrap", programs: ["debootstrap"], why: "builds the Debian test images" },
+  {
+    pkg: "slirp4netns",
+    programs: ["slirp4netns"],
+    why: "run --network slirp and -p (network-limits.test)",
+  },
 ];
 
 /** Directories searched besides PATH: root's tools live in sbin, which a user's PATH may lack. */
