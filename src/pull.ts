@@ -151,6 +151,29 @@ class DownloadTap {
   }
 }
 
+/**
+ * An image's config blob: the store's copy when it has one (checked against its digest), else fetched
+ * once under the blob's lock, so that many tasks pulling one image at once (a job array) download it
+ * once, as they do its layers.
+ */
+async function storedConfig(store: Store, digest: string, fetch: () => Promise<Buffer>): Promise<Buffer> {
+  const { digestOf } = await import("./registry/digest.js");
+  const stored = (): Buffer | undefined => {
+    const blob = store.readBlob(digest);
+    return blob !== undefined && digestOf(blob, digest.split(":")[0]) === digest ? blob : undefined;
+  };
+  return (
+    stored() ??
+    withLock(store.paths.locks, `blob-${digestHex(digest)}`, async () => {
+      const again = stored();
+      if (again !== undefined) return again;
+      const blob = await fetch();
+      store.putBlob(digest, blob);
+      return blob;
+    })
+  );
+}
+
 /** Temp image folders of this process, removed if it is interrupted. */
 export const inFlight = new Set<string>();
 
@@ -158,7 +181,9 @@ export const inFlight = new Set<string>();
 export async function pullImage(opts: PullOptions): Promise<PullResult> {
   const { store, client, ref } = opts;
   const ev = opts.events ?? {};
-  const resolved = await client.resolveImage(ref, opts.platform);
+  const resolved = await client.resolveImage(ref, opts.platform, (descriptor, fetch) =>
+    storedConfig(store, descriptor.digest, fetch),
+  );
   if (!resolved.platformMatches && resolved.platform) {
     const { formatPlatform } = await import("./registry/platform.js");
     opts.warn(

@@ -241,7 +241,16 @@ export class RegistryClient {
    * Resolves a reference to one platform's manifest and its verified config: follows an index to the entry
    * for `platform`, refuses Docker schema 1, and fetches the config blob.
    */
-  async resolveImage(ref: Reference, platform: Platform): Promise<ResolvedImage> {
+  async resolveImage(
+    ref: Reference,
+    platform: Platform,
+    /**
+     * How the config blob is obtained: by default fetched; a caller with a store passes one that reuses
+     * a stored copy and fetches once for concurrent pulls (src/pull.ts).
+     */
+    loadConfig: (descriptor: Descriptor, fetch: () => Promise<Buffer>) => Promise<Buffer> = (_d, fetch) =>
+      fetch(),
+  ): Promise<ResolvedImage> {
     const first = await this.getManifest(ref);
     const where = ref.toString();
     const parsed = parseManifest(first.body, first.mediaType, where);
@@ -272,7 +281,9 @@ export class RegistryClient {
     if (!isImageManifestMediaType(manifest.mediaType)) {
       throw new UnsupportedManifestError(`${where} has the unsupported manifest type ${manifest.mediaType}`);
     }
-    const config = await this.fetchBlob(ref, manifest.config, MAX_CONFIG_BYTES);
+    const config = await loadConfig(manifest.config, () =>
+      this.fetchBlob(ref, manifest.config, MAX_CONFIG_BYTES),
+    );
     const declared = configPlatform(config);
     return {
       ...(indexDigest !== undefined ? { indexDigest } : {}),
