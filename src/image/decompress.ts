@@ -4,6 +4,9 @@ import path from "node:path";
 import zlib from "node:zlib";
 import { spawn, type ChildProcessByStdio } from "node:child_process";
 import type { Readable, Writable } from "node:stream";
+import { findOnPath } from "../find-on-path.js";
+
+export { findOnPath };
 
 /** The compressions a layer blob may use. */
 export type Compression = "gzip" | "zstd" | "none";
@@ -120,29 +123,6 @@ export function readHead(file: string, length = 512): Buffer {
   } finally {
     fs.closeSync(fd);
   }
-}
-
-const pathCache = new Map<string, string | undefined>();
-
-/** The absolute path of an executable on PATH, or undefined (cached per process). */
-export function findOnPath(name: string): string | undefined {
-  if (pathCache.has(name)) return pathCache.get(name);
-  let found: string | undefined;
-  for (const dir of (process.env.PATH ?? "").split(path.delimiter)) {
-    if (dir === "") continue;
-    const candidate = path.join(dir, name);
-    try {
-      fs.accessSync(candidate, fs.constants.X_OK);
-      if (fs.statSync(candidate).isFile()) {
-        found = candidate;
-        break;
-      }
-    } catch {
-      // not here
-    }
-  }
-  pathCache.set(name, found);
-  return found;
 }
 
 const READ_CHUNK = 1024 * 1024;

@@ -5,7 +5,7 @@ import path from "node:path";
 import { execFileSync } from "node:child_process";
 import { parsePaxRecords } from "../image/tar-parser.js";
 import { normalizeEntryPath } from "../image/safe-path.js";
-import { findOnPath } from "../image/decompress.js";
+import { findOnPath } from "../find-on-path.js";
 
 const BLOCK = 512;
 
