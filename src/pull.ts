@@ -6,6 +6,7 @@ import { randomBytes } from "node:crypto";
 import { PassThrough } from "node:stream";
 import type { Store, ImageRecord, LayerRecord } from "./store/store.js";
 import { withLock } from "./store/lock.js";
+import { removeAbandoned } from "./store/abandoned.js";
 import { removeTreeAtomic } from "./store/atomic.js";
 import { digestHex } from "./store/paths.js";
 import { summarizeTree } from "./store/summary.js";
@@ -79,28 +80,7 @@ function tempImageDir(store: Store, id: string): string {
 
 /** Removes half-built images left by pulls on this host whose process is gone. */
 export function cleanAbandoned(store: Store): void {
-  let names: string[];
-  try {
-    names = fs.readdirSync(store.paths.images);
-  } catch {
-    return;
-  }
-  const host = os.hostname();
-  for (const n of names) {
-    const m = /^\.tmp-[a-f0-9]{12}-(.+)-(\d+)-[a-f0-9]{8}$/.exec(n);
-    if (!m || m[1] !== host) continue;
-    try {
-      process.kill(Number(m[2]), 0);
-      continue;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "EPERM") continue;
-    }
-    try {
-      removeTreeAtomic(path.join(store.paths.images, n));
-    } catch {
-      // Another cleaner got there first.
-    }
-  }
+  removeAbandoned(store.paths.images, /^\.tmp-[a-f0-9]{12}-(.+)-(\d+)-[a-f0-9]{8}$/, removeTreeAtomic);
 }
 
 /** Deletes `<blob>.partial-*` files of one digest (only call while holding that blob's lock). */

@@ -38,18 +38,9 @@ export class LoadCommand extends BurrowCommand {
     const { loadArchive, stagingInFlight } = await import("../transport/load.js");
     const { inFlight } = await import("../pull.js");
     const { removeTreeAtomic } = await import("../store/atomic.js");
-    const onSignal = (signal: NodeJS.Signals): void => {
-      // Leave nothing half-built behind: temp images and the scratch copy go, then we exit as the signal asks.
-      for (const dir of [...inFlight, ...stagingInFlight]) {
-        try {
-          removeTreeAtomic(dir);
-        } catch {
-          // Cleaned up by the next pull or load.
-        }
-      }
-      process.exit(128 + (signal === "SIGINT" ? 2 : signal === "SIGHUP" ? 1 : 15));
-    };
-    for (const s of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.once(s, onSignal);
+    const { cleanupOnInterrupt } = await import("./interrupt.js");
+    // Leave nothing half-built behind: temp images and the scratch copy go (the next pull or load gets the rest).
+    const stopCleanup = cleanupOnInterrupt(() => [...inFlight, ...stagingInFlight], removeTreeAtomic);
     try {
       const loaded = await loadArchive(
         store,
@@ -74,7 +65,7 @@ export class LoadCommand extends BurrowCommand {
       }
       return 0;
     } finally {
-      for (const s of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.off(s, onSignal);
+      stopCleanup();
     }
   }
 }

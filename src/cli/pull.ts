@@ -73,18 +73,9 @@ export async function pullReference(
     ? new PullProgress(cmd.context.stderr)
     : undefined;
   const { removeTreeAtomic } = await import("../store/atomic.js");
-  const onSignal = (signal: NodeJS.Signals): void => {
-    // Leave nothing half-built behind: the temp image folder goes, then we exit as the signal asks.
-    for (const dir of inFlight) {
-      try {
-        removeTreeAtomic(dir);
-      } catch {
-        // cleanAbandoned removes it next time.
-      }
-    }
-    process.exit(128 + (signal === "SIGINT" ? 2 : signal === "SIGHUP" ? 1 : 15));
-  };
-  for (const s of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.once(s, onSignal);
+  const { cleanupOnInterrupt } = await import("./interrupt.js");
+  // Leave nothing half-built behind: the temp image folders go (cleanAbandoned gets what is left).
+  const stopCleanup = cleanupOnInterrupt(() => inFlight, removeTreeAtomic);
   try {
     return await pullImage({
       store,
@@ -96,7 +87,7 @@ export async function pullReference(
       warn: (m) => cmd.warn(m),
     });
   } finally {
-    for (const s of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.off(s, onSignal);
+    stopCleanup();
     client.close();
   }
 }

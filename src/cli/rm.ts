@@ -1,4 +1,5 @@
 // `burrow rm`: removes containers and their writable layers.
+import fs from "node:fs";
 import { Option } from "clipanion";
 import { BurrowCommand } from "./base.js";
 
@@ -8,7 +9,7 @@ export class RmCommand extends BurrowCommand {
   static override usage = BurrowCommand.Usage({
     description: "Remove containers",
     details: `
-      Each container disappears at once (its folder is renamed aside, then deleted), so no half-removed container is ever listed. A protected container is refused (\`burrow unprotect\` it first); one that a run has mounted right now needs \`-f\`. The image stays in the store.
+      Each container disappears at once (its folder is renamed aside, then deleted), so no half-removed container is ever listed. A protected container is refused (\`burrow unprotect\` it first); one that a run has mounted right now, or that runs detached (\`run -d\`), needs \`-f\`, which stops a detached one first (SIGKILL, as \`docker rm -f\`). The image stays in the store.
     `,
     examples: [
       ["Remove a container", "$0 rm dev"],
@@ -24,11 +25,26 @@ export class RmCommand extends BurrowCommand {
     const { containersOf } = await import("./containers.js");
     const containers = await containersOf(store);
     const { reportError } = await import("./base.js");
+    const { runStatus, stateDir } = await import("../run/state.js");
+    const { ConflictError } = await import("../errors.js");
     let status = 0;
     for (const key of this.targets) {
       try {
         const rec = containers.resolve(key);
+        // A detached run (run -d) of it: -f stops it first (SIGKILL at once, as docker rm -f), else refuse.
+        if (containers.isProtected(rec.id)) containers.remove(rec.id); // refuses, with the message to unprotect
+        const run = runStatus(store.paths.root, rec.id);
+        if (run.kind === "running") {
+          if (!this.force) {
+            throw new ConflictError(
+              `container ${key} is running (pid ${run.pid}): 'burrow stop ${key}' first, or 'burrow rm -f ${key}'`,
+            );
+          }
+          const { stopContainer } = await import("../run/stop.js");
+          await stopContainer(store.paths.root, rec.id, 0);
+        }
         containers.remove(rec.id, { force: this.force });
+        fs.rmSync(stateDir(store.paths.root, rec.id), { recursive: true, force: true });
         this.context.stdout.write(`${key}\n`);
       } catch (err) {
         status = reportError(err, this.context.stderr, this.debug);

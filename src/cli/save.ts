@@ -77,11 +77,11 @@ export class SaveCommand extends BurrowCommand {
     } catch (err) {
       throw cannot(err);
     }
-    const onSignal = (signal: NodeJS.Signals): void => {
-      fs.rmSync(tmp, { force: true });
-      process.exit(128 + (signal === "SIGINT" ? 2 : signal === "SIGHUP" ? 1 : 15));
-    };
-    for (const s of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.once(s, onSignal);
+    const { cleanupOnInterrupt } = await import("./interrupt.js");
+    const stopCleanup = cleanupOnInterrupt(
+      () => [tmp],
+      (f) => fs.rmSync(f, { force: true }),
+    );
     try {
       const failed = new Promise<never>((_, reject) => out.once("error", reject));
       failed.catch(() => undefined);
@@ -97,7 +97,7 @@ export class SaveCommand extends BurrowCommand {
       if (err instanceof BurrowError) throw err;
       throw cannot(err);
     } finally {
-      for (const s of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.off(s, onSignal);
+      stopCleanup();
     }
   }
 }

@@ -24,6 +24,7 @@ import {
 import { hostPlatform } from "../registry/platform.js";
 import { MediaType } from "../registry/manifest.js";
 import { BurrowError, InvalidArgumentError, LayerFormatError, storeFailure } from "../errors.js";
+import { removeAbandoned } from "../store/abandoned.js";
 
 /** What to import and how. */
 export interface ImportOptions {
@@ -61,23 +62,9 @@ function tempName(store: Store, what: string): string {
 
 /** Removes staged tarballs in tmp/ left by imports on this host whose process is gone (killed mid-way). */
 function cleanStaged(store: Store): void {
-  let names: string[];
-  try {
-    names = fs.readdirSync(store.paths.tmp);
-  } catch {
-    return;
-  }
-  for (const n of names) {
-    const m = /^import-blob-(.+)-(\d+)-[a-f0-9]{8}$/.exec(n);
-    if (!m || m[1] !== os.hostname()) continue;
-    try {
-      process.kill(Number(m[2]), 0);
-      continue;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "EPERM") continue;
-    }
-    fs.rmSync(path.join(store.paths.tmp, n), { force: true });
-  }
+  removeAbandoned(store.paths.tmp, /^import-blob-(.+)-(\d+)-[a-f0-9]{8}$/, (f) =>
+    fs.rmSync(f, { force: true }),
+  );
 }
 
 /** A reason from a system error without Node's syscall and path decoration. */

@@ -32,6 +32,7 @@ import { parseReference } from "../registry/reference.js";
 import { MANIFEST_JSON, configDiffIds, digestInName, parseDockerManifest } from "./docker-archive.js";
 import { INDEX_JSON, OCI_LAYOUT_FILE, layoutBlobPath, parseLayoutIndex } from "./oci-layout.js";
 import { cleanAbandoned, inFlight } from "../pull.js";
+import { removeAbandoned } from "../store/abandoned.js";
 
 /** A member of the archive copied into the store's scratch space, with the sha256 of its bytes. */
 export interface Staged {
@@ -71,23 +72,9 @@ export const stagingInFlight = new Set<string>();
 
 /** Removes scratch folders of loads on this host whose process is gone. */
 export function cleanAbandonedStaging(store: Store): void {
-  let names: string[];
-  try {
-    names = fs.readdirSync(store.paths.tmp);
-  } catch {
-    return;
-  }
-  for (const n of names) {
-    const m = /^load-(.+)-(\d+)-[a-f0-9]{8}$/.exec(n);
-    if (!m || m[1] !== os.hostname()) continue;
-    try {
-      process.kill(Number(m[2]), 0);
-      continue;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "EPERM") continue;
-    }
-    fs.rmSync(path.join(store.paths.tmp, n), { recursive: true, force: true });
-  }
+  removeAbandoned(store.paths.tmp, /^load-(.+)-(\d+)-[a-f0-9]{8}$/, (dir) =>
+    fs.rmSync(dir, { recursive: true, force: true }),
+  );
 }
 
 /** A member path named by a manifest, checked to stay inside the archive. */
