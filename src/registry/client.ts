@@ -468,7 +468,10 @@ export class RegistryClient {
   async listTags(ref: Reference, pageSize = 1000): Promise<string[]> {
     const tags: string[] = [];
     let next: string | undefined = `/v2/${ref.repository}/tags/list?n=${pageSize}`;
-    for (let page = 0; next !== undefined && page < 10_000; page++) {
+    // A registry whose Link points back at a page already read would go round forever: stop there.
+    const seen = new Set<string>();
+    for (let page = 0; next !== undefined && !seen.has(next) && page < 10_000; page++) {
+      seen.add(next);
       const res = await this.request({
         registry: ref.registry,
         path: next,

@@ -428,6 +428,30 @@ test("listTags follows Link pagination", async () => {
   });
 });
 
+test("listTags stops when the Link header points back at a page already read", async () => {
+  let lists = 0;
+  const server = http.createServer((req, res) => {
+    if (req.url?.startsWith("/v2/t/tags/list")) {
+      lists++;
+      res.setHeader("link", '</v2/t/tags/list?n=1000>; rel="next"');
+      res.setHeader("content-type", "application/json");
+      res.end(JSON.stringify({ name: "t", tags: ["a"] }));
+      return;
+    }
+    res.setHeader("docker-distribution-api-version", "registry/2.0");
+    res.end("{}");
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  try {
+    const port = (server.address() as AddressInfo).port;
+    const tags = await client().listTags(parseReference(`127.0.0.1:${port}/t`));
+    assert.deepEqual(tags, ["a"]);
+    assert.equal(lists, 1, "the page that links to itself is read once");
+  } finally {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+});
+
 test("an unreachable registry gives a one-line RegistryError", async () => {
   const server = http.createServer();
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
