@@ -15,29 +15,10 @@ import {
   parseDeviceRequest,
   resolveDevices,
 } from "../../../src/run/cdi.js";
-import type { HostFs, LoadedSpecs } from "../../../src/run/cdi.js";
+import type { LoadedSpecs } from "../../../src/run/cdi.js";
 import type { MountSpec } from "../../../src/engine.js";
 import { InvalidArgumentError } from "../../../src/errors.js";
-
-/** A stand-in host: paths with their kinds, and symlinks (path -> real path). */
-function fakeHost(
-  kinds: Record<string, "char" | "block" | "file" | "dir">,
-  links: Record<string, string> = {},
-): HostFs {
-  const real = (p: string): string | undefined =>
-    links[p] !== undefined ? links[p] : p in kinds ? p : undefined;
-  return {
-    kind: (p) => {
-      const r = real(p);
-      return r === undefined ? undefined : kinds[r];
-    },
-    list: (dir) =>
-      [...Object.keys(kinds), ...Object.keys(links)]
-        .filter((p) => path.dirname(p) === dir)
-        .map((p) => path.basename(p)),
-    realpath: real,
-  };
-}
+import { fakeHost } from "./fake-host.js";
 
 const host = fakeHost({
   "/dev/null": "char",

@@ -16,28 +16,11 @@ import {
 } from "../../../src/run/gpu.js";
 import type { GpuSources } from "../../../src/run/gpu.js";
 import { mergeEdits } from "../../../src/run/cdi.js";
-import type { HostFs } from "../../../src/run/cdi.js";
 import { planRun } from "../../../src/run/plan.js";
 import { InvalidArgumentError } from "../../../src/errors.js";
+import { fakeHost } from "./fake-host.js";
 
 const LIB = "/usr/lib/x86_64-linux-gnu";
-
-/** A stand-in host: paths with their kinds, and symlinks (path -> real path). */
-function fakeFs(kinds: Record<string, "char" | "file" | "dir">, links: Record<string, string> = {}): HostFs {
-  const real = (p: string): string | undefined =>
-    links[p] !== undefined ? links[p] : p in kinds ? p : undefined;
-  return {
-    kind: (p) => {
-      const r = real(p);
-      return r === undefined ? undefined : kinds[r];
-    },
-    list: (dir) =>
-      [...Object.keys(kinds), ...Object.keys(links)]
-        .filter((p) => path.dirname(p) === dir)
-        .map((p) => path.basename(p)),
-    realpath: real,
-  };
-}
 
 const GPU_DEV: Record<string, "char" | "file" | "dir"> = {
   "/dev/nvidia0": "char",
@@ -89,7 +72,7 @@ function sources(over: Partial<GpuSources> = {}): GpuSources {
   };
   return {
     devDir: "/dev",
-    fs: fakeFs({ ...GPU_DEV, ...libFiles, "/usr/bin/nvidia-smi": "file" }, links),
+    fs: fakeHost({ ...GPU_DEV, ...libFiles, "/usr/bin/nvidia-smi": "file" }, links),
     containerCli: () => undefined,
     ldconfig: () => LDCONFIG,
     which: (name) => (name === "nvidia-smi" ? "/usr/bin/nvidia-smi" : undefined),
@@ -113,7 +96,7 @@ test("device nodes: nvidiactl, uvm, modeset, each GPU in number order, nvidia-ca
 });
 
 test("no NVIDIA device node: one clear line (status 125)", () => {
-  const src = sources({ fs: fakeFs({ "/dev/null": "char", "/dev/zero": "char" }) });
+  const src = sources({ fs: fakeHost({ "/dev/null": "char", "/dev/zero": "char" }) });
   assert.throws(
     () => discoverGpu(src),
     (err: Error) =>
