@@ -4,42 +4,19 @@ import { describe, test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
-import { chownToTestUser, makeTestHome, runBurrow, testEnv } from "../harness/env.js";
-import type { BurrowResult, BurrowRunOptions, TestHome } from "../harness/env.js";
-import { layerFromTarball, pushImage, uniqueRepo } from "../harness/image-builder.js";
-import type { Layer } from "../harness/image-builder.js";
+import { chownToTestUser, makeTestHome, testEnv } from "../harness/env.js";
+import type { TestHome } from "../harness/env.js";
+import { uniqueRepo } from "../harness/image-builder.js";
+import { alpineLayer, burrowIn, failsWith125, ok, pullAlpine, show } from "../harness/suite.js";
 import { engineNames } from "../../src/engines.js";
 
-const DOCKER_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 /** Prints the tracer of the program (PRoot traces what it runs). */
 const PROBE = ["sh", "-c", "grep TracerPid /proc/self/status"];
 
 let home: TestHome;
 let image = "";
-let alpineLayer: Layer;
 
-function burrow(args: string[], opts: BurrowRunOptions = {}): Promise<BurrowResult> {
-  return runBurrow(args, {
-    home,
-    ...opts,
-    env: { BURROW_INSECURE_REGISTRIES: testEnv().registries.plain.host, ...(opts.env ?? {}) },
-  });
-}
-
-const show = (r: BurrowResult): string => `exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`;
-
-/** Asserts a zero exit status and returns stdout. */
-function ok(r: BurrowResult): string {
-  assert.equal(r.code, 0, show(r));
-  return r.stdout;
-}
-
-/** Asserts burrow's own failure: status 125 and one line on stderr matching `message`. */
-function failsWith125(r: BurrowResult, message: RegExp): void {
-  assert.equal(r.code, 125, show(r));
-  assert.equal(r.stderr.trim().split("\n").length, 1, `one line on stderr:\n${r.stderr}`);
-  assert.match(r.stderr, message);
-}
+const burrow = burrowIn(() => home);
 
 /** The store's containers folder. */
 const containersDir = (): string => path.join(home.burrowDir, "containers");
@@ -72,17 +49,12 @@ function needs(engine: string): { skip: string | false } {
 }
 
 /** Pushes the Alpine layer under a config of its own (a distinct image id) and pulls it. */
-async function ownImage(label: string): Promise<string> {
-  const pushed = await pushImage("plain", uniqueRepo(label), "1", [alpineLayer], {
-    config: { Cmd: ["/bin/sh"], Env: [`PATH=${DOCKER_PATH}`], Labels: { test: label } },
-  });
-  ok(await burrow(["pull", pushed.ref]));
-  return pushed.ref;
+function ownImage(label: string): Promise<string> {
+  return pullAlpine(burrow, label, { labels: { test: label } });
 }
 
 before(async () => {
   home = await makeTestHome();
-  alpineLayer = await layerFromTarball(testEnv().alpine);
   image = await ownImage("ct-alpine");
 });
 
@@ -221,8 +193,9 @@ describe("inspect and verify", () => {
 
   test("images -l lists each image's layers with their sizes", async () => {
     const out = ok(await burrow(["images", "-l"]));
-    assert.ok(out.includes(alpineLayer.digest), out);
-    assert.match(out, new RegExp(`${alpineLayer.digest}\\s+\\d+(\\.\\d+)?[kM]B`));
+    const { digest } = await alpineLayer();
+    assert.ok(out.includes(digest), out);
+    assert.match(out, new RegExp(`${digest}\\s+\\d+(\\.\\d+)?[kM]B`));
   });
 });
 

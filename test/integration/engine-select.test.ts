@@ -4,12 +4,12 @@ import { describe, test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
-import { makeTestHome, runBurrow, testEnv } from "../harness/env.js";
-import type { BurrowResult, BurrowRunOptions, TestHome } from "../harness/env.js";
-import { layerFromTarball, pushImage, uniqueRepo } from "../harness/image-builder.js";
+import { makeTestHome } from "../harness/env.js";
+import type { TestHome } from "../harness/env.js";
+import { uniqueRepo } from "../harness/image-builder.js";
+import { burrowIn, failsWith125, ok, pullAlpine, show } from "../harness/suite.js";
 import { engineNames } from "../../src/engines.js";
 
-const DOCKER_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 /** Prints the shell's pid and the tracer of the program (PRoot traces what it runs). */
 const PROBE = ["sh", "-c", 'echo "pid=$$"; grep TracerPid /proc/self/status'];
 const DISABLE = "BURROW_TEST_DISABLE_ENGINES";
@@ -17,26 +17,7 @@ const DISABLE = "BURROW_TEST_DISABLE_ENGINES";
 let home: TestHome;
 let image = "";
 
-function burrow(args: string[], opts: BurrowRunOptions = {}): Promise<BurrowResult> {
-  return runBurrow(args, {
-    home,
-    ...opts,
-    env: { BURROW_INSECURE_REGISTRIES: testEnv().registries.plain.host, ...(opts.env ?? {}) },
-  });
-}
-
-const show = (r: BurrowResult): string => `exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`;
-
-function ok(r: BurrowResult): string {
-  assert.equal(r.code, 0, show(r));
-  return r.stdout;
-}
-
-function failsWith125(r: BurrowResult, message: RegExp): void {
-  assert.equal(r.code, 125, show(r));
-  assert.equal(r.stderr.trim().split("\n").length, 1, `one line on stderr:\n${r.stderr}`);
-  assert.match(r.stderr, message);
-}
+const burrow = burrowIn(() => home);
 
 /** A new named container over the test image (made by a first run). */
 async function container(): Promise<string> {
@@ -77,12 +58,7 @@ function needs(...engines: string[]): { skip: string | false } {
 
 before(async () => {
   home = await makeTestHome();
-  const layer = await layerFromTarball(testEnv().alpine);
-  const pushed = await pushImage("plain", uniqueRepo("sel-alpine"), "1", [layer], {
-    config: { Cmd: ["/bin/sh"], Env: [`PATH=${DOCKER_PATH}`] },
-  });
-  image = pushed.ref;
-  ok(await burrow(["pull", image]));
+  image = await pullAlpine(burrow, "sel-alpine");
 });
 
 after(async () => {

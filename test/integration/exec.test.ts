@@ -2,29 +2,14 @@
 // stop (SIGTERM, then SIGKILL for a program that ignores it), with the userns and runc engines.
 import { describe, test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { makeTestHome, runBurrow, testEnv } from "../harness/env.js";
-import type { BurrowResult, BurrowRunOptions, TestHome } from "../harness/env.js";
-import { layerFromTarball, pushImage, uniqueRepo } from "../harness/image-builder.js";
-
-const DOCKER_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+import { makeTestHome } from "../harness/env.js";
+import type { TestHome } from "../harness/env.js";
+import { burrowIn, ok, pullAlpine, show } from "../harness/suite.js";
 
 let home: TestHome;
 let image = "";
 
-function burrow(args: string[], opts: BurrowRunOptions = {}): Promise<BurrowResult> {
-  return runBurrow(args, {
-    home,
-    ...opts,
-    env: { BURROW_INSECURE_REGISTRIES: testEnv().registries.plain.host, ...(opts.env ?? {}) },
-  });
-}
-
-const show = (r: BurrowResult): string => `exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`;
-
-function ok(r: BurrowResult): string {
-  assert.equal(r.code, 0, show(r));
-  return r.stdout;
-}
+const burrow = burrowIn(() => home);
 
 /** The ps row of container `name` (table form). */
 async function psRow(name: string): Promise<string> {
@@ -47,12 +32,7 @@ async function waitForLog(name: string, text: string): Promise<void> {
 
 before(async () => {
   home = await makeTestHome();
-  const layer = await layerFromTarball(testEnv().alpine);
-  const pushed = await pushImage("plain", uniqueRepo("exec"), "1", [layer], {
-    config: { Cmd: ["/bin/sh"], Env: [`PATH=${DOCKER_PATH}`, "FROM_IMAGE=yes"] },
-  });
-  image = pushed.ref;
-  ok(await burrow(["pull", image]));
+  image = await pullAlpine(burrow, "exec", { env: ["FROM_IMAGE=yes"] });
 });
 
 after(async () => {

@@ -6,13 +6,11 @@ import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import { testEnv, runBurrow, makeTestHome } from "../harness/env.js";
-import type { BurrowResult, BurrowRunOptions, TestHome } from "../harness/env.js";
+import { makeTestHome } from "../harness/env.js";
+import type { TestHome } from "../harness/env.js";
 import { layerFromTarball, pushImage, uniqueRepo } from "../harness/image-builder.js";
 import { debianTarball } from "../harness/debian.js";
-
-const ENGINES = process.env.BURROW_TEST_ENGINES?.split(",").filter(Boolean) ?? ["userns", "runc", "proot"];
-const DOCKER_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+import { DOCKER_PATH, TEST_ENGINES, burrowIn, failsWith125, ok, pullAlpine } from "../harness/suite.js";
 
 let home: TestHome;
 let image = "";
@@ -21,31 +19,10 @@ let cdiDirs = "";
 /** A folder holding one spec per failure case, by name. */
 let badDir = "";
 
-function burrow(args: string[], opts: BurrowRunOptions = {}): Promise<BurrowResult> {
-  return runBurrow(args, {
-    home,
-    ...opts,
-    env: {
-      BURROW_INSECURE_REGISTRIES: testEnv().registries.plain.host,
-      BURROW_CDI_DIRS: cdiDirs,
-      ...(opts.env ?? {}),
-    },
-  });
-}
-
-const show = (r: BurrowResult): string => `exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`;
-
-function ok(r: BurrowResult): string {
-  assert.equal(r.code, 0, show(r));
-  return r.stdout;
-}
-
-/** burrow's own failure: status 125 and exactly one line on stderr. */
-function failsWith125(r: BurrowResult, message: RegExp): void {
-  assert.equal(r.code, 125, show(r));
-  assert.equal(r.stderr.trim().split("\n").length, 1, `one line on stderr:\n${r.stderr}`);
-  assert.match(r.stderr, message);
-}
+const burrow = burrowIn(
+  () => home,
+  () => ({ BURROW_CDI_DIRS: cdiDirs }),
+);
 
 /** A folder under the test home (readable by the test user). */
 function dir(name: string): string {
@@ -56,17 +33,7 @@ function dir(name: string): string {
 
 before(async () => {
   home = await makeTestHome();
-  const pushed = await pushImage(
-    "plain",
-    uniqueRepo("gpu-cdi"),
-    "1",
-    [await layerFromTarball(testEnv().alpine)],
-    {
-      config: { Cmd: ["/bin/sh"], Env: [`PATH=${DOCKER_PATH}`, "LD_LIBRARY_PATH=/image/lib"] },
-    },
-  );
-  image = pushed.ref;
-  ok(await burrow(["pull", image]));
+  image = await pullAlpine(burrow, "gpu-cdi", { env: ["LD_LIBRARY_PATH=/image/lib"] });
 
   // The vendor's stand-ins: a library folder and a program.
   const vendor = dir("vendor");
@@ -180,7 +147,7 @@ const PROBE = [
 ].join("; ");
 
 describe("run --device with CDI specs", () => {
-  for (const engine of ENGINES) {
+  for (const engine of TEST_ENGINES) {
     test(`${engine}: devices, env, read-only library folder and program of a JSON spec`, async () => {
       const out = ok(
         await burrow([

@@ -6,40 +6,17 @@ import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import zlib from "node:zlib";
-import { testEnv, runBurrow, makeTestHome, chownToTestUser } from "../harness/env.js";
-import type { BurrowResult, BurrowRunOptions, TestHome } from "../harness/env.js";
-import { layerFromTarball, pushImage, uniqueRepo } from "../harness/image-builder.js";
+import { makeTestHome, chownToTestUser } from "../harness/env.js";
+import type { TestHome } from "../harness/env.js";
 import { writeTar } from "../harness/tar-writer.js";
-
-const DOCKER_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+import { burrowIn, failsWith125, ok, pullAlpine } from "../harness/suite.js";
 
 let home: TestHome;
 let alpine = "";
 /** The export of container `c`, made by the first test and used by the others. */
 let cTar = "";
 
-function burrow(args: string[], opts: BurrowRunOptions = {}): Promise<BurrowResult> {
-  return runBurrow(args, {
-    home,
-    ...opts,
-    env: { BURROW_INSECURE_REGISTRIES: testEnv().registries.plain.host, ...(opts.env ?? {}) },
-  });
-}
-
-const show = (r: BurrowResult): string =>
-  `exit ${r.code}${r.signal ? ` (${r.signal})` : ""}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`;
-
-function ok(r: BurrowResult): string {
-  assert.equal(r.code, 0, show(r));
-  return r.stdout;
-}
-
-/** burrow's own failure: status 125 and one line on stderr. */
-function failsWith125(r: BurrowResult, message?: RegExp): void {
-  assert.equal(r.code, 125, show(r));
-  assert.equal(r.stderr.trim().split("\n").length, 1, `one line on stderr:\n${r.stderr}`);
-  if (message) assert.match(r.stderr, message);
-}
+const burrow = burrowIn(() => home);
 
 /** The member names of a tar file, sorted. */
 function tarNames(file: string): string[] {
@@ -97,13 +74,7 @@ async function homeFile(name: string, data: Buffer): Promise<string> {
 
 before(async () => {
   home = await makeTestHome();
-  const layer = await layerFromTarball(testEnv().alpine);
-  const pushed = await pushImage("plain", uniqueRepo("impexp-alpine"), "3.20", [layer], {
-    format: "docker",
-    config: { Cmd: ["/bin/sh"], Env: [`PATH=${DOCKER_PATH}`] },
-  });
-  alpine = pushed.ref;
-  ok(await burrow(["pull", alpine]));
+  alpine = await pullAlpine(burrow, "impexp-alpine", { tag: "3.20", format: "docker" });
 });
 
 after(async () => {

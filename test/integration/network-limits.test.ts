@@ -6,38 +6,19 @@ import fs from "node:fs";
 import http from "node:http";
 import net from "node:net";
 import type { AddressInfo } from "node:net";
-import { testEnv, runBurrow, spawnBurrow, makeTestHome } from "../harness/env.js";
-import type { BurrowResult, BurrowRunOptions, TestHome } from "../harness/env.js";
-import { layerFromEntries, layerFromTarball, pushImage, uniqueRepo } from "../harness/image-builder.js";
+import { spawnBurrow, makeTestHome } from "../harness/env.js";
+import type { TestHome } from "../harness/env.js";
+import { layerFromEntries } from "../harness/image-builder.js";
+import { burrowIn, failsWith125, ok, plainRegistryEnv, pullAlpine } from "../harness/suite.js";
 import { findDelegation } from "../../src/run/cgroup.js";
 
-const env = () => testEnv();
 let home: TestHome;
 let image = "";
 /** A server on the host's loopback that the container must (or must not) reach. */
 let server: http.Server;
 let serverPort = 0;
 
-function burrow(args: string[], opts: BurrowRunOptions = {}): Promise<BurrowResult> {
-  return runBurrow(args, {
-    home,
-    ...opts,
-    env: { BURROW_INSECURE_REGISTRIES: env().registries.plain.host, ...(opts.env ?? {}) },
-  });
-}
-
-const show = (r: BurrowResult): string => `exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`;
-
-function ok(r: BurrowResult): string {
-  assert.equal(r.code, 0, show(r));
-  return r.stdout;
-}
-
-function failsWith125(r: BurrowResult, message: RegExp): void {
-  assert.equal(r.code, 125, show(r));
-  assert.equal(r.stderr.trim().split("\n").length, 1, `one line on stderr:\n${r.stderr}`);
-  assert.match(r.stderr, message);
-}
+const burrow = burrowIn(() => home);
 
 /** A TCP port free on 127.0.0.1 right now. */
 async function freePort(): Promise<number> {
@@ -75,17 +56,12 @@ const SERVE =
 
 before(async () => {
   home = await makeTestHome();
-  const alpine = await layerFromTarball(env().alpine);
   const www = await layerFromEntries([
     { path: "www/", type: "dir" },
     { path: "www/index.html", type: "file", content: "served from the container\n" },
     { path: "www/serve", type: "file", mode: 0o755, content: SERVE },
   ]);
-  const pushed = await pushImage("plain", uniqueRepo("netlim"), "1", [alpine, www], {
-    config: { Cmd: ["/bin/sh"], Env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"] },
-  });
-  image = pushed.ref;
-  ok(await burrow(["pull", image]));
+  image = await pullAlpine(burrow, "netlim", { layers: [www] });
   server = http.createServer((_req, res) => res.end("host server\n"));
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   serverPort = (server.address() as AddressInfo).port;
@@ -176,7 +152,7 @@ describe("--network slirp (userns)", () => {
         "-e",
         "/www/serve",
       ],
-      { home, env: { BURROW_INSECURE_REGISTRIES: env().registries.plain.host } },
+      { home, env: plainRegistryEnv() },
     );
     let stderr = "";
     child.stderr.on("data", (d: Buffer) => (stderr += d.toString("utf8")));

@@ -15,6 +15,7 @@ import {
   uniqueRepo,
   imageRef,
 } from "../harness/image-builder.js";
+import { burrowIn } from "../harness/suite.js";
 import { describeTree, treeMap } from "./tree.js";
 import { startFaultProxy } from "./fault-proxy.js";
 
@@ -29,13 +30,7 @@ after(async () => {
 });
 
 /** Runs burrow with the plain-HTTP registry marked insecure. */
-function burrow(args: string[], opts: Parameters<typeof runBurrow>[1] = {}) {
-  return runBurrow(args, {
-    home,
-    ...opts,
-    env: { BURROW_INSECURE_REGISTRIES: env().registries.plain.host, ...(opts.env ?? {}) },
-  });
-}
+const burrow = burrowIn(() => home);
 
 async function rootfsOf(ref: string, opts: Parameters<typeof runBurrow>[1] = {}): Promise<string> {
   const r = await burrow(["inspect", "-p", ref], opts);

@@ -1,32 +1,16 @@
 // burrow run with a real Debian (debootstrap minbase): accounts, dpkg, apt and ownership as emulated root, per engine.
 import { describe, test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { testEnv, runBurrow, makeTestHome } from "../harness/env.js";
-import type { BurrowResult, BurrowRunOptions, TestHome } from "../harness/env.js";
+import { makeTestHome } from "../harness/env.js";
+import type { BurrowRunOptions, TestHome } from "../harness/env.js";
 import { debianTarball } from "../harness/debian.js";
 import { layerFromTarball, pushImage, uniqueRepo } from "../harness/image-builder.js";
-
-/** The engines this suite runs against (see run.test.ts); BURROW_TEST_ENGINES picks some by hand. */
-const ENGINES = process.env.BURROW_TEST_ENGINES?.split(",").filter(Boolean) ?? ["userns", "runc", "proot"];
+import { DOCKER_PATH, TEST_ENGINES, burrowIn, ok } from "../harness/suite.js";
 
 let home: TestHome;
 let debian = "";
 
-function burrow(args: string[], opts: BurrowRunOptions = {}): Promise<BurrowResult> {
-  return runBurrow(args, {
-    home,
-    ...opts,
-    env: { BURROW_INSECURE_REGISTRIES: testEnv().registries.plain.host, ...(opts.env ?? {}) },
-  });
-}
-
-const show = (r: BurrowResult): string =>
-  `exit ${r.code}${r.signal ? ` (${r.signal})` : ""}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`;
-
-function ok(r: BurrowResult): string {
-  assert.equal(r.code, 0, show(r));
-  return r.stdout;
-}
+const burrow = burrowIn(() => home);
 
 /** A tiny package built inside the container with dpkg-deb: a program, and a postinst that adds a system user. */
 const BUILD_DEB = [
@@ -48,7 +32,7 @@ before(async () => {
   const layer = await layerFromTarball(debianTarball());
   const pushed = await pushImage("plain", uniqueRepo("run-debian"), "bookworm", [layer], {
     format: "docker",
-    config: { Cmd: ["bash"], Env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"] },
+    config: { Cmd: ["bash"], Env: [`PATH=${DOCKER_PATH}`] },
   });
   debian = pushed.ref;
   ok(await burrow(["pull", debian], { timeoutMs: 300_000 }));
@@ -58,7 +42,7 @@ after(async () => {
   await home?.cleanup();
 });
 
-for (const engine of ENGINES) {
+for (const engine of TEST_ENGINES) {
   const bash = async (script: string, flags: string[] = [], opts: BurrowRunOptions = {}): Promise<string> =>
     ok(await burrow(["run", "--engine", engine, ...flags, debian, "bash", "-c", script], opts));
 

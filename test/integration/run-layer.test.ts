@@ -3,26 +3,21 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
-import { testEnv, runBurrow, makeTestHome } from "../harness/env.js";
+import { runBurrow, makeTestHome } from "../harness/env.js";
 import type { TestHome } from "../harness/env.js";
-import { layerFromTarball, pushImage, uniqueRepo } from "../harness/image-builder.js";
+import { pushImage, uniqueRepo } from "../harness/image-builder.js";
+import { alpineLayer, plainRegistryEnv } from "../harness/suite.js";
 import { describeTree } from "./tree.js";
 
 let home: TestHome;
 let ref = "";
-const env = () => ({ BURROW_INSECURE_REGISTRIES: testEnv().registries.plain.host, BURROW_LAYER: "copy" });
+const env = () => ({ ...plainRegistryEnv(), BURROW_LAYER: "copy" });
 
 before(async () => {
   home = await makeTestHome();
-  const pushed = await pushImage(
-    "plain",
-    uniqueRepo("layer"),
-    "1",
-    [await layerFromTarball(testEnv().alpine)],
-    {
-      config: { Cmd: ["/bin/sh"] },
-    },
-  );
+  const pushed = await pushImage("plain", uniqueRepo("layer"), "1", [await alpineLayer()], {
+    config: { Cmd: ["/bin/sh"] },
+  });
   ref = pushed.ref;
   const r = await runBurrow(["pull", ref], { home, env: env() });
   assert.equal(r.code, 0, r.stderr);

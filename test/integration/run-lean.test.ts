@@ -4,14 +4,14 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
-import { testEnv, runBurrow, makeTestHome } from "../harness/env.js";
+import { runBurrow, makeTestHome } from "../harness/env.js";
 import type { TestHome } from "../harness/env.js";
-import { layerFromTarball, pushImage, uniqueRepo } from "../harness/image-builder.js";
+import { pushImage, uniqueRepo } from "../harness/image-builder.js";
+import { alpineLayer, plainRegistryEnv } from "../harness/suite.js";
 
 let home: TestHome;
 let ref = "";
 let preload = "";
-const env = () => ({ BURROW_INSECURE_REGISTRIES: testEnv().registries.plain.host });
 
 /** What a preloaded script saw loaded when the process exited: builtins and CommonJS files. */
 interface Loaded {
@@ -21,7 +21,7 @@ interface Loaded {
 
 before(async () => {
   home = await makeTestHome();
-  ref = (await pushImage("plain", uniqueRepo("lean"), "1", [await layerFromTarball(testEnv().alpine)])).ref;
+  ref = (await pushImage("plain", uniqueRepo("lean"), "1", [await alpineLayer()])).ref;
   // Written at exit by the process itself (NODE_OPTIONS=--require), into the test user's home.
   preload = path.join(home.dir, "loaded.cjs");
   fs.writeFileSync(
@@ -38,7 +38,10 @@ after(async () => {
 
 /** Runs burrow with the preload; returns what it loaded. */
 async function loadedBy(args: string[]): Promise<Loaded> {
-  const r = await runBurrow(args, { home, env: { ...env(), NODE_OPTIONS: `--require=${preload}` } });
+  const r = await runBurrow(args, {
+    home,
+    env: { ...plainRegistryEnv(), NODE_OPTIONS: `--require=${preload}` },
+  });
   assert.equal(r.code, 0, r.stderr);
   return JSON.parse(fs.readFileSync(path.join(home.dir, "loaded.json"), "utf8")) as Loaded;
 }

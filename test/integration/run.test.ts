@@ -8,7 +8,6 @@ import os from "node:os";
 import path from "node:path";
 import {
   testEnv,
-  runBurrow,
   spawnBurrow,
   makeTestHome,
   chownToTestUser,
@@ -25,15 +24,15 @@ import {
   uniqueRepo,
 } from "../harness/image-builder.js";
 import type { Layer } from "../harness/image-builder.js";
-
-/**
- * The engines this suite runs against, each through `--engine`. Issue 4 adds proot and runc to the
- * list; BURROW_TEST_ENGINES (comma list) picks some by hand.
- */
-const ENGINES = process.env.BURROW_TEST_ENGINES?.split(",").filter(Boolean) ?? ["userns", "runc", "proot"];
-
-/** docker's PATH for images that set none. */
-const DOCKER_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+import {
+  DOCKER_PATH,
+  TEST_ENGINES,
+  burrowIn,
+  failsWith125,
+  ok,
+  plainRegistryEnv,
+  show,
+} from "../harness/suite.js";
 
 const env = () => testEnv();
 let home: TestHome;
@@ -52,30 +51,7 @@ const img = {
 let alpineLayer: Layer;
 
 /** Runs burrow with the plain registry marked insecure. */
-function burrow(args: string[], opts: BurrowRunOptions = {}): Promise<BurrowResult> {
-  return runBurrow(args, {
-    home,
-    ...opts,
-    env: { BURROW_INSECURE_REGISTRIES: env().registries.plain.host, ...(opts.env ?? {}) },
-  });
-}
-
-/** What a failed run printed, for assertion messages. */
-const show = (r: BurrowResult): string =>
-  `exit ${r.code}${r.signal ? ` (${r.signal})` : ""}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`;
-
-/** Asserts a zero exit status and returns stdout. */
-function ok(r: BurrowResult): string {
-  assert.equal(r.code, 0, show(r));
-  return r.stdout;
-}
-
-/** Asserts burrow's own failure: status 125 and exactly one line on stderr. */
-function failsWith125(r: BurrowResult, message?: RegExp): void {
-  assert.equal(r.code, 125, show(r));
-  assert.equal(r.stderr.trim().split("\n").length, 1, `one line on stderr:\n${r.stderr}`);
-  if (message) assert.match(r.stderr, message);
-}
+const burrow = burrowIn(() => home);
 
 /** A folder in the test home, owned by the test user, optionally holding files. */
 function userDir(name: string, files: Record<string, string> = {}): string {
@@ -206,7 +182,7 @@ const CANNOT: Record<string, { readonlyVolume?: RegExp; hostname?: RegExp }> = {
   },
 };
 
-for (const engine of ENGINES) {
+for (const engine of TEST_ENGINES) {
   const cannot = CANNOT[engine] ?? {};
   /** `burrow run --engine ENGINE ...args`. */
   const run = (args: string[], opts: BurrowRunOptions = {}): Promise<BurrowResult> =>
@@ -445,7 +421,7 @@ for (const engine of ENGINES) {
         const argv = asTestUser(["script", "-qec", cmd, "/dev/null"]);
         const child = spawn(argv[0]!, argv.slice(1), {
           cwd: home.dir,
-          env: burrowEnv(home.dir, { BURROW_INSECURE_REGISTRIES: env().registries.plain.host }),
+          env: burrowEnv(home.dir, plainRegistryEnv()),
           stdio: ["ignore", "pipe", "pipe"],
         });
         let out = "";
@@ -464,7 +440,7 @@ for (const engine of ENGINES) {
           const trap = `trap 'echo got ${sig}; exit 3' ${sig.slice(3)}; echo ready; while :; do sleep 0.1; done`;
           const child = await spawnBurrow(["run", "--engine", engine, img.alpine, "sh", "-c", trap], {
             home,
-            env: { BURROW_INSECURE_REGISTRIES: env().registries.plain.host },
+            env: plainRegistryEnv(),
           });
           let out = "";
           let err = "";
@@ -755,7 +731,7 @@ for (const engine of ENGINES) {
 }
 
 describe("burrow info", () => {
-  for (const engine of ENGINES) {
+  for (const engine of TEST_ENGINES) {
     test(`lists the ${engine} engine as usable here`, async () => {
       const r = await burrow(["info"]);
       const out = ok(r);

@@ -5,8 +5,8 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import { testEnv, runBurrow, spawnBurrow, makeTestHome, chownToTestUser } from "../harness/env.js";
-import type { BurrowRunOptions, TestHome } from "../harness/env.js";
+import { testEnv, spawnBurrow, makeTestHome, chownToTestUser } from "../harness/env.js";
+import type { TestHome } from "../harness/env.js";
 import {
   layerFromEntries,
   layerFromTarball,
@@ -18,6 +18,7 @@ import type { Layer, PushedImage } from "../harness/image-builder.js";
 import { runProgram } from "../harness/proc.js";
 import { writeTar } from "../harness/tar-writer.js";
 import type { TarEntry } from "../harness/tar-writer.js";
+import { burrowIn, plainRegistryEnv } from "../harness/suite.js";
 import { describeTree } from "./tree.js";
 
 const env = () => testEnv();
@@ -32,13 +33,7 @@ let repo: string;
 /** Where archives are written: a folder the test user owns. */
 let work: string;
 
-function burrow(args: string[], opts: BurrowRunOptions = {}) {
-  return runBurrow(args, {
-    home,
-    ...opts,
-    env: { BURROW_INSECURE_REGISTRIES: env().registries.plain.host, ...(opts.env ?? {}) },
-  });
-}
+const burrow = burrowIn(() => home);
 
 async function freshHome(): Promise<TestHome> {
   const h = await makeTestHome();
@@ -282,7 +277,7 @@ test("an OCI layout skopeo copies to oci: loads as a directory and as a tar", as
 test("load -i - reads the archive from stdin, and save without -o writes it to stdout", async () => {
   const child = await spawnBurrow(["save", pushed.ref], {
     home,
-    env: { BURROW_INSECURE_REGISTRIES: env().registries.plain.host },
+    env: plainRegistryEnv(),
   });
   const chunks: Buffer[] = [];
   child.stdout.on("data", (b: Buffer) => chunks.push(b));

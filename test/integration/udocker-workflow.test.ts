@@ -6,12 +6,11 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
-import { chownToTestUser, makeTestHome, runBurrow, testEnv } from "../harness/env.js";
-import type { BurrowResult, BurrowRunOptions, TestHome } from "../harness/env.js";
-import { layerFromTarball, pushImage, uniqueRepo } from "../harness/image-builder.js";
+import { chownToTestUser, makeTestHome } from "../harness/env.js";
+import type { TestHome } from "../harness/env.js";
 import type { PushedImage } from "../harness/image-builder.js";
+import { burrowIn, failsWith125, ok, pushAlpine, show } from "../harness/suite.js";
 
-const DOCKER_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 /** Every command of issue 5 (and the ones a udocker session needs around them) that `burrow help` lists. */
 const COMMANDS = [
   "pull",
@@ -53,29 +52,7 @@ let saveTar = "";
 /** The id of the image `import` made, before `rmi` and after `load`. */
 let importedId = "";
 
-function burrow(args: string[], opts: BurrowRunOptions = {}): Promise<BurrowResult> {
-  return runBurrow(args, {
-    home,
-    ...opts,
-    env: { BURROW_INSECURE_REGISTRIES: testEnv().registries.plain.host, ...(opts.env ?? {}) },
-  });
-}
-
-const show = (r: BurrowResult): string =>
-  `exit ${r.code}${r.signal ? ` (${r.signal})` : ""}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`;
-
-/** Asserts a zero exit status and returns stdout. */
-function ok(r: BurrowResult): string {
-  assert.equal(r.code, 0, show(r));
-  return r.stdout;
-}
-
-/** Asserts burrow's own failure: status 125 and one line on stderr matching `message`. */
-function failsWith125(r: BurrowResult, message: RegExp): void {
-  assert.equal(r.code, 125, show(r));
-  assert.equal(r.stderr.trim().split("\n").length, 1, `one line on stderr:\n${r.stderr}`);
-  assert.match(r.stderr, message);
-}
+const burrow = burrowIn(() => home);
 
 interface PsEntry {
   id: string;
@@ -135,10 +112,7 @@ function containerDirs(): string[] {
 
 before(async () => {
   home = await makeTestHome();
-  const layer = await layerFromTarball(testEnv().alpine);
-  pushed = await pushImage("plain", uniqueRepo("udocker-session"), "3.20", [layer], {
-    config: { Cmd: ["/bin/sh"], Env: [`PATH=${DOCKER_PATH}`], Labels: { session: "udocker" } },
-  });
+  pushed = await pushAlpine("udocker-session", { tag: "3.20", labels: { session: "udocker" } });
   ref = pushed.ref;
   imageId = pushed.configDigest.replace(/^sha256:/, "");
   exportTar = path.join(home.dir, "work.tar");
