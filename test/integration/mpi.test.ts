@@ -8,16 +8,14 @@ import fsp from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { testEnv, makeTestHome, burrowEnv, asTestUser, chownToTestUser, runBurrow } from "../harness/env.js";
-import type { BurrowResult, TestHome } from "../harness/env.js";
+import type { TestHome } from "../harness/env.js";
 import { layerFromTarball, pushImage, uniqueRepo } from "../harness/image-builder.js";
 import { ensureMpiImage } from "../harness/mpi-image.js";
 import { findProgram } from "../harness/prerequisites.js";
 import type { ProcResult } from "../harness/proc.js";
 import { startSlurm } from "../harness/slurm.js";
 import type { Slurm } from "../harness/slurm.js";
-
-/** The engines this suite runs against (see run.test.ts); BURROW_TEST_ENGINES picks some by hand. */
-const ENGINES = process.env.BURROW_TEST_ENGINES?.split(",").filter(Boolean) ?? ["userns", "runc", "proot"];
+import { DOCKER_PATH, TEST_ENGINES, installBurrowCommand, plainRegistryEnv, show } from "../harness/suite.js";
 
 /**
  * The image is built with debootstrap and Slurm's daemons run as root: a harness run as another user
@@ -51,12 +49,21 @@ let image = "";
 let work = "";
 let slurm: Slurm | undefined;
 
-const show = (r: ProcResult | BurrowResult): string =>
-  `exit ${r.code}${r.signal ? ` (${r.signal})` : ""}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`;
+/** What the launcher starts per rank: `burrow run --engine ENGINE -v WORK:/work IMAGE /work/hello`. */
+const rankArgv = (engine: string): string[] => [
+  "burrow",
+  "run",
+  "--engine",
+  engine,
+  "-v",
+  `${work}:/work`,
+  image,
+  "/work/hello",
+];
 
 /** The test user's login environment: its home, `burrow` on PATH (as a site install gives one). */
 function userEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const e = burrowEnv(home.dir, { BURROW_INSECURE_REGISTRIES: testEnv().registries.plain.host });
+  const e = burrowEnv(home.dir, plainRegistryEnv());
   return { ...e, PATH: `${path.join(home.dir, "bin")}:${e.PATH}`, ...extra };
 }
 
@@ -121,17 +128,10 @@ function expectBothRanks(r: ProcResult): void {
 before(async () => {
   if (SKIP) return;
   home = await makeTestHome();
-  const bin = path.join(home.dir, "bin");
-  await fsp.mkdir(bin);
-  await fsp.writeFile(
-    path.join(bin, "burrow"),
-    `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} ${JSON.stringify(testEnv().cli)} "$@"\n`,
-    { mode: 0o755 },
-  );
+  await installBurrowCommand(home);
   work = path.join(home.dir, "work");
   await fsp.mkdir(work);
   await fsp.writeFile(path.join(work, "hello.c"), HELLO_C);
-  await chownToTestUser(bin);
   await chownToTestUser(work);
   // Built once (debootstrap, a few minutes) and cached in /var/cache/burrow-test.
   const tarball = await ensureMpiImage((l) => process.stdout.write(`# ${l}\n`));
@@ -143,7 +143,7 @@ before(async () => {
     {
       config: {
         Cmd: ["bash"],
-        Env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
+        Env: [`PATH=${DOCKER_PATH}`],
       },
     },
   );
@@ -174,27 +174,11 @@ describe("MPI: Open MPI 4.1 in a Debian image, launched by the host", { skip: SK
     assert.equal(alone.stdout, `hello from rank 0 of 1 on ${os.hostname()}\n`);
   });
 
-  for (const engine of ENGINES) {
+  for (const engine of TEST_ENGINES) {
     test(`mpirun -np 2 burrow run --engine ${engine} IMAGE /work/hello prints both ranks`, async () => {
       // Fewer than two cores: Open MPI refuses to start more ranks than slots without --oversubscribe.
       const over = os.availableParallelism() < 2 ? ["--oversubscribe"] : [];
-      const r = await asUser(
-        [
-          "mpirun",
-          ...over,
-          "-np",
-          "2",
-          "burrow",
-          "run",
-          "--engine",
-          engine,
-          "-v",
-          `${work}:/work`,
-          image,
-          "/work/hello",
-        ],
-        userEnv(),
-      );
+      const r = await asUser(["mpirun", ...over, "-np", "2", ...rankArgv(engine)], userEnv());
       expectBothRanks(r);
       // No warning from Open MPI either (burrow turns off CMA single-copy, which cannot cross namespaces).
       assert.doesNotMatch(r.stderr, /WARNING|ERROR/, show(r));
@@ -212,25 +196,8 @@ describe("MPI: Open MPI 4.1 in a Debian image, launched by the host", { skip: SK
       t.skip(`this Slurm has no PMIx plugin (srun --mpi=list: ${(list.stdout + list.stderr).trim()})`);
       return;
     }
-    for (const engine of ENGINES) {
-      const r = await asUser(
-        [
-          "srun",
-          "--mpi=pmix",
-          "-n",
-          "2",
-          "burrow",
-          "run",
-          "--engine",
-          engine,
-          "-v",
-          `${work}:/work`,
-          image,
-          "/work/hello",
-        ],
-        env,
-        180_000,
-      );
+    for (const engine of TEST_ENGINES) {
+      const r = await asUser(["srun", "--mpi=pmix", "-n", "2", ...rankArgv(engine)], env, 180_000);
       if (r.code !== 0) t.diagnostic(await slurm.logs(40));
       expectBothRanks(r);
       assert.doesNotMatch(r.stderr, /WARNING|ERROR/, `${engine}: ${show(r)}`);

@@ -19,6 +19,7 @@ import { startSlurm } from "../harness/slurm.js";
 import type { Slurm } from "../harness/slurm.js";
 import { startFaultProxy } from "./fault-proxy.js";
 import type { FaultProxy } from "./fault-proxy.js";
+import { installBurrowCommand } from "../harness/suite.js";
 
 /** Tasks in the array; the node offers as many CPUs, so all of them start at once. */
 const TASKS = 20;
@@ -43,14 +44,7 @@ before(async () => {
   if (SKIP) return;
   home = await makeTestHome();
   // A `burrow` on the job's PATH, as a site install gives one.
-  const bin = path.join(home.dir, "bin");
-  await fsp.mkdir(bin);
-  await fsp.writeFile(
-    path.join(bin, "burrow"),
-    `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} ${JSON.stringify(env().cli)} "$@"\n`,
-    { mode: 0o755 },
-  );
-  await chownToTestUser(bin);
+  await installBurrowCommand(home);
   repo = uniqueRepo("slurm");
   // Several layers, so that the tasks that wait for the first one meet a many-layer flatten: Alpine,
   // then a layer with an incompressible file and an early /somefile, then one that replaces /somefile
