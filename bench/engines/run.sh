@@ -52,15 +52,6 @@ WORKLOADS=${BENCH_WORKLOADS:-start,forkexec,find,debian-start,compile,debian-for
 TOOLS=${BENCH_TOOLS:-userns,runc,proot,proot-named,ch-run,proot-p1,proot-p2}
 ALPINE=${BENCH_ALPINE:-$REPO/../shared/fixtures/alpine-minirootfs-3.20.3-x86_64.tar.gz}
 MIRROR=${BENCH_MIRROR:-http://deb.debian.org/debian}
-export LC_ALL=C
-
-case "${1:-}" in
-  -h | --help)
-    sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
-    exit 0
-    ;;
-esac
-
 # shellcheck source=../lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 wantw() { [[ ",$WORKLOADS," == *",$1,"* ]]; }
@@ -84,50 +75,27 @@ if want runc && [[ -z $RUNC ]]; then apt_install runc && RUNC=$(PATH=$PATH:/usr/
 [[ -n $RUNC ]] || WHY[runc]="runc not installed (Debian package runc)"
 
 # ---------------------------------------------------------------- user and package
-if [[ $IS_ROOT -eq 1 ]]; then
-  U=${BENCH_USER:-burrowbench}
-  if ! id "$U" > /dev/null 2>&1; then
-    log "creating user $U"
-    useradd -m -s /bin/sh -c "burrow bench user" "$U"
-  fi
-else
-  U=$(id -un)
-fi
-UID_=$(id -u "$U")
-GID_=$(id -g "$U")
+bench_user
 UHOME=$W/home
-if [[ -z ${BENCH_NO_BUILD:-} ]]; then
-  log "npm run build"
-  (cd "$REPO" && npm run build > "$W/build.log" 2>&1) || die "npm run build failed; see $W/build.log"
-fi
-log "staging the package in $W/pkg"
+npm_build
+stage_pkg
 if [[ -d $UHOME ]]; then
   # PRoot copies may hold read-only folders: make them writable before removing.
   chmod -R u+w "$UHOME" 2> /dev/null || true
 fi
-rm -rf "$W/pkg" "$UHOME" "$W/hf"
-mkdir -p "$W/pkg" "$UHOME" "$W/hf"
-(cd "$REPO" && cp -a dist package.json engines vendor node_modules "$W/pkg/")
-find "$W/pkg/engines" -name '*.ts' -delete
-chmod -R a+rX "$W/pkg"
-[[ $IS_ROOT -eq 1 ]] && chown "$UID_:$GID_" "$UHOME" "$W/hf"
-chmod 700 "$UHOME"
+rm -rf "$UHOME" "$W/hf"
+mkdir -p "$W/hf"
+[[ $IS_ROOT -eq 1 ]] && chown "$UID_:$GID_" "$W/hf"
+user_dirs "$UHOME"
 BURROW=$W/pkg/dist/src/cli/main.js
 NODE=$(command -v node)
 RUNDIR=/tmp/burrow-bench-engines-$UID_
-mkdir -p "$RUNDIR"
-[[ $IS_ROOT -eq 1 ]] && chown "$UID_:$GID_" "$RUNDIR"
-chmod 700 "$RUNDIR"
+user_dirs "$RUNDIR"
 
 # Runs a command as the user with a clean environment.
 asuser() {
-  local envs=(HOME="$UHOME" USER="$U" LOGNAME="$U" PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin
-    LANG=C.UTF-8 BURROW_DIR="$UHOME/store" XDG_RUNTIME_DIR="$RUNDIR" BURROW_INSECURE_REGISTRIES="$HOSTPORT")
-  if [[ $IS_ROOT -eq 1 ]]; then
-    (cd "$UHOME" && setpriv --reuid="$UID_" --regid="$GID_" --init-groups -- env -i "${envs[@]}" "$@")
-  else
-    (cd "$UHOME" && env -i "${envs[@]}" "$@")
-  fi
+  run_as "$UHOME" HOME="$UHOME" PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin BURROW_DIR="$UHOME/store" \
+    XDG_RUNTIME_DIR="$RUNDIR" BURROW_INSECURE_REGISTRIES="$HOSTPORT" -- "$@"
 }
 
 # ---------------------------------------------------------------- the Debian + gcc layer
@@ -159,62 +127,9 @@ cp "$HERE/prog.c" "$W/src-layer/bench/prog.c"
 (cd "$W/src-layer" && tar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@0 -cf - bench) | gzip -n > "$W/src.tar.gz"
 
 # ---------------------------------------------------------------- registry and images
-PORT=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
-HOSTPORT=127.0.0.1:$PORT
-URL=http://$HOSTPORT/v2
 rm -rf "$W/registry"
-mkdir -p "$W/registry"
-cat > "$W/registry.yml" << EOF
-version: 0.1
-log:
-  level: warn
-storage:
-  filesystem:
-    rootdirectory: $W/registry
-http:
-  addr: $HOSTPORT
-EOF
-docker-registry serve "$W/registry.yml" > "$W/registry.log" 2>&1 &
-REG_PID=$!
-cleanup() {
-  kill "$REG_PID" 2> /dev/null || true
-  wait "$REG_PID" 2> /dev/null || true
-}
-trap cleanup EXIT
-for _ in $(seq 100); do
-  curl -sf "$URL/" > /dev/null 2>&1 && break
-  kill -0 "$REG_PID" 2> /dev/null || die "docker-registry exited; see $W/registry.log"
-  sleep 0.1
-done
-curl -sf "$URL/" > /dev/null || die "registry not answering on $URL; see $W/registry.log"
-
-push_blob() { # repo file digest
-  local loc
-  curl -sf -I "$URL/$1/blobs/$3" > /dev/null && return 0
-  loc=$(curl -sf -X POST -D - -o /dev/null "$URL/$1/blobs/uploads/" | tr -d '\r' | sed -n 's/^[Ll]ocation: //p')
-  [[ -n $loc ]] || die "registry gave no upload location"
-  [[ $loc == http* ]] || loc=http://$HOSTPORT$loc
-  [[ $loc == *\?* ]] && loc="$loc&digest=$3" || loc="$loc?digest=$3"
-  curl -sf -X PUT -H 'Content-Type: application/octet-stream' -T "$2" "$loc" > /dev/null || die "uploading $3 failed"
-}
-push_image() { # repo:tag layer.tar.gz...
-  local repo=${1%%:*} tag=${1##*:} f diffs="" layers="" d
-  shift
-  for f in "$@"; do
-    d=sha256:$(sha256sum "$f" | cut -d' ' -f1)
-    push_blob "$repo" "$f" "$d"
-    diffs+="${diffs:+,}\"sha256:$(gzip -dc "$f" | sha256sum | cut -d' ' -f1)\""
-    layers+="${layers:+,}{\"mediaType\":\"application/vnd.docker.image.rootfs.diff.tar.gzip\",\"size\":$(stat -c %s "$f"),\"digest\":\"$d\"}"
-  done
-  printf '{"architecture":"amd64","os":"linux","config":{"Cmd":["/bin/sh"],"Env":["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]},"rootfs":{"type":"layers","diff_ids":[%s]}}' \
-    "$diffs" > "$W/config.json"
-  d=sha256:$(sha256sum "$W/config.json" | cut -d' ' -f1)
-  push_blob "$repo" "$W/config.json" "$d"
-  printf '{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json","config":{"mediaType":"application/vnd.docker.container.image.v1+json","size":%d,"digest":"%s"},"layers":[%s]}' \
-    "$(stat -c %s "$W/config.json")" "$d" "$layers" > "$W/manifest.json"
-  curl -sf -X PUT -H 'Content-Type: application/vnd.docker.distribution.manifest.v2+json' \
-    --data-binary "@$W/manifest.json" "$URL/$repo/manifests/$tag" > /dev/null || die "pushing the manifest of $repo failed"
-}
+trap stop_registry EXIT
+start_registry
 push_image bench/alpine:3.20 "$ALPINE"
 ALPINE_REF=$HOSTPORT/bench/alpine:3.20
 DEBIAN_REF=""

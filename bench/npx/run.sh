@@ -38,15 +38,6 @@ COLD_RUNS=${BENCH_COLD_RUNS:-5}
 RUNS=${BENCH_RUNS:-20}
 WARMUP=${BENCH_WARMUP:-2}
 ALPINE=${BENCH_ALPINE:-$REPO/../shared/fixtures/alpine-minirootfs-3.20.3-x86_64.tar.gz}
-export LC_ALL=C
-
-case "${1:-}" in
-  -h | --help)
-    sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
-    exit 0
-    ;;
-esac
-
 # shellcheck source=../lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
@@ -58,93 +49,32 @@ need_pkg npm npm
 [[ -f $ALPINE ]] || die "no Alpine minirootfs at $ALPINE; set BENCH_ALPINE"
 
 # ---------------------------------------------------------------- user and package
-if [[ $IS_ROOT -eq 1 ]]; then
-  U=${BENCH_USER:-burrowbench}
-  if ! id "$U" > /dev/null 2>&1; then
-    log "creating user $U"
-    useradd -m -s /bin/sh -c "burrow bench user" "$U"
-  fi
-else
-  U=$(id -un)
-fi
-UID_=$(id -u "$U")
-GID_=$(id -g "$U")
-if [[ -z ${BENCH_NO_BUILD:-} ]]; then
-  log "npm run build"
-  (cd "$REPO" && npm run build > "$W/build.log" 2>&1) || die "npm run build failed; see $W/build.log"
-fi
+bench_user
+npm_build
 rm -rf "$W/pkg" "$W/cold" "$W/warm" "$W/out"
-mkdir -p "$W/pkg" "$W/cold" "$W/warm" "$W/out"
+mkdir -p "$W/pkg" "$W/out"
 (cd "$REPO" && npm pack --ignore-scripts --pack-destination "$W/pkg" > "$W/pack.log" 2>&1) ||
   die "npm pack failed; see $W/pack.log"
 TGZ=$(ls "$W"/pkg/*.tgz)
 TGZ_KB=$(($(stat -c %s "$TGZ") / 1024))
 chmod -R a+rX "$W/pkg"
-[[ $IS_ROOT -eq 1 ]] && chown "$UID_:$GID_" "$W/cold" "$W/warm" "$W/out"
-chmod 700 "$W/cold" "$W/warm"
+[[ $IS_ROOT -eq 1 ]] && chown "$UID_:$GID_" "$W/out"
+user_dirs "$W/cold" "$W/warm"
 NODE=$(command -v node)
 NPM=$(command -v npm)
 PATH_=$(dirname "$NODE"):/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin
 
 # Runs a command as the user with a clean environment and HOME=$1 (npm's cache in it).
 asuser() {
-  local h=$1
-  shift
-  local envs=(HOME="$h" USER="$U" LOGNAME="$U" PATH="$PATH_" LANG=C.UTF-8 npm_config_cache="$h/.npm"
-    npm_config_update_notifier=false BURROW_INSECURE_REGISTRIES="$HOSTPORT")
-  if [[ $IS_ROOT -eq 1 ]]; then
-    (cd "$h" && setpriv --reuid="$UID_" --regid="$GID_" --init-groups -- env -i "${envs[@]}" "$@")
-  else
-    (cd "$h" && env -i "${envs[@]}" "$@")
-  fi
+  run_as "$1" HOME="$1" PATH="$PATH_" npm_config_cache="$1/.npm" npm_config_update_notifier=false \
+    BURROW_INSECURE_REGISTRIES="$HOSTPORT" -- "${@:2}"
 }
 
 # ---------------------------------------------------------------- registry and image
-PORT=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
-HOSTPORT=127.0.0.1:$PORT
-URL=http://$HOSTPORT/v2
 rm -rf "$W/registry"
-mkdir -p "$W/registry"
-cat > "$W/registry.yml" << EOF
-version: 0.1
-log:
-  level: warn
-storage:
-  filesystem:
-    rootdirectory: $W/registry
-http:
-  addr: $HOSTPORT
-EOF
-docker-registry serve "$W/registry.yml" > "$W/registry.log" 2>&1 &
-REG_PID=$!
-trap 'kill "$REG_PID" 2> /dev/null || true; wait "$REG_PID" 2> /dev/null || true' EXIT
-for _ in $(seq 100); do
-  curl -sf "$URL/" > /dev/null 2>&1 && break
-  kill -0 "$REG_PID" 2> /dev/null || die "docker-registry exited; see $W/registry.log"
-  sleep 0.1
-done
-curl -sf "$URL/" > /dev/null || die "registry not answering on $URL; see $W/registry.log"
-push_blob() { # file digest
-  local loc
-  loc=$(curl -sf -X POST -D - -o /dev/null "$URL/bench/alpine/blobs/uploads/" | tr -d '\r' |
-    sed -n 's/^[Ll]ocation: //p')
-  [[ -n $loc ]] || die "registry gave no upload location"
-  [[ $loc == http* ]] || loc=http://$HOSTPORT$loc
-  [[ $loc == *\?* ]] && loc="$loc&digest=$2" || loc="$loc?digest=$2"
-  curl -sf -X PUT -H 'Content-Type: application/octet-stream' -T "$1" "$loc" > /dev/null ||
-    die "uploading $2 failed"
-}
-LAYER_DIGEST=sha256:$(sha256sum "$ALPINE" | cut -d' ' -f1)
-DIFF_ID=sha256:$(gzip -dc "$ALPINE" | sha256sum | cut -d' ' -f1)
-printf '{"architecture":"amd64","os":"linux","config":{"Cmd":["/bin/sh"],"Env":["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]},"rootfs":{"type":"layers","diff_ids":["%s"]}}' \
-  "$DIFF_ID" > "$W/config.json"
-CONFIG_DIGEST=sha256:$(sha256sum "$W/config.json" | cut -d' ' -f1)
-printf '{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json","config":{"mediaType":"application/vnd.docker.container.image.v1+json","size":%d,"digest":"%s"},"layers":[{"mediaType":"application/vnd.docker.image.rootfs.diff.tar.gzip","size":%d,"digest":"%s"}]}' \
-  "$(stat -c %s "$W/config.json")" "$CONFIG_DIGEST" "$(stat -c %s "$ALPINE")" "$LAYER_DIGEST" > "$W/manifest.json"
-push_blob "$ALPINE" "$LAYER_DIGEST"
-push_blob "$W/config.json" "$CONFIG_DIGEST"
-curl -sf -X PUT -H 'Content-Type: application/vnd.docker.distribution.manifest.v2+json' \
-  --data-binary "@$W/manifest.json" "$URL/bench/alpine/manifests/3.20" > /dev/null || die "pushing the manifest failed"
+trap stop_registry EXIT
+start_registry
+push_image bench/alpine:3.20 "$ALPINE"
 REF=$HOSTPORT/bench/alpine:3.20
 log "docker-registry (pid $REG_PID) on $HOSTPORT holds $REF; package $(basename "$TGZ") (${TGZ_KB} KiB)"
 

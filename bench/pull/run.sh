@@ -38,15 +38,6 @@ TOOLS=${BENCH_TOOLS:-tar,curl-tar,ch-image,ch-image-nocache,burrow,podman}
 IMAGE_REPO=bench/rootfs
 IMAGE_TAG=1
 BURROW_MAIN=$REPO/dist/src/cli/main.js
-export LC_ALL=C
-
-case "${1:-}" in
-  -h | --help)
-    sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
-    exit 0
-    ;;
-esac
-
 APT_RECOMMENDS=1
 # shellcheck source=../lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
@@ -171,62 +162,18 @@ if [[ ! -f $TLS/server.pem ]]; then
 fi
 CA=$TLS/ca.pem
 
-PORT=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
-mkdir -p "$W/registry"
-cat > "$W/registry.yml" << EOF
-version: 0.1
-log:
-  level: error
-  accesslog:
-    disabled: true
-storage:
-  filesystem:
-    rootdirectory: $W/registry
-  delete:
-    enabled: true
-http:
-  addr: 127.0.0.1:$PORT
-  tls:
-    certificate: $TLS/server.pem
-    key: $TLS/server.key
-EOF
 REG_PID=
 cleanup() {
-  if [[ -n "$REG_PID" && -z "${BENCH_KEEP_REGISTRY:-}" ]]; then
-    kill "$REG_PID" 2> /dev/null || true
-    wait "$REG_PID" 2> /dev/null || true
-  fi
+  [[ -n "${BENCH_KEEP_REGISTRY:-}" ]] || stop_registry
 }
 trap cleanup EXIT
-docker-registry serve "$W/registry.yml" > "$W/registry.log" 2>&1 &
-REG_PID=$!
-URL=https://127.0.0.1:$PORT/v2
-for _ in $(seq 100); do
-  curl -sf --cacert "$CA" "$URL/" > /dev/null 2>&1 && break
-  kill -0 "$REG_PID" 2> /dev/null || die "docker-registry exited; see $W/registry.log"
-  sleep 0.1
-done
-curl -sf --cacert "$CA" "$URL/" > /dev/null || die "registry not answering on $URL; see $W/registry.log"
-log "docker-registry (pid $REG_PID) on 127.0.0.1:$PORT, TLS"
+start_registry "$TLS/server.pem" "$TLS/server.key" "$CA"
+log "docker-registry (pid $REG_PID) on $HOSTPORT, TLS"
 
-push_blob() { # file digest [repo]
-  local repo=${3:-$IMAGE_REPO} loc sep
-  if curl -sf --cacert "$CA" -I "$URL/$repo/blobs/$2" > /dev/null; then return 0; fi
-  loc=$(curl -sf --cacert "$CA" -X POST -D - -o /dev/null "$URL/$repo/blobs/uploads/" |
-    tr -d '\r' | sed -n 's/^[Ll]ocation: //p')
-  [[ -n "$loc" ]] || die "registry gave no upload location"
-  [[ $loc == /* ]] && loc=https://127.0.0.1:$PORT$loc
-  sep='?'
-  [[ $loc == *\?* ]] && sep='&'
-  curl -sf --cacert "$CA" -X PUT -H 'Content-Type: application/octet-stream' -T "$1" \
-    "$loc${sep}digest=$2" > /dev/null || die "blob upload failed: $2"
-}
-push_blob "$BLOB" "$LAYER_DIGEST"
-push_blob "$IMG/config.json" "$CONFIG_DIGEST"
-curl -sf --cacert "$CA" -X PUT -H 'Content-Type: application/vnd.docker.distribution.manifest.v2+json' \
-  --data-binary @"$IMG/manifest.json" "$URL/$IMAGE_REPO/manifests/$IMAGE_TAG" > /dev/null ||
-  die "manifest upload failed"
-REF=127.0.0.1:$PORT/$IMAGE_REPO:$IMAGE_TAG
+push_blob "$IMAGE_REPO" "$BLOB" "$LAYER_DIGEST"
+push_blob "$IMAGE_REPO" "$IMG/config.json" "$CONFIG_DIGEST"
+push_manifest "$IMAGE_REPO:$IMAGE_TAG" "$IMG/manifest.json"
+REF=$HOSTPORT/$IMAGE_REPO:$IMAGE_TAG
 log "pushed $REF"
 
 BIG_MIB=${BENCH_BIG_MIB:-0}
@@ -257,13 +204,11 @@ EOF
   fi
   # shellcheck disable=SC1091
   source "$BIG/meta.env"
-  push_blob "$BLOB" "$LAYER_DIGEST" bench/big
-  push_blob "$BIG/layer.tar.gz" "$B_DIG" bench/big
-  push_blob "$BIG/config.json" "$B_CDIG" bench/big
-  curl -sf --cacert "$CA" -X PUT -H 'Content-Type: application/vnd.docker.distribution.manifest.v2+json' \
-    --data-binary @"$BIG/manifest.json" "$URL/bench/big/manifests/$BIG_MIB" > /dev/null ||
-    die "manifest upload failed (big image)"
-  BIG_REF=127.0.0.1:$PORT/bench/big:$BIG_MIB
+  push_blob bench/big "$BLOB" "$LAYER_DIGEST"
+  push_blob bench/big "$BIG/layer.tar.gz" "$B_DIG"
+  push_blob bench/big "$BIG/config.json" "$B_CDIG"
+  push_manifest "bench/big:$BIG_MIB" "$BIG/manifest.json"
+  BIG_REF=$HOSTPORT/bench/big:$BIG_MIB
   log "pushed $BIG_REF"
 fi
 

@@ -38,15 +38,6 @@ LOOPS=${BENCH_LOOPS:-3000}
 FINDS=${BENCH_FINDS:-30}
 TOOLS=${BENCH_TOOLS:-node,burrow,burrow-userns,ch-run,podman}
 ALPINE=${BENCH_ALPINE:-$REPO/../shared/fixtures/alpine-minirootfs-3.20.3-x86_64.tar.gz}
-export LC_ALL=C
-
-case "${1:-}" in
-  -h | --help)
-    sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
-    exit 0
-    ;;
-esac
-
 # shellcheck source=../lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 
@@ -68,108 +59,39 @@ fi
 have podman || PODMAN_WHY=${PODMAN_WHY:-"podman is not installed (Debian package podman)"}
 
 # ---------------------------------------------------------------- user and package
+bench_user
 if [[ $IS_ROOT -eq 1 ]]; then
-  U=${BENCH_USER:-burrowbench}
-  if ! id "$U" > /dev/null 2>&1; then
-    log "creating user $U"
-    useradd -m -s /bin/sh -c "burrow bench user" "$U"
-  fi
   # Rootless podman needs subordinate id ranges (useradd gives them on Debian; older users may lack them).
   if ! grep -q "^$U:" /etc/subuid 2> /dev/null; then usermod --add-subuids 300000-365535 "$U"; fi
   if ! grep -q "^$U:" /etc/subgid 2> /dev/null; then usermod --add-subgids 300000-365535 "$U"; fi
-else
-  U=$(id -un)
 fi
-UID_=$(id -u "$U")
-GID_=$(id -g "$U")
 UHOME=$W/home
-if [[ -z ${BENCH_NO_BUILD:-} ]]; then
-  log "npm run build"
-  (cd "$REPO" && npm run build > "$W/build.log" 2>&1) || die "npm run build failed; see $W/build.log"
-fi
-log "staging the package in $W/pkg"
-rm -rf "$W/pkg" "$UHOME"
-mkdir -p "$W/pkg" "$UHOME"
-(cd "$REPO" && cp -a dist package.json engines vendor node_modules "$W/pkg/")
-# Only the compiled engines are needed; TypeScript sources here would be picked up by tsconfig's bench/**.
-find "$W/pkg/engines" -name '*.ts' -delete
-chmod -R a+rX "$W/pkg"
-[[ $IS_ROOT -eq 1 ]] && chown "$UID_:$GID_" "$UHOME"
-chmod 700 "$UHOME"
+npm_build
+stage_pkg
+rm -rf "$UHOME"
+user_dirs "$UHOME"
 BURROW=$W/pkg/dist/src/cli/burrow.cjs # the package's bin, what `burrow` runs
 NODE=$(command -v node)
 RUNDIR=/tmp/burrow-bench-run-$UID_
-mkdir -p "$RUNDIR"
-[[ $IS_ROOT -eq 1 ]] && chown "$UID_:$GID_" "$RUNDIR"
-chmod 700 "$RUNDIR"
+user_dirs "$RUNDIR"
 
 # Runs a command as the user with a clean environment.
 asuser() {
-  local envs=(HOME="$UHOME" USER="$U" LOGNAME="$U" PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin
-    LANG=C.UTF-8 BURROW_DIR="$UHOME/store" XDG_RUNTIME_DIR="$RUNDIR" BURROW_INSECURE_REGISTRIES="$HOSTPORT")
-  if [[ $IS_ROOT -eq 1 ]]; then
-    (cd "$UHOME" && setpriv --reuid="$UID_" --regid="$GID_" --init-groups -- env -i "${envs[@]}" "$@")
-  else
-    (cd "$UHOME" && env -i "${envs[@]}" "$@")
-  fi
+  run_as "$UHOME" HOME="$UHOME" PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin BURROW_DIR="$UHOME/store" \
+    XDG_RUNTIME_DIR="$RUNDIR" BURROW_INSECURE_REGISTRIES="$HOSTPORT" -- "$@"
 }
 
 # ---------------------------------------------------------------- registry and image
-PORT=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
-HOSTPORT=127.0.0.1:$PORT
-URL=http://$HOSTPORT/v2
 rm -rf "$W/registry"
-mkdir -p "$W/registry"
-cat > "$W/registry.yml" << EOF
-version: 0.1
-log:
-  level: warn
-storage:
-  filesystem:
-    rootdirectory: $W/registry
-http:
-  addr: $HOSTPORT
-EOF
-docker-registry serve "$W/registry.yml" > "$W/registry.log" 2>&1 &
-REG_PID=$!
 PODMAN_STORE=""
 cleanup() {
-  kill "$REG_PID" 2> /dev/null || true
-  wait "$REG_PID" 2> /dev/null || true
+  stop_registry
   # Podman's rootless storage holds files owned by sub-ids: remove it through podman itself.
   [[ -n $PODMAN_STORE ]] && asuser podman "${PODMAN_FLAGS[@]}" system reset -f > /dev/null 2>&1 || true
 }
 trap cleanup EXIT
-for _ in $(seq 100); do
-  curl -sf "$URL/" > /dev/null 2>&1 && break
-  kill -0 "$REG_PID" 2> /dev/null || die "docker-registry exited; see $W/registry.log"
-  sleep 0.1
-done
-curl -sf "$URL/" > /dev/null || die "registry not answering on $URL; see $W/registry.log"
-
-push_blob() { # file digest
-  local loc
-  curl -sf -I "$URL/bench/alpine/blobs/$2" > /dev/null && return 0
-  loc=$(curl -sf -X POST -D - -o /dev/null "$URL/bench/alpine/blobs/uploads/" | tr -d '\r' |
-    sed -n 's/^[Ll]ocation: //p')
-  [[ -n $loc ]] || die "registry gave no upload location"
-  [[ $loc == http* ]] || loc=http://$HOSTPORT$loc
-  [[ $loc == *\?* ]] && loc="$loc&digest=$2" || loc="$loc?digest=$2"
-  curl -sf -X PUT -H 'Content-Type: application/octet-stream' -T "$1" "$loc" > /dev/null ||
-    die "uploading $2 failed"
-}
-LAYER_DIGEST=sha256:$(sha256sum "$ALPINE" | cut -d' ' -f1)
-DIFF_ID=sha256:$(gzip -dc "$ALPINE" | sha256sum | cut -d' ' -f1)
-LAYER_SIZE=$(stat -c %s "$ALPINE")
-printf '{"architecture":"amd64","os":"linux","config":{"Cmd":["/bin/sh"],"Env":["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]},"rootfs":{"type":"layers","diff_ids":["%s"]}}' \
-  "$DIFF_ID" > "$W/config.json"
-CONFIG_DIGEST=sha256:$(sha256sum "$W/config.json" | cut -d' ' -f1)
-printf '{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json","config":{"mediaType":"application/vnd.docker.container.image.v1+json","size":%d,"digest":"%s"},"layers":[{"mediaType":"application/vnd.docker.image.rootfs.diff.tar.gzip","size":%d,"digest":"%s"}]}' \
-  "$(stat -c %s "$W/config.json")" "$CONFIG_DIGEST" "$LAYER_SIZE" "$LAYER_DIGEST" > "$W/manifest.json"
-push_blob "$ALPINE" "$LAYER_DIGEST"
-push_blob "$W/config.json" "$CONFIG_DIGEST"
-curl -sf -X PUT -H 'Content-Type: application/vnd.docker.distribution.manifest.v2+json' \
-  --data-binary "@$W/manifest.json" "$URL/bench/alpine/manifests/3.20" > /dev/null || die "pushing the manifest failed"
+start_registry
+push_image bench/alpine:3.20 "$ALPINE"
 REF=$HOSTPORT/bench/alpine:3.20
 log "docker-registry (pid $REG_PID) on $HOSTPORT holds $REF"
 

@@ -30,23 +30,12 @@ IMAGE=${BENCH_IMAGE:-127.0.0.1:5999/alpine:3.20}
 INSECURE=${BENCH_INSECURE:-${IMAGE%%/*}}
 RUNS=${BENCH_RUNS:-50}
 WARMUP=${BENCH_WARMUP:-5}
-export LC_ALL=C
+LOG_TAG=startup
+# shellcheck source=../lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+have hyperfine || die "hyperfine is not installed (apt-get install hyperfine)"
 
-case "${1:-}" in
-  -h | --help)
-    sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
-    exit 0
-    ;;
-esac
-
-log() { printf '[startup] %s\n' "$*" >&2; }
-die() {
-  printf '[startup] error: %s\n' "$*" >&2
-  exit 1
-}
-command -v hyperfine > /dev/null || die "hyperfine is not installed (apt-get install hyperfine)"
-
-if [[ $(id -u) -eq 0 ]]; then
+if [[ $IS_ROOT -eq 1 ]]; then
   BUSER=${BENCH_USER:-burrowtest}
   id "$BUSER" > /dev/null 2>&1 || die "no user $BUSER: set BENCH_USER to an unprivileged user"
   as_user() { su "$BUSER" -s /bin/bash -c "$1"; }
@@ -54,13 +43,8 @@ else
   as_user() { bash -c "$1"; }
 fi
 
-if [[ -z ${BENCH_NO_BUILD:-} ]]; then
-  log "npm run build"
-  (cd "$REPO" && npm run build > /dev/null)
-fi
+npm_build
 
-mkdir -p "$W"
-W=$(cd "$W" && pwd)
 PKG=$W/pkg
 log "staging the package in $PKG"
 rm -rf "$PKG"
@@ -69,7 +53,7 @@ cp -a "$REPO/dist/src" "$REPO/dist/engines" "$PKG/dist/"
 cp -a "$REPO/package.json" "$REPO/engines" "$REPO/vendor" "$REPO/node_modules" "$PKG/"
 chmod -R a+rX "$W"
 mkdir -p "$W/out"
-if [[ $(id -u) -eq 0 ]]; then
+if [[ $IS_ROOT -eq 1 ]]; then
   mkdir -p "$W/store" "$W/home" "$W/out"
   chown "$BUSER" "$W/store" "$W/home" "$W/out"
 fi
