@@ -304,16 +304,19 @@ export class ProotEngine implements Engine {
             `${process.pid}-${Date.now().toString(36)}`,
           )
         : undefined;
-    const launch = [
-      ...launchPrefix("proot", spec.limits, {
+    let prefix: string[];
+    try {
+      prefix = launchPrefix("proot", spec.limits, {
         rlimits: true,
         cgroupDir: cgroup?.dir,
         pathVar: this.opts.env.PATH,
         isExec: this.opts.isExecutable ?? isExecutableFile,
-      }),
-      binary,
-      ...args,
-    ];
+      });
+    } catch (err) {
+      cgroup?.remove();
+      throw err;
+    }
+    const launch = [...prefix, binary, ...args];
     return new Promise<number>((resolve, reject) => {
       const child = spawn(launch[0]!, launch.slice(1), { stdio: "inherit", env, cwd: "/" });
       child.on("exit", () => cgroup?.remove());

@@ -1,5 +1,6 @@
 // `--cpuset-cpus`, `--ulimit`, `--memory`, `--cpus`, `--pids-limit`: parsed into the RunSpec's LimitsSpec,
 // and the launcher words (taskset, prlimit, cgroup join) for engines that start a program without the helper.
+import fs from "node:fs";
 import type { CgroupLimits, LimitsSpec, RlimitSpec } from "../engine.js";
 import { InvalidArgumentError } from "../errors.js";
 
@@ -143,10 +144,81 @@ function inPath(
   return undefined;
 }
 
+/** /proc/self/limits's row label of each `--ulimit` name. */
+const PROC_LIMIT_ROWS: Record<string, string> = {
+  as: "Max address space",
+  core: "Max core file size",
+  cpu: "Max cpu time",
+  data: "Max data size",
+  fsize: "Max file size",
+  locks: "Max file locks",
+  memlock: "Max locked memory",
+  msgqueue: "Max msgqueue size",
+  nice: "Max nice priority",
+  nofile: "Max open files",
+  nproc: "Max processes",
+  rss: "Max resident set",
+  rtprio: "Max realtime priority",
+  rttime: "Max realtime timeout",
+  sigpending: "Max pending signals",
+  stack: "Max stack size",
+};
+
+/** The CPUs of a checked list such as `0-2,5`. */
+function cpusOf(list: string): number[] {
+  const cpus: number[] = [];
+  for (const r of list.split(",")) {
+    const [lo, hi = lo] = r.split("-").map(Number);
+    for (let c = lo!; c <= hi!; c++) cpus.push(c);
+  }
+  return cpus;
+}
+
+/**
+ * The refusals taskset and prlimit would otherwise give as the program's status: a `--cpuset-cpus` with
+ * none of the CPUs this process may use (/proc/self/status), a `--ulimit` hard limit above this process's
+ * own (/proc/self/limits), which only a privileged process may raise. Unreadable files check nothing.
+ */
+function checkHostLimits(
+  limits: LimitsSpec,
+  read: (file: string) => string | undefined,
+  privileged: boolean,
+): void {
+  const status = limits.cpuset !== undefined ? read("/proc/self/status") : undefined;
+  const allowed = status !== undefined ? /^Cpus_allowed_list:\s*(\S+)$/m.exec(status)?.[1] : undefined;
+  if (limits.cpuset !== undefined && allowed !== undefined) {
+    const usable = new Set(cpusOf(allowed));
+    if (!cpusOf(limits.cpuset).some((c) => usable.has(c)))
+      throw new InvalidArgumentError(
+        `--cpuset-cpus ${limits.cpuset}: none of these CPUs may be used here (this machine allows ${allowed})`,
+      );
+  }
+  const table = limits.rlimits.length > 0 && !privileged ? read("/proc/self/limits") : undefined;
+  for (const r of table !== undefined ? limits.rlimits : []) {
+    const row = table!.split("\n").find((l) => l.startsWith(`${PROC_LIMIT_ROWS[r.name]} `));
+    const hard = row?.slice(PROC_LIMIT_ROWS[r.name]!.length).trim().split(/\s+/)[1];
+    if (hard === undefined || hard === "unlimited" || !/^\d+$/.test(hard)) continue;
+    if (r.hard === "unlimited" || BigInt(r.hard) > BigInt(hard))
+      throw new InvalidArgumentError(
+        `--ulimit ${r.name}=${r.soft}:${r.hard}: the hard limit can only be lowered without privilege (it is ${hard} here)`,
+      );
+  }
+}
+
+/** A /proc file's text, or undefined. */
+function readProcFile(file: string): string | undefined {
+  try {
+    return fs.readFileSync(file, "utf8");
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * The words put in front of an engine's command (runc, proot) so that it and the container start with
  * the limits: `sh -c` that joins the cgroup `cgroupDir`, `taskset -c LIST`, and (with `rlimits`)
- * `prlimit --NAME=SOFT:HARD`. Throws the one-line refusal when taskset or prlimit is missing.
+ * `prlimit --NAME=SOFT:HARD`. Throws the one-line refusal when taskset or prlimit is missing, or when
+ * they would fail (checkHostLimits).
  */
 export function launchPrefix(
   engine: string,
@@ -156,8 +228,14 @@ export function launchPrefix(
     cgroupDir?: string | undefined;
     pathVar: string | undefined;
     isExec: (f: string) => boolean;
+    /** Reads /proc/self/status and /proc/self/limits (tests feed them). */
+    readProc?: (file: string) => string | undefined;
+    /** Whether burrow runs as root, who may raise hard limits. */
+    privileged?: boolean;
   },
 ): string[] {
+  if (limits !== undefined)
+    checkHostLimits(limits, opts.readProc ?? readProcFile, opts.privileged ?? process.geteuid?.() === 0);
   const words: string[] = [];
   if (opts.cgroupDir !== undefined)
     words.push("/bin/sh", "-c", 'echo $$ > "$0/cgroup.procs" && exec "$@"', opts.cgroupDir);

@@ -222,6 +222,18 @@ for (const engine of ["userns", "runc", "proot"]) {
       );
       assert.equal(out, "Cpus_allowed_list:\t0\n100\n200\n");
     });
+
+    test("CPUs this machine lacks and a raised hard limit are one line, exit 125 (not the program's status)", async () => {
+      failsWith125(
+        await burrow(["run", "--rm", "--engine", engine, "--cpuset-cpus", "1023", image, "true"]),
+        /cpuset.*1023/,
+      );
+      // nofile's hard limit is never unlimited (the kernel's nr_open caps it): raising it needs privilege.
+      failsWith125(
+        await burrow(["run", "--rm", "--engine", engine, "--ulimit", "nofile=100:unlimited", image, "true"]),
+        /nofile.*hard limit/,
+      );
+    });
   });
 }
 

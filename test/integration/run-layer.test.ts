@@ -69,6 +69,21 @@ test("a bad BURROW_LAYER is burrow's failure with one line", async () => {
   assert.match(r.stderr, /BURROW_LAYER/);
 });
 
+/** The pids of fuse-overlayfs processes whose command line names a path under `dir`. */
+function fuseServersOf(dir: string): number[] {
+  const pids: number[] = [];
+  for (const pid of fs.readdirSync("/proc").filter((n) => /^\d+$/.test(n))) {
+    try {
+      const argv = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+      if (path.basename(argv[0] ?? "") === "fuse-overlayfs" && argv.some((a) => a.includes(dir)))
+        pids.push(Number(pid));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return pids;
+}
+
 test("BURROW_LAYER=fuse: fuse-overlayfs gives the private layer where the kernel's overlay cannot", async (t) => {
   // fuse-overlayfs (a harness prerequisite) needs /dev/fuse open to the user, as Debian's udev rule
   // makes it (0666); a container-built machine may have it 0600: open it for this test, then restore.
@@ -102,6 +117,16 @@ test("BURROW_LAYER=fuse: fuse-overlayfs gives the private layer where the kernel
   const tmp = path.join(home.burrowDir, "tmp");
   const left = fs.existsSync(tmp) ? fs.readdirSync(tmp).filter((n) => n.startsWith("burrow-run-")) : [];
   assert.deepEqual(left, [], "the layer was removed");
+  assert.deepEqual(fuseServersOf(home.burrowDir), [], "no fuse-overlayfs server is left after a run");
+  // The server dies with the container, also when the program is killed.
+  const killed = await runBurrow(["run", ref, "sh", "-c", "echo x > /etc/written; kill -9 $$"], {
+    home,
+    env: fuse,
+  });
+  assert.equal(killed.code, 137, killed.stderr);
+  assert.deepEqual(fuseServersOf(home.burrowDir), [], "no fuse-overlayfs server is left");
+  const left2 = fs.existsSync(tmp) ? fs.readdirSync(tmp).filter((n) => n.startsWith("burrow-run-")) : [];
+  assert.deepEqual(left2, [], "the layer of the killed run was removed");
   // --nosysdirs leaves /proc out, which fuse-overlayfs's server needs: such a run gets the copy.
   const nosys = await runBurrow(["run", "--nosysdirs", ref, "cat", "/etc/alpine-release"], {
     home,

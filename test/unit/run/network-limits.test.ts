@@ -178,3 +178,41 @@ test("launchPrefix: taskset and prlimit in front of the engine's command, or a c
     /taskset, which is not installed/,
   );
 });
+
+test("launchPrefix: no usable CPU in --cpuset-cpus and a raised hard limit are refused before taskset and prlimit fail", () => {
+  const proc: Record<string, string> = {
+    "/proc/self/status": "Name:\tnode\nCpus_allowed:\t3\nCpus_allowed_list:\t0-1\n",
+    "/proc/self/limits":
+      "Limit                     Soft Limit           Hard Limit           Units     \n" +
+      "Max open files            1024                 20000                files     \n" +
+      "Max core file size        0                    unlimited            bytes     \n",
+  };
+  const opts = { rlimits: true, pathVar: "/bin", isExec: () => true, readProc: (f: string) => proc[f] };
+  const prefix = (l: Parameters<typeof parseLimits>[0], privileged = false): string[] =>
+    launchPrefix("proot", parseLimits(l), { ...opts, privileged });
+  assert.throws(
+    () => prefix({ cpusetCpus: "5-7" }),
+    /--cpuset-cpus 5-7: none of these CPUs may be used here \(this machine allows 0-1\)/,
+  );
+  assert.deepEqual(
+    prefix({ cpusetCpus: "1-7" }),
+    ["/bin/taskset", "-c", "1-7"],
+    "some CPU usable: the kernel keeps those",
+  );
+  assert.throws(
+    () => prefix({ ulimits: ["nofile=100:20001"] }),
+    /--ulimit nofile=100:20001: the hard limit can only be lowered without privilege \(it is 20000 here\)/,
+  );
+  assert.throws(() => prefix({ ulimits: ["nofile=100:unlimited"] }), InvalidArgumentError);
+  assert.deepEqual(prefix({ ulimits: ["nofile=20000", "core=unlimited"] }), [
+    "/bin/prlimit",
+    "--nofile=20000:20000",
+    "--core=unlimited:unlimited",
+    "--",
+  ]);
+  assert.deepEqual(
+    prefix({ ulimits: ["nofile=100:unlimited"] }, true),
+    ["/bin/prlimit", "--nofile=100:unlimited", "--"],
+    "root may raise it",
+  );
+});
