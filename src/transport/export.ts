@@ -1,6 +1,7 @@
 // Exporting a rootfs as a tar stream: the image's tree, or an overlay container's merged view
 // (its upper layer over the image, whiteouts and opaque folders applied as the kernel's overlay does).
 import fs from "node:fs";
+import fsp from "node:fs/promises";
 import path from "node:path";
 import { pipeline } from "node:stream/promises";
 import { Readable, type Writable } from "node:stream";
@@ -297,9 +298,12 @@ export async function exportRootfs(
     throw new InvalidArgumentError(`${output} is a folder: give the name of the tar file to write`);
   }
   const tmp = tempSibling(target, "part");
-  let fd: number;
+  // A file handle of our own, written chunk by chunk (each write yields, so ^C is handled): a WriteStream
+  // given the descriptor would close it asynchronously when destroyed on an error, after our own close,
+  // and so close whatever file reused the number meanwhile.
+  let fh: fsp.FileHandle | undefined;
   try {
-    fd = fs.openSync(tmp, "wx", 0o666);
+    fh = await fsp.open(tmp, "wx", 0o666);
   } catch (err) {
     throw new InvalidArgumentError(`cannot write ${output}: ${errnoText(err)}`, { cause: err });
   }
@@ -311,22 +315,15 @@ export async function exportRootfs(
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
   try {
-    const out = fs.createWriteStream("", { fd, autoClose: false });
-    await pipeline(Readable.from(rootfsTar(src, opts, stats)), out);
-    fs.fsyncSync(fd);
-    fs.closeSync(fd);
-    fd = -1;
+    for await (const chunk of rootfsTar(src, opts, stats)) await fh.write(chunk);
+    await fh.sync();
+    await fh.close();
+    fh = undefined;
     fs.renameSync(tmp, target);
     return stats;
   } catch (err) {
+    await fh?.close().catch(() => undefined);
     removeTmp();
-    if (fd >= 0) {
-      try {
-        fs.closeSync(fd);
-      } catch {
-        // The stream closed it on its error.
-      }
-    }
     const code = (err as NodeJS.ErrnoException).code;
     if (typeof code === "string")
       throw new StoreError(`export to ${output} failed: ${errnoText(err)}`, { cause: err });
