@@ -41,7 +41,9 @@ export class ExecCommand extends BurrowCommand {
     const label = rec.name ?? rec.id.slice(0, 12);
     const { runStatus } = await import("../run/state.js");
     const st = runStatus(store.paths.root, rec.id);
-    if (st.kind !== "running") {
+    // A run recorded without a spec ended before its engine saw it run.
+    const spec = st.kind === "running" ? st.state.spec : undefined;
+    if (st.kind !== "running" || spec === undefined) {
       throw new InvalidArgumentError(
         `container ${label} is not running: start it with 'burrow run -d ${label} COMMAND', or run a command in it with 'burrow run ${label} COMMAND'`,
       );
@@ -57,7 +59,6 @@ export class ExecCommand extends BurrowCommand {
     if (engine.exec === undefined) {
       throw new EngineUnavailableError(`engine ${engine.name} cannot run a command in a running container`);
     }
-    const spec = state.spec;
     // The environment: the container's, then exec's own -e.
     const { envList, mergeEnv, parseEnvArg } = await import("../run/env.js");
     const extra: [string, string][] = [];

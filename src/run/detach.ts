@@ -114,14 +114,43 @@ export async function detachRun(cmd: DetachHost, req: RunRequest): Promise<numbe
   return outcome.status === 0 ? 125 : (outcome.status ?? 125);
 }
 
+/**
+ * Closes what the supervisor inherited from the command line's caller past stdio and the channel (fd 3):
+ * a descriptor without close-on-exec (node's own all have it). Kept, it would pass on to the container and
+ * hold a caller's pipe open for the container's lifetime (`$(burrow run -d ...)` waiting for its end).
+ */
+function closeInherited(): void {
+  for (const name of fs.readdirSync("/proc/self/fd")) {
+    const fd = Number(name);
+    if (!(fd > 3)) continue;
+    try {
+      const flags = /^flags:\s*([0-7]+)/m.exec(fs.readFileSync(`/proc/self/fdinfo/${fd}`, "utf8"))?.[1];
+      if (flags !== undefined && (Number.parseInt(flags, 8) & 0o2000000) === 0) fs.closeSync(fd);
+    } catch {
+      // The descriptor readdir used, closed meanwhile.
+    }
+  }
+}
+
+/** Tells the first process (detachRun) that the program runs, if it still listens (it may have been killed). */
+function tellStarted(id: string): void {
+  if (process.connected) process.send?.({ started: id } satisfies StartedMessage);
+}
+
 /** The supervisor: runs the request in `start` (detachRun's folder), records the state, cleans up at exit. */
 export async function superviseRun(cmd: CommandHost, start: string): Promise<number> {
+  closeInherited();
   const request = JSON.parse(fs.readFileSync(path.join(start, "request.json"), "utf8")) as RunRequest;
   const store = await cmd.store();
   const root = store.paths.root;
   let state: RunState | undefined;
   /** Records the run of container `id` (its log moved beside the state) and tells the first process. */
-  const record = (id: string, engine: string, spec: RunSpec, started: EngineStarted | undefined): void => {
+  const record = (
+    id: string,
+    engine: string,
+    spec: RunSpec | undefined,
+    started: EngineStarted | undefined,
+  ): void => {
     const dir = stateDir(root, id);
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
     // The log file stays open as our stdout and stderr: a rename keeps it.
@@ -139,7 +168,7 @@ export async function superviseRun(cmd: CommandHost, start: string): Promise<num
     };
     writeState(root, state);
     fs.rmSync(start, { recursive: true, force: true });
-    process.send?.({ started: id } satisfies StartedMessage);
+    tellStarted(id);
     if (process.connected) process.disconnect();
   };
   let spec: RunSpec | undefined;
@@ -156,13 +185,14 @@ export async function superviseRun(cmd: CommandHost, start: string): Promise<num
     if (state === undefined) throw err;
     return reportError(err, cmd.context.stderr, cmd.debug);
   });
-  if (state === undefined && spec !== undefined) {
-    // The program ended before its processes were seen: the run is recorded as it ended.
+  // 125, 126, 127: the helper failed, or the program could not be executed; the first process shows why.
+  if (state === undefined && status !== 125 && status !== 126 && status !== 127) {
+    // The program ended before its processes were seen (the engine saw none): the run is recorded as it ended.
     const { containersOf } = await import("../cli/containers.js");
     const c = (await containersOf(store)).find(request.name ?? request.target ?? "");
     if (c !== undefined) record(c.id, engineName, spec, undefined);
     // --rm removed it already: there is nothing left to record, the name says which it was.
-    else process.send?.({ started: request.name ?? request.target ?? "" } satisfies StartedMessage);
+    else tellStarted(request.name ?? request.target ?? "");
   }
   const done = state as RunState | undefined;
   if (done !== undefined) {

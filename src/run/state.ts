@@ -22,7 +22,8 @@ export interface RunState {
   pid: ProcessRef;
   init?: ProcessRef | undefined;
   handle?: Record<string, string> | undefined;
-  spec: RunSpec;
+  /** What ran; absent when the program ended before the engine saw it run (recorded as it ended). */
+  spec?: RunSpec | undefined;
   /** ISO times. */
   started: string;
   finished?: string | undefined;
