@@ -124,12 +124,14 @@ test("the supervisor carries on when the command that started it is killed meanw
 });
 
 test("run -d of a program that ends at once prints the id and returns; ps shows its status", async () => {
-  for (const [name, script, status] of [
-    ["quick0", "true", "exited (0)"],
-    ["quick3", "exit 3", "exited (3)"],
+  for (const [name, engine, script, status] of [
+    ["quick0", "userns", "true", "exited (0)"],
+    ["quick3", "userns", "exit 3", "exited (3)"],
+    ["quick0-runc", "runc", "true", "exited (0)"],
+    ["quick3-runc", "runc", "exit 3", "exited (3)"],
   ] as const) {
     const t0 = Date.now();
-    const r = await burrow(["run", "-d", "--name", name, image, "sh", "-c", script]);
+    const r = await burrow(["run", "--engine", engine, "-d", "--name", name, image, "sh", "-c", script]);
     assert.equal(r.code, 0, show(r));
     assert.match(r.stdout, /^[a-f0-9]{64}\n$/, show(r));
     assert.ok(Date.now() - t0 < 8000, `run -d returned at once (${Date.now() - t0} ms)`);
