@@ -39,11 +39,13 @@ export class ExecCommand extends BurrowCommand {
     const { containersOf } = await import("./containers.js");
     const rec = (await containersOf(store)).resolve(this.container);
     const label = rec.name ?? rec.id.slice(0, 12);
-    const { runStatus } = await import("../run/state.js");
+    const { isAlive, runStatus } = await import("../run/state.js");
     const st = runStatus(store.paths.root, rec.id);
-    // A run recorded without a spec ended before its engine saw it run.
+    // A run recorded without a spec ended before its engine saw it run; one whose container init is gone
+    // (its supervisor still cleaning up) is over too, and its pid may already be another process's.
     const spec = st.kind === "running" ? st.state.spec : undefined;
-    if (st.kind !== "running" || spec === undefined) {
+    const initGone = st.kind === "running" && st.state.init !== undefined && !isAlive(st.state.init);
+    if (st.kind !== "running" || spec === undefined || initGone) {
       throw new InvalidArgumentError(
         `container ${label} is not running: start it with 'burrow run -d ${label} COMMAND', or run a command in it with 'burrow run ${label} COMMAND'`,
       );
