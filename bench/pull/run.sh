@@ -300,10 +300,15 @@ if want podman; then
   fi
 fi
 
-# Rounds: every tool once per round, so that a busy machine slows all alike.
+# Rounds: every tool once per round, so that a busy machine slows all alike, each round starting one tool
+# further on: a tool that runs right after others deleted their trees pays for it (ext4 scans recently
+# freed inodes when it allocates new ones), and the same tool should not always be the one that pays.
 declare -A FAILED=()
 for i in $(seq "$RUNS"); do
-  for tool in "${ACTIVE[@]}"; do
+  n=${#ACTIVE[@]}
+  ORDER=()
+  for k in $(seq 0 $((n - 1))); do ORDER+=("${ACTIVE[$(((k + i - 1) % n))]}"); done
+  for tool in "${ORDER[@]}"; do
     [[ -n "${FAILED[$tool]:-}" ]] && continue
     out=$RUNS_DIR/$tool.out
     cmd_for "$tool" "$out"
