@@ -9,8 +9,7 @@ import type { BinarySearch } from "../../src/binaries.js";
 import type { EngineContext } from "../../src/engines.js";
 import { EngineUnavailableError, InvalidArgumentError } from "../../src/errors.js";
 import { findPackageRoot } from "../../src/package-info.js";
-import { exitStatus } from "../userns/index.js";
-import { forwardSignals } from "../userns/signals.js";
+import { waitForChild } from "../userns/signals.js";
 import { checkSupported, prootArgs, prootEnv } from "./args.js";
 import { checkNetwork, publishText } from "../../src/run/network.js";
 import { launchPrefix } from "../../src/run/limits.js";
@@ -317,22 +316,11 @@ export class ProotEngine implements Engine {
       throw err;
     }
     const launch = [...prefix, binary, ...args];
-    return new Promise<number>((resolve, reject) => {
-      const child = spawn(launch[0]!, launch.slice(1), { stdio: "inherit", env, cwd: "/" });
-      child.on("exit", () => cgroup?.remove());
-      const stopForwarding = forwardSignals(programTarget(child));
-      if (child.pid !== undefined) io.onStarted?.({ pid: child.pid });
-      child.on("error", (err) => {
-        stopForwarding();
-        reject(
-          new EngineUnavailableError(`engine proot cannot start ${binary}: ${err.message}`, { cause: err }),
-        );
-      });
-      child.on("exit", (code, signal) => {
-        stopForwarding();
-        resolve(exitStatus(code, signal));
-      });
-    });
+    const child = spawn(launch[0]!, launch.slice(1), { stdio: "inherit", env, cwd: "/" });
+    child.on("exit", () => cgroup?.remove());
+    const done = waitForChild(child, "proot", binary, { target: programTarget(child) });
+    if (child.pid !== undefined) io.onStarted?.({ pid: child.pid });
+    return done;
   }
 
   /** `burrow exec`: a new PRoot on the running container's rootfs and binds (processes are not shared). */

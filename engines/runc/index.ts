@@ -9,8 +9,7 @@ import { binarySearch, findBinary, isExecutableFile } from "../../src/binaries.j
 import type { BinarySearch } from "../../src/binaries.js";
 import { BurrowError, EngineUnavailableError, InvalidArgumentError } from "../../src/errors.js";
 import { findPackageRoot } from "../../src/package-info.js";
-import { exitStatus } from "../userns/index.js";
-import { forwardSignals } from "../userns/signals.js";
+import { waitForChild } from "../userns/signals.js";
 import { readProcSys, readUsernsSysctls, sysctlBlock } from "../userns/sysctl.js";
 import type { SysctlReader } from "../userns/sysctl.js";
 import { ALL_CAPABILITIES, INIT_PATH, ociConfig, ociJson } from "./config.js";
@@ -277,38 +276,28 @@ export class RuncEngine implements Engine {
     const held: Buffer[] = [];
     let code: number;
     try {
-      code = await new Promise<number>((resolve, reject) => {
-        const launch = [...prefix, binary, ...args];
-        const child = spawn(launch[0]!, launch.slice(1), {
-          stdio: ["inherit", "inherit", "pipe"],
-          env,
-          cwd: "/",
-        });
-        const stopForwarding = forwardSignals(child);
-        if (io.onStarted !== undefined && child.pid !== undefined) {
-          reportStarted(binary, ["--root", root], id, child.pid, io.onStarted, {
-            root,
-            binary,
-            id,
-            flavor: this.flavor,
-          });
-        }
-        // The program's stderr comes through runc; runc's own fatal line waits for the log's verdict.
-        child.stderr.on("data", (chunk: Buffer) => {
-          if (isRuntimeMessage(chunk.toString("utf8"))) held.push(chunk);
-          else process.stderr.write(chunk);
-        });
-        child.on("error", (err) => {
-          stopForwarding();
-          reject(
-            new EngineUnavailableError(`engine runc cannot start ${binary}: ${err.message}`, { cause: err }),
-          );
-        });
-        child.on("close", (c, signal) => {
-          stopForwarding();
-          resolve(exitStatus(c, signal));
-        });
+      const launch = [...prefix, binary, ...args];
+      const child = spawn(launch[0]!, launch.slice(1), {
+        stdio: ["inherit", "inherit", "pipe"],
+        env,
+        cwd: "/",
       });
+      // "close": the status once the program's stderr (read below) is drained too.
+      const done = waitForChild(child, "runc", binary, { event: "close" });
+      if (io.onStarted !== undefined && child.pid !== undefined) {
+        reportStarted(binary, ["--root", root], id, child.pid, io.onStarted, {
+          root,
+          binary,
+          id,
+          flavor: this.flavor,
+        });
+      }
+      // The program's stderr comes through runc; runc's own fatal line waits for the log's verdict.
+      child.stderr.on("data", (chunk: Buffer) => {
+        if (isRuntimeMessage(chunk.toString("utf8"))) held.push(chunk);
+        else process.stderr.write(chunk);
+      });
+      code = await done;
     } finally {
       this.remove(binary, global, root, id);
     }
@@ -366,29 +355,18 @@ export class RuncEngine implements Engine {
     if (h.flavor === "crun") global.push("--cgroup-manager=disabled");
     const env = { PATH: io.env.PATH ?? "/usr/local/bin:/usr/bin:/bin" };
     const held: Buffer[] = [];
-    const code = await new Promise<number>((resolve, reject) => {
-      const child = spawn(binary, [...global, "exec", "--process", processFile, id], {
-        stdio: ["inherit", "inherit", "pipe"],
-        env,
-        cwd: "/",
-      });
-      const stopForwarding = forwardSignals(child);
-      child.stderr.on("data", (chunk: Buffer) => {
-        const text = chunk.toString("utf8");
-        if (isRuntimeMessage(text) || text.startsWith("exec failed: ")) held.push(chunk);
-        else process.stderr.write(chunk);
-      });
-      child.on("error", (err) => {
-        stopForwarding();
-        reject(
-          new EngineUnavailableError(`engine runc cannot start ${binary}: ${err.message}`, { cause: err }),
-        );
-      });
-      child.on("close", (c, signal) => {
-        stopForwarding();
-        resolve(exitStatus(c, signal));
-      });
+    const child = spawn(binary, [...global, "exec", "--process", processFile, id], {
+      stdio: ["inherit", "inherit", "pipe"],
+      env,
+      cwd: "/",
     });
+    const done = waitForChild(child, "runc", binary, { event: "close" });
+    child.stderr.on("data", (chunk: Buffer) => {
+      const text = chunk.toString("utf8");
+      if (isRuntimeMessage(text) || text.startsWith("exec failed: ")) held.push(chunk);
+      else process.stderr.write(chunk);
+    });
+    const code = await done;
     const outcome = classify(readText(log));
     if (outcome.kind === "ran") {
       for (const chunk of held) process.stderr.write(chunk);

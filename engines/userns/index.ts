@@ -2,7 +2,6 @@
 import { runCaptured as captured } from "../../src/captured-run.js";
 import type { CapturedRun } from "../../src/captured-run.js";
 import { spawn } from "node:child_process";
-import os from "node:os";
 import path from "node:path";
 import type { Engine, ExecSpec, ProbeResult, RunIO, RunningContainer, RunSpec } from "../../src/engine.js";
 import { EngineUnavailableError, InvalidArgumentError } from "../../src/errors.js";
@@ -13,7 +12,9 @@ import { envObject, HELPER_INTERFACE, helperArgs } from "./args.js";
 import { checkNetwork } from "../../src/run/network.js";
 import { findHelper, helperSearch, HELPER_NAME, isExecutableFile } from "./locate.js";
 import type { HelperSearch } from "./locate.js";
-import { forwardSignals } from "./signals.js";
+import { waitForChild } from "./signals.js";
+
+export { exitStatus } from "./signals.js";
 import { explainUsernsFailure, readProcSys, readUsernsSysctls, sysctlBlock } from "./sysctl.js";
 import type { SysctlReader, UsernsSysctls } from "./sysctl.js";
 
@@ -73,13 +74,6 @@ export function parseVersion(out: string): { version: string; interface: number 
 function firstLine(text: string, fallback: string): string {
   const line = text.split("\n").find((l) => l.trim() !== "");
   return line?.trim() ?? fallback;
-}
-
-/** The exit status a shell reports for a child that ended with `code` or was killed by `signal`. */
-export function exitStatus(code: number | null, signal: NodeJS.Signals | null): number {
-  if (code !== null) return code;
-  if (signal !== null) return 128 + (os.constants.signals[signal] ?? 0);
-  return 125;
 }
 
 /** Runs RunSpecs in unprivileged user namespaces through burrow-ns. */
@@ -222,22 +216,15 @@ export class UsernsEngine implements Engine {
     return new Promise<number>((resolve, reject) => {
       const child = spawn(helper, args, { stdio: side?.stdio ?? "inherit", env, cwd: "/" });
       side?.attach(child, reject);
-      const stopForwarding = forwardSignals(child);
+      const done = waitForChild(child, "userns", helper);
       if (io.onStarted !== undefined && child.pid !== undefined) reportStarted(child.pid, spec, io.onStarted);
-      child.on("error", (err) => {
-        stopForwarding();
-        reject(
-          new EngineUnavailableError(`engine userns cannot start ${helper}: ${err.message}`, { cause: err }),
-        );
-      });
-      child.on("exit", (code, signal) => {
-        stopForwarding();
+      done.then((status) => {
         // The helper itself failed (its `burrow-ns:` line is on stderr) after a probe taken from the
         // cache: what the cache vouched for may have changed, so the next run probes again.
-        if (code === HELPER_FAILED && this.fromCache) this.opts.probeCache?.clear();
-        if (side === undefined) resolve(exitStatus(code, signal));
-        else void side.finish().then(() => resolve(exitStatus(code, signal)), reject);
-      });
+        if (status === HELPER_FAILED && this.fromCache) this.opts.probeCache?.clear();
+        if (side === undefined) resolve(status);
+        else void side.finish().then(() => resolve(status), reject);
+      }, reject);
     });
   }
 
@@ -289,20 +276,8 @@ async function joinContainer(helper: string, container: RunningContainer, exec: 
   const args = [`--join=${started.initPid}`, `--cwd=${exec.cwd}`];
   if (spec.fakeRoot) args.push("--fake-root");
   args.push("--", ...exec.argv);
-  return new Promise<number>((resolve, reject) => {
-    const child = spawn(helper, args, { stdio: "inherit", env: envObject(exec.env), cwd: "/" });
-    const stopForwarding = forwardSignals(child);
-    child.on("error", (err) => {
-      stopForwarding();
-      reject(
-        new EngineUnavailableError(`engine userns cannot start ${helper}: ${err.message}`, { cause: err }),
-      );
-    });
-    child.on("exit", (code, signal) => {
-      stopForwarding();
-      resolve(exitStatus(code, signal));
-    });
-  });
+  const child = spawn(helper, args, { stdio: "inherit", env: envObject(exec.env), cwd: "/" });
+  return waitForChild(child, "userns", helper);
 }
 
 /** The engine registry's factory (src/engines.ts). */

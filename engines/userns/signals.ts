@@ -1,6 +1,9 @@
-// Passes the signals burrow receives on to the helper while it runs, each exactly once where burrow can tell.
+// Passes the signals burrow receives on to the helper while it runs, each exactly once where burrow can tell,
+// and waits for it: every engine's program runs as a child of burrow this way.
 import fs from "node:fs";
+import os from "node:os";
 import type { ChildProcess } from "node:child_process";
+import { EngineUnavailableError } from "../../src/errors.js";
 
 /** The signals a caller (or a terminal) uses to talk to the contained program. */
 export const FORWARDED_SIGNALS: readonly NodeJS.Signals[] = [
@@ -72,4 +75,37 @@ export function forwardSignals(
   return () => {
     for (const [signal, handler] of handlers) process.removeListener(signal, handler);
   };
+}
+
+/** The exit status a shell reports for a child that ended with `code` or was killed by `signal`. */
+export function exitStatus(code: number | null, signal: NodeJS.Signals | null): number {
+  if (code !== null) return code;
+  if (signal !== null) return 128 + (os.constants.signals[signal] ?? 0);
+  return 125;
+}
+
+/**
+ * Waits for an engine's child (`binary`, just spawned): burrow's signals go to `target` (the child unless
+ * told) while it runs; resolves to the status a shell reports, once it has exited (`"exit"`) or also
+ * closed its piped output (`"close"`); rejects with the engine's one line when it cannot be started.
+ */
+export function waitForChild(
+  child: ChildProcess,
+  engine: string,
+  binary: string,
+  opts: { target?: Pick<ChildProcess, "kill" | "exitCode" | "signalCode">; event?: "exit" | "close" } = {},
+): Promise<number> {
+  const stopForwarding = forwardSignals(opts.target ?? child);
+  return new Promise<number>((resolve, reject) => {
+    child.on("error", (err) => {
+      stopForwarding();
+      reject(
+        new EngineUnavailableError(`engine ${engine} cannot start ${binary}: ${err.message}`, { cause: err }),
+      );
+    });
+    child.on(opts.event ?? "exit", (code: number | null, signal: NodeJS.Signals | null) => {
+      stopForwarding();
+      resolve(exitStatus(code, signal));
+    });
+  });
 }
