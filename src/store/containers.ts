@@ -226,36 +226,6 @@ export class Containers {
   }
 
   /**
-   * Creates a container over `image` with empty layer folders for `layer`, at once (no lock: two
-   * processes giving one name at the same moment can both succeed; `make` cannot).
-   */
-  create(
-    image: string,
-    imageName: string | undefined,
-    name: string | undefined,
-    layer: ContainerRecord["layer"],
-  ): ContainerRecord {
-    if (name !== undefined) {
-      checkContainerName(name);
-      this.checkFree(name);
-    }
-    const id = randomHex(32);
-    const tmp = path.join(this.dir, `.tmp-${id}`);
-    fs.mkdirSync(tmp, { recursive: true });
-    if (layer === "overlay") {
-      fs.mkdirSync(path.join(tmp, "upper"));
-      fs.mkdirSync(path.join(tmp, "work"));
-    }
-    const rec = withNames(
-      { id, image, imageName, created: new Date().toISOString(), layer },
-      name === undefined ? [] : [name],
-    );
-    writeFileAtomic(path.join(tmp, "container.json"), JSON.stringify(rec, null, 2) + "\n");
-    fs.renameSync(tmp, this.path(id));
-    return rec;
-  }
-
-  /**
    * Creates a container over `image`; the layer folders are made ready for `layer`, and `populate`
    * (a copy of the image for a `copy` layer) fills the folder before it becomes visible. The name is
    * claimed under the store's names lock.
@@ -267,34 +237,34 @@ export class Containers {
     layer: ContainerRecord["layer"],
     populate?: (dir: string) => void,
   ): Promise<ContainerRecord> {
-    if (name !== undefined) {
-      checkContainerName(name);
-      this.checkFree(name);
-    }
-    const id = randomHex(32);
-    const tmp = path.join(this.dir, `.tmp-${id}`);
-    fs.mkdirSync(tmp, { recursive: true });
-    try {
+    return this.build({ image, imageName, layer }, name, (tmp) => {
       if (layer === "overlay") {
         fs.mkdirSync(path.join(tmp, "upper"));
         fs.mkdirSync(path.join(tmp, "work"));
       }
       populate?.(tmp);
-    } catch (err) {
-      removeTreeAtomic(tmp);
-      throw err;
-    }
-    const rec = withNames(
-      { id, image, imageName, created: new Date().toISOString(), layer },
-      name === undefined ? [] : [name],
-    );
-    writeFileAtomic(path.join(tmp, "container.json"), JSON.stringify(rec, null, 2) + "\n");
-    return this.publish(tmp, rec);
+    });
   }
 
   /** A new container with a copy of `key`'s own layer (and its engine), under `name` if given. */
   async clone(key: string, name: string | undefined): Promise<ContainerRecord> {
     const src = this.resolve(key);
+    const { image, imageName, layer, engine } = src;
+    return this.build({ image, imageName, layer, engine }, name, (tmp) => {
+      copyTree(this.layerPath(src), path.join(tmp, layer === "overlay" ? "upper" : "rootfs"));
+      if (layer === "overlay") fs.mkdirSync(path.join(tmp, "work"));
+    });
+  }
+
+  /**
+   * Builds a container in a temporary sibling (`fill` makes its layer there) and publishes it under
+   * the store's names lock: no half-made container is ever listed, and no name is given twice.
+   */
+  private async build(
+    base: Pick<ContainerRecord, "image" | "imageName" | "layer" | "engine">,
+    name: string | undefined,
+    fill: (dir: string) => void,
+  ): Promise<ContainerRecord> {
     if (name !== undefined) {
       checkContainerName(name);
       this.checkFree(name);
@@ -303,8 +273,7 @@ export class Containers {
     const tmp = path.join(this.dir, `.tmp-${id}`);
     fs.mkdirSync(tmp, { recursive: true });
     try {
-      copyTree(this.layerPath(src), path.join(tmp, src.layer === "overlay" ? "upper" : "rootfs"));
-      if (src.layer === "overlay") fs.mkdirSync(path.join(tmp, "work"));
+      fill(tmp);
     } catch (err) {
       removeTreeAtomic(tmp);
       throw err;
@@ -312,11 +281,11 @@ export class Containers {
     const rec = withNames(
       {
         id,
-        image: src.image,
-        imageName: src.imageName,
+        image: base.image,
+        imageName: base.imageName,
         created: new Date().toISOString(),
-        layer: src.layer,
-        engine: src.engine,
+        layer: base.layer,
+        ...(base.engine !== undefined ? { engine: base.engine } : {}),
       },
       name === undefined ? [] : [name],
     );
