@@ -3,29 +3,10 @@
 import { Command } from "clipanion";
 import type { Cli, CommandClass } from "clipanion";
 import type { BurrowContext } from "./base.js";
+import { splitCommandLine } from "./command-line.js";
+import type { Declarations, ParseState } from "./command-line.js";
 
-/** What a command class declares, read through its clipanion options' own definition hooks. */
-export interface Declarations {
-  /** Every option name (`-v`, `--volume`, ...) and whether it takes a value. */
-  options: Map<string, { arity: number; allowBinding: boolean }>;
-  /** Positional arguments before the proxy (`IMAGE`). */
-  positionals: number;
-  /** Whether the rest of the command line is proxied (`COMMAND [ARG...]`). */
-  proxy: boolean;
-}
-
-/** One parsed option, in the form clipanion's option transformers read. */
-interface ParsedOption {
-  name: string;
-  value: string | boolean;
-}
-
-/** The parse state handed to clipanion's option transformers (the subset they read). */
-interface ParseState {
-  path: string[];
-  options: ParsedOption[];
-  positionals: { value: string; extra: boolean | symbol }[];
-}
+export type { Declarations };
 
 /** A clipanion option as it sits on a fresh command instance before parsing. */
 interface DeclaredOption {
@@ -75,52 +56,6 @@ export function readDeclarations(commandClass: CommandClass<BurrowContext>): Dec
     return undefined; // A builder call this reader does not provide: an option kind it does not know.
   }
   return ok ? decl : undefined;
-}
-
-/**
- * Splits `argv` (the words after the command name) into options and positionals as clipanion would,
- * for the plain forms: `--name VALUE`, `--name=VALUE`, `-n VALUE`, flags, batched short flags (`-it`),
- * then the positionals and the proxied rest verbatim. Undefined for anything else (`--help`, an
- * unknown or misplaced option, a missing positional, `--`): clipanion parses those and says what is wrong.
- */
-export function splitCommandLine(decl: Declarations, argv: string[]): ParseState | undefined {
-  const options: ParsedOption[] = [];
-  let i = 0;
-  for (; i < argv.length; i++) {
-    const word = argv[i]!;
-    if (!word.startsWith("-") || word === "-") break;
-    const eq = word.startsWith("--") ? word.indexOf("=") : -1;
-    const name = eq > 0 ? word.slice(0, eq) : word;
-    const spec = decl.options.get(name);
-    if (spec === undefined) {
-      // Batched short flags: `-it` is `-i -t` when every letter is a flag.
-      const letters = /^-[a-zA-Z]{2,}$/.test(word) ? [...word.slice(1)].map((c) => `-${c}`) : [];
-      if (letters.length === 0 || !letters.every((l) => decl.options.get(l)?.arity === 0)) return undefined;
-      for (const l of letters) options.push({ name: l, value: true });
-      continue;
-    }
-    if (spec.arity === 0) {
-      if (eq > 0) return undefined;
-      options.push({ name, value: true });
-      continue;
-    }
-    if (eq > 0) {
-      if (!spec.allowBinding) return undefined;
-      options.push({ name, value: word.slice(eq + 1) });
-      continue;
-    }
-    const value = argv[i + 1];
-    if (value === undefined || value.startsWith("-")) return undefined;
-    options.push({ name, value });
-    i++;
-  }
-  const rest = argv.slice(i);
-  if (rest.length < decl.positionals || (!decl.proxy && rest.length > decl.positionals)) return undefined;
-  return {
-    path: [],
-    options,
-    positionals: rest.map((value, n) => ({ value, extra: n < decl.positionals ? false : true })),
-  };
 }
 
 /**

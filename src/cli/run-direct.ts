@@ -7,6 +7,9 @@ import { isatty } from "node:tty";
 import { ProcessHost, reportError } from "./host.js";
 import type { GlobalOptions } from "./host.js";
 import { isPullPolicy, runRequest } from "./run-request.js";
+import { splitCommandLine } from "./command-line.js";
+import type { Declarations } from "./command-line.js";
+import { hoistGlobalOptions } from "./hoist.js";
 import type { RunFields } from "./run-request.js";
 
 /** One option: its names, the RunFields (or global) key it fills, and whether it takes a value. */
@@ -66,12 +69,25 @@ const byName = new Map<string, OptionSpec>(
   [...GLOBAL_OPTIONS, ...RUN_OPTIONS].flatMap((o) => o.names.map((n) => [n, o] as const)),
 );
 
+/** `burrow run`'s options (its own and the global ones), IMAGE, then COMMAND [ARG...] as they are. */
+const RUN_DECLARATIONS: Declarations = {
+  options: new Map(
+    [...byName].map(([name, o]) => [name, { arity: o.kind === "boolean" ? 0 : 1, allowBinding: true }]),
+  ),
+  positionals: 1,
+  proxy: true,
+};
+
 /**
  * Reads `argv` (the words after `burrow`: global options, `run`, its options, IMAGE, COMMAND...) as
  * clipanion reads it for the plain forms: `--name VALUE`, `--name=VALUE`, `-n VALUE`, flags, batched short
  * flags (`-it`). Undefined for anything else, which clipanion then parses and, where wrong, explains.
  */
 export function parseRunCommandLine(argv: string[]): ParsedRun | undefined {
+  const words = hoistGlobalOptions(argv);
+  if (words[0] !== "run") return undefined;
+  const state = splitCommandLine(RUN_DECLARATIONS, words.slice(1));
+  if (state === undefined) return undefined;
   const values: Record<string, string | string[] | boolean | undefined> = {
     repo: undefined,
     debug: false,
@@ -80,8 +96,6 @@ export function parseRunCommandLine(argv: string[]): ParsedRun | undefined {
     volumes: [],
     env: [],
     envFiles: [],
-    publish: [],
-    ulimits: [],
     rm: false,
     hostauth: false,
     nosysdirs: false,
@@ -89,53 +103,16 @@ export function parseRunCommandLine(argv: string[]): ParsedRun | undefined {
     pull: "missing",
     tty: false,
     interactive: false,
-    detach: false,
-    gpu: false,
-    devices: [],
   };
-  let sawRun = false;
-  let i = 0;
-  for (; i < argv.length; i++) {
-    const word = argv[i]!;
-    if (!word.startsWith("-") || word === "-") {
-      if (sawRun) break;
-      if (word !== "run") return undefined;
-      sawRun = true;
-      continue;
-    }
-    const eq = word.startsWith("--") ? word.indexOf("=") : -1;
-    const name = eq > 0 ? word.slice(0, eq) : word;
-    const spec = byName.get(name);
-    // Only the global options come before the command name.
-    if (spec === undefined || (!sawRun && !GLOBAL_OPTIONS.includes(spec))) {
-      const letters = sawRun && /^-[a-zA-Z]{2,}$/.test(word) ? [...word.slice(1)].map((c) => `-${c}`) : [];
-      const flags = letters.map((l) => byName.get(l));
-      if (letters.length === 0 || !flags.every((f) => f?.kind === "boolean")) return undefined;
-      for (const f of flags) values[f!.key] = true;
-      continue;
-    }
-    if (spec.kind === "boolean") {
-      if (eq > 0) return undefined;
-      values[spec.key] = true;
-      continue;
-    }
-    let value: string;
-    if (eq > 0) {
-      value = word.slice(eq + 1);
-    } else {
-      const next = argv[i + 1];
-      if (next === undefined || next.startsWith("-")) return undefined;
-      value = next;
-      i++;
-    }
-    if (spec.kind === "array") (values[spec.key] as string[]).push(value);
-    else values[spec.key] = value;
+  for (const o of state.options) {
+    const spec = byName.get(o.name)!;
+    if (spec.kind === "array") ((values[spec.key] ??= []) as string[]).push(o.value as string);
+    else values[spec.key] = o.value;
   }
-  const target = argv[i];
-  if (!sawRun || target === undefined) return undefined;
+  const [target, ...rest] = state.positionals.map((p) => p.value);
   const str = (k: string): string | undefined => values[k] as string | undefined;
   const bool = (k: string): boolean => values[k] === true;
-  const arr = (k: string): string[] => values[k] as string[];
+  const arr = (k: string): string[] => (values[k] as string[] | undefined) ?? [];
   return {
     globals: { repo: str("repo"), debug: bool("debug"), quiet: bool("quiet"), insecure: bool("insecure") },
     fields: {
@@ -168,7 +145,7 @@ export function parseRunCommandLine(argv: string[]): ParsedRun | undefined {
       gpu: bool("gpu"),
       devices: arr("devices"),
       target,
-      args: argv.slice(i + 1),
+      args: rest,
     },
   };
 }
