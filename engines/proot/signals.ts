@@ -1,39 +1,8 @@
 // Signals for a program under PRoot: PRoot ignores SIGINT, SIGTERM and SIGHUP itself, so they go to its child.
-import fs from "node:fs";
 import type { ChildProcess } from "node:child_process";
+import { childPids } from "../../src/proc.js";
 
-/** The parent pid from a `/proc/PID/stat` line (the field after `(comm) state`). */
-export function parentPid(stat: string): number | undefined {
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  const ppid = Number.parseInt(fields[1] ?? "", 10);
-  return Number.isNaN(ppid) ? undefined : ppid;
-}
-
-/**
- * The direct children of `pid`: PRoot's only child is the program it started (the processes the
- * program forks are the program's children; ptrace does not reparent them). Reads
- * `/proc/PID/task/PID/children`, else scans `/proc` on kernels without it.
- */
-export function childPids(pid: number): number[] {
-  try {
-    const text = fs.readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8");
-    return text
-      .split(/\s+/)
-      .filter((w) => w !== "")
-      .map((w) => Number.parseInt(w, 10));
-  } catch {
-    const out: number[] = [];
-    for (const name of fs.readdirSync("/proc")) {
-      if (!/^\d+$/.test(name)) continue;
-      try {
-        if (parentPid(fs.readFileSync(`/proc/${name}/stat`, "utf8")) === pid) out.push(Number(name));
-      } catch {
-        // It exited meanwhile.
-      }
-    }
-    return out;
-  }
-}
+export { childPids, parentPid } from "../../src/proc.js";
 
 /** How long a signal waits for PRoot to start the program before it is dropped. */
 const START_WAIT_MS = 2000;

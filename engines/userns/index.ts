@@ -247,7 +247,8 @@ export class UsernsEngine implements Engine {
  */
 function reportStarted(helperPid: number, spec: RunSpec, onStarted: NonNullable<RunIO["onStarted"]>): void {
   void (async () => {
-    const { childrenOf, pollFor } = await import("../../src/run/state.js");
+    const { pollFor } = await import("../../src/run/state.js");
+    const { childPids } = await import("../../src/proc.js");
     const fs = await import("node:fs");
     const found = await pollFor(() => {
       if (!spec.pidNamespace) {
@@ -255,8 +256,8 @@ function reportStarted(helperPid: number, spec: RunSpec, onStarted: NonNullable<
         const comm = fs.readFileSync(`/proc/${helperPid}/comm`, "utf8").trim();
         return comm !== HELPER_NAME.slice(0, 15) ? helperPid : undefined;
       }
-      const init = childrenOf(helperPid)[0];
-      return init !== undefined && childrenOf(init).length > 0 ? init : undefined;
+      const init = childPids(helperPid)[0];
+      return init !== undefined && childPids(init).length > 0 ? init : undefined;
     }, 10_000).catch(() => undefined);
     if (found !== undefined) onStarted({ pid: helperPid, initPid: found });
   })();

@@ -102,30 +102,6 @@ export function runStatus(storeRoot: string, id: string): RunStatus {
   return { kind: "exited", exitCode: state.exitCode, state };
 }
 
-/** The children of process `pid` (from /proc/PID/task/PID/children, else a scan of /proc). */
-export function childrenOf(pid: number): number[] {
-  try {
-    return fs
-      .readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8")
-      .split(" ")
-      .filter((w) => w.trim() !== "")
-      .map((w) => Number.parseInt(w, 10));
-  } catch {
-    const out: number[] = [];
-    for (const name of fs.readdirSync("/proc")) {
-      if (!/^\d+$/.test(name)) continue;
-      try {
-        const stat = fs.readFileSync(`/proc/${name}/stat`, "utf8");
-        const ppid = Number.parseInt(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1] ?? "", 10);
-        if (ppid === pid) out.push(Number.parseInt(name, 10));
-      } catch {
-        // Gone meanwhile.
-      }
-    }
-    return out;
-  }
-}
-
 /** Waits until `test()` answers a value (polling every `stepMs`), or `timeoutMs` passes (undefined). */
 export async function pollFor<T>(
   test: () => T | undefined,
