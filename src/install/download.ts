@@ -4,10 +4,8 @@ import path from "node:path";
 import { createHash, randomBytes } from "node:crypto";
 import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import type { Agent as HttpAgent } from "node:http";
-import type { Agent as HttpsAgent } from "node:https";
 import { BurrowError, DigestMismatchError } from "../errors.js";
-import { HttpTunnelAgent, HttpsTunnelAgent, proxyFor } from "../registry/proxy.js";
+import { ProxyAgents } from "../registry/proxy.js";
 import type { ProxySettings } from "../registry/proxy.js";
 import {
   DEFAULT_RETRY_POLICY,
@@ -38,19 +36,16 @@ export interface FetchOptions {
 /** Sends GETs for one download, following redirects and retrying what is worth retrying. */
 export class Fetcher {
   private readonly retry: RetryPolicy;
-  private readonly agents = new Map<string, { http: HttpAgent; https: HttpsAgent }>();
+  private readonly agents: ProxyAgents;
 
   constructor(private readonly options: FetchOptions = {}) {
     this.retry = { ...DEFAULT_RETRY_POLICY, ...options.retry };
+    this.agents = new ProxyAgents(options.proxy);
   }
 
   /** Closes proxy tunnels kept for reuse. */
   close(): void {
-    for (const a of this.agents.values()) {
-      a.http.destroy();
-      a.https.destroy();
-    }
-    this.agents.clear();
+    this.agents.close();
   }
 
   /** GET `url`: a 2xx answer with its body unread, else a DownloadError saying what the server said. */
@@ -90,7 +85,7 @@ export class Fetcher {
         url,
         headers: { "user-agent": this.options.userAgent ?? "burrow" },
         rejectUnauthorized: !insecure,
-        agent: this.agentFor(url),
+        agent: this.agents.for(url),
         timeouts: DEFAULT_TIMEOUTS,
       });
       this.options.debug?.(`GET ${url.origin}${url.pathname} -> ${res.status}`);
@@ -106,18 +101,6 @@ export class Fetcher {
         );
       }
     }
-  }
-
-  private agentFor(url: URL): { http: HttpAgent; https: HttpsAgent } | undefined {
-    if (!this.options.proxy) return undefined;
-    const proxy = proxyFor(url, this.options.proxy);
-    if (!proxy) return undefined;
-    let agents = this.agents.get(proxy.href);
-    if (!agents) {
-      agents = { http: new HttpTunnelAgent(proxy), https: new HttpsTunnelAgent(proxy) };
-      this.agents.set(proxy.href, agents);
-    }
-    return agents;
   }
 }
 

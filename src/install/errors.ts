@@ -1,7 +1,7 @@
 // The error `burrow install` raises when a binary cannot be fetched, and its one-line wording.
 import { BurrowError } from "../errors.js";
 import { errorCode } from "../registry/retry.js";
-import { isTlsVerifyError } from "../registry/network-errors.js";
+import { isTlsVerifyError, PLAIN_WORDS } from "../registry/network-errors.js";
 
 /** A download that could not be made (unreachable host, HTTP error); the message names the URL and the mirror variable. */
 export class DownloadError extends BurrowError {
@@ -13,16 +13,6 @@ export class DownloadError extends BurrowError {
     );
   }
 }
-
-const PLAIN_WORDS: Readonly<Record<string, string>> = {
-  ECONNREFUSED: "connection refused",
-  ENOTFOUND: "no such host",
-  EAI_AGAIN: "name lookup failed",
-  ETIMEDOUT: "timed out",
-  ECONNRESET: "connection reset",
-  EHOSTUNREACH: "host unreachable",
-  ENETUNREACH: "network unreachable",
-};
 
 /** Turns a network-level failure fetching `url` into a DownloadError. */
 export function describeDownloadFailure(err: unknown, url: URL): BurrowError {

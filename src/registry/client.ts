@@ -4,8 +4,6 @@ import path from "node:path";
 import { createHash, randomBytes } from "node:crypto";
 import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import type { Agent as HttpAgent } from "node:http";
-import type { Agent as HttpsAgent } from "node:https";
 import {
   AuthenticationError,
   BurrowError,
@@ -22,7 +20,7 @@ import { MANIFEST_ACCEPT, bareMediaType, isImageManifestMediaType, parseManifest
 import { describeNetworkError } from "./network-errors.js";
 import type { Platform } from "./platform.js";
 import { formatPlatform, normalizePlatform, platformScore, selectManifest } from "./platform.js";
-import { HttpTunnelAgent, HttpsTunnelAgent, proxyFor } from "./proxy.js";
+import { ProxyAgents } from "./proxy.js";
 import type { ProxySettings } from "./proxy.js";
 import type { Reference } from "./reference.js";
 import { registryApiHost } from "./reference.js";
@@ -134,11 +132,12 @@ export class RegistryClient {
   private readonly auth: Authenticator;
   private readonly retry: RetryPolicy;
   private readonly timeouts: Timeouts;
-  private readonly agents = new Map<string, { http?: HttpAgent; https?: HttpsAgent }>();
+  private readonly agents: ProxyAgents;
 
   constructor(private readonly options: RegistryClientOptions = {}) {
     this.retry = { ...DEFAULT_RETRY_POLICY, ...options.retry };
     this.timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
+    this.agents = new ProxyAgents(options.proxy);
     this.auth = new Authenticator({
       allowPlainHttp: (registry) => this.isInsecure(registry),
       fetchToken: async (url, headers) => {
@@ -153,11 +152,7 @@ export class RegistryClient {
 
   /** Closes the proxy tunnels this client keeps open for reuse (direct connections need no closing). */
   close(): void {
-    for (const agents of this.agents.values()) {
-      agents.http?.destroy();
-      agents.https?.destroy();
-    }
-    this.agents.clear();
+    this.agents.close();
   }
 
   /** Whether `registry` is spoken to insecurely (plain HTTP fallback, unverified TLS), as the options say. */
@@ -636,7 +631,7 @@ export class RegistryClient {
         headers,
         // Only the registry itself is insecure; blob storage it redirects to is verified.
         rejectUnauthorized: sameOrigin ? rejectUnauthorized : true,
-        agent: this.agentFor(url),
+        agent: this.agents.for(url),
         timeouts: this.timeouts,
         signal,
       });
@@ -650,18 +645,6 @@ export class RegistryClient {
         throw new RegistryError(`${start.host} redirected to an unsupported address (${url.protocol})`);
       }
     }
-  }
-
-  private agentFor(url: URL): { http?: HttpAgent; https?: HttpsAgent } | undefined {
-    if (!this.options.proxy) return undefined;
-    const proxy = proxyFor(url, this.options.proxy);
-    if (!proxy) return undefined;
-    let agents = this.agents.get(proxy.href);
-    if (!agents) {
-      agents = { http: new HttpTunnelAgent(proxy), https: new HttpsTunnelAgent(proxy) };
-      this.agents.set(proxy.href, agents);
-    }
-    return agents;
   }
 
   /** Maps an unexpected status to the error that tells the user what happened. */

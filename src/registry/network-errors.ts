@@ -17,7 +17,8 @@ const TLS_VERIFY_CODES = new Set([
   "HOSTNAME_MISMATCH",
 ]);
 
-const PLAIN_WORDS: Readonly<Record<string, string>> = {
+/** What a network error code means, in words a user reads in an error line. */
+export const PLAIN_WORDS: Readonly<Record<string, string>> = {
   ECONNREFUSED: "connection refused",
   ENOTFOUND: "no such host",
   EAI_AGAIN: "name lookup failed",

@@ -156,3 +156,32 @@ export class HttpTunnelAgent extends http.Agent {
     return undefined;
   }
 }
+
+/** The tunnel agents of each proxy, made when first needed and kept for reuse until `close()`. */
+export class ProxyAgents {
+  private readonly byProxy = new Map<string, { http: http.Agent; https: https.Agent }>();
+
+  constructor(private readonly settings: ProxySettings | undefined) {}
+
+  /** The agents for a request to `url`, or undefined where it goes direct. */
+  for(url: URL): { http: http.Agent; https: https.Agent } | undefined {
+    if (!this.settings) return undefined;
+    const proxy = proxyFor(url, this.settings);
+    if (!proxy) return undefined;
+    let agents = this.byProxy.get(proxy.href);
+    if (!agents) {
+      agents = { http: new HttpTunnelAgent(proxy), https: new HttpsTunnelAgent(proxy) };
+      this.byProxy.set(proxy.href, agents);
+    }
+    return agents;
+  }
+
+  /** Closes the tunnels kept open (direct connections need no closing). */
+  close(): void {
+    for (const agents of this.byProxy.values()) {
+      agents.http.destroy();
+      agents.https.destroy();
+    }
+    this.byProxy.clear();
+  }
+}
