@@ -48,6 +48,32 @@ export interface OciConfig {
   };
 }
 
+/**
+ * The OCI process of a run or an exec: always container root with every capability (a non-root user is
+ * made by burrow-runc-init, see processArgs), no new privileges.
+ */
+export function ociProcess(
+  args: string[],
+  env: string[],
+  cwd: string,
+  terminal: boolean,
+): OciConfig["process"] {
+  return {
+    terminal,
+    user: { uid: 0, gid: 0 },
+    args,
+    env,
+    cwd,
+    noNewPrivileges: true,
+    capabilities: {
+      bounding: [...ALL_CAPABILITIES],
+      effective: [...ALL_CAPABILITIES],
+      permitted: [...ALL_CAPABILITIES],
+      inheritable: [...ALL_CAPABILITIES],
+    },
+  };
+}
+
 /** What the bundle is made with besides the spec. */
 export interface BundleOptions {
   /** The invoking user's ids on the host: container root maps to them (and nothing else does). */
@@ -266,21 +292,7 @@ export function ociConfig(spec: RunSpec, opts: BundleOptions): OciConfig {
 
   const config: OciConfig = {
     ociVersion: "1.0.2",
-    process: {
-      terminal: opts.terminal,
-      // Always container root: a non-root user is made by burrow-runc-init (processArgs).
-      user: { uid: 0, gid: 0 },
-      args,
-      env: [...spec.env],
-      cwd: spec.cwd,
-      noNewPrivileges: true,
-      capabilities: {
-        bounding: [...ALL_CAPABILITIES],
-        effective: [...ALL_CAPABILITIES],
-        permitted: [...ALL_CAPABILITIES],
-        inheritable: [...ALL_CAPABILITIES],
-      },
-    },
+    process: ociProcess(args, [...spec.env], spec.cwd, opts.terminal),
     root: { path: rootPath, readonly },
     mounts,
     linux: {

@@ -12,7 +12,7 @@ import { findPackageRoot } from "../../src/package-info.js";
 import { waitForChild } from "../userns/signals.js";
 import { readProcSys, readUsernsSysctls, sysctlBlock } from "../userns/sysctl.js";
 import type { SysctlReader } from "../userns/sysctl.js";
-import { ALL_CAPABILITIES, INIT_PATH, ociConfig, ociJson } from "./config.js";
+import { INIT_PATH, ociConfig, ociJson, ociProcess } from "./config.js";
 import { checkNetwork } from "../../src/run/network.js";
 import { launchPrefix } from "../../src/run/limits.js";
 import { classify, isRuntimeMessage } from "./failure.js";
@@ -333,20 +333,7 @@ export class RuncEngine implements Engine {
       nested && spec.sysdirs
         ? [INIT_PATH, `--uid=${exec.uid}`, `--gid=${exec.gid}`, "--", ...exec.argv]
         : exec.argv;
-    const process_ = {
-      terminal: exec.tty && process.stdin.isTTY === true,
-      user: { uid: 0, gid: 0 },
-      args,
-      env: exec.env,
-      cwd: exec.cwd,
-      noNewPrivileges: true,
-      capabilities: {
-        bounding: [...ALL_CAPABILITIES],
-        effective: [...ALL_CAPABILITIES],
-        permitted: [...ALL_CAPABILITIES],
-        inheritable: [...ALL_CAPABILITIES],
-      },
-    };
+    const process_ = ociProcess(args, exec.env, exec.cwd, exec.tty && process.stdin.isTTY === true);
     fs.mkdirSync(io.scratch, { recursive: true });
     const processFile = path.join(io.scratch, "process.json");
     fs.writeFileSync(processFile, JSON.stringify(process_));
