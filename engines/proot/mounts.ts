@@ -6,6 +6,7 @@ import { checkBindPath, SYSDIRS } from "./args.js";
 import { ProotRunError } from "./errors.js";
 import { resolveGuest } from "./guest-path.js";
 import type { GuestBind } from "./guest-path.js";
+import { InRoot } from "../../src/fs/in-root.js";
 
 /** Whether `p` is `dir` or inside it. */
 function within(dir: string, p: string): boolean {
@@ -14,18 +15,19 @@ function within(dir: string, p: string): boolean {
 }
 
 /**
- * Makes a missing destination where it resolves (inside the root's tree, or inside an earlier bind's
- * host folder), as burrow-ns's `mkdir` does: parents as folders, the last part a folder for a folder
- * source and an empty file for a file source. Where that is impossible (a read-only image folder),
- * PRoot's own "glue" (a temporary stand-in it makes under PROOT_TMP_DIR) still makes the bind work.
+ * Makes a missing destination where it resolves (`rel` inside `base`: the root's tree, or an earlier
+ * bind's host folder), as burrow-ns's `mkdir` does: parents as folders, the last part a folder for a
+ * folder source and an empty file for a file source. The walk is by descriptor and follows no link (the
+ * path was resolved already: a link found now was swapped in by the container). Where that is
+ * impossible (a read-only image folder), PRoot's own "glue" (a temporary stand-in it makes under
+ * PROOT_TMP_DIR) still makes the bind work.
  */
-function makeDestination(host: string, asDir: boolean): void {
+function makeDestination(base: string, rel: string, asDir: boolean): void {
   try {
-    if (asDir) fs.mkdirSync(host, { recursive: true, mode: 0o755 });
-    else {
-      fs.mkdirSync(path.dirname(host), { recursive: true, mode: 0o755 });
-      fs.closeSync(fs.openSync(host, "a", 0o644));
-    }
+    InRoot.with(base, (r) => {
+      if (asDir) r.mkdirAll(rel, "refuse");
+      else r.createFile(rel, "refuse");
+    });
   } catch {
     // PRoot's glue covers it.
   }
@@ -69,10 +71,12 @@ export function prepareBinds(spec: RunSpec, rootfs: string, scratch: string): Gu
     checkBindPath(source, "source");
     checkBindPath(m.destination, "destination");
     const dest = resolveGuest(rootfs, binds, m.destination);
-    if (!within(rootfs, dest.host) && !binds.some((b) => within(b.source, dest.host))) {
+    // The folder it lands in: the last bind holding it (PRoot applies them in order), else the root.
+    const base = [...binds].reverse().find((b) => within(b.source, dest.host))?.source ?? rootfs;
+    if (!within(base, dest.host)) {
       throw new ProotRunError(`bind destination ${m.destination} resolves outside the container root`);
     }
-    if (dest.stat === undefined && create) makeDestination(dest.host, asDir);
+    if (dest.stat === undefined && create) makeDestination(base, path.relative(base, dest.host), asDir);
     binds.push({ source, destination: dest.guest });
   }
   return binds;

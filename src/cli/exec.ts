@@ -81,10 +81,11 @@ export class ExecCommand extends BurrowCommand {
           : spec.root.kind === "direct"
             ? spec.root.path
             : spec.root.mountpoint;
-      const fs = await import("node:fs");
+      // Resolved inside that root: through /proc/PID/root an absolute link would lead to the host's file.
+      const { InRoot } = await import("../fs/in-root.js");
       const read = (f: string): string => {
         try {
-          return fs.readFileSync(path.join(rootDir, f), "utf8");
+          return InRoot.with(rootDir, (r) => r.readFile(f, "follow"))?.toString("utf8") ?? "";
         } catch {
           return "";
         }

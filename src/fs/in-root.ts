@@ -226,6 +226,29 @@ export class InRoot {
     }
   }
 
+  /** Makes an empty file at `guest` (0644) where nothing is, parents made as folders; an entry there stays. */
+  createFile(guest: string, links: LinkPolicy = "refuse"): void {
+    const place = this.walk(guest, links, false, true);
+    try {
+      if (place.name === "" || place.name.includes("/"))
+        throw new OutsideRootError(`${guest}: not a file path`);
+      if (place.stat !== undefined) return;
+      try {
+        fs.closeSync(
+          fs.openSync(
+            at(place.stack.at(-1)!.fd, place.name),
+            O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW,
+            0o644,
+          ),
+        );
+      } catch (err) {
+        if (code(err) !== "EEXIST") throw err;
+      }
+    } finally {
+      this.release(place);
+    }
+  }
+
   /**
    * Writes `data` as a new file at `guest` (mode `mode`), parents made as folders: an entry already there
    * that is not a folder is unlinked first (a link itself, never what it points to), and the file is
@@ -234,7 +257,8 @@ export class InRoot {
   writeFile(guest: string, data: string | Buffer, opts: { links?: LinkPolicy; mode?: number } = {}): void {
     const place = this.walk(guest, opts.links ?? "refuse", false, true);
     try {
-      if (place.name === "" || place.name.includes("/")) throw new OutsideRootError(`${guest}: not a file path`);
+      if (place.name === "" || place.name.includes("/"))
+        throw new OutsideRootError(`${guest}: not a file path`);
       const file = at(place.stack.at(-1)!.fd, place.name);
       if (place.stat !== undefined) {
         if (place.stat.isDirectory()) throw new OutsideRootError(`${guest} is a folder`);

@@ -28,6 +28,7 @@ import type { HostUser } from "./passwd.js";
 import { parseNetwork, SLIRP_DNS } from "./network.js";
 import { parseLimits } from "./limits.js";
 import { requireDelegation } from "./cgroup.js";
+import { InRoot, OutsideRootError, cleanGuestPath } from "../fs/in-root.js";
 
 /** The docker-style options of `burrow run` that shape the container. */
 export interface RunOptions {
@@ -109,12 +110,54 @@ export function hostUser(env: NodeJS.ProcessEnv = process.env): HostUser {
   };
 }
 
-/** Whether `p` inside `root` is a real directory (not a symlink), so files may be placed in it. */
+/** Whether `rel` inside `root` is a real directory (no symlink on the way), so files may be placed in it. */
 function isRealDir(root: string, rel: string): boolean {
+  return InRoot.with(root, (r) => r.isDir(rel, "refuse"));
+}
+
+/**
+ * The text of `rel` as the container will see it, read inside its roots, never through a link to the
+ * host: a named container's own layer first (read only where no link is on the way: what a container
+ * made a link of is not followed, and reads as empty), else the image's root (links resolved inside it).
+ */
+function readInRoot(target: RunTarget, rel: string): string {
+  if (target.layer) {
+    try {
+      const found = InRoot.with(target.layer.upper, (r) => {
+        const st = r.resolve(rel, "refuse").stat;
+        return st === undefined ? undefined : (r.readFile(rel, "refuse") ?? Buffer.alloc(0));
+      });
+      if (found !== undefined) return found.toString("utf8");
+    } catch (err) {
+      if (err instanceof OutsideRootError) return "";
+      throw err;
+    }
+  }
+  return InRoot.with(target.rootfs, (r) => r.readFile(rel, "follow"))?.toString("utf8") ?? "";
+}
+
+/**
+ * Makes the working directory `cwd` (clean, absolute) inside `into`, the writable root of this run, where
+ * `lower` (the image's root, when `into` is an overlay upper) lacks it; links are resolved inside the
+ * image's root, and the layer's own links (a container's doing) are refused. Returns the path made.
+ */
+function makeWorkdir(cwd: string, into: string, lower: string | undefined): string {
   try {
-    return fs.lstatSync(path.join(root, rel)).isDirectory();
-  } catch {
-    return false;
+    let guest = cwd;
+    if (lower !== undefined) {
+      const inImage = InRoot.with(lower, (r) => r.resolve(cwd, "follow"));
+      if (inImage.stat?.isDirectory() === true) return inImage.guest;
+      guest = inImage.guest;
+    }
+    return InRoot.with(into, (r) => r.mkdirAll(guest, lower !== undefined ? "refuse" : "follow"));
+  } catch (err) {
+    if (!(err instanceof OutsideRootError)) throw err;
+    throw new OutsideRootError(
+      `cannot make the working directory ${cwd} inside the container: ${err.message}`,
+      {
+        cause: err,
+      },
+    );
   }
 }
 
@@ -166,12 +209,8 @@ export function planRun(target: RunTarget, opts: RunOptions, ctx: PlanContext): 
 
   // Accounts come from the image; the running user gets an entry if it has none.
   // A named container's own layer may hold changed accounts (useradd in an earlier run): read those.
-  const etcOf = (rel: string): string =>
-    target.layer && fs.existsSync(path.join(target.layer.upper, rel))
-      ? path.join(target.layer.upper, rel)
-      : path.join(target.rootfs, rel);
-  const passwdText = readText(etcOf("etc/passwd"));
-  const groupText = readText(etcOf("etc/group"));
+  const passwdText = readInRoot(target, "etc/passwd");
+  const groupText = readInRoot(target, "etc/group");
   const passwd: PasswdEntry[] = parsePasswd(passwdText);
   const groups: GroupEntry[] = parseGroup(groupText);
   const user = resolveUser(opts.user ?? pmixUser(ctx.hostEnv, ctx.hostUser) ?? cfg.User, passwd, groups);
@@ -204,9 +243,11 @@ export function planRun(target: RunTarget, opts: RunOptions, ctx: PlanContext): 
   for (const [k, v] of jobDefaults(ctx.hostEnv)) if (!env.has(k)) env.set(k, v);
   for (const [k, v] of fromFlags) env.set(k, v);
 
-  const cwd = opts.workdir ?? (cfg.WorkingDir && cfg.WorkingDir.length > 0 ? cfg.WorkingDir : "/");
-  if (!path.posix.isAbsolute(cwd))
-    throw new InvalidArgumentError(`invalid working directory "${cwd}": it must be absolute`);
+  const cwdAsked = opts.workdir ?? (cfg.WorkingDir && cfg.WorkingDir.length > 0 ? cfg.WorkingDir : "/");
+  if (!path.posix.isAbsolute(cwdAsked))
+    throw new InvalidArgumentError(`invalid working directory "${cwdAsked}": it must be absolute`);
+  // Inside the root: `..` stops at its top, links are resolved inside it where the folder is made.
+  let cwd = cleanGuestPath(cwdAsked);
 
   // Volumes: host paths must exist (a typo should not silently create an empty folder).
   const mounts: MountSpec[] = [];
@@ -269,8 +310,7 @@ export function planRun(target: RunTarget, opts: RunOptions, ctx: PlanContext): 
     root = { kind: "overlay", lower: target.rootfs, upper, work, mountpoint };
     if (ctx.fuseOverlayfs !== undefined) root.fuse = ctx.fuseOverlayfs;
     writeInto = isRealDir(target.rootfs, "etc") ? upper : undefined;
-    if (!fs.existsSync(path.join(target.rootfs, cwd)))
-      fs.mkdirSync(path.join(upper, cwd), { recursive: true });
+    cwd = makeWorkdir(cwd, upper, target.rootfs);
   } else if (target.mode === "ephemeral") {
     // No overlay here: a private copy, discarded at exit.
     const copy = path.join(ctx.scratch, "rootfs");
@@ -286,7 +326,7 @@ export function planRun(target: RunTarget, opts: RunOptions, ctx: PlanContext): 
     }
     root = { kind: "direct", path: copy, readonly: false };
     writeInto = isRealDir(copy, "etc") ? copy : undefined;
-    if (!fs.existsSync(path.join(copy, cwd))) fs.mkdirSync(path.join(copy, cwd), { recursive: true });
+    cwd = makeWorkdir(cwd, copy, undefined);
   } else {
     root = { kind: "direct", path: target.rootfs, readonly: false };
   }
@@ -314,14 +354,19 @@ export function planRun(target: RunTarget, opts: RunOptions, ctx: PlanContext): 
       noteMade(ctx.scratch, `${upperRel}/${rel}`, false);
     }
   } else if (writeInto !== undefined) {
-    fs.mkdirSync(path.join(writeInto, "etc"), { recursive: true, mode: 0o755 });
+    // A layer the container (or the image) shaped: written without following any link in it; a file
+    // whose folder is a link there is bound instead, where the engine resolves it inside the root.
+    const into = writeInto;
     for (const [rel, text] of Object.entries(files)) {
-      const dest = path.join(writeInto, rel);
-      fs.mkdirSync(path.dirname(dest), { recursive: true, mode: 0o755 });
-      fs.rmSync(dest, { force: true });
-      fs.writeFileSync(dest, text, { mode: 0o644 });
+      try {
+        InRoot.with(into, (r) => r.writeFile(rel, text, { links: "refuse", mode: 0o644 }));
+        delete files[rel];
+      } catch (err) {
+        if (!(err instanceof OutsideRootError)) throw err;
+      }
     }
-  } else {
+  }
+  if (writeInto === undefined || (!freshUpper && Object.keys(files).length > 0)) {
     // Direct roots are not ours to edit: bind the generated files over the image's.
     const gen = path.join(ctx.scratch, "etc");
     fs.mkdirSync(gen, { recursive: true });

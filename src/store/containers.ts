@@ -448,15 +448,21 @@ export class Containers {
     copy(imageRootfs, tmp);
     if (fs.existsSync(upper) && hasOwnChanges(upper)) {
       const label = rec.name ?? id.slice(0, 12);
+      // A private snapshot of the layer, which no run of the container can change while it is applied:
+      // applyUpper clears every link in the copy that the layer's entries would be written through.
+      const snap = path.join(dir, `.upper-${randomHex(4)}`);
       try {
-        const opaque = readOpaqueDirsSync(upper);
+        copyTree(upper, snap);
+        const opaque = readOpaqueDirsSync(snap);
         if (opaque === undefined) {
           throw new StoreError(
             `cannot read the overlay marks of container ${label} (GNU tar is needed), so the ${engine} engine cannot run it: run it with userns or runc`,
           );
         }
-        applyUpper(upper, tmp, opaque);
+        applyUpper(snap, tmp, opaque);
+        removeTreeAtomic(snap);
       } catch (err) {
+        removeTreeAtomic(snap);
         removeTreeAtomic(tmp);
         if (err instanceof StoreError) throw err;
         throw new StoreError(

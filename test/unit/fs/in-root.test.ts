@@ -170,7 +170,8 @@ describe("links swapped between check and use", () => {
           });
           written++;
         } catch (err) {
-          if (!(err instanceof OutsideRootError) && (err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+          if (!(err instanceof OutsideRootError) && (err as NodeJS.ErrnoException).code !== "ENOENT")
+            throw err;
           refused++;
         }
         try {
