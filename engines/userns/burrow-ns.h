@@ -105,7 +105,8 @@ int setup_root(const struct config *cfg);
 int apply_ops(const struct config *cfg);
 int finish_root(const struct config *cfg);
 int enter_root(const struct config *cfg);
-int resolve_in_root(const char *root, const char *path, int create, bool dir, char *out, size_t outlen);
+int open_in_root(int root_fd, const char *root, const char *path, int create, bool dir, char *shown,
+		 size_t shownlen);
 
 /* seccomp.c */
 int install_fake_root_filter(void);

@@ -57,6 +57,20 @@ static int create_file(const char *path)
 	return 0;
 }
 
+/* As create_file, for name inside the directory open as dir_fd (never following a link there). */
+static int create_file_at(int dir_fd, const char *name)
+{
+	int fd;
+
+	do
+		fd = openat(dir_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	while (fd < 0 && errno == EINTR);
+	if (fd < 0)
+		return errno == EEXIST ? 0 : -1;
+	close(fd);
+	return 0;
+}
+
 static bool only_slashes(const char *s)
 {
 	while (*s == '/')
@@ -64,38 +78,54 @@ static bool only_slashes(const char *s)
 	return *s == '\0';
 }
 
-/* Resolves path (absolute, as the container will see it) inside root (a host directory) the way
- * the kernel will once root is "/": an absolute symlink restarts at root, and a ".." that would
+/* The deepest a destination may be (directories held open during one walk). */
+#define MAX_DEPTH 256
+
+/* Opens path (absolute, as the container will see it) inside the directory open as root_fd the
+ * way the kernel will once root is "/": an absolute symlink restarts at root, and a ".." that would
  * climb above root is refused instead of clamped, so a destination can never name a host path.
- * With create, missing components are made: directories, and the last one a directory (dir) or
- * an empty file. Writes root followed by the resolved path into out. */
-int resolve_in_root(const char *root, const char *path, int create, bool dir, char *out, size_t outlen)
+ * Each component is opened with O_NOFOLLOW relative to the directory before it (openat), so a link
+ * the container swaps in after a check is never followed on the host. With create, missing
+ * components are made: directories, and the last one a directory (dir) or an empty file. Returns an
+ * O_PATH descriptor of the destination (-1 on failure) and writes root followed by the resolved path
+ * into shown, for messages. */
+int open_in_root(int root_fd, const char *root, const char *path, int create, bool dir, char *shown,
+		 size_t shownlen)
 {
-	char pending[PATH_MAX], tmp[PATH_MAX], target[PATH_MAX];
+	char pending[PATH_MAX], tmp[PATH_MAX], target[PATH_MAX], name[NAME_MAX + 1];
+	int fds[MAX_DEPTH];
+	size_t depth = 0; /* fds[0..depth-1] are open; the current directory is fds[depth-1] or root_fd */
 	size_t rootlen = strlen(root);
 	size_t len;
 	const char *p;
 	int links = 0;
+	int result = -1;
 
 	while (rootlen > 0 && root[rootlen - 1] == '/')
 		rootlen--;
-	if (rootlen >= outlen || strlen(path) >= sizeof pending)
+	if (rootlen >= shownlen || strlen(path) >= sizeof pending)
 		return fail_errno(ENAMETOOLONG, "destination %s", path);
-	memcpy(out, root, rootlen);
-	out[rootlen] = '\0';
+	memcpy(shown, root, rootlen);
+	shown[rootlen] = '\0';
 	len = rootlen;
 	strcpy(pending, path);
 	p = pending;
-	while (*p != '\0') {
+	for (;;) {
 		const char *end;
 		size_t clen;
 		bool last;
+		int cur, fd;
 		struct stat st;
 
 		while (*p == '/')
 			p++;
-		if (*p == '\0')
+		if (*p == '\0') {
+			/* The walk ended on a directory already open (or the root itself). */
+			result = openat(depth > 0 ? fds[depth - 1] : root_fd, ".", O_PATH | O_CLOEXEC);
+			if (result < 0)
+				fail("destination %s (%s)", path, shown);
 			break;
+		}
 		end = strchrnul(p, '/');
 		clen = (size_t)(end - p);
 		last = only_slashes(end);
@@ -105,54 +135,92 @@ int resolve_in_root(const char *root, const char *path, int create, bool dir, ch
 		}
 		if (clen == 2 && p[0] == '.' && p[1] == '.') {
 			/* Refused, not clamped: a link that climbs out is a broken or hostile image. */
-			if (len == rootlen)
-				return fail_errno(0, "destination %s resolves outside the container root",
-						  path);
-			while (out[len - 1] != '/')
+			if (depth == 0) {
+				fail_errno(0, "destination %s resolves outside the container root", path);
+				break;
+			}
+			close(fds[--depth]);
+			while (shown[len - 1] != '/')
 				len--;
-			out[--len] = '\0';
+			shown[--len] = '\0';
 			p = end;
 			continue;
 		}
-		if (len + 1 + clen >= outlen)
-			return fail_errno(ENAMETOOLONG, "destination %s", path);
-		out[len] = '/';
-		memcpy(out + len + 1, p, clen);
-		out[len + 1 + clen] = '\0';
-		if (lstat(out, &st) < 0) {
-			if (errno != ENOENT || !create)
-				return fail("destination %s (%s)", path, out);
-			if ((!last || dir) ? mkdir(out, 0755) < 0 && errno != EEXIST : create_file(out) < 0)
-				return fail("create destination %s (%s)", path, out);
-		} else if (S_ISLNK(st.st_mode)) {
+		if (clen > NAME_MAX || len + 1 + clen >= shownlen) {
+			fail_errno(ENAMETOOLONG, "destination %s", path);
+			break;
+		}
+		memcpy(name, p, clen);
+		name[clen] = '\0';
+		shown[len] = '/';
+		memcpy(shown + len + 1, name, clen + 1);
+		cur = depth > 0 ? fds[depth - 1] : root_fd;
+		fd = openat(cur, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0 && errno == ENOENT && create) {
+			if ((!last || dir) ? mkdirat(cur, name, 0755) < 0 && errno != EEXIST
+					   : create_file_at(cur, name) < 0) {
+				fail("create destination %s (%s)", path, shown);
+				break;
+			}
+			fd = openat(cur, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		}
+		if (fd < 0) {
+			fail("destination %s (%s)", path, shown);
+			break;
+		}
+		if (fstat(fd, &st) < 0) {
+			fail("stat %s", shown);
+			close(fd);
+			break;
+		}
+		if (S_ISLNK(st.st_mode)) {
 			ssize_t n;
 
-			if (++links > MAX_SYMLINKS)
-				return fail_errno(ELOOP, "destination %s", path);
-			n = readlink(out, target, sizeof target - 1);
-			if (n < 0)
-				return fail("readlink %s", out);
+			if (++links > MAX_SYMLINKS) {
+				close(fd);
+				fail_errno(ELOOP, "destination %s", path);
+				break;
+			}
+			/* The link's own text, read from the descriptor (the name may be swapped by now). */
+			n = readlinkat(fd, "", target, sizeof target - 1);
+			close(fd);
+			if (n < 0) {
+				fail("readlink %s", shown);
+				break;
+			}
 			target[n] = '\0';
 			/* Go on with the link's text followed by what was left after it. */
-			if ((size_t)snprintf(tmp, sizeof tmp, "%s%s", target, end) >= sizeof tmp)
-				return fail_errno(ENAMETOOLONG, "destination %s", path);
+			if ((size_t)snprintf(tmp, sizeof tmp, "%s%s", target, end) >= sizeof tmp) {
+				fail_errno(ENAMETOOLONG, "destination %s", path);
+				break;
+			}
 			strcpy(pending, tmp);
 			p = pending;
-			if (target[0] == '/')
+			if (target[0] == '/') {
+				while (depth > 0)
+					close(fds[--depth]);
 				len = rootlen;
-			out[len] = '\0';
+			}
+			shown[len] = '\0';
 			continue;
-		} else if (!last && !S_ISDIR(st.st_mode)) {
-			return fail_errno(ENOTDIR, "destination %s (%s)", path, out);
 		}
 		len += 1 + clen;
+		if (last) {
+			result = fd;
+			break;
+		}
+		if (!S_ISDIR(st.st_mode) || depth == MAX_DEPTH) {
+			fail_errno(S_ISDIR(st.st_mode) ? ENAMETOOLONG : ENOTDIR, "destination %s (%s)", path,
+				   shown);
+			close(fd);
+			break;
+		}
+		fds[depth++] = fd;
 		p = end;
 	}
-	if (len == 0) {
-		out[len++] = '/';
-		out[len] = '\0';
-	}
-	return 0;
+	while (depth > 0)
+		close(fds[--depth]);
+	return result;
 }
 
 /* The flags a bind remount must repeat: the kernel refuses to clear nosuid/nodev/noexec/atime
@@ -309,8 +377,6 @@ static int setup_dev(const char *dev, bool new_devpts)
 {
 	char path[PATH_MAX];
 
-	if (mount("tmpfs", dev, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755") < 0)
-		return fail("--dev: mount tmpfs on %s", dev);
 	for (size_t i = 0; i < sizeof dev_nodes / sizeof dev_nodes[0]; i++) {
 		char host[PATH_MAX];
 
@@ -362,66 +428,118 @@ static int setup_dev(const char *dev, bool new_devpts)
 	return 0;
 }
 
-/* Applies one op; dst is its resolved host path (already created where the op creates it). */
-static int apply_op(const struct config *cfg, const struct op *op, const char *dst)
+/* The path of descriptor fd under /proc/self/fd: mount(2) and friends take paths, and this one
+ * names exactly the entry open there, whatever was swapped in at its name since. */
+static void fd_path(char *out, size_t outlen, int fd)
 {
+	snprintf(out, outlen, "/proc/self/fd/%d", fd);
+}
+
+/* The destination of op opened again, inside root_fd, once something is mounted on it: the walk
+ * crosses into the new mount, which the descriptor open before the mount does not show. */
+static int reopen(const struct config *cfg, const struct op *op, int root_fd, char *at, size_t atlen)
+{
+	char shown[PATH_MAX], msg[1024];
+	int fd = open_in_root(root_fd, cfg->rootfs, op->dst, 0, true, shown, sizeof shown);
+
+	if (fd >= 0) {
+		fd_path(at, atlen, fd);
+		return fd;
+	}
+	snprintf(msg, sizeof msg, "%s", fail_message());
+	return fail_errno(errno, "%s: %s again after mounting on it", op->arg, msg);
+}
+
+/* Applies one op on its destination, open as dst_fd inside root_fd (shown: its host path, for
+ * messages). */
+static int apply_op(const struct config *cfg, const struct op *op, int root_fd, int dst_fd, const char *shown)
+{
+	char dst[64], top[64];
+	int top_fd, rc;
+
+	fd_path(dst, sizeof dst, dst_fd);
 	switch (op->kind) {
 	case OP_BIND:
 		if (mount(op->src, dst, NULL, MS_BIND | MS_REC, NULL) < 0) {
 			if (errno == ENOENT && (op->flags & OPF_OPT))
 				return 0;
-			return fail("%s: bind %s on %s", op->arg, op->src, dst);
+			return fail("%s: bind %s on %s", op->arg, op->src, shown);
 		}
-		if ((op->flags & OPF_RO) && make_readonly(dst, true) < 0)
-			return fail("%s: make %s read-only", op->arg, dst);
-		return 0;
+		if (!(op->flags & OPF_RO))
+			return 0;
+		if ((top_fd = reopen(cfg, op, root_fd, top, sizeof top)) < 0)
+			return -1;
+		rc = make_readonly(top, true);
+		close(top_fd);
+		return rc < 0 ? fail("%s: make %s read-only", op->arg, shown) : 0;
 	case OP_TMPFS:
 		if (mount("tmpfs", dst, "tmpfs", MS_NOSUID | MS_NODEV, op->tmpfs_data) < 0)
-			return fail("%s: mount tmpfs (%s) on %s", op->arg, op->tmpfs_data, dst);
+			return fail("%s: mount tmpfs (%s) on %s", op->arg, op->tmpfs_data, shown);
 		return 0;
 	case OP_PROC:
 		/* A fresh proc shows the new pid namespace; it must be mounted by a process inside it. */
 		if (cfg->pid_ns) {
 			if (mount("proc", dst, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
-				return fail("--proc: mount proc on %s", dst);
+				return fail("--proc: mount proc on %s", shown);
 		} else if (mount("/proc", dst, NULL, MS_BIND | MS_REC, NULL) < 0) {
-			return fail("--proc: bind /proc on %s", dst);
+			return fail("--proc: bind /proc on %s", shown);
 		}
 		return 0;
 	case OP_DEV:
-		return setup_dev(dst, cfg->new_devpts);
+		if (mount("tmpfs", dst, "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755") < 0)
+			return fail("--dev: mount tmpfs on %s", shown);
+		/* The new tmpfs is this mount namespace's alone: its contents are made by path in it. */
+		if ((top_fd = reopen(cfg, op, root_fd, top, sizeof top)) < 0)
+			return -1;
+		rc = setup_dev(top, cfg->new_devpts);
+		close(top_fd);
+		return rc;
 	case OP_SYS:
 		/* sysfs cannot be mounted without a network namespace of our own: bind the host's. */
 		if (mount("/sys", dst, NULL, MS_BIND | MS_REC, NULL) < 0)
-			return fail("--sys: bind /sys on %s", dst);
-		if (make_readonly(dst, true) < 0)
-			return fail("--sys: make %s read-only", dst);
-		return 0;
+			return fail("--sys: bind /sys on %s", shown);
+		if ((top_fd = reopen(cfg, op, root_fd, top, sizeof top)) < 0)
+			return -1;
+		rc = make_readonly(top, true);
+		close(top_fd);
+		return rc < 0 ? fail("--sys: make %s read-only", shown) : 0;
 	}
 	return fail_errno(EINVAL, "unknown op");
 }
 
-/* Step 3: the planned mounts, in command-line order, each destination resolved inside the root. */
+/* Step 3: the planned mounts, in command-line order, each destination opened inside the root (no
+ * link followed on the host) and mounted on through its descriptor. */
 int apply_ops(const struct config *cfg)
 {
-	char dst[PATH_MAX];
+	char shown[PATH_MAX];
+	int root_fd = open(cfg->rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
 
+	if (root_fd < 0)
+		return fail("open %s", cfg->rootfs);
 	for (size_t i = 0; i < cfg->n_ops; i++) {
 		const struct op *op = &cfg->ops[i];
 		bool create = op->kind != OP_BIND || (op->flags & OPF_MKDIR);
 		bool dir = op->kind != OP_BIND || (op->flags & OPF_SRC_DIR);
+		int dst_fd, rc;
 
 		if (op->flags & OPF_SKIP)
 			continue;
-		if (resolve_in_root(cfg->rootfs, op->dst, create, dir, dst, sizeof dst) < 0) {
+		dst_fd = open_in_root(root_fd, cfg->rootfs, op->dst, create, dir, shown, sizeof shown);
+		if (dst_fd < 0) {
 			char msg[1024];
 
 			snprintf(msg, sizeof msg, "%s", fail_message());
+			close(root_fd);
 			return fail_errno(errno, "%s: %s", op->arg, msg);
 		}
-		if (apply_op(cfg, op, dst) < 0)
+		rc = apply_op(cfg, op, root_fd, dst_fd, shown);
+		close(dst_fd);
+		if (rc < 0) {
+			close(root_fd);
 			return -1;
+		}
 	}
+	close(root_fd);
 	return 0;
 }
 

@@ -9,6 +9,7 @@ import fsp from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { Worker } from "node:worker_threads";
 import { ALPINE, locateFixtures } from "../../harness/fixtures.js";
 import { findProgram } from "../../harness/prerequisites.js";
 import { runProgram } from "../../harness/proc.js";
@@ -324,6 +325,50 @@ describe("binds", () => {
     assert.ok((await fsp.stat(path.join(rootfs, hostSide))).isDirectory(), "created inside the root");
     assert.equal(fs.existsSync(hostSide), false, "nothing created on the host");
     assert.equal(await fsp.readFile(path.join(data, "f"), "utf8"), "in\n");
+  });
+
+  test("a destination folder swapped with a link to a host folder during setup: nothing made or mounted outside", async () => {
+    const outside = await userDir("swap-outside");
+    const data = await userDir("swap-src");
+    await fsp.writeFile(path.join(data, "file"), "bound\n");
+    await giveToTestUser(data);
+    const at = path.join(rootfs, "swap");
+    const real = path.join(rootfs, "swap.real");
+    const link = path.join(rootfs, "swap.link");
+    await fsp.mkdir(real);
+    await fsp.symlink(outside, link);
+    await giveToTestUser(real);
+    await giveToTestUser(link);
+    // A thread that keeps putting the real folder and the link in turn at /swap (renames are atomic).
+    const stop = new SharedArrayBuffer(4);
+    const worker = new Worker(
+      `const fs = require("node:fs"); const { workerData: w } = require("node:worker_threads");
+       const flag = new Int32Array(w.stop);
+       while (Atomics.load(flag, 0) === 0) {
+         try { fs.renameSync(w.real, w.at); fs.renameSync(w.at, w.real); } catch {}
+         try { fs.renameSync(w.link, w.at); fs.renameSync(w.at, w.link); } catch {}
+       }`,
+      { eval: true, workerData: { stop, at, real, link } },
+    );
+    try {
+      for (let i = 0; i < 60; i++) {
+        await sh("true", [
+          "--bind",
+          `${data}/file:/swap/sub/file:mkdir`,
+          "--bind",
+          `${data}:/swap/dir:mkdir`,
+          "--tmpfs",
+          "/swap/t",
+        ]);
+      }
+    } finally {
+      Atomics.store(new Int32Array(stop), 0, 1);
+      await worker.terminate();
+      for (const p of [at, real, link, path.join(rootfs, outside.split("/")[1]!)])
+        await fsp.rm(p, { recursive: true, force: true });
+    }
+    assert.deepEqual(await fsp.readdir(outside), [], "nothing was made in the host folder");
+    assert.deepEqual(await fsp.readdir(data), ["file"]);
   });
 
   test("':' and '\\' in a bind path are escaped with a backslash", async () => {
