@@ -121,19 +121,25 @@ function isRealDir(root: string, rel: string): boolean {
  * made a link of is not followed, and reads as empty), else the image's root (links resolved inside it).
  */
 function readInRoot(target: RunTarget, rel: string): string {
-  if (target.layer) {
-    try {
+  try {
+    if (target.layer) {
       const found = InRoot.with(target.layer.upper, (r) => {
         const st = r.resolve(rel, "refuse").stat;
         return st === undefined ? undefined : (r.readFile(rel, "refuse") ?? Buffer.alloc(0));
       });
       if (found !== undefined) return found.toString("utf8");
-    } catch (err) {
-      if (err instanceof OutsideRootError) return "";
-      throw err;
     }
+    return InRoot.with(target.rootfs, (r) => r.readFile(rel, "follow"))?.toString("utf8") ?? "";
+  } catch (err) {
+    // A link out of the layer, or a folder the container made unreadable: no accounts from there.
+    if (err instanceof OutsideRootError || isErrno(err)) return "";
+    throw err;
   }
-  return InRoot.with(target.rootfs, (r) => r.readFile(rel, "follow"))?.toString("utf8") ?? "";
+}
+
+/** Whether `err` is a file system call's failure (it has an errno code). */
+function isErrno(err: unknown): boolean {
+  return typeof (err as NodeJS.ErrnoException | undefined)?.errno === "number";
 }
 
 /**
@@ -151,9 +157,9 @@ function makeWorkdir(cwd: string, into: string, lower: string | undefined): stri
     }
     return InRoot.with(into, (r) => r.mkdirAll(guest, lower !== undefined ? "refuse" : "follow"));
   } catch (err) {
-    if (!(err instanceof OutsideRootError)) throw err;
+    if (!(err instanceof OutsideRootError) && !isErrno(err)) throw err;
     throw new OutsideRootError(
-      `cannot make the working directory ${cwd} inside the container: ${err.message}`,
+      `cannot make the working directory ${cwd} inside the container: ${isErrno(err) ? (err as Error).message.replace(/,.*$/s, "") : (err as Error).message}`,
       {
         cause: err,
       },
@@ -362,7 +368,8 @@ export function planRun(target: RunTarget, opts: RunOptions, ctx: PlanContext): 
         InRoot.with(into, (r) => r.writeFile(rel, text, { links: "refuse", mode: 0o644 }));
         delete files[rel];
       } catch (err) {
-        if (!(err instanceof OutsideRootError)) throw err;
+        // Bound instead, below: a link there (not followed), or a folder the container made unwritable.
+        if (!(err instanceof OutsideRootError) && !isErrno(err)) throw err;
       }
     }
   }
