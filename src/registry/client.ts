@@ -328,18 +328,22 @@ export class RegistryClient {
     const problem = digestProblem(descriptor.digest);
     if (problem !== undefined)
       throw new DigestMismatchError(`cannot fetch blob "${descriptor.digest}" of ${ref.name}: ${problem}`);
-    const body = await this.exchange(ref.registry, `blob ${descriptor.digest}`, async (tries) => {
-      const res = await this.request({
-        registry: ref.registry,
-        path: `/v2/${ref.repository}/blobs/${descriptor.digest}`,
-        scope: pullScope(ref.repository),
-        tries,
-      });
-      if (res.status !== 200) throw this.blobStatusError(res, ref, descriptor);
-      return readLimited(res, descriptor.size, () =>
-        mismatch(descriptor, ref, `it is larger than the ${descriptor.size} bytes the manifest says`),
-      );
-    });
+    const body = await this.exchange(
+      ref.registry,
+      `blob ${descriptor.digest} of ${ref.name}`,
+      async (tries) => {
+        const res = await this.request({
+          registry: ref.registry,
+          path: `/v2/${ref.repository}/blobs/${descriptor.digest}`,
+          scope: pullScope(ref.repository),
+          tries,
+        });
+        if (res.status !== 200) throw this.blobStatusError(res, ref, descriptor);
+        return readLimited(res, descriptor.size, () =>
+          mismatch(descriptor, ref, `it is larger than the ${descriptor.size} bytes the manifest says`),
+        );
+      },
+    );
     if (body.length !== descriptor.size) {
       throw mismatch(descriptor, ref, `it has ${body.length} bytes, the manifest says ${descriptor.size}`);
     }
