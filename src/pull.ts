@@ -246,11 +246,14 @@ async function buildImage(
   const { store, client, ref } = opts;
   const ev = opts.events ?? {};
   const downloads = new Map<string, Promise<void>>();
+  // A failed build stops the downloads still running, so that nothing lands in the store after it.
+  const stop = new AbortController();
   const unique = [...new Map(layers.map((l) => [l.digest, l])).values()];
   // The first layer not yet in the store is flattened straight from its download.
   const tapped = layers.find((l) => !store.hasBlob(l.digest))?.digest;
   const tap = tapped !== undefined ? new DownloadTap() : undefined;
   const fetches = limited(unique, Math.max(1, opts.concurrency), async (layer) => {
+    if (stop.signal.aborted) return;
     if (store.hasBlob(layer.digest)) {
       ev.layerCached?.(layer.digest);
       return;
@@ -263,12 +266,14 @@ async function buildImage(
           ev.layerCached?.(layer.digest);
           return;
         }
+        if (stop.signal.aborted) return;
         // Holding the blob's lock, any partial download of it was left by a process that died.
         removePartials(store, layer.digest);
         const useTap = tap !== undefined && layer.digest === tapped;
         try {
           await client.downloadBlob(ref, layer, store.blobPath(layer.digest), {
             onProgress: (bytes: number) => ev.layerProgress?.(layer.digest, bytes),
+            signal: stop.signal,
             ...(useTap ? { onChunk: (chunk: Buffer, offset: number) => tap.push(chunk, offset) } : {}),
           });
         } catch (err) {
@@ -357,6 +362,8 @@ async function buildImage(
     if (!store.publishImage(tmp, record)) return store.readImage(id) ?? record;
     return record;
   } catch (err) {
+    stop.abort(err);
+    await Promise.allSettled(fetches);
     try {
       removeTreeAtomic(tmp);
     } catch {

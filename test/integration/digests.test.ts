@@ -20,7 +20,7 @@ import type { Layer, PushedImage } from "../harness/image-builder.js";
 import { alpineLayer, burrowIn, DOCKER_PATH, ok, show } from "../harness/suite.js";
 
 const GENUINE = "genuine: the publisher's own file\n";
-const EVIL = "evil!!!: the forger's own file!!\n"; // as long as GENUINE: a same-size swap
+const EVIL = "evil!!!: the forger's own file!!!\n"; // as long as GENUINE: a same-size swap
 
 let alpine: Layer;
 let genuineTop: Layer;
