@@ -142,6 +142,12 @@ export function describeThrown(value: unknown): string {
     return `${value.name}${tag}: ${value.message || "(no message)"}`;
   }
   if (typeof value === "string") return value;
+  // Error-like objects (got hands over the socket's error as one: name, message, code) read as errors do.
+  const o = value as { name?: unknown; message?: unknown; code?: unknown } | null;
+  if (typeof o === "object" && o !== null && typeof o.message === "string") {
+    const tag = typeof o.code === "string" || typeof o.code === "number" ? ` [${o.code}]` : "";
+    return `${typeof o.name === "string" ? o.name : "Object"}${tag}: ${o.message}`;
+  }
   return inspect(value, { depth: 3, breakLength: Infinity, compact: true, maxStringLength: 500 });
 }
 

@@ -46,3 +46,9 @@ test("storeFailure and describeThrown say what a non-Error was", () => {
   assert.ok(err instanceof StoreError);
   assert.equal(err.message, "cannot pull x: { errno: -5 }");
 });
+
+test("got's error-like cause object (name, message, code) reads as an error does", () => {
+  const cause = { name: "Error", message: "The server aborted pending request", code: "ECONNRESET" };
+  const chain = causeChain(new RegistryError("fetching x failed", { cause }));
+  assert.equal(chain[chain.length - 1], "caused by: Error [ECONNRESET]: The server aborted pending request");
+});
