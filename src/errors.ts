@@ -1,4 +1,5 @@
 // Error classes with stable codes; the CLI prints their message on one line and exits 125.
+import { inspect } from "node:util";
 
 /** Base of every error burrow raises on purpose: a stable `code`, a user-facing message, the cause kept. */
 export class BurrowError extends Error {
@@ -125,28 +126,56 @@ export function storeFailure(what: string, err: unknown): BurrowError {
       cause: err,
     });
   }
-  return new StoreError(`${what}: ${(err as Error | undefined)?.message ?? String(err)}`, { cause: err });
+  return new StoreError(`${what}: ${err instanceof Error ? err.message : describeThrown(err)}`, {
+    cause: err,
+  });
 }
 
-/** The lines `--debug` prints: each error in the cause chain with its code and stack. */
-export function causeChain(err: unknown): string[] {
+/**
+ * A thrown value in words: an Error's name, code and message; anything else (a plain object, a string) as
+ * util.inspect shows it on one line, never "[object Object]".
+ */
+export function describeThrown(value: unknown): string {
+  if (value instanceof Error) {
+    const code = (value as { code?: unknown }).code;
+    const tag = typeof code === "string" || typeof code === "number" ? ` [${code}]` : "";
+    return `${value.name}${tag}: ${value.message || "(no message)"}`;
+  }
+  if (typeof value === "string") return value;
+  // Error-like objects (got hands over the socket's error as one: name, message, code) read as errors do.
+  const o = value as { name?: unknown; message?: unknown; code?: unknown } | null;
+  if (typeof o === "object" && o !== null && typeof o.message === "string") {
+    const tag = typeof o.code === "string" || typeof o.code === "number" ? ` [${o.code}]` : "";
+    return `${typeof o.name === "string" ? o.name : "Object"}${tag}: ${o.message}`;
+  }
+  return inspect(value, { depth: 3, breakLength: Infinity, compact: true, maxStringLength: 500 });
+}
+
+/**
+ * The lines `--debug` prints: each error in the cause chain with its code and stack, readable whatever was
+ * thrown (plain objects, strings); the errors an AggregateError holds are listed under it, indented.
+ */
+export function causeChain(err: unknown, indent = ""): string[] {
   const lines: string[] = [];
+  const seen = new Set<unknown>();
   let cur: unknown = err;
-  let depth = 0;
-  while (cur !== undefined && cur !== null && depth < 16) {
-    if (cur instanceof Error) {
-      const code = (cur as { code?: unknown }).code;
-      const head = depth === 0 ? "error" : "caused by";
-      lines.push(`${head}: ${cur.name}${typeof code === "string" ? ` [${code}]` : ""}: ${cur.message}`);
-      if (cur.stack) {
-        for (const l of cur.stack.split("\n").slice(1)) lines.push(`    ${l.trim()}`);
-      }
-      cur = cur.cause;
-    } else {
-      lines.push(`${depth === 0 ? "error" : "caused by"}: ${String(cur)}`);
-      cur = undefined;
+  for (let depth = 0; depth < 16 && cur !== undefined && cur !== null && !seen.has(cur); depth++) {
+    seen.add(cur);
+    lines.push(`${indent}${depth === 0 ? "error" : "caused by"}: ${describeThrown(cur)}`);
+    if (typeof cur !== "object") break;
+    if (cur instanceof Error && cur.stack) {
+      for (const l of cur.stack.split("\n").slice(1))
+        if (/^\s*at /.test(l)) lines.push(`${indent}    ${l.trim()}`);
     }
-    depth++;
+    const inner = (cur as { errors?: unknown }).errors;
+    if (Array.isArray(inner)) {
+      for (const [i, e] of inner.slice(0, 8).entries()) {
+        const sub = causeChain(e, `${indent}  `);
+        sub[0] = sub[0]!.replace("error: ", `error ${i + 1} of ${inner.length}: `);
+        lines.push(...sub);
+      }
+    }
+    cur = (cur as { cause?: unknown }).cause;
   }
   return lines;
 }

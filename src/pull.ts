@@ -10,11 +10,12 @@ import { removeAbandoned } from "./store/abandoned.js";
 import { removeTreeAtomic } from "./store/atomic.js";
 import { digestHex } from "./store/paths.js";
 import { summarizeTree } from "./store/summary.js";
-import { storeFailure, BurrowError } from "./errors.js";
+import { storeFailure, BurrowError, DigestMismatchError } from "./errors.js";
 import type { Reference } from "./registry/reference.js";
 import type { Platform } from "./registry/platform.js";
 import type { RegistryClient } from "./registry/client.js";
 import { flattenLayers } from "./image/flatten.js";
+import { configDiffIds, ensureDiffIdsChecked, layerCountProblem } from "./image/diff-ids.js";
 
 /** What a pull reports while it works (the progress display listens). */
 export interface PullEvents {
@@ -177,36 +178,59 @@ export async function pullImage(opts: PullOptions): Promise<PullResult> {
     size: l.size,
     mediaType: l.mediaType,
   }));
-  const claim = await store.claimBlobs([
+  const digests = [
     resolved.configDigest,
     resolved.manifestDigest,
     ...(resolved.indexDigest ? [resolved.indexDigest] : []),
     ...layers.map((l) => l.digest),
-  ]);
+  ];
+  const claim = await store.claimBlobs(digests);
   try {
+    // The image id is the config's digest: only layers that are the config's own may be stored under it.
+    const diffIds = configDiffIds(resolved.config, (why, cause) =>
+      forged(name, `its config ${why}`, { cause }),
+    );
+    const countProblem = layerCountProblem(layers.length, diffIds);
+    if (countProblem !== undefined) throw forged(name, countProblem);
     store.putBlob(resolved.configDigest, resolved.config);
     store.putBlob(resolved.manifestDigest, resolved.manifestBody);
     if (resolved.indexDigest && resolved.indexBody) store.putBlob(resolved.indexDigest, resolved.indexBody);
     let status: PullResult["status"] = "uptodate";
     let image = store.readImage(id);
-    if (!image) {
+    if (image) {
+      image = await ensureDiffIdsChecked(store, image, diffIds);
+    } else {
       ev.resolved?.(layers);
       cleanAbandoned(store);
       image = await withLock(store.paths.locks, `image-${id}`, async () => {
         const existing = store.readImage(id);
         if (existing) return existing;
         status = "downloaded";
-        return buildImage(opts, id, layers, resolved);
+        return buildImage(opts, id, layers, diffIds, resolved);
       });
+      if (status === "uptodate") image = await ensureDiffIdsChecked(store, image, diffIds);
     }
     store.setRef(name, id, resolved.manifestDigest);
     return { image, name, status };
   } catch (err) {
+    if (err instanceof DigestMismatchError) {
+      // A refused image leaves nothing behind: what this pull fetched for it goes unless an image uses it.
+      claim.release();
+      await store.collectBlobs(digests).catch(() => undefined);
+    }
     if (err instanceof BurrowError) throw err;
     throw storeFailure(`cannot pull ${name}`, err);
   } finally {
     claim.release();
   }
+}
+
+/** The refusal of an image whose layers are not the ones its config (whose digest is its id) names. */
+function forged(name: string, why: string, options?: { cause?: unknown }): DigestMismatchError {
+  return new DigestMismatchError(
+    `refusing ${name}: ${why}: a broken image, or one forged from another image's config; nothing was stored`,
+    options,
+  );
 }
 
 type Resolved = Awaited<ReturnType<RegistryClient["resolveImage"]>>;
@@ -216,16 +240,20 @@ async function buildImage(
   opts: PullOptions,
   id: string,
   layers: LayerRecord[],
+  diffIds: string[],
   resolved: Resolved,
 ): Promise<ImageRecord> {
   const { store, client, ref } = opts;
   const ev = opts.events ?? {};
   const downloads = new Map<string, Promise<void>>();
+  // A failed build stops the downloads still running, so that nothing lands in the store after it.
+  const stop = new AbortController();
   const unique = [...new Map(layers.map((l) => [l.digest, l])).values()];
   // The first layer not yet in the store is flattened straight from its download.
   const tapped = layers.find((l) => !store.hasBlob(l.digest))?.digest;
   const tap = tapped !== undefined ? new DownloadTap() : undefined;
   const fetches = limited(unique, Math.max(1, opts.concurrency), async (layer) => {
+    if (stop.signal.aborted) return;
     if (store.hasBlob(layer.digest)) {
       ev.layerCached?.(layer.digest);
       return;
@@ -238,12 +266,14 @@ async function buildImage(
           ev.layerCached?.(layer.digest);
           return;
         }
+        if (stop.signal.aborted) return;
         // Holding the blob's lock, any partial download of it was left by a process that died.
         removePartials(store, layer.digest);
         const useTap = tap !== undefined && layer.digest === tapped;
         try {
           await client.downloadBlob(ref, layer, store.blobPath(layer.digest), {
             onProgress: (bytes: number) => ev.layerProgress?.(layer.digest, bytes),
+            signal: stop.signal,
             ...(useTap ? { onChunk: (chunk: Buffer, offset: number) => tap.push(chunk, offset) } : {}),
           });
         } catch (err) {
@@ -290,6 +320,9 @@ async function buildImage(
               file: store.blobPath(layer.digest),
               size: layer.size,
               stream,
+              // Checked while it is extracted: the rootfs is published only if every layer matches.
+              diffId: diffIds[i],
+              label: `layer ${i + 1} (${layer.digest})`,
             },
           ],
           { warn: opts.warn },
@@ -299,7 +332,7 @@ async function buildImage(
         // blob reads as a corrupt layer), that is the error to report.
         stream?.destroy();
         await downloads.get(layer.digest);
-        throw err;
+        throw err instanceof DigestMismatchError ? forged(ref.toString(), err.message, { cause: err }) : err;
       }
       ev.extracted?.(layer.digest, i);
     }
@@ -324,10 +357,13 @@ async function buildImage(
       source: `${ref.registry}/${ref.repository}`,
       pulledAt: new Date().toISOString(),
       rootfs: summarizeTree(path.join(tmp, "rootfs")),
+      diffIds,
     };
     if (!store.publishImage(tmp, record)) return store.readImage(id) ?? record;
     return record;
   } catch (err) {
+    stop.abort(err);
+    await Promise.allSettled(fetches);
     try {
       removeTreeAtomic(tmp);
     } catch {

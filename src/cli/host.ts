@@ -1,6 +1,6 @@
 // What a command's work needs from the command line around it (global options, config, store, streams,
 // error reporting), without clipanion: `burrow run`'s direct path (src/cli/run-direct.ts) runs on this alone.
-import { BurrowError, causeChain } from "../errors.js";
+import { BurrowError, causeChain, describeThrown } from "../errors.js";
 import type { Config } from "../config.js";
 import type { Store } from "../store/store.js";
 
@@ -102,7 +102,8 @@ export function reportError(err: unknown, stderr: NodeJS.WritableStream, debug: 
     stderr.write(`burrow: ${e.message ?? String(err)}\n`);
     return 125;
   }
-  stderr.write(`burrow: internal error: ${e?.message ?? String(err)} (run with --debug for details)\n`);
+  const what = err instanceof Error ? err.message : describeThrown(err);
+  stderr.write(`burrow: internal error: ${what} (run with --debug for details)\n`);
   if (debug) stderr.write(causeChain(err).join("\n") + "\n");
   return 125;
 }

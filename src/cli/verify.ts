@@ -25,6 +25,7 @@ export async function verifyImage(store: Store, image: ImageRecord): Promise<str
     { what: "manifest", digest: image.manifestDigest },
     ...image.layers.map((l, i) => ({ what: `layer ${i + 1}`, digest: l.digest })),
   ];
+  const intact = new Set<string>();
   for (const b of blobs) {
     const file = store.blobPath(b.digest);
     if (!fs.existsSync(file)) {
@@ -33,7 +34,10 @@ export async function verifyImage(store: Store, image: ImageRecord): Promise<str
     }
     const got = await sha256File(file);
     if (got !== b.digest) problems.push(`${b.what} ${b.digest} is corrupt (its content hashes to ${got})`);
+    else intact.add(b.digest);
   }
+  problems.push(...(await imageConsistency(store, image, intact)));
+  const layersSound = problems.length === 0;
   const root = store.rootfs(image.id);
   if (!fs.existsSync(root)) {
     problems.push(`rootfs ${root} is missing`);
@@ -43,6 +47,63 @@ export async function verifyImage(store: Store, image: ImageRecord): Promise<str
     for (const k of ["files", "dirs", "symlinks", "bytes"] as const) {
       if (now[k] !== was[k]) problems.push(`rootfs has ${now[k]} ${k}, the pull left ${was[k]}`);
     }
+    // Counts miss a file rewritten to the same size: the layers, once sound, are flattened again to compare.
+    if (layersSound) {
+      const { rootfsDifferences } = await import("../image/rootfs-check.js");
+      problems.push(...(await rootfsDifferences(store, image)));
+    }
+  }
+  return problems;
+}
+
+/**
+ * Whether the intact blobs describe this image: the manifest names its config and layers, and each layer's
+ * uncompressed content is the one the config's diff_ids name (the image id is the config's digest, so a
+ * rootfs flattened from other layers is not this image).
+ */
+async function imageConsistency(store: Store, image: ImageRecord, intact: Set<string>): Promise<string[]> {
+  const problems: string[] = [];
+  const { configDiffIds, layerCountProblem, blobDiffId } = await import("../image/diff-ids.js");
+  if (intact.has(image.manifestDigest)) {
+    let manifest: { config?: { digest?: unknown }; layers?: { digest?: unknown }[] } | undefined;
+    try {
+      manifest = JSON.parse(store.readBlob(image.manifestDigest)!.toString("utf8")) as typeof manifest;
+    } catch {
+      problems.push(`manifest ${image.manifestDigest} is not JSON`);
+    }
+    const named = Array.isArray(manifest?.layers) ? manifest.layers.map((l) => l?.digest) : [];
+    if (manifest && manifest.config?.digest !== image.configDigest)
+      problems.push(`the manifest names another config than ${image.configDigest}`);
+    if (
+      manifest &&
+      (named.length !== image.layers.length || named.some((d, i) => d !== image.layers[i]!.digest))
+    )
+      problems.push(`the manifest names other layers than the image record`);
+  }
+  if (!intact.has(image.configDigest)) return problems;
+  let diffIds: string[];
+  try {
+    diffIds = configDiffIds(store.readBlob(image.configDigest)!, (why) => new Error(`config ${why}`));
+  } catch (err) {
+    return [...problems, (err as Error).message];
+  }
+  const count = layerCountProblem(image.layers.length, diffIds);
+  if (count !== undefined)
+    return [...problems, `${count}: the layers are not the image its config describes`];
+  for (const [i, layer] of image.layers.entries()) {
+    if (!intact.has(layer.digest)) continue;
+    let got: string;
+    try {
+      got = await blobDiffId(store.blobPath(layer.digest));
+    } catch (err) {
+      problems.push(`layer ${i + 1} ${layer.digest} cannot be read: ${(err as Error).message}`);
+      continue;
+    }
+    if (got !== diffIds[i])
+      problems.push(
+        `layer ${i + 1} ${layer.digest} is not the layer the config names: its uncompressed content hashes ` +
+          `to ${got}, the config's diff_id is ${diffIds[i]} (tampered with, or forged from another image's config)`,
+      );
   }
   return problems;
 }
@@ -51,9 +112,10 @@ export async function verifyImage(store: Store, image: ImageRecord): Promise<str
 export class VerifyCommand extends BurrowCommand {
   static override paths = [["verify"]];
   static override usage = BurrowCommand.Usage({
-    description: "Check that images are intact: blobs match their digests and the rootfs is complete",
+    description:
+      "Check that images are intact: blobs match their digests, layers their config's diff_ids, and the rootfs its layers",
     details: `
-      TARGET is an image, or a container (its image is checked, and that its own layer is there). With no TARGET every image and every container is checked. Exit status 1 when something is damaged.
+      TARGET is an image, or a container (its image is checked, and that its own layer is there). With no TARGET every image and every container is checked: each blob against its digest, each layer's uncompressed content against the diff_id its config gives it, and the rootfs against its layers flattened afresh (this needs room for one more copy of the image while it runs). Exit status 1 when something is damaged or was tampered with.
     `,
     examples: [
       ["Verify an image", "$0 verify alpine"],

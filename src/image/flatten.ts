@@ -1,9 +1,16 @@
 // Flattens image layers into one rootfs: safe streaming extraction with OCI whiteouts applied.
 import fs from "node:fs";
+import { createHash } from "node:crypto";
 import type { Readable } from "node:stream";
 import path from "node:path";
 import { execFileSync } from "node:child_process";
-import { LayerFormatError, StoreError, UnsafeLayerError, storeFailure } from "../errors.js";
+import {
+  DigestMismatchError,
+  LayerFormatError,
+  StoreError,
+  UnsafeLayerError,
+  storeFailure,
+} from "../errors.js";
 import { TarFormatError, TarParser, type TarEntry, type TarHandler } from "./tar-parser.js";
 import { InRootResolver, UnsafePathError, normalizeEntryPath, splitParent } from "./safe-path.js";
 import {
@@ -36,6 +43,14 @@ export interface LayerInput {
    * nothing built from it until the download is verified against the digest.
    */
   stream?: Readable | undefined;
+  /**
+   * The layer's diff_id from the image config: the sha256 of its uncompressed tar, hashed while it is
+   * extracted (no second pass). A layer whose bytes hash otherwise fails with DigestMismatchError once
+   * read to its end; the caller then throws away the rootfs it was flattened into.
+   */
+  diffId?: string | undefined;
+  /** How the layer is named in a diff_id mismatch (default: `layer <digest>`). */
+  label?: string | undefined;
 }
 
 /** Callbacks for a flatten run. */
@@ -328,7 +343,12 @@ class LayerApplier implements TarHandler {
 
 /** Turns an error from applying a layer into a one-line burrow error naming the layer and the member. */
 function layerError(err: unknown, digest: string, member: string): Error {
-  if (err instanceof UnsafeLayerError || err instanceof LayerFormatError || err instanceof StoreError)
+  if (
+    err instanceof UnsafeLayerError ||
+    err instanceof LayerFormatError ||
+    err instanceof StoreError ||
+    err instanceof DigestMismatchError
+  )
     return err;
   const where = `layer ${digest}${member ? `, entry "${member}"` : ""}`;
   const msg = (err as Error | undefined)?.message ?? String(err);
@@ -343,6 +363,15 @@ function layerError(err: unknown, digest: string, member: string): Error {
   }
   if (typeof code === "string") return new LayerFormatError(`${where}: ${msg}`, { cause: err });
   return err instanceof Error ? err : new Error(msg);
+}
+
+/** Throws DigestMismatchError when a layer's uncompressed bytes hashed to `got`, not to its diff_id. */
+function checkDiffId(layer: LayerInput, got: string): void {
+  if (layer.diffId === undefined || got === layer.diffId) return;
+  throw new DigestMismatchError(
+    `${layer.label ?? `layer ${layer.digest}`} is not the layer the image config names: its uncompressed ` +
+      `content hashes to ${got}, the config's diff_id is ${layer.diffId}`,
+  );
 }
 
 /** Streams one layer blob through the tar parser into the rootfs. */
@@ -370,8 +399,13 @@ async function applyLayer(
     parser = new TarParser(applier);
     const progress = opts.onLayerProgress;
     const onRead = progress ? (bytes: number): void => progress.call(opts, index, bytes) : undefined;
-    for await (const chunk of decompressFile(source, compression, onRead)) parser.write(chunk);
+    const hash = layer.diffId !== undefined ? createHash("sha256") : undefined;
+    for await (const chunk of decompressFile(source, compression, onRead)) {
+      hash?.update(chunk);
+      parser.write(chunk);
+    }
     parser.end();
+    if (hash !== undefined) checkDiffId(layer, `sha256:${hash.digest("hex")}`);
     applier.finish();
   } catch (err) {
     throw layerError(err, layer.digest, parser?.currentPath ?? "");

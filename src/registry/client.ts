@@ -11,6 +11,7 @@ import {
   ManifestUnknownError,
   RegistryError,
   UnsupportedManifestError,
+  describeThrown,
 } from "../errors.js";
 import { Authenticator, chooseChallenge, pullScope } from "./auth.js";
 import type { Credentials } from "./credentials.js";
@@ -24,9 +25,16 @@ import { ProxyAgents } from "./proxy.js";
 import type { ProxySettings } from "./proxy.js";
 import type { Reference } from "./reference.js";
 import { registryApiHost } from "./reference.js";
-import { DEFAULT_RETRY_POLICY, backoffDelay, isRetryableError, isRetryableStatus, sleep } from "./retry.js";
-import type { RetryPolicy } from "./retry.js";
-import { DEFAULT_TIMEOUTS, discard, header, readBody, send } from "./transport.js";
+import {
+  DEFAULT_RETRY_POLICY,
+  backoffDelay,
+  isRetryableError,
+  isRetryableStatus,
+  retryExchange,
+  sleep,
+} from "./retry.js";
+import type { RetryPolicy, TryCount } from "./retry.js";
+import { DEFAULT_TIMEOUTS, discard, header, readResponse, send } from "./transport.js";
 import type { RawResponse, Timeouts } from "./transport.js";
 import { parseWwwAuthenticate } from "./www-authenticate.js";
 import type { AuthChallenge } from "./www-authenticate.js";
@@ -143,9 +151,18 @@ export class RegistryClient {
       fetchToken: async (url, headers) => {
         // A realm on an insecure host (often the registry itself) gets the same unverified TLS.
         const rejectUnauthorized = !this.isInsecure(url.host) && !this.isInsecure(url.hostname);
-        const res = await this.sendWithRetry(url, headers, { rejectUnauthorized, registry: url.host });
-        const body = await readBody(res.body, MAX_SMALL_BYTES);
-        return { status: res.status, body };
+        const what = `a token from ${url.origin}`;
+        return this.exchange(url.host, what, async (tries) => {
+          const res = await this.sendWithRetry(url, headers, {
+            rejectUnauthorized,
+            registry: url.host,
+            tries,
+          });
+          const body = await readLimited(res, MAX_SMALL_BYTES, () =>
+            oversize(`the token service ${url.origin} sent`, "a token answer", MAX_SMALL_BYTES),
+          );
+          return { status: res.status, body };
+        });
       },
     });
   }
@@ -192,26 +209,27 @@ export class RegistryClient {
         throw new ManifestUnknownError(`cannot fetch manifest "${tagOrDigest}": ${problem}`);
     }
     const what = `${ref.name}${byDigest ? "@" : ":"}${tagOrDigest}`;
-    const res = await this.request({
-      registry: ref.registry,
-      path: `/v2/${ref.repository}/manifests/${tagOrDigest}`,
-      scope: pullScope(ref.repository),
-      headers: { accept: MANIFEST_ACCEPT.join(", ") },
-    });
-    if (res.status === 404) {
-      discard(res);
-      throw new ManifestUnknownError(
-        `${what} not found: ${ref.registry} has no ${byDigest ? "manifest with that digest" : `tag "${tagOrDigest}"`} ` +
-          `in repository ${ref.repository} (or no such repository)`,
+    const { res, body } = await this.exchange(ref.registry, `the manifest of ${what}`, async (tries) => {
+      const res = await this.request({
+        registry: ref.registry,
+        path: `/v2/${ref.repository}/manifests/${tagOrDigest}`,
+        scope: pullScope(ref.repository),
+        headers: { accept: MANIFEST_ACCEPT.join(", ") },
+        tries,
+      });
+      if (res.status === 404) {
+        discard(res);
+        throw new ManifestUnknownError(
+          `${what} not found: ${ref.registry} has no ${byDigest ? "manifest with that digest" : `tag "${tagOrDigest}"`} ` +
+            `in repository ${ref.repository} (or no such repository)`,
+        );
+      }
+      if (res.status !== 200) throw this.statusError(res, ref.registry, `the manifest of ${what}`);
+      const body = await readLimited(res, MAX_MANIFEST_BYTES, (size) =>
+        oversize(`${ref.registry} sent`, `the manifest of ${what}`, MAX_MANIFEST_BYTES, size),
       );
-    }
-    if (res.status !== 200) throw this.statusError(res, ref.registry, `the manifest of ${what}`);
-    let body: Buffer;
-    try {
-      body = await readBody(res.body, MAX_MANIFEST_BYTES);
-    } catch (err) {
-      throw this.wrapBodyError(err, ref.registry, `the manifest of ${what}`);
-    }
+      return { res, body };
+    });
     const algorithm = byDigest ? parseDigest(tagOrDigest).algorithm : "sha256";
     const digest = digestOf(body, algorithm);
     if (byDigest && digest !== tagOrDigest) {
@@ -295,25 +313,41 @@ export class RegistryClient {
     };
   }
 
-  /** Fetches a small blob (a config) into memory and verifies its digest and size. */
+  /**
+   * Fetches a small blob (a config) into memory and verifies its digest and size; a connection that drops
+   * on the way is tried again, as a layer's is. One larger than `limit` is refused before it is fetched.
+   */
   async fetchBlob(ref: Reference, descriptor: Descriptor, limit = MAX_CONFIG_BYTES): Promise<Buffer> {
-    const res = await this.request({
-      registry: ref.registry,
-      path: `/v2/${ref.repository}/blobs/${descriptor.digest}`,
-      scope: pullScope(ref.repository),
-    });
-    if (res.status !== 200) throw this.blobStatusError(res, ref, descriptor);
-    let body: Buffer;
-    try {
-      body = await readBody(res.body, Math.min(limit, descriptor.size));
-    } catch (err) {
-      if (err instanceof RangeError) throw mismatch(descriptor, ref);
-      throw this.wrapBodyError(err, ref.registry, `blob ${descriptor.digest}`);
+    if (descriptor.size > limit) {
+      throw new UnsupportedManifestError(
+        `the config of ${ref.name} is ${descriptor.size} bytes, over the limit of ${limit} bytes for an image ` +
+          `config (real ones are a few kilobytes): burrow cannot use this image; check the reference, or ask ` +
+          `its publisher`,
+      );
     }
-    if (
-      body.length !== descriptor.size ||
-      digestOf(body, parseDigest(descriptor.digest).algorithm) !== descriptor.digest
-    ) {
+    const problem = digestProblem(descriptor.digest);
+    if (problem !== undefined)
+      throw new DigestMismatchError(`cannot fetch blob "${descriptor.digest}" of ${ref.name}: ${problem}`);
+    const body = await this.exchange(
+      ref.registry,
+      `blob ${descriptor.digest} of ${ref.name}`,
+      async (tries) => {
+        const res = await this.request({
+          registry: ref.registry,
+          path: `/v2/${ref.repository}/blobs/${descriptor.digest}`,
+          scope: pullScope(ref.repository),
+          tries,
+        });
+        if (res.status !== 200) throw this.blobStatusError(res, ref, descriptor);
+        return readLimited(res, descriptor.size, () =>
+          mismatch(descriptor, ref, `it is larger than the ${descriptor.size} bytes the manifest says`),
+        );
+      },
+    );
+    if (body.length !== descriptor.size) {
+      throw mismatch(descriptor, ref, `it has ${body.length} bytes, the manifest says ${descriptor.size}`);
+    }
+    if (digestOf(body, parseDigest(descriptor.digest).algorithm) !== descriptor.digest) {
       throw mismatch(descriptor, ref);
     }
     return body;
@@ -467,17 +501,24 @@ export class RegistryClient {
     const seen = new Set<string>();
     for (let page = 0; next !== undefined && !seen.has(next) && page < 10_000; page++) {
       seen.add(next);
-      const res = await this.request({
-        registry: ref.registry,
-        path: next,
-        scope: pullScope(ref.repository),
+      const pagePath = next;
+      const { res, body } = await this.exchange(ref.registry, `the tags of ${ref.name}`, async (tries) => {
+        const res = await this.request({
+          registry: ref.registry,
+          path: pagePath,
+          scope: pullScope(ref.repository),
+          tries,
+        });
+        if (res.status === 404) {
+          discard(res);
+          throw new ManifestUnknownError(`repository ${ref.name} not found`);
+        }
+        if (res.status !== 200) throw this.statusError(res, ref.registry, `the tags of ${ref.name}`);
+        const body = await readLimited(res, MAX_MANIFEST_BYTES, (size) =>
+          oversize(`${ref.registry} sent`, `a page of the tags of ${ref.name}`, MAX_MANIFEST_BYTES, size),
+        );
+        return { res, body };
       });
-      if (res.status === 404) {
-        discard(res);
-        throw new ManifestUnknownError(`repository ${ref.name} not found`);
-      }
-      if (res.status !== 200) throw this.statusError(res, ref.registry, `the tags of ${ref.name}`);
-      const body = await readBody(res.body, MAX_MANIFEST_BYTES);
       let json: unknown;
       try {
         json = JSON.parse(body.toString("utf8"));
@@ -680,12 +721,69 @@ export class RegistryClient {
     return this.statusError(res, ref.registry, `blob ${descriptor.digest} of ${ref.name}`);
   }
 
-  private wrapBodyError(err: unknown, registry: string, what: string): BurrowError {
-    if (err instanceof BurrowError) return err;
-    if (err instanceof RangeError)
-      return new RegistryError(`${registry} sent an oversized answer for ${what}`, { cause: err });
-    return describeNetworkError(err, registry, this.isInsecure(registry));
+  /**
+   * One request and the reading of its answer, tried again as a whole when the connection drops at either
+   * step (retryExchange); a failure is then told in one line that says how often it was tried.
+   */
+  private async exchange<T>(
+    registry: string,
+    what: string,
+    once: (tries: TryCount) => Promise<T>,
+    signal?: AbortSignal,
+  ): Promise<T> {
+    const tries: TryCount = { count: 0 };
+    try {
+      return await retryExchange(this.retry, tries, () => once(tries), {
+        signal,
+        onRetry: (err, wait) =>
+          this.options.debug?.(`${what}: ${describeCause(err)}; trying again in ${wait} ms`),
+      });
+    } catch (err) {
+      if (err instanceof BurrowError || signal?.aborted) throw err;
+      if (tries.count > 1 && isRetryableError(err)) {
+        throw new RegistryError(
+          `fetching ${what} from ${registry} failed after ${tries.count} tries: ${describeCause(err)}; ` +
+            `check the network (or the proxy) and try again`,
+          { cause: err },
+        );
+      }
+      throw describeNetworkError(err, registry, this.isInsecure(registry));
+    }
   }
+}
+
+/** Reads a whole answer; one over `limit` bytes fails with the error `tooLarge` makes (given the size announced). */
+async function readLimited(
+  res: RawResponse,
+  limit: number,
+  tooLarge: (announced: number | undefined) => BurrowError,
+): Promise<Buffer> {
+  const announced = Number(res.headers["content-length"] ?? "NaN");
+  if (Number.isFinite(announced) && announced > limit) {
+    discard(res);
+    throw tooLarge(announced);
+  }
+  try {
+    return await readResponse(res, limit);
+  } catch (err) {
+    if (err instanceof RangeError) throw tooLarge(undefined);
+    throw err;
+  }
+}
+
+/** The refusal of an answer over its size limit: what it was, how big, the limit, and what to do. */
+function oversize(who: string, what: string, limit: number, size?: number): RegistryError {
+  return new RegistryError(
+    `${who} ${size !== undefined ? `${size} bytes` : `more than ${limit} bytes`} for ${what}, over the limit ` +
+      `of ${limit} bytes (real ones are a few kilobytes): check the reference and that the address is a ` +
+      `registry, not a web page or a proxy's error page`,
+  );
+}
+
+/** An error's own words, for a one-line message: its message, else its code, else what it is. */
+function describeCause(err: unknown): string {
+  if (err instanceof Error) return err.message || String((err as { code?: unknown }).code ?? err.name);
+  return describeThrown(err);
 }
 
 function isKnownManifestType(mediaType: string): boolean {

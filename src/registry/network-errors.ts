@@ -1,5 +1,5 @@
 // One-line messages for failures below HTTP: unreachable hosts, TLS verification, proxies.
-import { BurrowError, RegistryError } from "../errors.js";
+import { BurrowError, RegistryError, describeThrown } from "../errors.js";
 import { errorCode } from "./retry.js";
 
 const TLS_VERIFY_CODES = new Set([
@@ -48,7 +48,7 @@ export function isNotTlsError(err: unknown): boolean {
 export function describeNetworkError(err: unknown, registry: string, insecure: boolean): BurrowError {
   if (err instanceof BurrowError) return err;
   const code = errorCode(err) ?? "error";
-  const detail = err instanceof Error ? err.message : String(err);
+  const detail = err instanceof Error ? err.message : describeThrown(err);
   if (isTlsVerifyError(err)) {
     return new RegistryError(
       `cannot verify the TLS certificate of ${registry}: ${detail}; add its CA with ` +

@@ -1,4 +1,5 @@
 // When and how long to wait before trying a registry request again.
+import { BurrowError } from "../errors.js";
 
 /** How many tries a request gets and how long the waits between them are. */
 export interface RetryPolicy {
@@ -106,4 +107,44 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     }, ms);
     signal?.addEventListener("abort", onAbort, { once: true });
   });
+}
+
+/** The tries of one logical request, shared by all its sends (each send counts one). */
+export interface TryCount {
+  count: number;
+}
+
+/** What `retryExchange` reports before each wait. */
+export interface RetryExchangeOptions {
+  signal?: AbortSignal | undefined;
+  /** Told the failure and the wait before the next try (the `--debug` line). */
+  onRetry?: (err: unknown, waitMs: number) => void;
+}
+
+/**
+ * Runs one exchange (send a request, read its whole answer) until it succeeds, so that a connection that
+ * drops while the answer is read is tried again like one that drops before it. The sends inside count
+ * `tries` up (one that fails before sending anything counts one too); a failure isRetryableError accepts
+ * is tried again after backoffDelay while the policy has tries left. Anything else (a BurrowError, which
+ * says what is wrong already), and the last failure, is thrown as it came.
+ */
+export async function retryExchange<T>(
+  policy: Pick<RetryPolicy, "tries" | "baseDelayMs" | "maxDelayMs" | "maxRetryAfterMs">,
+  tries: TryCount,
+  once: () => Promise<T>,
+  opts: RetryExchangeOptions = {},
+): Promise<T> {
+  for (;;) {
+    const before = tries.count;
+    try {
+      return await once();
+    } catch (err) {
+      if (tries.count === before) tries.count++;
+      if (opts.signal?.aborted || err instanceof BurrowError || !isRetryableError(err)) throw err;
+      if (tries.count >= policy.tries) throw err;
+      const wait = backoffDelay(tries.count, policy);
+      opts.onRetry?.(err, wait);
+      await sleep(wait, opts.signal);
+    }
+  }
 }

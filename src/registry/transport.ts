@@ -90,6 +90,22 @@ export async function readBody(body: Readable, limit: number): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
+/**
+ * Reads a whole answer like readBody, and also fails (as a premature close, which is retried) when it
+ * ends short of the Content-Length the server announced.
+ */
+export async function readResponse(res: RawResponse, limit: number): Promise<Buffer> {
+  const body = await readBody(res.body, limit);
+  const announced = Number(res.headers["content-length"] ?? "NaN");
+  if (Number.isFinite(announced) && body.length < announced) {
+    throw Object.assign(
+      new Error(`the answer ended after ${body.length} of the ${announced} bytes announced`),
+      { code: "ERR_STREAM_PREMATURE_CLOSE" },
+    );
+  }
+  return body;
+}
+
 /** Drops a body that is not wanted; small ones are read so the connection can be reused. */
 export function discard(res: RawResponse): void {
   const length = Number(res.headers["content-length"] ?? "NaN");

@@ -11,10 +11,11 @@ import {
   backoffDelay,
   isRetryableError,
   isRetryableStatus,
+  retryExchange,
   sleep,
 } from "../registry/retry.js";
-import type { RetryPolicy } from "../registry/retry.js";
-import { DEFAULT_TIMEOUTS, discard, header, readBody, send } from "../registry/transport.js";
+import type { RetryPolicy, TryCount } from "../registry/retry.js";
+import { DEFAULT_TIMEOUTS, discard, header, readResponse, send } from "../registry/transport.js";
 import type { RawResponse } from "../registry/transport.js";
 
 /** Where `burrow search TERM` asks when neither `--index` nor `BURROW_SEARCH_URL` says otherwise. */
@@ -139,18 +140,36 @@ export async function searchHub(options: SearchOptions): Promise<SearchResult[]>
     }
     return a;
   };
+  // A connection that drops while the answer is read is tried again like one that drops before it.
+  const tries: TryCount = { count: 0 };
   try {
-    const res = await getFollowing(start, options, retry, agentFor);
-    if (res.status !== 200) throw statusError(res, where);
-    let body: Buffer;
-    try {
-      body = await readBody(res.body, MAX_SEARCH_BYTES);
-    } catch (err) {
-      if (err instanceof RangeError) {
-        throw new RegistryError(`the search service at ${where} sent an oversized answer`, { cause: err });
-      }
+    const body = await retryExchange(
+      retry,
+      tries,
+      async () => {
+        const res = await getFollowing(start, options, retry, agentFor, tries);
+        if (res.status !== 200) throw statusError(res, where);
+        try {
+          return await readResponse(res, MAX_SEARCH_BYTES);
+        } catch (err) {
+          if (!(err instanceof RangeError)) throw err;
+          throw new RegistryError(
+            `the search service at ${where} sent more than ${MAX_SEARCH_BYTES} bytes, over the limit for a ` +
+              `search answer: check --index or BURROW_SEARCH_URL`,
+            { cause: err },
+          );
+        }
+      },
+      {
+        onRetry: (err, wait) =>
+          options.debug?.(
+            `GET ${start.origin}${start.pathname}: ${(err as Error).message}; trying again in ${wait} ms`,
+          ),
+      },
+    ).catch((err: unknown) => {
+      if (err instanceof BurrowError) throw err;
       throw networkError(err, start, options.insecure === true);
-    }
+    });
     return parseSearchResults(body, where).slice(0, options.limit);
   } finally {
     for (const a of agents.values()) {
@@ -166,11 +185,11 @@ async function getFollowing(
   options: SearchOptions,
   retry: RetryPolicy,
   agentFor: (url: URL) => { http?: HttpAgent; https?: HttpsAgent } | undefined,
+  count: TryCount,
 ): Promise<RawResponse> {
   let url = start;
-  let tries = 0;
   for (let hop = 0; ;) {
-    tries++;
+    const tries = ++count.count;
     let res: RawResponse;
     try {
       res = await send({

@@ -38,6 +38,8 @@ export interface ImageRecord {
   source?: string | undefined;
   pulledAt: string;
   rootfs: RootfsSummary;
+  /** The config's diff_ids, which every layer matched while it was flattened (absent: flattened unchecked). */
+  diffIds?: string[] | undefined;
 }
 
 /** A name (`registry/repo:tag` or `registry/repo@digest`) pointing at an image. */
@@ -277,12 +279,15 @@ export class Store {
     return out;
   }
 
-  /** Deletes blobs that no complete image and no running pull references (layers, config, manifest, index). */
-  async collectBlobs(): Promise<string[]> {
-    return withLock(this.paths.locks, "gc", async () => this.collectBlobsLocked());
+  /**
+   * Deletes blobs that no complete image and no running pull references (layers, config, manifest, index);
+   * with `only`, just those of these digests (what a refused pull fetched).
+   */
+  async collectBlobs(only?: string[]): Promise<string[]> {
+    return withLock(this.paths.locks, "gc", async () => this.collectBlobsLocked(only));
   }
 
-  private collectBlobsLocked(): string[] {
+  private collectBlobsLocked(only?: string[]): string[] {
     const keep = this.claimedBlobs();
     for (const img of this.listImages()) {
       keep.add(digestHex(img.configDigest));
@@ -296,6 +301,10 @@ export class Store {
       names = fs.readdirSync(this.paths.blobs);
     } catch {
       return removed;
+    }
+    if (only !== undefined) {
+      const wanted = new Set(only.map(digestHex));
+      names = names.filter((n) => wanted.has(n));
     }
     for (const n of names) {
       if (!/^[a-f0-9]{64}$/.test(n) || keep.has(n)) continue;

@@ -1,5 +1,6 @@
 // The docker-save archive format: `manifest.json` entries and their checks.
 import { ArchiveError } from "../errors.js";
+import { configDiffIds as readDiffIds } from "../image/diff-ids.js";
 
 /** One image of `manifest.json`, as `docker save` writes it. */
 export interface DockerArchiveEntry {
@@ -51,19 +52,5 @@ export function digestInName(member: string): string | undefined {
 
 /** The `diff_ids` of an image config, checked; throws ArchiveError when absent or malformed. */
 export function configDiffIds(config: Buffer, where: string): string[] {
-  let json: unknown;
-  try {
-    json = JSON.parse(config.toString("utf8"));
-  } catch (err) {
-    throw new ArchiveError(`the config of ${where} is not JSON`, { cause: err });
-  }
-  const rootfs = (json as { rootfs?: { diff_ids?: unknown } } | null)?.rootfs;
-  const ids = rootfs?.diff_ids;
-  if (
-    !Array.isArray(ids) ||
-    !ids.every((d): d is string => typeof d === "string" && /^sha256:[a-f0-9]{64}$/.test(d))
-  ) {
-    throw new ArchiveError(`the config of ${where} has no valid rootfs.diff_ids`);
-  }
-  return ids;
+  return readDiffIds(config, (why, cause) => new ArchiveError(`the config of ${where} ${why}`, { cause }));
 }

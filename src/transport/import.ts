@@ -235,7 +235,7 @@ export async function importTarball(opts: ImportOptions): Promise<ImportResult> 
     try {
       await flattenLayers(
         path.join(tmpImage, "rootfs"),
-        [{ digest: marker, mediaType, file: staged, size }],
+        [{ digest: marker, mediaType, file: staged, size, diffId: diff, label: marker }],
         { warn: (m) => opts.warn(m.replace(`layer ${marker}`, label)) },
       );
     } catch (err) {
@@ -251,6 +251,7 @@ export async function importTarball(opts: ImportOptions): Promise<ImportResult> 
       source: `import ${label}`,
       pulledAt: created.toISOString(),
       rootfs: summarizeTree(path.join(tmpImage, "rootfs")),
+      diffIds: [diff],
     };
 
     const claim = await store.claimBlobs([configDigest, manifestDigest, digest]);

@@ -30,6 +30,7 @@ import type { Descriptor, ImageManifest } from "../registry/manifest.js";
 import { hostPlatform, selectManifest } from "../registry/platform.js";
 import { parseReference } from "../registry/reference.js";
 import { MANIFEST_JSON, configDiffIds, digestInName, parseDockerManifest } from "./docker-archive.js";
+import { ensureDiffIdsChecked } from "../image/diff-ids.js";
 import { INDEX_JSON, OCI_LAYOUT_FILE, layoutBlobPath, parseLayoutIndex } from "./oci-layout.js";
 import { cleanAbandoned, inFlight } from "../pull.js";
 import { removeAbandoned } from "../store/abandoned.js";
@@ -726,6 +727,7 @@ export async function loadArchive(
         source: `archive ${sourceName}`,
         pulledAt: new Date().toISOString(),
         rootfs: summarizeTree(path.join(tmp, "rootfs")),
+        diffIds: plan.layers.map((l) => l.diffId),
       };
     }
     const claim = await store.claimBlobs(
@@ -736,7 +738,15 @@ export async function loadArchive(
       for (const { plan, tmp, record } of built) {
         // An image already in the store keeps its own manifest and layer blobs (a pull's compressed
         // ones, say): only blobs its record names are added, so nothing is left for the collector.
-        const existing = tmp === undefined ? store.readImage(plan.id) : undefined;
+        let existing = tmp === undefined ? store.readImage(plan.id) : undefined;
+        // One already there is named again only if its layers are its config's (checked once, if not yet).
+        if (existing) {
+          existing = await ensureDiffIdsChecked(
+            store,
+            existing,
+            plan.layers.map((l) => l.diffId),
+          );
+        }
         const manifestDigest = existing?.manifestDigest ?? plan.manifestDigest;
         const wanted = new Set([
           manifestDigest,

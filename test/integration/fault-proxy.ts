@@ -12,6 +12,11 @@ export interface FaultPlan {
   corruptDigest?: string;
   /** Delay between 64 KiB chunks of blob bodies (slow downloads, for kill tests). */
   throttleMs?: number;
+  /**
+   * Close the connection halfway through the body of the first N GETs whose path matches (any request:
+   * manifests, a config blob, tags), after the status line and a Content-Length for the whole body.
+   */
+  dropMatching?: { count: number; path: RegExp };
 }
 
 /** A running proxy: its host:port, counters, and how to stop it. */
@@ -37,6 +42,7 @@ export async function startFaultProxy(upstream: string, plan: FaultPlan = {}): P
   };
   let failed = 0;
   let dropped = 0;
+  let droppedMatching = 0;
   const server = http.createServer((req, res) => {
     const m = /\/blobs\/(sha256:[a-f0-9]{64})$/.exec(req.url ?? "");
     const isBlobGet = m !== null && req.method === "GET";
@@ -64,11 +70,23 @@ export async function startFaultProxy(upstream: string, plan: FaultPlan = {}): P
         }
         res.writeHead(ures.statusCode ?? 502, ures.headers);
         const length = Number(ures.headers["content-length"] ?? 0);
-        const drop =
+        const dm = plan.dropMatching;
+        const dropHalf =
+          dm !== undefined &&
+          req.method === "GET" &&
+          ures.statusCode === 200 &&
+          droppedMatching < dm.count &&
+          dm.path.test(req.url ?? "") &&
+          length > 1;
+        let drop =
           isBlobGet && plan.dropAfter && dropped < plan.dropAfter.count && length > plan.dropAfter.bytes
             ? plan.dropAfter.bytes
             : -1;
         if (drop >= 0) dropped++;
+        if (dropHalf && drop < 0) {
+          droppedMatching++;
+          drop = Math.floor(length / 2);
+        }
         const corrupt = isBlobGet && digest !== undefined && digest === plan.corruptDigest;
         let sent = 0;
         let flipped = false;

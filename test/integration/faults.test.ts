@@ -15,6 +15,7 @@ const env = () => testEnv();
 let repo: string;
 let bigLayerDigest: string;
 let smallLayerDigest: string;
+let bigConfigDigest: string;
 
 before(async () => {
   repo = uniqueRepo("faults");
@@ -29,7 +30,7 @@ before(async () => {
   const small = await layerFromEntries([{ path: "etc/hello", type: "file", content: "hello" }]);
   bigLayerDigest = big.digest;
   smallLayerDigest = small.digest;
-  await pushImage("plain", repo, "big", [small, big]);
+  bigConfigDigest = (await pushImage("plain", repo, "big", [small, big])).configDigest;
   await pushImage("plain", repo, "small", [small]);
 });
 
@@ -107,6 +108,50 @@ test("a connection dropped mid-blob is retried and the blob verified", async () 
     assert.ok(proxy.injected >= 1);
     const v = await runBurrow(["verify", `${proxy.host}/${repo}:big`], { home });
     assert.equal(v.code, 0, v.stdout);
+  });
+});
+
+test("a connection dropped during the config fetch is retried and the pull succeeds", async () => {
+  await withProxy({}, async (proxy, home) => {
+    proxy.plan.dropMatching = { count: 2, path: new RegExp(`/blobs/${bigConfigDigest}$`) };
+    const r = await pull(proxy, home, "big", ["--debug"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(proxy.injected, 2, "the config answer was cut twice");
+    assert.match(r.stderr, /trying again/, "--debug tells of the retries");
+    assert.equal(visibleImages(home).length, 1);
+    assert.deepEqual(leftovers(home), []);
+    const v = await runBurrow(["verify", `${proxy.host}/${repo}:big`], { home });
+    assert.equal(v.code, 0, v.stdout);
+  });
+});
+
+test("a connection dropped during the manifest fetch is retried and the pull succeeds", async () => {
+  await withProxy({}, async (proxy, home) => {
+    proxy.plan.dropMatching = { count: 2, path: /\/manifests\/big$/ };
+    const r = await pull(proxy, home);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(proxy.injected, 2, "the manifest answer was cut twice");
+    assert.equal(visibleImages(home).length, 1);
+  });
+});
+
+test("drops that go on fail the pull with one line, and --debug shows readable causes", async () => {
+  await withProxy({}, async (proxy, home) => {
+    proxy.plan.dropMatching = { count: 1000, path: new RegExp(`/blobs/${bigConfigDigest}$`) };
+    const r = await pull(proxy, home);
+    assert.equal(r.code, 125, r.stderr);
+    assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+    assert.match(
+      r.stderr,
+      new RegExp(`blob ${bigConfigDigest} of \\S+ from ${proxy.host} failed after 5 tries`),
+    );
+    assert.deepEqual(visibleImages(home), []);
+    assert.deepEqual(leftovers(home), []);
+    const d = await pull(proxy, home, "big", ["--debug"]);
+    assert.equal(d.code, 125, d.stderr);
+    assert.doesNotMatch(d.stderr, /\[object Object\]/);
+    assert.match(d.stderr, /^error: RegistryError \[ERR_REGISTRY\]: fetching blob/m);
+    assert.match(d.stderr, /^caused by: \w*Error( \[[A-Z_]+\])?: \S/m);
   });
 });
 
