@@ -304,8 +304,9 @@ export class ProotEngine implements Engine {
 
     const tmpDir = path.join(io.scratch, "proot-tmp");
     fs.mkdirSync(tmpDir, { recursive: true });
-    // The program runs under the container init, which knows its status and ends what it leaves.
-    const init = this.initBinary();
+    // The program runs under the container init, which knows its status and ends what it leaves; not
+    // with --nosysdirs, whose /dev is the image's own (empty) folder, where the init would show.
+    const init = spec.sysdirs ? this.initBinary() : undefined;
     const args = [
       ...this.portArgs(spec, binary),
       ...prootArgs(
@@ -345,13 +346,20 @@ export class ProotEngine implements Engine {
       env,
       cwd: "/",
     });
-    child.on("exit", () => cgroup?.remove());
     let reported: number | undefined;
     const lifeline = child.stdio[LIFELINE_FD];
     lifeline?.on("data", (chunk: Buffer) => {
       reported ??= chunk[0];
     });
     lifeline?.on("error", () => undefined);
+    child.on("exit", (_code, signal) => {
+      cgroup?.remove();
+      // PRoot waits for everything it traces, the init included, whose report came first; PRoot
+      // killed (`stop`'s SIGKILL) leaves the init running untraced: closing the lifeline has it end
+      // the program's process group. A second later the lifeline is closed whatever holds it.
+      if (signal !== null) lifeline?.destroy();
+      else setTimeout(() => lifeline?.destroy(), 1000).unref();
+    });
     // "close": once the lifeline is drained too (the init's report comes before PRoot's end).
     const done = waitForChild(child, "proot", binary, { target: programTarget(child), event: "close" });
     if (child.pid !== undefined) io.onStarted?.({ pid: child.pid });

@@ -155,6 +155,8 @@ static int status_of(int status)
 struct init_opts {
 	int lifeline; /* -1: none */
 	bool proot;
+	pid_t proot_pid; /* our parent at the start, PRoot (with --proot) */
+	pid_t program;   /* the program, leader of its own process group; 0 before the fork */
 };
 
 /* Whether the lifeline (non-blocking) reads end-of-file or fails: burrow is gone. */
@@ -192,13 +194,20 @@ static int leave(const struct init_opts *o, int status, bool burrow_gone)
 		while (send(o->lifeline, &byte, 1, MSG_NOSIGNAL) < 0 && errno == EINTR)
 			;
 	}
-	if (o->proot)
-		(void)kill(getppid(), SIGQUIT);
+	if (o->proot) {
+		/* Only the PRoot we started under: once it is gone (killed), our parent is some
+		 * reaper that is not ours to signal, and what PRoot traced is no longer traced:
+		 * the program's process group (its background jobs) is ended here instead. */
+		if (getppid() == o->proot_pid)
+			(void)kill(o->proot_pid, SIGQUIT);
+		else if (o->program > 0)
+			(void)kill(-o->program, SIGKILL);
+	}
 	return status;
 }
 
 /* pid 1: fork the program, pass signals on, reap everything, exit with the program's status. */
-static int run_as_init(char **argv, const struct init_opts *o)
+static int run_as_init(char **argv, struct init_opts *o)
 {
 	sigset_t set, old;
 	pid_t child;
@@ -222,6 +231,11 @@ static int run_as_init(char **argv, const struct init_opts *o)
 	child = fork();
 	if (child < 0)
 		die("fork the program");
+	/* Both sides set the program's group, so that it exists before either goes on. */
+	if (child > 0) {
+		(void)setpgid(child, child);
+		o->program = child;
+	}
 	if (child == 0) {
 		/* The program: its own process group, the terminal's foreground one when there is a
 		 * terminal, and the signal mask it would have had. */
@@ -275,7 +289,7 @@ int main(int argc, char **argv)
 {
 	long uid = -1, gid = -1;
 	bool init = false;
-	struct init_opts opts = {.lifeline = -1, .proot = false};
+	struct init_opts opts = {.lifeline = -1, .proot = false, .proot_pid = getppid(), .program = 0};
 	const char *unmount = NULL, *drop[8];
 	size_t drops = 0, d;
 	int i;
