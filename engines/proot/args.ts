@@ -86,9 +86,15 @@ export function identityArgs(uid: number, gid: number): string[] {
  * already prepared, in order) and the program. PRoot has no `--`: its options end at the first word
  * that is not one, so the program must not start with `-` (checkSupported refuses it). `-v -1` keeps
  * PRoot's notes and warnings off the program's stderr; its fatal errors still show. `-k` is never
- * passed: a faked kernel release breaks glibc images on new kernels.
+ * passed: a faked kernel release breaks glibc images on new kernels. `init` (initWords()) goes before
+ * the program when the container init runs it.
  */
-export function prootArgs(spec: RunSpec, binds: readonly GuestBind[], features: ProotFeatures): string[] {
+export function prootArgs(
+  spec: RunSpec,
+  binds: readonly GuestBind[],
+  features: ProotFeatures,
+  init: readonly string[] = [],
+): string[] {
   checkSupported(spec);
   if (spec.root.kind !== "direct") throw new Error("unreachable: checkSupported refuses overlay roots");
   const args = ["-v", "-1", "-r", spec.root.path];
@@ -96,8 +102,23 @@ export function prootArgs(spec: RunSpec, binds: readonly GuestBind[], features: 
   args.push("-w", spec.cwd);
   for (const b of binds) args.push("-b", bindArg(b));
   if (features.killOnExit) args.push("--kill-on-exit");
-  args.push(...spec.argv);
+  args.push(...init, ...spec.argv);
   return args;
+}
+
+/** Where the container init (burrow-runc-init, engines/runc/init.c) is bound in the guest, as with runc. */
+export const INIT_PATH = "/dev/.burrow-init";
+
+/** The descriptor of the lifeline socket PRoot and the init inherit (burrow holds its other end). */
+export const LIFELINE_FD = 3;
+
+/**
+ * The words that run the program under the container init: it forwards signals, reports the program's
+ * status on the lifeline (one byte) and then has PRoot kill every process left, and does the same at
+ * once when burrow is gone (its end of the lifeline closes).
+ */
+export function initWords(): string[] {
+  return [INIT_PATH, "--init", `--lifeline=${LIFELINE_FD}`, "--proot", "--"];
 }
 
 /**

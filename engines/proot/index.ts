@@ -10,7 +10,7 @@ import type { EngineContext } from "../../src/engines.js";
 import { EngineUnavailableError, InvalidArgumentError } from "../../src/errors.js";
 import { findPackageRoot } from "../../src/package-info.js";
 import { waitForChild } from "../userns/signals.js";
-import { checkSupported, prootArgs, prootEnv } from "./args.js";
+import { checkSupported, INIT_PATH, initWords, LIFELINE_FD, prootArgs, prootEnv } from "./args.js";
 import { checkNetwork, publishText } from "../../src/run/network.js";
 import { launchPrefix } from "../../src/run/limits.js";
 import type { ProotFeatures } from "./args.js";
@@ -222,6 +222,22 @@ export class ProotEngine implements Engine {
     return { ok: true, binary, version: `${parsed.version} (${accel})` };
   }
 
+  /**
+   * The container init (burrow-runc-init: BURROW_RUNC_INIT, the store's bin/, vendor/, PATH) that runs
+   * the program, or undefined when it is not built (PRoot then runs the program itself).
+   */
+  initBinary(env: NodeJS.ProcessEnv = this.opts.env): string | undefined {
+    const pkg = "packageRoot" in this.opts ? this.opts.packageRoot : findPackageRoot();
+    const search = binarySearch({
+      name: "burrow-runc-init",
+      envVar: "BURROW_RUNC_INIT",
+      env,
+      storeRoot: this.opts.storeRoot,
+      packageRoot: pkg,
+    });
+    return findBinary(search, this.opts.isExecutable ?? isExecutableFile);
+  }
+
   /** The options this binary knows beyond PRoot 5.1.0's (one `--help` read, only for newer versions). */
   private featuresOf(binary: string, version: string): ProotFeatures {
     if (this.features === undefined) {
@@ -288,9 +304,17 @@ export class ProotEngine implements Engine {
 
     const tmpDir = path.join(io.scratch, "proot-tmp");
     fs.mkdirSync(tmpDir, { recursive: true });
+    // The program runs under the container init, which knows its status and ends what it leaves; not
+    // with --nosysdirs, whose /dev is the image's own (empty) folder, where the init would show.
+    const init = spec.sysdirs ? this.initBinary() : undefined;
     const args = [
       ...this.portArgs(spec, binary),
-      ...prootArgs(spec, binds, this.featuresOf(binary, version)),
+      ...prootArgs(
+        spec,
+        init !== undefined ? [...binds, { source: init, destination: INIT_PATH }] : binds,
+        this.featuresOf(binary, version),
+        init !== undefined ? initWords() : [],
+      ),
     ];
     const env = prootEnv(spec.env, { tmpDir, noSeccomp });
     // Limits: PRoot and the program start with them (taskset, prlimit), in the run's cgroup where one is asked.
@@ -316,11 +340,33 @@ export class ProotEngine implements Engine {
       throw err;
     }
     const launch = [...prefix, binary, ...args];
-    const child = spawn(launch[0]!, launch.slice(1), { stdio: "inherit", env, cwd: "/" });
-    child.on("exit", () => cgroup?.remove());
-    const done = waitForChild(child, "proot", binary, { target: programTarget(child) });
+    const child = spawn(launch[0]!, launch.slice(1), {
+      // The lifeline (a socket) at LIFELINE_FD: the init's report, and its sign that burrow is gone.
+      stdio: init !== undefined ? ["inherit", "inherit", "inherit", "pipe"] : "inherit",
+      env,
+      cwd: "/",
+    });
+    let reported: number | undefined;
+    const lifeline = child.stdio[LIFELINE_FD];
+    lifeline?.on("data", (chunk: Buffer) => {
+      reported ??= chunk[0];
+    });
+    lifeline?.on("error", () => undefined);
+    child.on("exit", (_code, signal) => {
+      cgroup?.remove();
+      // PRoot waits for everything it traces, the init included, whose report came first; PRoot
+      // killed (`stop`'s SIGKILL) leaves the init running untraced: closing the lifeline has it end
+      // the program's process group. A second later the lifeline is closed whatever holds it.
+      if (signal !== null) lifeline?.destroy();
+      else setTimeout(() => lifeline?.destroy(), 1000).unref();
+    });
+    // "close": once the lifeline is drained too (the init's report comes before PRoot's end).
+    const done = waitForChild(child, "proot", binary, { target: programTarget(child), event: "close" });
     if (child.pid !== undefined) io.onStarted?.({ pid: child.pid });
-    return done;
+    // PRoot's own status is the last process's to exit (0 for an orphan killed by the init's SIGQUIT,
+    // 255 for a program killed by a signal): the init's report is the program's.
+    const status = await done;
+    return reported ?? status;
   }
 
   /** `burrow exec`: a new PRoot on the running container's rootfs and binds (processes are not shared). */

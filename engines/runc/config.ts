@@ -231,9 +231,21 @@ export function processArgs(spec: RunSpec, init: string | undefined): string[] {
   // runc needs a /proc until it execs the init; --nosysdirs wants none: the init detaches it.
   if (!spec.sysdirs) args.push("--unmount=/proc", "--drop=/dev/null", `--drop=${INIT_PATH}`);
   if (nested) args.push(`--uid=${spec.uid}`, `--gid=${spec.gid}`);
-  if (spec.pidNamespace) args.push("--init");
+  // pid 1 of the container, on the lifeline (LIFELINE_FD): it leaves, taking the container down, when burrow is gone.
+  if (spec.pidNamespace) args.push("--init", `--lifeline=${LIFELINE_FD}`);
   args.push("--", ...spec.argv);
   return args;
+}
+
+/** The descriptor runc passes on to the init (`--preserve-fds 1`): a socket whose other end burrow holds. */
+export const LIFELINE_FD = 3;
+
+/** Whether process args (processArgs) run the init on the lifeline, so that runc must pass it on. */
+export function usesLifeline(args: readonly string[]): boolean {
+  const end = args.indexOf("--");
+  return (
+    args[0] === INIT_PATH && args.slice(0, end < 0 ? args.length : end).includes(`--lifeline=${LIFELINE_FD}`)
+  );
 }
 
 /** The config.json that runs `spec` with rootless runc. */

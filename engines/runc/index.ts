@@ -4,6 +4,7 @@ import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import type { Readable } from "node:stream";
 import type { Engine, ExecSpec, ProbeResult, RunIO, RunningContainer, RunSpec } from "../../src/engine.js";
 import { binarySearch, findBinary, isExecutableFile } from "../../src/binaries.js";
 import type { BinarySearch } from "../../src/binaries.js";
@@ -12,7 +13,9 @@ import { findPackageRoot } from "../../src/package-info.js";
 import { waitForChild } from "../userns/signals.js";
 import { readProcSys, readUsernsSysctls, sysctlBlock } from "../userns/sysctl.js";
 import type { SysctlReader } from "../userns/sysctl.js";
-import { INIT_PATH, ociConfig, ociJson, ociProcess } from "./config.js";
+import { INIT_PATH, LIFELINE_FD, ociConfig, ociJson, ociProcess, usesLifeline } from "./config.js";
+import { RUNC_ID_PREFIX } from "../../src/run/sweep.js";
+import { ownerTag } from "../../src/store/owner.js";
 import { checkNetwork } from "../../src/run/network.js";
 import { launchPrefix } from "../../src/run/limits.js";
 import { classify, isRuntimeMessage } from "./failure.js";
@@ -265,12 +268,24 @@ export class RuncEngine implements Engine {
 
     const root = this.stateRoot(io);
     fs.mkdirSync(root, { recursive: true, mode: 0o700 });
-    const id = `burrow-${process.pid}-${randomBytes(6).toString("hex")}`;
+    // Named after this process, so that the next command sweeps the state of a killed run (src/run/sweep.ts).
+    const id = `${RUNC_ID_PREFIX}${ownerTag()}-${randomBytes(6).toString("hex")}`;
     const log = path.join(io.scratch, `${this.flavor}.log`);
     const global = ["--root", root, "--log", log, "--log-format", "json"];
     if (this.flavor === "crun") global.push("--cgroup-manager=disabled");
+    // The init's lifeline: the socket at LIFELINE_FD, passed on by runc; when burrow is gone (even
+    // killed with SIGKILL) it reads end-of-file, and the init leaves, taking the container down.
+    const lifeline = usesLifeline(config.process.args);
     // --no-new-keyring: no session keyring per container (a Slurm array would exhaust the quota).
-    const args = [...global, "run", "--no-new-keyring", "--bundle", bundle, id];
+    const args = [
+      ...global,
+      "run",
+      "--no-new-keyring",
+      ...(lifeline ? ["--preserve-fds", "1"] : []),
+      "--bundle",
+      bundle,
+      id,
+    ];
     const env = { PATH: io.env.PATH ?? "/usr/local/bin:/usr/bin:/bin" };
 
     const held: Buffer[] = [];
@@ -278,10 +293,14 @@ export class RuncEngine implements Engine {
     try {
       const launch = [...prefix, binary, ...args];
       const child = spawn(launch[0]!, launch.slice(1), {
-        stdio: ["inherit", "inherit", "pipe"],
+        stdio: lifeline ? ["inherit", "inherit", "pipe", "pipe"] : ["inherit", "inherit", "pipe"],
         env,
         cwd: "/",
       });
+      const line = child.stdio[LIFELINE_FD] as Readable | null | undefined;
+      // The init's one-byte report is not needed (runc reports the status); the socket goes with runc.
+      line?.on("error", () => undefined).resume();
+      child.on("exit", () => line?.destroy());
       // "close": the status once the program's stderr (read below) is drained too.
       const done = waitForChild(child, "runc", binary, { event: "close" });
       if (io.onStarted !== undefined && child.pid !== undefined) {
@@ -293,7 +312,7 @@ export class RuncEngine implements Engine {
         });
       }
       // The program's stderr comes through runc; runc's own fatal line waits for the log's verdict.
-      child.stderr.on("data", (chunk: Buffer) => {
+      child.stderr!.on("data", (chunk: Buffer) => {
         if (isRuntimeMessage(chunk.toString("utf8"))) held.push(chunk);
         else process.stderr.write(chunk);
       });

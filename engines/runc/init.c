@@ -4,7 +4,8 @@
  * pid 1 as a forwarding, reaping init, then exec the program. It makes no decisions; the TypeScript
  * side (engines/runc/config.ts) says what to do on the command line.
  *
- *   burrow-runc-init [--unmount=DIR] [--drop=FILE] [--uid=N --gid=N] [--init] -- PROGRAM [ARG...]
+ *   burrow-runc-init [--unmount=DIR] [--drop=FILE] [--uid=N --gid=N]
+ *                    [--init [--lifeline=FD] [--proot]] -- PROGRAM [ARG...]
  *   burrow-runc-init --version
  *
  * --unmount=DIR: detach the mount at DIR first (runc needs a /proc until it execs us; burrow's
@@ -17,6 +18,14 @@
  * --init: fork the program and stay pid 1: a pid 1 ignores every signal it has no handler for, so
  *   the program must not be it. Signals runc forwards are passed on; orphans are reaped; the exit
  *   status is the program's (128 + N when signal N killed it).
+ * --lifeline=FD (with --init): FD is a socket whose other end burrow holds, and nothing else. When
+ *   it reads end-of-file, burrow is gone (killed with SIGKILL, say): init leaves at once, and with it
+ *   the container (the kernel kills a pid namespace whose init is gone). Before init leaves after the
+ *   program, the program's status is written to FD as one byte. The program does not inherit FD.
+ * --proot (with --init): init runs under PRoot (the proot engine binds it in; no pid namespace, so
+ *   leaving takes nothing with it): when the program is done, or burrow is gone, init sends SIGQUIT
+ *   to its parent, PRoot, which then kills every process it traces (the program's orphans included).
+ *   PRoot's own status is the last process's, so the status byte on FD is the program's status.
  *
  * Exit status: the program's; 125 when this helper fails (one line `burrow-runc-init: ...`);
  * 126/127 when PROGRAM cannot be executed / is not found (one line `burrow: PROG: ...`).
@@ -24,6 +33,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -33,6 +43,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -140,8 +151,63 @@ static int status_of(int status)
 	return STATUS_FAILED;
 }
 
+/* What init does besides forwarding and reaping (--lifeline, --proot). */
+struct init_opts {
+	int lifeline; /* -1: none */
+	bool proot;
+	pid_t proot_pid; /* our parent at the start, PRoot (with --proot) */
+	pid_t program;   /* the program, leader of its own process group; 0 before the fork */
+};
+
+/* Whether the lifeline (non-blocking) reads end-of-file or fails: burrow is gone. */
+static bool lifeline_gone(int fd)
+{
+	char byte;
+	ssize_t n;
+
+	do
+		n = read(fd, &byte, 1);
+	while (n < 0 && errno == EINTR);
+	return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
+}
+
+/* Readies the lifeline: kept from the program (close-on-exec), non-blocking, and signalling
+ * SIGIO to init when it changes (burrow's end closing makes it readable). */
+static void watch_lifeline(int fd)
+{
+	int flags = fcntl(fd, F_GETFL);
+
+	if (flags < 0 || fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
+		die("--lifeline=%d", fd);
+	if (fcntl(fd, F_SETOWN, getpid()) < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK | O_ASYNC) < 0)
+		die("watch --lifeline=%d", fd);
+}
+
+/* Leaves init with the program's `status`: reports it on the lifeline, and under PRoot has PRoot
+ * kill every process it traces (SIGQUIT: it kills its tracees, then exits). */
+static int leave(const struct init_opts *o, int status, bool burrow_gone)
+{
+	if (o->lifeline >= 0 && !burrow_gone) {
+		unsigned char byte = (unsigned char)status;
+
+		/* MSG_NOSIGNAL: burrow going meanwhile must not kill us with SIGPIPE before PRoot's turn. */
+		while (send(o->lifeline, &byte, 1, MSG_NOSIGNAL) < 0 && errno == EINTR)
+			;
+	}
+	if (o->proot) {
+		/* Only the PRoot we started under: once it is gone (killed), our parent is some
+		 * reaper that is not ours to signal, and what PRoot traced is no longer traced:
+		 * the program's process group (its background jobs) is ended here instead. */
+		if (getppid() == o->proot_pid)
+			(void)kill(o->proot_pid, SIGQUIT);
+		else if (o->program > 0)
+			(void)kill(-o->program, SIGKILL);
+	}
+	return status;
+}
+
 /* pid 1: fork the program, pass signals on, reap everything, exit with the program's status. */
-static int run_as_init(char **argv)
+static int run_as_init(char **argv, struct init_opts *o)
 {
 	sigset_t set, old;
 	pid_t child;
@@ -151,12 +217,25 @@ static int run_as_init(char **argv)
 	for (i = 0; i < sizeof forwarded / sizeof forwarded[0]; i++)
 		sigaddset(&set, forwarded[i]);
 	sigaddset(&set, SIGCHLD);
+	if (o->lifeline >= 0)
+		sigaddset(&set, SIGIO);
 	/* Blocked before the fork, so a signal sent meanwhile waits for sigwaitinfo. */
 	if (sigprocmask(SIG_BLOCK, &set, &old) < 0)
 		die("sigprocmask");
+	if (o->lifeline >= 0) {
+		watch_lifeline(o->lifeline);
+		/* Burrow may be gone already (before O_ASYNC was set, no SIGIO came). */
+		if (lifeline_gone(o->lifeline))
+			return leave(o, STATUS_FAILED, true);
+	}
 	child = fork();
 	if (child < 0)
 		die("fork the program");
+	/* Both sides set the program's group, so that it exists before either goes on. */
+	if (child > 0) {
+		(void)setpgid(child, child);
+		o->program = child;
+	}
 	if (child == 0) {
 		/* The program: its own process group, the terminal's foreground one when there is a
 		 * terminal, and the signal mask it would have had. */
@@ -181,6 +260,12 @@ static int run_as_init(char **argv)
 				continue;
 			die("sigwaitinfo");
 		}
+		if (sig == SIGIO) {
+			/* burrow is gone: so is the container (see --lifeline). */
+			if (lifeline_gone(o->lifeline))
+				return leave(o, STATUS_FAILED, true);
+			continue;
+		}
 		if (sig != SIGCHLD) {
 			(void)kill(child, sig);
 			continue;
@@ -195,7 +280,7 @@ static int run_as_init(char **argv)
 				break;
 			/* The program is done: leaving takes the rest of the pid namespace with us. */
 			if (pid == child)
-				return status_of(status);
+				return leave(o, status_of(status), false);
 		}
 	}
 }
@@ -204,6 +289,7 @@ int main(int argc, char **argv)
 {
 	long uid = -1, gid = -1;
 	bool init = false;
+	struct init_opts opts = {.lifeline = -1, .proot = false, .proot_pid = getppid(), .program = 0};
 	const char *unmount = NULL, *drop[8];
 	size_t drops = 0, d;
 	int i;
@@ -227,12 +313,20 @@ int main(int argc, char **argv)
 			drop[drops++] = a + 7;
 		} else if (strcmp(a, "--init") == 0) {
 			init = true;
+		} else if (strncmp(a, "--lifeline=", 11) == 0) {
+			long fd = parse_id(a + 11);
+
+			if (fd < 3 || fd > INT_MAX)
+				die("invalid %s (a descriptor above 2)", a);
+			opts.lifeline = (int)fd;
+		} else if (strcmp(a, "--proot") == 0) {
+			opts.proot = true;
 		} else if (strcmp(a, "--version") == 0) {
 			printf("burrow-runc-init %s\n", VERSION);
 			return 0;
 		} else {
 			errno = 0;
-			die("unknown option %s (usage: burrow-runc-init [--unmount=DIR] [--drop=FILE] [--uid=N --gid=N] [--init] -- PROGRAM...)", a);
+			die("unknown option %s (usage: burrow-runc-init [--unmount=DIR] [--drop=FILE] [--uid=N --gid=N] [--init [--lifeline=FD] [--proot]] -- PROGRAM...)", a);
 		}
 	}
 	errno = 0;
@@ -240,6 +334,8 @@ int main(int argc, char **argv)
 		die("no program to run");
 	if ((uid < 0) != (gid < 0))
 		die("--uid and --gid go together");
+	if ((opts.lifeline >= 0 || opts.proot) && !init)
+		die("--lifeline and --proot need --init");
 	if (getuid() != geteuid() || getgid() != getegid())
 		die("refusing to run setuid or setgid");
 
@@ -252,6 +348,6 @@ int main(int argc, char **argv)
 	if (uid >= 0)
 		enter_user_namespace(uid, gid);
 	if (init)
-		return run_as_init(argv + i);
+		return run_as_init(argv + i, &opts);
 	return exec_program(argv + i);
 }

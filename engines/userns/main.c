@@ -68,10 +68,23 @@ int main(int argc, char **argv)
 	int ns_flags = CLONE_NEWUSER | CLONE_NEWNS;
 	int status;
 	pid_t pid;
+	pid_t parent;
 
 	/* A setuid or setgid install would lend the owner's powers to every caller: refuse. */
 	if (getuid() != geteuid() || getgid() != getegid()) {
 		fail_errno(0, "refusing to run setuid or setgid");
+		die();
+	}
+	/* We die with the burrow process that started us (killed with SIGKILL, say), and the container
+	 * with us: init dies with us (below), and without --pid the program keeps this across exec.
+	 * If that process went before the prctl, we have been reparented already: leave now. */
+	parent = getppid();
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) {
+		fail("prctl(PR_SET_PDEATHSIG)");
+		die();
+	}
+	if (getppid() != parent) {
+		fail_errno(0, "the burrow process that started us is gone");
 		die();
 	}
 	/* Parse every argument into the config and op list, then check all of it against the host,

@@ -35,7 +35,7 @@ export abstract class BurrowCommand extends Command<BurrowContext> implements Co
 
   /** The store named by the configuration, with its folders created. */
   async store(): Promise<Store> {
-    return storeFor(await this.config());
+    return storeFor(await this.config(), this.context.env);
   }
 
   /** Prints a warning on stderr unless `--quiet`. */

@@ -40,10 +40,16 @@ export async function configFor(options: GlobalOptions, env: NodeJS.ProcessEnv):
   return loadConfig({ repo: options.repo, insecure: options.insecure }, env);
 }
 
-/** The store of a configuration, with its folders created. */
-export async function storeFor(config: Config): Promise<Store> {
+/**
+ * The store of a configuration, with its folders created; the first call in a process also removes
+ * what killed runs left there and in the scratch base of `env` (src/run/sweep.ts).
+ */
+export async function storeFor(config: Config, env?: NodeJS.ProcessEnv): Promise<Store> {
   const { Store } = await import("../store/store.js");
-  return new Store(config.storeDir).init();
+  const store = new Store(config.storeDir).init();
+  if (env !== undefined)
+    (await import("../run/sweep.js")).sweepAbandonedRuns(store.paths.root, store.paths.tmp, env);
+  return store;
 }
 
 /** A CommandHost on the process's own streams, for commands run without clipanion. */
@@ -78,7 +84,7 @@ export class ProcessHost implements CommandHost {
   }
 
   async store(): Promise<Store> {
-    return storeFor(await this.config());
+    return storeFor(await this.config(), this.context.env);
   }
 
   warn(message: string): void {

@@ -3,6 +3,10 @@ import fs from "node:fs";
 import path from "node:path";
 import { randomHex } from "../store/random.js";
 import { removeTreeAtomic } from "../store/atomic.js";
+import { ownerTag } from "../store/owner.js";
+
+/** The start of every scratch folder's name, followed by its owner (src/store/owner.ts) and random hex. */
+export const SCRATCH_PREFIX = "burrow-run-";
 
 /** The base folder for scratch: `BURROW_TMPDIR`, else `TMPDIR`, else the store's tmp/. */
 export function scratchBase(env: NodeJS.ProcessEnv, storeTmp: string): string {
@@ -16,9 +20,12 @@ export function scratchBase(env: NodeJS.ProcessEnv, storeTmp: string): string {
  */
 const made = new Map<string, string[]>();
 
-/** Makes a private scratch folder (0700) for one run. */
+/**
+ * Makes a private scratch folder (0700) for one run, named after this process (host, pid namespace, pid,
+ * start time), so that the next command removes it if this one is killed (src/run/sweep.ts).
+ */
 export function makeScratch(base: string): string {
-  const dir = path.join(base, `burrow-run-${process.pid}-${randomHex(4)}`);
+  const dir = path.join(base, `${SCRATCH_PREFIX}${ownerTag()}-${randomHex(4)}`);
   try {
     fs.mkdirSync(dir, { mode: 0o700 });
   } catch (err) {

@@ -3,6 +3,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { execFileSync } from "node:child_process";
 import { randomHex } from "./random.js";
+import { ownerTag } from "./owner.js";
 import { writeFileAtomic, removeTreeAtomic } from "./atomic.js";
 import { acquireLock, lockIsStale, withLock } from "./lock.js";
 import type { Lock } from "./lock.js";
@@ -391,7 +392,8 @@ export class Containers {
   /**
    * The overlay layer one run of `rec` mounts, and how to give it back after the run: the container's
    * own upper/work when no other run has them mounted, else a private snapshot of its upper made in
-   * a folder under `tmpBase` (on the store's file system), which `release` deletes with its writes.
+   * a folder under `tmpBase` (on the store's file system), which `release` deletes with its writes
+   * (named after this process: a killed run's snapshot is swept by the next command, src/run/sweep.ts).
    */
   async useLayer(
     rec: ContainerRecord,
@@ -406,7 +408,7 @@ export class Containers {
         release: () => lock.release(),
       };
     }
-    const snap = path.join(tmpBase, `snapshot-${rec.id.slice(0, 12)}-${process.pid}-${randomHex(4)}`);
+    const snap = path.join(tmpBase, `snapshot-${rec.id.slice(0, 12)}-${ownerTag()}-${randomHex(4)}`);
     fs.mkdirSync(snap, { recursive: true, mode: 0o700 });
     try {
       return {

@@ -2,7 +2,15 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import type { RunSpec } from "../../../src/engine.js";
-import { bindArg, checkSupported, identityArgs, prootArgs, prootEnv } from "../../../engines/proot/args.js";
+import {
+  bindArg,
+  checkSupported,
+  identityArgs,
+  INIT_PATH,
+  initWords,
+  prootArgs,
+  prootEnv,
+} from "../../../engines/proot/args.js";
 import { ProotOptionError } from "../../../engines/proot/errors.js";
 import { featuresOf, parseProotVersion, versionNumber } from "../../../engines/proot/version.js";
 
@@ -36,6 +44,27 @@ describe("prootArgs", () => {
       "-0",
       "-w",
       "/",
+      "/bin/sh",
+      "-c",
+      "echo hi",
+    ]);
+  });
+
+  test("the container init goes between PRoot's options and the program, on the lifeline, told it runs under PRoot", () => {
+    const args = prootArgs(
+      spec(),
+      [{ source: "/pkg/burrow-runc-init", destination: INIT_PATH }],
+      OLD,
+      initWords(),
+    );
+    assert.deepEqual(args.slice(7), [
+      "-b",
+      `/pkg/burrow-runc-init:${INIT_PATH}`,
+      INIT_PATH,
+      "--init",
+      "--lifeline=3",
+      "--proot",
+      "--",
       "/bin/sh",
       "-c",
       "echo hi",

@@ -3,7 +3,13 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import type { RunSpec } from "../../../src/engine.js";
 import { InvalidArgumentError } from "../../../src/errors.js";
-import { escapeOverlayPath, INIT_PATH, ociConfig, processArgs } from "../../../engines/runc/config.js";
+import {
+  escapeOverlayPath,
+  INIT_PATH,
+  ociConfig,
+  processArgs,
+  usesLifeline,
+} from "../../../engines/runc/config.js";
 import type { BundleOptions } from "../../../engines/runc/config.js";
 import { fakeRootSeccomp, seccompArchitectures } from "../../../engines/runc/seccomp.js";
 import { classify, isRuntimeMessage } from "../../../engines/runc/failure.js";
@@ -68,7 +74,8 @@ describe("ociConfig", () => {
 
   test("root with a pid namespace runs through the init; env and cwd are passed as they are", () => {
     const c = ociConfig(spec({ env: ["A=b=c", "PATH=/x"], cwd: "/work" }), opts());
-    assert.deepEqual(c.process.args, [INIT_PATH, "--init", "--", "/bin/sh", "-c", "echo hi"]);
+    assert.deepEqual(c.process.args, [INIT_PATH, "--init", "--lifeline=3", "--", "/bin/sh", "-c", "echo hi"]);
+    assert.equal(usesLifeline(c.process.args), true, "runc must pass the lifeline on (--preserve-fds 1)");
     assert.deepEqual(c.process.env, ["A=b=c", "PATH=/x"]);
     assert.equal(c.process.cwd, "/work");
     const bind = c.mounts.find((m) => m.destination === INIT_PATH);
@@ -81,6 +88,7 @@ describe("ociConfig", () => {
       "--uid=1234",
       "--gid=1234",
       "--init",
+      "--lifeline=3",
       "--",
       "/bin/sh",
       "-c",
@@ -92,6 +100,12 @@ describe("ociConfig", () => {
       "--gid=5",
       "--",
     ]);
+  });
+
+  test("only an init that is pid 1 is on the lifeline; a program's own --lifeline=3 does not count", () => {
+    assert.equal(usesLifeline(processArgs(spec({ pidNamespace: false, uid: 1 }), INIT)), false);
+    assert.equal(usesLifeline(["/bin/sh", "--lifeline=3"]), false);
+    assert.equal(usesLifeline([INIT_PATH, "--uid=1", "--gid=1", "--", "prog", "--lifeline=3"]), false);
   });
 
   test("without the init: root runs directly, a non-root user is a one-line refusal naming runc", () => {
