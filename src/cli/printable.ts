@@ -5,7 +5,7 @@
 // colours, cursor moves, clearing the screen), ESC ] 52 ; ... BEL (OSC 52: writing the user's clipboard),
 // or their 8-bit C1 forms (U+009B is CSI on terminals that take C1). burrow shows each such character in
 // a visible form instead:
-//   - C0 controls (U+0000 to U+001F) and DEL as \xNN (\t, \n and \r as themselves: \t, \n, \r);
+//   - C0 controls (U+0000 to U+001F) and DEL as \xNN (tab, newline and CR as \t, \n, \r);
 //   - C1 controls (U+0080 to U+009F) as \u00NN, line and paragraph separators as \u2028 and \u2029;
 //   - a lone UTF-16 surrogate (no character: a terminal would get U+FFFD) as \uDNNN;
 //   - from bytes (printableBytes), a byte that is not part of valid UTF-8 as \xNN, so \x9b is the byte
@@ -13,6 +13,12 @@
 // Backslashes are left alone: this is for reading, not for parsing back (JSON output is the exact form).
 // A tab is escaped in a field or a one-line message (printable): in a table cell it breaks the columns;
 // laid-out text (printableText) keeps tabs and newlines, which burrow itself writes.
+//
+// Where it applies (the places lines are written, so that new messages are covered too): printableStream
+// guards the CLI's stdout and stderr (src/cli/main.ts, ProcessHost in src/cli/host.ts); reportError, warn
+// and info print one printable line; table() makes each cell printable; JSON output goes through
+// printableJson; the engines' C helpers print names with put_printable (engines/userns/util.c,
+// engines/runc/init.c), in the same forms.
 
 /* eslint-disable no-control-regex -- matching control characters is the point */
 // The characters shown escaped: C0, DEL, C1, U+2028/9, and a surrogate that is not half of a pair.

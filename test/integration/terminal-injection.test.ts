@@ -110,8 +110,16 @@ test("images, ps and inspect of a container show nothing raw, as tables and as J
 
 for (const engine of TEST_ENGINES) {
   test(`run errors from a hostile config are printable (${engine}, named and unnamed, --debug)`, async () => {
-    for (const extra of [[], ["--name", `escape-run-${engine}`], ["--debug"], ["--user", "0"]]) {
-      const r = await burrow(["run", "--engine", engine, ...extra, hostileRef]);
+    const variants: { extra: string[]; env?: Record<string, string> }[] = [
+      { extra: [] },
+      { extra: ["--name", `escape-run-${engine}`] },
+      { extra: ["--name", `escape-copy-${engine}`], env: { BURROW_LAYER: "copy" } },
+      { extra: ["--debug"] },
+      { extra: ["--user", "0"] },
+      { extra: ["--user", "0", "--rm"], env: { BURROW_LAYER: "copy" } },
+    ];
+    for (const { extra, env } of variants) {
+      const r = await burrow(["run", "--engine", engine, ...extra, hostileRef], { env });
       assertClean(r, `run ${extra.join(" ")} (${engine})`);
       assert.notEqual(r.code, 0, show(r));
     }

@@ -11,6 +11,7 @@ import {
   rawStream,
 } from "../../../src/cli/printable.js";
 import { BurrowCommand, reportError } from "../../../src/cli/base.js";
+import { ProcessHost } from "../../../src/cli/host.js";
 import type { BurrowContext } from "../../../src/cli/base.js";
 import { table } from "../../../src/cli/format.js";
 import { PullProgress } from "../../../src/cli/progress.js";
@@ -203,4 +204,11 @@ test("pull progress draws its cursor moves on the raw stream of a guarded termin
   const text = out.text();
   assert.ok(text.includes("\x1b[2Kabababababab: Extracting\n"), JSON.stringify(text));
   assert.ok(text.includes("\x1b[1A"), JSON.stringify(text));
+});
+
+test("burrow run's direct path (ProcessHost) writes through the guards of the process's streams", () => {
+  const host = new ProcessHost({ repo: undefined, debug: false, quiet: false, insecure: false }, {});
+  assert.equal(host.context.stdout, printableStream(process.stdout));
+  assert.equal(host.context.stderr, printableStream(process.stderr));
+  assert.equal(rawStream(host.context.stderr), process.stderr);
 });
