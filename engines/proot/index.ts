@@ -8,6 +8,7 @@ import { binarySearch, findBinary, isExecutableFile } from "../../src/binaries.j
 import type { BinarySearch } from "../../src/binaries.js";
 import type { EngineContext } from "../../src/engines.js";
 import { EngineUnavailableError, InvalidArgumentError } from "../../src/errors.js";
+import { printable } from "../../src/cli/printable.js";
 import { findPackageRoot } from "../../src/package-info.js";
 import { waitForChild } from "../userns/signals.js";
 import { checkSupported, INIT_PATH, initWords, LIFELINE_FD, prootArgs, prootEnv } from "./args.js";
@@ -298,7 +299,7 @@ export class ProotEngine implements Engine {
     const pathVar = spec.env.find((e) => e.startsWith("PATH="))?.slice(5);
     const program = findProgram(rootfs, binds, spec.argv[0]!, pathVar, spec.cwd);
     if (!program.ok) {
-      process.stderr.write(`burrow: ${program.message}\n`);
+      process.stderr.write(`burrow: ${printable(program.message)}\n`);
       return program.status;
     }
 

@@ -9,6 +9,7 @@ import type { Engine, ExecSpec, ProbeResult, RunIO, RunningContainer, RunSpec } 
 import { binarySearch, findBinary, isExecutableFile } from "../../src/binaries.js";
 import type { BinarySearch } from "../../src/binaries.js";
 import { BurrowError, EngineUnavailableError, InvalidArgumentError } from "../../src/errors.js";
+import { printable } from "../../src/cli/printable.js";
 import { findPackageRoot } from "../../src/package-info.js";
 import { waitForChild } from "../userns/signals.js";
 import { readProcSys, readUsernsSysctls, sysctlBlock } from "../userns/sysctl.js";
@@ -326,7 +327,7 @@ export class RuncEngine implements Engine {
       return code;
     }
     if (outcome.kind === "exec") {
-      process.stderr.write(`${outcome.message}\n`);
+      process.stderr.write(`${printable(outcome.message)}\n`);
       return outcome.status;
     }
     throw new BurrowError("ERR_ENGINE_FAILED", `engine runc (${this.flavor}) failed: ${outcome.message}`);
@@ -379,7 +380,7 @@ export class RuncEngine implements Engine {
       return code;
     }
     if (outcome.kind === "exec") {
-      process.stderr.write(`${outcome.message}\n`);
+      process.stderr.write(`${printable(outcome.message)}\n`);
       return outcome.status;
     }
     throw new BurrowError(

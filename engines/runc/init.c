@@ -52,16 +52,83 @@
 #define VERSION "1"
 #define STATUS_FAILED 125
 
-/* Prints `burrow-runc-init: WHAT: STRERROR` (errno saved first) and exits 125. */
+/* The length of the valid UTF-8 sequence at p (RFC 3629: no overlong forms, surrogates or
+ * code points past U+10FFFF), or 0 when the byte there does not start one. */
+static size_t utf8_length(const unsigned char *p)
+{
+	unsigned char lo = 0x80, hi = 0xbf;
+	size_t n, k;
+
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf) {
+		n = 2;
+	} else if (p[0] >= 0xe0 && p[0] <= 0xef) {
+		n = 3;
+		lo = p[0] == 0xe0 ? 0xa0 : 0x80;
+		hi = p[0] == 0xed ? 0x9f : 0xbf;
+	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+		n = 4;
+		lo = p[0] == 0xf0 ? 0x90 : 0x80;
+		hi = p[0] == 0xf4 ? 0x8f : 0xbf;
+	} else {
+		return 0;
+	}
+	/* A NUL ends the string and is no continuation byte: nothing past it is read. */
+	if (p[1] < lo || p[1] > hi)
+		return 0;
+	for (k = 2; k < n; k++)
+		if (p[k] < 0x80 || p[k] > 0xbf)
+			return 0;
+	return n;
+}
+
+/* Writes s to f with its control characters shown, never sent, in the forms burrow's CLI uses
+ * (src/cli/printable.ts; burrow-ns has the same in engines/userns/util.c): C0 and DEL as \xNN (\t, \n, \r by name), C1 as \u00NN, U+2028/9 as
+ * \u2028/9, and a byte that is not part of valid UTF-8 as \xNN. Program names and paths come from
+ * images: one must not drive the user's terminal. */
+static void put_printable(FILE *f, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	while (*p != 0) {
+		size_t n = utf8_length(p);
+
+		if (n == 0) {
+			fprintf(f, "\\x%02x", *p);
+			n = 1;
+		} else if (*p == '\t') {
+			fputs("\\t", f);
+		} else if (*p == '\n') {
+			fputs("\\n", f);
+		} else if (*p == '\r') {
+			fputs("\\r", f);
+		} else if (*p < 0x20 || *p == 0x7f) {
+			fprintf(f, "\\x%02x", *p);
+		} else if (n == 2 && p[0] == 0xc2 && p[1] < 0xa0) {
+			fprintf(f, "\\u%04x", p[1]);
+		} else if (n == 3 && p[0] == 0xe2 && p[1] == 0x80 && (p[2] == 0xa8 || p[2] == 0xa9)) {
+			fprintf(f, "\\u%04x", 0x2000 + p[2] - 0x80);
+		} else {
+			fwrite(p, 1, n, f);
+		}
+		p += n;
+	}
+}
+
+/* Prints `burrow-runc-init: WHAT: STRERROR` (errno saved first, WHAT printable: it may name a
+ * path from the image) and exits 125. */
 static void die(const char *fmt, ...)
 {
 	int saved = errno;
+	char what[1024];
 	va_list ap;
 
 	fputs("burrow-runc-init: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(what, sizeof what, fmt, ap);
 	va_end(ap);
+	put_printable(stderr, what);
 	if (saved != 0)
 		fprintf(stderr, ": %s", strerror(saved));
 	fputc('\n', stderr);
@@ -127,14 +194,17 @@ static int exec_program(char **argv)
 
 	execvp(argv[0], argv);
 	err = errno;
+	/* The name comes from the image or the command line: printed printable. */
+	fputs("burrow: ", stderr);
+	put_printable(stderr, argv[0]);
 	if (err == ENOENT || err == ENOTDIR) {
 		if (strchr(argv[0], '/') != NULL)
-			fprintf(stderr, "burrow: %s: No such file or directory\n", argv[0]);
+			fputs(": No such file or directory\n", stderr);
 		else
-			fprintf(stderr, "burrow: %s: command not found\n", argv[0]);
+			fputs(": command not found\n", stderr);
 		return 127;
 	}
-	fprintf(stderr, "burrow: %s: cannot execute: %s\n", argv[0], strerror(err));
+	fprintf(stderr, ": cannot execute: %s\n", strerror(err));
 	return 126;
 }
 

@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <sys/resource.h>
 #include <sys/types.h>
 
@@ -92,6 +93,7 @@ struct config {
 int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int fail_errno(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 const char *fail_message(void);
+void put_printable(FILE *f, const char *s);
 int write_file(const char *path, const char *data);
 
 /* args.c */

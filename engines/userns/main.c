@@ -14,15 +14,17 @@
 #include "burrow-ns.h"
 
 /* Prints "burrow-ns: <what failed>[: <strerror>]" and exits with the reserved status. The only
- * way out of the helper on failure; errno is read first, before anything can change it. */
+ * way out of the helper on failure; errno is read first, before anything can change it. What
+ * failed may name paths from the image: it is printed printable. */
 __attribute__((noreturn)) static void die(void)
 {
 	int err = errno;
 
+	fputs("burrow-ns: ", stderr);
+	put_printable(stderr, fail_message());
 	if (err != 0)
-		fprintf(stderr, "burrow-ns: %s: %s\n", fail_message(), strerror(err));
-	else
-		fprintf(stderr, "burrow-ns: %s\n", fail_message());
+		fprintf(stderr, ": %s", strerror(err));
+	fputc('\n', stderr);
 	exit(EXIT_HELPER);
 }
 
@@ -42,17 +44,20 @@ static int write_id_maps(uid_t inside_uid, gid_t inside_gid, uid_t outside_uid, 
 	return write_file("/proc/self/gid_map", line);
 }
 
-/* Reports an exec failure the way a shell does: 127 when not found, 126 when not executable. */
+/* Reports an exec failure the way a shell does: 127 when not found, 126 when not executable.
+ * The program's name comes from the image or the command line: it is printed printable. */
 static int exec_failed(const char *prog, int err)
 {
+	fputs("burrow-ns: ", stderr);
+	put_printable(stderr, prog);
 	if (err == ENOENT) {
 		if (strchr(prog, '/') != NULL)
-			fprintf(stderr, "burrow-ns: %s: %s\n", prog, strerror(err));
+			fprintf(stderr, ": %s\n", strerror(err));
 		else
-			fprintf(stderr, "burrow-ns: %s: command not found\n", prog);
+			fputs(": command not found\n", stderr);
 		return EXIT_NOT_FOUND;
 	}
-	fprintf(stderr, "burrow-ns: %s: cannot execute: %s\n", prog, strerror(err));
+	fprintf(stderr, ": cannot execute: %s\n", strerror(err));
 	return EXIT_CANNOT_EXEC;
 }
 

@@ -5,6 +5,7 @@ import type { Config } from "../config.js";
 import type { Store } from "../store/store.js";
 import { configFor, reportError, storeFor } from "./host.js";
 import type { CommandHost } from "./host.js";
+import { printable } from "./printable.js";
 
 export { reportError };
 
@@ -40,12 +41,12 @@ export abstract class BurrowCommand extends Command<BurrowContext> implements Co
 
   /** Prints a warning on stderr unless `--quiet`. */
   warn(message: string): void {
-    if (!this.quiet) this.context.stderr.write(`burrow: warning: ${message}\n`);
+    if (!this.quiet) this.context.stderr.write(`burrow: warning: ${printable(message)}\n`);
   }
 
   /** Prints an informational line on stderr unless `--quiet`. */
   info(message: string): void {
-    if (!this.quiet) this.context.stderr.write(`${message}\n`);
+    if (!this.quiet) this.context.stderr.write(`${printable(message)}\n`);
   }
 
   async execute(): Promise<number> {

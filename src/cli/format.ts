@@ -1,4 +1,5 @@
 // Small output formatting helpers shared by commands.
+import { printable } from "./printable.js";
 
 /** Bytes as a short human string (1000-based like docker: 12.3MB). */
 export function humanSize(bytes: number): string {
@@ -34,8 +35,9 @@ export function timeAgo(iso: string | undefined, now = Date.now()): string {
   return "long ago";
 }
 
-/** Lays rows out in left-aligned columns separated by three spaces. */
-export function table(rows: string[][]): string {
+/** Lays rows out in left-aligned columns separated by three spaces; each cell on one line, printable. */
+export function table(cells: string[][]): string {
+  const rows = cells.map((r) => r.map(printable));
   const widths: number[] = [];
   for (const r of rows) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
   return rows

@@ -1,6 +1,7 @@
 // What a command's work needs from the command line around it (global options, config, store, streams,
 // error reporting), without clipanion: `burrow run`'s direct path (src/cli/run-direct.ts) runs on this alone.
 import { BurrowError, causeChain, describeThrown } from "../errors.js";
+import { printable, printableStream } from "./printable.js";
 import type { Config } from "../config.js";
 import type { Store } from "../store/store.js";
 
@@ -64,14 +65,15 @@ export class ProcessHost implements CommandHost {
   ) {
     this.debug = options.debug;
     this.quiet = options.quiet;
-    // The streams are Node's lazy getters: a run that prints nothing never creates them.
+    // The streams are Node's lazy getters: a run that prints nothing never creates them. What burrow
+    // writes on them is made printable (the program's own output does not go through them).
     this.context = {
       env,
       get stdout() {
-        return process.stdout;
+        return printableStream(process.stdout);
       },
       get stderr() {
-        return process.stderr;
+        return printableStream(process.stderr);
       },
     };
   }
@@ -88,28 +90,36 @@ export class ProcessHost implements CommandHost {
   }
 
   warn(message: string): void {
-    if (!this.quiet) this.context.stderr.write(`burrow: warning: ${message}\n`);
+    if (!this.quiet) this.context.stderr.write(`burrow: warning: ${printable(message)}\n`);
   }
 
   info(message: string): void {
-    if (!this.quiet) this.context.stderr.write(`${message}\n`);
+    if (!this.quiet) this.context.stderr.write(`${printable(message)}\n`);
   }
 }
 
-/** Prints one line for the user (the chain with --debug) and returns the exit status to use. */
+/** The --debug cause chain, each of its lines printable. */
+function printableChain(err: unknown): string {
+  return causeChain(err).map(printable).join("\n") + "\n";
+}
+
+/**
+ * Prints one line for the user (the chain with --debug) and returns the exit status to use. Messages carry
+ * what registries, images and users gave (names, reason phrases): they are printed printable, on one line.
+ */
 export function reportError(err: unknown, stderr: NodeJS.WritableStream, debug: boolean): number {
   if (err instanceof BurrowError) {
-    stderr.write(`burrow: ${err.message}\n`);
-    if (debug) stderr.write(causeChain(err).join("\n") + "\n");
+    stderr.write(`burrow: ${printable(err.message)}\n`);
+    if (debug) stderr.write(printableChain(err));
     return err.exitCode;
   }
   const e = err as { name?: string; message?: string; clipanion?: unknown };
   if (e && e.name === "UsageError") {
-    stderr.write(`burrow: ${e.message ?? String(err)}\n`);
+    stderr.write(`burrow: ${printable(e.message ?? String(err))}\n`);
     return 125;
   }
   const what = err instanceof Error ? err.message : describeThrown(err);
-  stderr.write(`burrow: internal error: ${what} (run with --debug for details)\n`);
-  if (debug) stderr.write(causeChain(err).join("\n") + "\n");
+  stderr.write(`burrow: internal error: ${printable(what)} (run with --debug for details)\n`);
+  if (debug) stderr.write(printableChain(err));
   return 125;
 }

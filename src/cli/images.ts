@@ -3,6 +3,7 @@ import { Option } from "clipanion";
 import { BurrowCommand } from "./base.js";
 import { humanSize, table, timeAgo } from "./format.js";
 import { familiarName } from "./format.js";
+import { printableJson } from "./printable.js";
 
 /** Lists images (one row per name; unnamed images show as <none>). */
 export class ImagesCommand extends BurrowCommand {
@@ -38,7 +39,7 @@ export class ImagesCommand extends BurrowCommand {
         platform: i.platform,
         layers: i.layers,
       }));
-      this.context.stdout.write(JSON.stringify(out, null, 2) + "\n");
+      this.context.stdout.write(printableJson(out) + "\n");
       return 0;
     }
     const rows: string[][] = [["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"]];

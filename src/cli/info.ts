@@ -5,6 +5,7 @@ import path from "node:path";
 import { Option } from "clipanion";
 import { BurrowCommand } from "./base.js";
 import type { EngineReport } from "../engines.js";
+import { printableJson } from "./printable.js";
 
 /** Filesystem magic numbers (statfs f_type) that tell the cgroup layout. */
 const CGROUP2_SUPER_MAGIC = 0x63677270;
@@ -125,7 +126,7 @@ export class InfoCommand extends BurrowCommand {
     }
     const report = await this.gather();
     if (this.format === "json") {
-      this.context.stdout.write(JSON.stringify(report, null, 2) + "\n");
+      this.context.stdout.write(printableJson(report) + "\n");
       return 0;
     }
     this.context.stdout.write(formatInfo(report));

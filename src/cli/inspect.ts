@@ -5,6 +5,7 @@ import { resolveLocalImage } from "./resolve.js";
 import { StoreError } from "../errors.js";
 import type { Store } from "../store/store.js";
 import type { Containers, ContainerRecord } from "../store/containers.js";
+import { printableJson } from "./printable.js";
 
 /** Prints docker-style inspect JSON (an array of one object) or the rootfs path; containers are looked up first. */
 export class InspectCommand extends BurrowCommand {
@@ -77,7 +78,7 @@ export class InspectCommand extends BurrowCommand {
         Contents: image.rootfs,
       },
     };
-    this.context.stdout.write(JSON.stringify([out], null, 2) + "\n");
+    this.context.stdout.write(printableJson([out]) + "\n");
     return 0;
   }
 
@@ -112,7 +113,7 @@ export class InspectCommand extends BurrowCommand {
         Running: containers.inUse(rec.id),
       },
     };
-    this.context.stdout.write(JSON.stringify([out], null, 2) + "\n");
+    this.context.stdout.write(printableJson([out]) + "\n");
     return 0;
   }
 }

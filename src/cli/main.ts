@@ -8,6 +8,7 @@ import type { BurrowContext } from "./base.js";
 import { runDirect } from "./fast-run.js";
 import { packageVersion } from "../package-info.js";
 import { hoistGlobalOptions } from "./hoist.js";
+import { printable, printableStream } from "./printable.js";
 
 type Loader = () => Promise<CommandClass<BurrowContext>>;
 
@@ -74,7 +75,13 @@ async function main(): Promise<void> {
   });
   const argv = hoistGlobalOptions(process.argv.slice(2));
   const debug = argv.includes("-D") || argv.includes("--debug");
-  const context: BurrowContext = { ...Cli.defaultContext, env: process.env };
+  // What a command prints for people goes through printableStream: control characters are shown escaped.
+  const context: BurrowContext = {
+    ...Cli.defaultContext,
+    stdout: printableStream(process.stdout),
+    stderr: printableStream(process.stderr),
+    env: process.env,
+  };
   // `burrow NAME ...` (help aside, which lists every command): load that command alone and, where the
   // command line is plain, run it without building clipanion's parser (the cost grows with every command).
   const word = argv[0];
@@ -92,7 +99,7 @@ async function main(): Promise<void> {
   try {
     command = argv.length === 0 ? cli.process(["help"], context) : cli.process(argv, context);
   } catch (err) {
-    process.stderr.write(`burrow: ${describeParseError(err, argv)}\n`);
+    process.stderr.write(`burrow: ${printable(describeParseError(err, argv))}\n`);
     if (debug) reportError(err, process.stderr, true);
     process.exitCode = 125;
     return;

@@ -2,6 +2,7 @@
 import type { PullEvents } from "../pull.js";
 import type { LayerRecord } from "../store/store.js";
 import { humanSize } from "./format.js";
+import { printable, rawStream } from "./printable.js";
 
 interface Row {
   digest: string;
@@ -17,7 +18,12 @@ export class PullProgress implements PullEvents {
   private drawn = 0;
   private last = 0;
 
-  constructor(private readonly out: NodeJS.WriteStream) {}
+  private readonly out: NodeJS.WriteStream;
+
+  /** `out`'s own stream takes the cursor moves; the fields in the rows are made printable. */
+  constructor(out: NodeJS.WriteStream) {
+    this.out = rawStream(out);
+  }
 
   /** Whether progress should be drawn at all: a terminal, and not quiet. */
   static wanted(stream: NodeJS.WritableStream, quiet: boolean): stream is NodeJS.WriteStream {
@@ -79,7 +85,7 @@ export class PullProgress implements PullEvents {
     if (!force && now - this.last < 100) return;
     this.last = now;
     let s = this.drawn > 0 ? `\x1b[${this.drawn}A` : "";
-    for (const r of this.rows) s += `\x1b[2K${r.digest.slice(7, 19)}: ${r.state}\n`;
+    for (const r of this.rows) s += `\x1b[2K${printable(r.digest.slice(7, 19))}: ${printable(r.state)}\n`;
     this.drawn = this.rows.length;
     this.out.write(s);
   }

@@ -1,6 +1,7 @@
 // `burrow ps`: the named containers of the store.
 import { Option } from "clipanion";
 import { BurrowCommand } from "./base.js";
+import { printableJson } from "./printable.js";
 
 /** Lists containers: id, protection, names, image (udocker's columns), with the engine and size on request. */
 export class PsCommand extends BurrowCommand {
@@ -63,7 +64,7 @@ export class PsCommand extends BurrowCommand {
         ...statusOf(c.id),
         ...(this.sizes ? { size: containers.layerBytes(c) } : {}),
       }));
-      this.context.stdout.write(JSON.stringify(out, null, 2) + "\n");
+      this.context.stdout.write(printableJson(out) + "\n");
       return 0;
     }
     const head = ["CONTAINER ID", "P", "NAMES", "IMAGE", "LAYER", "CREATED", "STATUS"];

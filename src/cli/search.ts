@@ -1,6 +1,7 @@
 // `burrow search`: searches Docker Hub (or a mirror of its search API), or lists a repository's tags.
 import { Option } from "clipanion";
 import { BurrowCommand } from "./base.js";
+import { printable, printableJson } from "./printable.js";
 
 /** Searches the image index for TERM, or with `--list-tags` lists the tags of a repository on any registry. */
 export class SearchCommand extends BurrowCommand {
@@ -132,8 +133,8 @@ export class SearchCommand extends BurrowCommand {
       const list = await listRepositoryTags(client, ref, pageSize);
       this.context.stdout.write(
         this.format === "json"
-          ? JSON.stringify(list, null, 2) + "\n"
-          : list.tags.map((t) => `${t}\n`).join(""),
+          ? printableJson(list) + "\n"
+          : list.tags.map((t) => `${printable(t)}\n`).join(""),
       );
     } finally {
       client.close();

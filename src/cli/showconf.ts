@@ -1,6 +1,7 @@
 // `burrow showconf`: the configuration in force and where each value came from.
 import { Option } from "clipanion";
 import { BurrowCommand } from "./base.js";
+import { printableJson } from "./printable.js";
 
 /** Hides the password of a proxy URL such as `http://user:secret@proxy:3128`. */
 export function maskUrlPassword(value: string | undefined): string | undefined {
@@ -44,7 +45,7 @@ export class ShowconfCommand extends BurrowCommand {
     if (this.format === "json") {
       const out: Record<string, unknown> = { configFile: config.configFile };
       for (const [k, v] of rows) out[k] = { value: v ?? null, source: config.sources[k] };
-      this.context.stdout.write(JSON.stringify(out, null, 2) + "\n");
+      this.context.stdout.write(printableJson(out) + "\n");
       return 0;
     }
     if (this.format !== undefined && this.format !== "table") {

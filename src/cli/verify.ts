@@ -8,6 +8,7 @@ import { resolveLocalImage } from "./resolve.js";
 import { summarizeTree } from "../store/summary.js";
 import type { Store, ImageRecord } from "../store/store.js";
 import { containerLabel } from "../store/containers.js";
+import { printable } from "./printable.js";
 import type { ContainerRecord } from "../store/containers.js";
 
 /** The sha256 of a file, streamed. */
@@ -183,7 +184,7 @@ export class VerifyCommand extends BurrowCommand {
       } else {
         status = 1;
         this.context.stdout.write(`${item.label}: DAMAGED\n`);
-        for (const p of problems) this.context.stdout.write(`  ${p}\n`);
+        for (const p of problems) this.context.stdout.write(`  ${printable(p)}\n`);
         this.context.stderr.write(`burrow: ${item.label} is damaged: ${item.fix}\n`);
       }
     }

@@ -4,6 +4,7 @@ import type { Agent as HttpAgent } from "node:http";
 import type { Agent as HttpsAgent } from "node:https";
 import type { Readable } from "node:stream";
 import { got } from "got";
+import { printableBytes } from "../cli/printable.js";
 
 /** Timeouts for one exchange, in milliseconds. */
 export interface Timeouts {
@@ -31,6 +32,7 @@ export interface Exchange {
 /** The status and headers of an answer, with its body still to be read (or dropped with `discard`). */
 export interface RawResponse {
   status: number;
+  /** The reason phrase for messages: its bytes (Node reads them as latin1) as UTF-8, made printable. */
   statusMessage: string;
   headers: IncomingHttpHeaders;
   url: URL;
@@ -64,7 +66,7 @@ export function send(ex: Exchange): Promise<RawResponse> {
         stream.off("error", onError);
         resolve({
           status: res.statusCode,
-          statusMessage: res.statusMessage ?? "",
+          statusMessage: printableBytes(Buffer.from(res.statusMessage ?? "", "latin1")),
           headers: res.headers,
           url: ex.url,
           body: stream,

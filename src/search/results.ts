@@ -2,6 +2,7 @@
 import { InvalidArgumentError } from "../errors.js";
 import { table } from "../cli/format.js";
 import type { SearchResult } from "./hub.js";
+import { printable, printableJson } from "../cli/printable.js";
 
 /** The width docker cuts descriptions to unless `--no-trunc`. */
 export const DESCRIPTION_WIDTH = 45;
@@ -54,11 +55,12 @@ export function applySearchFilter(results: readonly SearchResult[], filter: Sear
 }
 
 /**
- * A description on one line (newlines and tabs become spaces), cut to `width` characters with "…" as the
- * last one when it is longer. Characters are counted as code points, so none is cut in half.
+ * A description on one line (newlines and tabs become spaces, other control characters their printable
+ * form), cut to `width` characters with "…" as the last one when it is longer. Characters are counted as
+ * code points, so none is cut in half.
  */
 export function truncateDescription(description: string, width: number = DESCRIPTION_WIDTH): string {
-  const flat = description.replace(/[\r\n\t]+/g, " ").trim();
+  const flat = printable(description.replace(/[\r\n\t]+/g, " ").trim());
   const chars = Array.from(flat);
   if (chars.length <= width) return flat;
   return `${chars
@@ -81,5 +83,5 @@ export function searchTable(results: readonly SearchResult[], noTrunc = false): 
 
 /** The results as `--format json` prints them: a list of {name, description, stars, official, automated}. */
 export function searchJson(results: readonly SearchResult[]): string {
-  return JSON.stringify(results, null, 2) + "\n";
+  return printableJson(results) + "\n";
 }

@@ -195,6 +195,31 @@ describe("exit statuses", () => {
     assert.equal((await ns(["--rootfs", rootfs, "--", "true"], { env: {} })).code, 0);
   });
 
+  test("names with control characters or bytes that are not UTF-8 are printed printable", async () => {
+    // The names are made by printf in a shell: Node's argv strings cannot hold a byte that is not UTF-8.
+    const hostile = async (options: string): Promise<ProcResult> => {
+      const [cmd, ...rest] = asTestUser([helper, "--rootfs", rootfs]);
+      return runProgram(
+        "/bin/sh",
+        [
+          "-c",
+          `name=$(printf '/no/\\033]52;c;eA==\\007\\302\\233\\377\\342\\200\\250\\tx'); ${options}`,
+          "sh",
+          cmd!,
+          ...rest,
+        ],
+        { env: BASE_ENV, input: "", timeoutMs: 20_000, allowFailure: true, cwd: "/" },
+      );
+    };
+    const printed = "/no/\\x1b]52;c;eA==\\x07\\u009b\\xff\\u2028\\tx";
+    const exec = await hostile(`exec "$@" -- "$name"`);
+    assert.equal(exec.code, 127);
+    assert.equal(exec.stderr, `burrow-ns: ${printed}: No such file or directory\n`);
+    const cwd = await hostile(`exec "$@" --cwd "$name" -- /bin/true`);
+    assertHelperFailure(cwd, /: No such file or directory$/);
+    assert.ok(cwd.stderr.includes(`--cwd ${printed}: `), cwd.stderr);
+  });
+
   test("a bad argument or a missing rootfs gives 125 and one burrow-ns: line", async () => {
     assertHelperFailure(await ns(["--rootfs", rootfs, "--bogus", "--", "true"]), /unknown option '--bogus'/);
     assertHelperFailure(await ns(["--rootfs", rootfs, "true"]), /unexpected argument 'true'/);
