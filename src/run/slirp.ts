@@ -4,7 +4,6 @@ import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import net from "node:net";
-import path from "node:path";
 import type { NetworkSpec, PortMapping } from "../engine.js";
 import { binarySearch, findBinary } from "../binaries.js";
 import { BurrowError, EngineUnavailableError, InvalidArgumentError } from "../errors.js";
@@ -110,11 +109,28 @@ export async function startSlirp(
   network: NetworkSpec,
   scratch: string,
 ): Promise<Slirp> {
-  const apiSocket = path.join(scratch, "slirp.sock");
-  const child = spawn(binary, slirpArgs(pid, network, apiSocket), {
-    stdio: ["ignore", "ignore", "pipe", "pipe", "pipe"],
-    cwd: "/",
-  });
+  // A socket's path is limited to 107 bytes (sun_path), and a scratch folder's owner-named path can be
+  // longer: both ends reach the socket through a descriptor of the scratch folder instead (fd 5 in
+  // slirp4netns, this process's own fd here), so the path stays short whatever the store's location.
+  const dirFd = fs.openSync(scratch, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+  const apiSocket = `/proc/self/fd/${dirFd}/slirp.sock`;
+  let child: ChildProcess;
+  try {
+    child = spawn(binary, slirpArgs(pid, network, "/proc/self/fd/5/slirp.sock"), {
+      stdio: ["ignore", "ignore", "pipe", "pipe", "pipe", dirFd],
+      cwd: "/",
+    });
+  } catch (e) {
+    fs.closeSync(dirFd);
+    throw e;
+  }
+  let dirOpen = true;
+  const closeDir = (): void => {
+    if (dirOpen) fs.closeSync(dirFd);
+    dirOpen = false;
+  };
+  child.once("exit", closeDir);
+  child.once("error", closeDir);
   let err = "";
   child.stderr?.on("data", (d: Buffer) => {
     err += d.toString("utf8");
