@@ -40,10 +40,20 @@ export async function configFor(options: GlobalOptions, env: NodeJS.ProcessEnv):
   return loadConfig({ repo: options.repo, insecure: options.insecure }, env);
 }
 
-/** The store of a configuration, with its folders created. */
-export async function storeFor(config: Config): Promise<Store> {
+/**
+ * The store of a configuration, its folders created, refused when someone else could write it
+ * (src/store/trust.ts; `status`: the refusal's exit status, 125 for run and exec, else 1); the
+ * sweep of removed images that dead runs held (src/store/holds.ts) runs first.
+ */
+export async function storeFor(config: Config, status = 1): Promise<Store> {
   const { Store } = await import("../store/store.js");
-  return new Store(config.storeDir).init();
+  const { openTrustedStore, processTrust } = await import("../store/trust.js");
+  const trust = processTrust(config.sharedGroup, status);
+  openTrustedStore(config.storeDir, trust, status);
+  const store = new Store(config.storeDir);
+  const { sweepHolds } = await import("../store/holds.js");
+  await sweepHolds(store);
+  return store;
 }
 
 /** A CommandHost on the process's own streams, for commands run without clipanion. */
@@ -78,7 +88,8 @@ export class ProcessHost implements CommandHost {
   }
 
   async store(): Promise<Store> {
-    return storeFor(await this.config());
+    // Only `burrow run` comes this way: its own failures exit 125.
+    return storeFor(await this.config(), 125);
   }
 
   warn(message: string): void {

@@ -61,7 +61,15 @@ export class RmiCommand extends BurrowCommand {
         if (left.length === 0 && users.length > 0) {
           this.info(`Kept ${image.id.slice(0, 12)}: container(s) still use it`);
         } else if (left.length === 0) {
-          const removed = await store.removeImage(image.id);
+          // A run that uses it holds it (src/store/holds.ts): its files go when the last such run ends.
+          const { removeImageUnlessHeld } = await import("../store/holds.js");
+          const removed = await removeImageUnlessHeld(store, image.id);
+          if (removed === undefined) {
+            this.info(
+              `Removed ${image.id.slice(0, 12)}: a running container uses it, its files go when that run ends`,
+            );
+            continue;
+          }
           this.context.stdout.write(`Deleted: sha256:${image.id}\n`);
           if (!this.quiet && removed.length > 0) {
             const bytes = image.layers
