@@ -134,6 +134,19 @@ function ancestors(dir: string): string[] {
   }
 }
 
+/** The real path of `p`, or of its nearest existing parent with the rest appended. */
+function realExisting(p: string): string {
+  const rest: string[] = [];
+  for (let d = path.resolve(p); ; d = path.dirname(d)) {
+    try {
+      return path.join(fs.realpathSync.native(d), ...rest.reverse());
+    } catch {
+      if (d === path.dirname(d)) return path.resolve(p);
+      rest.push(path.basename(d));
+    }
+  }
+}
+
 /** How to fix a folder that is not safe, in words. */
 function remedy(trust: StoreTrust): string {
   return trust.sharedGid === undefined
@@ -170,7 +183,7 @@ function pseudoFileSystem(dir: string): string | undefined {
 
 /**
  * Opens the store at `root` for use: makes it (0700) and its top folders (0755; 2770 for a shared
- * group) where missing, then refuses it with one line when someone else could write or swap it.
+ * group, tmp/ 0770) where missing, then refuses it with one line when someone else could write or swap it.
  * `status` is the exit status of the refusal (1; 125 for run and exec).
  */
 export function openTrustedStore(root: string, trust: StoreTrust, status: number): void {
@@ -192,10 +205,23 @@ export function openTrustedStore(root: string, trust: StoreTrust, status: number
     if (code === "ENOSPC" || code === "EDQUOT") return "no space left";
     return (err as Error).message;
   };
+  const checkAncestors = (real: string): void => {
+    for (const a of ancestors(real)) {
+      const st = fs.lstatSync(a, { throwIfNoEntry: false });
+      const why = st && ancestorProblem(st, trust);
+      if (why !== undefined) {
+        fail(
+          `refusing the store ${root}: the folder ${a} above it ${why}; use a store under a folder only you (or root) can write, or set BURROW_SHARED_GROUP if you trust that group`,
+        );
+      }
+    }
+  };
   let rootStat: fs.Stats;
   try {
     let st = fs.lstatSync(root, { throwIfNoEntry: false });
     if (st === undefined) {
+      // Nothing is made under a folder that would be refused: its parents are checked first.
+      checkAncestors(path.join(realExisting(path.dirname(root)), "x"));
       makeFolders(root, 0o700);
       if (shared) {
         fs.chownSync(root, -1, trust.sharedGid!);
@@ -218,31 +244,20 @@ export function openTrustedStore(root: string, trust: StoreTrust, status: number
   }
   const rootWhy = folderProblem(rootStat, trust);
   if (rootWhy !== undefined) fail(`refusing the store ${root}: it ${rootWhy}; ${remedy(trust)}`);
-  let real = root;
-  try {
-    real = fs.realpathSync.native(root);
-  } catch {
-    // Checked through the path as given.
-  }
-  for (const a of ancestors(real)) {
-    const st = fs.lstatSync(a, { throwIfNoEntry: false });
-    const why = st && ancestorProblem(st, trust);
-    if (why !== undefined) {
-      fail(
-        `refusing the store ${root}: the folder ${a} above it ${why}; use a store under a folder only you (or root) can write, or set BURROW_SHARED_GROUP if you trust that group`,
-      );
-    }
-  }
+  checkAncestors(realExisting(root));
   for (const name of TOP_FOLDERS) {
     const dir = path.join(root, name);
     let st: fs.Stats | undefined;
     try {
       st = fs.lstatSync(dir, { throwIfNoEntry: false });
       if (st === undefined) {
-        fs.mkdirSync(dir, { mode: folderMode });
+        // tmp/ is not setgid: a run's scratch there must be of the user's own group, which the user
+        // namespace maps (an overlay refuses a work folder of an unmapped group).
+        const mode = shared && name === "tmp" ? 0o770 : folderMode;
+        fs.mkdirSync(dir, { mode });
         if (shared) {
           fs.chownSync(dir, -1, trust.sharedGid!);
-          fs.chmodSync(dir, folderMode);
+          fs.chmodSync(dir, mode);
         }
         st = fs.lstatSync(dir);
       }
