@@ -11,7 +11,7 @@ export class RmiCommand extends BurrowCommand {
   static override usage = BurrowCommand.Usage({
     description: "Remove images from the store",
     details:
-      "Removing a name removes the image when no other name points at it, then every blob no remaining image uses. An image id removes the image; with several names it needs -f. An image that containers use is not deleted from under them: rmi refuses, rmi -f removes the name and keeps the image for them (listed as <none> until they are removed). A protected image (`burrow protect`) is refused, also with -f: `burrow unprotect` it first.",
+      "Removing a name removes the image when no other name points at it, then every blob no remaining image uses. An image id removes the image; with several names it needs -f. An image that containers use is not deleted from under them: rmi refuses, rmi -f removes the name and keeps the image for them (listed as <none> until they are removed). An image a run uses right now loses its names at once and its files when the last such run ends. A protected image (`burrow protect`) is refused, also with -f: `burrow unprotect` it first.",
     examples: [
       ["Remove an image", "$0 rmi alpine"],
       ["Remove an image and all its names", "$0 rmi -f 3f57d9401f8d"],
