@@ -193,7 +193,7 @@ export function openTrustedStore(root: string, trust: StoreTrust, status: number
   const pseudo = pseudoFileSystem(root);
   if (pseudo !== undefined) {
     fail(
-      `the store ${root} is under ${pseudo}, which holds no files: set BURROW_DIR (or --repo) to a folder of yours`,
+      `the store ${root} is under ${pseudo}, a kernel file system where no store can be made: set BURROW_DIR (or --repo) to a folder of yours`,
     );
   }
   const shared = trust.sharedGid !== undefined;
@@ -203,6 +203,8 @@ export function openTrustedStore(root: string, trust: StoreTrust, status: number
     if (code === "EROFS") return "the file system is read-only";
     if (code === "EACCES" || code === "EPERM") return "permission denied";
     if (code === "ENOSPC" || code === "EDQUOT") return "no space left";
+    if (code === "ENOTDIR") return "a part of its path is not a folder";
+    if (code === "ENOENT") return "a folder above it cannot be made";
     return (err as Error).message;
   };
   const checkAncestors = (real: string): void => {
@@ -234,7 +236,13 @@ export function openTrustedStore(root: string, trust: StoreTrust, status: number
         `the store ${root} is a symbolic link of uid ${st.uid}, who could point it elsewhere: ${remedy(trust)}`,
       );
     }
-    rootStat = st.isSymbolicLink() ? fs.statSync(root) : st;
+    if (st.isSymbolicLink()) {
+      // Whoever can write the folder that holds the link can point it elsewhere.
+      checkAncestors(path.join(realExisting(path.dirname(root)), "x"));
+      rootStat = fs.statSync(root);
+    } else {
+      rootStat = st;
+    }
   } catch (err) {
     if (err instanceof UnsafeStoreError) throw err;
     return fail(

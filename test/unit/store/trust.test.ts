@@ -136,6 +136,21 @@ describe("opening a store", () => {
     );
   });
 
+  test("a store given as a link is checked where it points and where the link lies", () => {
+    const real = path.join(parent(), "store");
+    openTrustedStore(real, mine, 1);
+    const safe = path.join(parent(), "link");
+    fs.symlinkSync(real, safe);
+    openTrustedStore(safe, mine, 1);
+    const open = parent();
+    fs.chmodSync(open, 0o777);
+    fs.symlinkSync(real, path.join(open, "link"));
+    refused(
+      () => openTrustedStore(path.join(open, "link"), mine, 1),
+      /the folder .* above it is writable by every user/,
+    );
+  });
+
   test("a store under /proc is refused at once (Node's recursive mkdir spins there)", () => {
     refused(() => openTrustedStore("/proc/self/burrow-store", mine, 125), /under \/proc/, 125);
     refused(() => openTrustedStore("/sys/burrow-store", mine, 1), /under \/sys/);
