@@ -106,6 +106,7 @@ describe("a store someone else could write is refused", { skip: asRoot ? false :
           new RegExp(`its folder ${home.burrowDir}/${folder} belongs to uid 65534`),
         );
         failsWith125(await burrow(["run", ref, "true"]), new RegExp(`${folder} belongs to uid 65534`));
+        failsWith125(await burrow(["exec", "anything", "true"]), /belongs to uid 65534/);
         failsWith1(await burrow(["rmi", ref]), /belongs to uid 65534/);
       });
     }
