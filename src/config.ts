@@ -21,6 +21,8 @@ export interface Config {
   maxConcurrentDownloads: number;
   /** The engine named in the config file, if any. */
   engine: string | undefined;
+  /** The group whose members may write the store too (BURROW_SHARED_GROUP, config `sharedGroup`; README: The store). */
+  sharedGroup: string | undefined;
   /** Where the config file lives (shown by showconf). */
   configFile: string;
   /** Which layer each key's value came from. */
@@ -34,6 +36,8 @@ export interface FileConfig {
   maxConcurrentDownloads?: number;
   /** The engine to use when neither --engine, a container's saved engine nor BURROW_ENGINE says. */
   engine?: string;
+  /** A group (name or gid) whose members share the store: its folders may be theirs and group-writable. */
+  sharedGroup?: string;
 }
 
 /** Flags that override everything else. */
@@ -133,8 +137,17 @@ export function resolveConfig(file: FileConfig, env: NodeJS.ProcessEnv, flags: F
   );
   const noProxy = pick<string | undefined>("noProxy", undefined, undefined, env.NO_PROXY ?? env.no_proxy);
   const engine = pick<string | undefined>("engine", undefined, file.engine, undefined);
+  const sharedGroup = pick<string | undefined>(
+    "sharedGroup",
+    undefined,
+    typeof file.sharedGroup === "string" || typeof file.sharedGroup === "number"
+      ? String(file.sharedGroup)
+      : undefined,
+    env.BURROW_SHARED_GROUP ? env.BURROW_SHARED_GROUP : undefined,
+  );
   return {
     engine,
+    sharedGroup,
     storeDir,
     insecureRegistries,
     insecureAll,

@@ -34,9 +34,10 @@ export abstract class BurrowCommand extends Command<BurrowContext> implements Co
     return this.cachedConfig;
   }
 
-  /** The store named by the configuration, with its folders created. */
+  /** The store named by the configuration, with its folders created (refused when unsafe: 125 for run/exec, else 1). */
   async store(): Promise<Store> {
-    return storeFor(await this.config(), this.context.env);
+    const runLike = this.path.some((w) => w === "run" || w === "exec");
+    return storeFor(await this.config(), this.context.env, runLike ? 125 : 1);
   }
 
   /** Prints a warning on stderr unless `--quiet`. */

@@ -42,14 +42,21 @@ export async function configFor(options: GlobalOptions, env: NodeJS.ProcessEnv):
 }
 
 /**
- * The store of a configuration, with its folders created; the first call in a process also removes
- * what killed runs left there and in the scratch base of `env` (src/run/sweep.ts).
+ * The store of a configuration, its folders created, refused when someone else could write it
+ * (src/store/trust.ts; `status`: the refusal's exit status, 125 for run and exec, else 1). With `env`,
+ * the first call in a process also removes what killed runs left there and in the scratch base of
+ * `env` (src/run/sweep.ts), then the images removed while dead runs held them (src/store/holds.ts).
  */
-export async function storeFor(config: Config, env?: NodeJS.ProcessEnv): Promise<Store> {
+export async function storeFor(config: Config, env?: NodeJS.ProcessEnv, status = 1): Promise<Store> {
   const { Store } = await import("../store/store.js");
-  const store = new Store(config.storeDir).init();
+  const { openTrustedStore, processTrust } = await import("../store/trust.js");
+  const trust = processTrust(config.sharedGroup, status);
+  openTrustedStore(config.storeDir, trust, status);
+  const store = new Store(config.storeDir);
   if (env !== undefined)
     (await import("../run/sweep.js")).sweepAbandonedRuns(store.paths.root, store.paths.tmp, env);
+  const { sweepHolds } = await import("../store/holds.js");
+  await sweepHolds(store);
   return store;
 }
 
@@ -86,7 +93,8 @@ export class ProcessHost implements CommandHost {
   }
 
   async store(): Promise<Store> {
-    return storeFor(await this.config(), this.context.env);
+    // Only `burrow run` comes this way: its own failures exit 125.
+    return storeFor(await this.config(), this.context.env, 125);
   }
 
   warn(message: string): void {

@@ -26,8 +26,11 @@ export class ImagesCommand extends BurrowCommand {
       throw new UsageError(`unknown --format "${this.format}": use table or json`);
     }
     const store = await this.store();
-    const images = store.listImages();
     const refs = store.listRefs();
+    // An image rmi removed while runs still use it is gone for the user (src/store/holds.ts).
+    const { removedImages } = await import("../store/holds.js");
+    const removed = removedImages(store);
+    const images = store.listImages().filter((i) => !removed.has(i.id) || refs.some((r) => r.image === i.id));
     const byImage = new Map<string, string[]>();
     for (const r of refs) byImage.set(r.image, [...(byImage.get(r.image) ?? []), r.name]);
     if (this.format === "json") {

@@ -11,7 +11,7 @@ export class RmiCommand extends BurrowCommand {
   static override usage = BurrowCommand.Usage({
     description: "Remove images from the store",
     details:
-      "Removing a name removes the image when no other name points at it, then every blob no remaining image uses. An image id removes the image; with several names it needs -f. An image that containers use is not deleted from under them: rmi refuses, rmi -f removes the name and keeps the image for them (listed as <none> until they are removed). A protected image (`burrow protect`) is refused, also with -f: `burrow unprotect` it first.",
+      "Removing a name removes the image when no other name points at it, then every blob no remaining image uses. An image id removes the image; with several names it needs -f. An image that containers use is not deleted from under them: rmi refuses, rmi -f removes the name and keeps the image for them (listed as <none> until they are removed). An image a run uses right now loses its names at once and its files when the last such run ends. A protected image (`burrow protect`) is refused, also with -f: `burrow unprotect` it first.",
     examples: [
       ["Remove an image", "$0 rmi alpine"],
       ["Remove an image and all its names", "$0 rmi -f 3f57d9401f8d"],
@@ -61,7 +61,15 @@ export class RmiCommand extends BurrowCommand {
         if (left.length === 0 && users.length > 0) {
           this.info(`Kept ${image.id.slice(0, 12)}: container(s) still use it`);
         } else if (left.length === 0) {
-          const removed = await store.removeImage(image.id);
+          // A run that uses it holds it (src/store/holds.ts): its files go when the last such run ends.
+          const { removeImageUnlessHeld } = await import("../store/holds.js");
+          const removed = await removeImageUnlessHeld(store, image.id);
+          if (removed === undefined) {
+            this.info(
+              `Removed ${image.id.slice(0, 12)}: a running container uses it, its files go when that run ends`,
+            );
+            continue;
+          }
           this.context.stdout.write(`Deleted: sha256:${image.id}\n`);
           if (!this.quiet && removed.length > 0) {
             const bytes = image.layers

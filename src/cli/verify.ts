@@ -5,7 +5,8 @@ import { pipeline } from "node:stream/promises";
 import { Option } from "clipanion";
 import { BurrowCommand } from "./base.js";
 import { resolveLocalImage } from "./resolve.js";
-import { summarizeTree } from "../store/summary.js";
+import { checkRootfs, fileTampering } from "../store/tamper.js";
+import type { Owner } from "../store/tamper.js";
 import type { Store, ImageRecord } from "../store/store.js";
 import { containerLabel } from "../store/containers.js";
 import { printable } from "./printable.js";
@@ -18,8 +19,12 @@ async function sha256File(file: string): Promise<string> {
   return `sha256:${h.digest("hex")}`;
 }
 
-/** Lists what is wrong with an image: missing or altered blobs, a rootfs that changed since the pull. */
-export async function verifyImage(store: Store, image: ImageRecord): Promise<string[]> {
+/**
+ * Lists what is wrong with an image: missing or altered blobs, a rootfs that changed since the pull, and
+ * signs of tampering (links swapped in, files of other users: src/store/tamper.ts).
+ */
+export async function verifyImage(store: Store, image: ImageRecord, owner?: Owner): Promise<string[]> {
+  const who: Owner = owner ?? { uid: process.getuid?.() ?? 0 };
   const problems: string[] = [];
   const blobs = [
     { what: "config", digest: image.configDigest },
@@ -33,17 +38,35 @@ export async function verifyImage(store: Store, image: ImageRecord): Promise<str
       problems.push(`${b.what} ${b.digest} is missing`);
       continue;
     }
-    const got = await sha256File(file);
-    if (got !== b.digest) problems.push(`${b.what} ${b.digest} is corrupt (its content hashes to ${got})`);
-    else intact.add(b.digest);
+    const tampered = fileTampering(file, who);
+    if (tampered !== undefined) {
+      problems.push(`${b.what} ${b.digest} ${tampered}`);
+      continue;
+    }
+    let got: string;
+    try {
+      got = await sha256File(file);
+    } catch (err) {
+      problems.push(
+        `${b.what} ${b.digest} cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)})`,
+      );
+      continue;
+    }
+    if (got !== b.digest) {
+      problems.push(
+        `${b.what} ${b.digest} is corrupt (its content hashes to ${got}): damaged, or tampered with`,
+      );
+    } else intact.add(b.digest);
   }
   problems.push(...(await imageConsistency(store, image, intact)));
   const layersSound = problems.length === 0;
   const root = store.rootfs(image.id);
-  if (!fs.existsSync(root)) {
-    problems.push(`rootfs ${root} is missing`);
+  const checked = checkRootfs(store.imageDir(image.id), who);
+  problems.push(...checked.problems);
+  if (checked.summary === undefined) {
+    if (checked.problems.length === 0) problems.push(`rootfs ${root} is missing`);
   } else {
-    const now = summarizeTree(root);
+    const now = checked.summary;
     const was = image.rootfs;
     for (const k of ["files", "dirs", "symlinks", "bytes"] as const) {
       if (now[k] !== was[k]) problems.push(`rootfs has ${now[k]} ${k}, the pull left ${was[k]}`);
@@ -129,13 +152,16 @@ export class VerifyCommand extends BurrowCommand {
 
   async run(): Promise<number> {
     const store = await this.store();
+    const { processTrust } = await import("../store/trust.js");
+    const trust = processTrust((await this.config()).sharedGroup);
+    const owner: Owner = { uid: trust.uid, sharedGid: trust.sharedGid };
     const { containersOf } = await import("./containers.js");
     const containers = await containersOf(store);
     // Each image is checked once, however many targets and containers use it.
     const checked = new Map<string, Promise<string[]>>();
     const problemsOf = (image: ImageRecord): Promise<string[]> => {
       let p = checked.get(image.id);
-      if (p === undefined) checked.set(image.id, (p = verifyImage(store, image)));
+      if (p === undefined) checked.set(image.id, (p = verifyImage(store, image, owner)));
       return p;
     };
     const containerProblems = async (c: ContainerRecord): Promise<string[]> => {

@@ -10,6 +10,7 @@ import type { DeviceEdits } from "./cdi.js";
 import { containerConfig } from "./image-config.js";
 import type { ContainerRecord } from "../store/containers.js";
 import type { Store, ImageRecord } from "../store/store.js";
+import type { ImageHold } from "../store/holds.js";
 
 /** What `burrow run` was asked, after option parsing. */
 export interface RunRequest {
@@ -84,6 +85,17 @@ function copyTree(from: string, to: string): void {
 
 /** Runs the request; resolves to the exit status. */
 export async function prepareRun(cmd: CommandHost, req: RunRequest): Promise<number> {
+  // The image a run uses is held until the run ends: `rmi` meanwhile removes its names, not its files.
+  const holds: ImageHold[] = [];
+  try {
+    return await runRequest(cmd, req, holds);
+  } finally {
+    for (const h of holds) await h.release();
+  }
+}
+
+/** The run itself; the image it uses goes into `holds` (src/store/holds.ts) before its files are used. */
+async function runRequest(cmd: CommandHost, req: RunRequest, holds: ImageHold[]): Promise<number> {
   // --gpu and --device are resolved on the host first: a missing device fails before any pull.
   let devices: DeviceEdits | undefined;
   if (req.options.gpu === true || (req.options.devices?.length ?? 0) > 0) {
@@ -129,6 +141,8 @@ export async function prepareRun(cmd: CommandHost, req: RunRequest): Promise<num
       ({ image, name: imageName } = await imageFor(cmd, store, req.target, req));
     }
   }
+
+  if (image) holds.push(await (await import("../store/holds.js")).holdImage(store, image.id));
 
   const { selectEngine } = await import("../engines.js");
   const engine = await selectEngine({

@@ -69,7 +69,7 @@ export class Store {
         this.paths.locks,
         this.paths.tmp,
       ]) {
-        fs.mkdirSync(d, { recursive: true });
+        fs.mkdirSync(d, { recursive: true, mode: 0o755 });
       }
     } catch (err) {
       throw storeFailure(`cannot create the store at ${this.paths.root}`, err);
@@ -239,6 +239,11 @@ export class Store {
       );
     });
     return { release: () => fs.rmSync(file, { force: true }) };
+  }
+
+  /** The hex digests of blobs live pulls, loads and saves have claimed (src/store/holds.ts). */
+  claimedDigests(): Set<string> {
+    return this.claimedBlobs();
   }
 
   /** Blobs claimed by live pulls (claims of dead processes on this host, or older than a day, are dropped). */
