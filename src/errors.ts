@@ -112,6 +112,13 @@ export class ArchiveError extends BurrowError {
   }
 }
 
+/** An image config whose fields do not have the types the image spec gives them. */
+export class ImageConfigError extends BurrowError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("ERR_IMAGE_CONFIG", message, options);
+  }
+}
+
 /** Wraps a filesystem error from the store in a one-line message that says what to do. */
 export function storeFailure(what: string, err: unknown): BurrowError {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;

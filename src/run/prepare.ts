@@ -3,11 +3,12 @@ import fs from "node:fs";
 import path from "node:path";
 import { execFileSync } from "node:child_process";
 import type { CommandHost } from "../cli/host.js";
-import { InvalidArgumentError, ImageNotFoundError, StoreError } from "../errors.js";
+import { ImageConfigError, InvalidArgumentError, ImageNotFoundError, StoreError } from "../errors.js";
 import type { RunOptions, RunTarget } from "./plan.js";
 import type { EngineStarted, RunSpec } from "../engine.js";
 import type { DeviceEdits } from "./cdi.js";
-import { containerConfig } from "./image-config.js";
+import { containerConfig, parseConfigBlob } from "./image-config.js";
+import type { ContainerConfig } from "./image-config.js";
 import type { ContainerRecord } from "../store/containers.js";
 import type { Store, ImageRecord } from "../store/store.js";
 
@@ -70,7 +71,28 @@ function readConfig(store: Store, image: ImageRecord): unknown {
     throw new StoreError(
       `image ${image.id.slice(0, 12)} has lost its config: run 'burrow verify' and pull it again`,
     );
-  return JSON.parse(blob.toString("utf8")) as unknown;
+  return parseConfigBlob(blob);
+}
+
+/** The image's run settings, checked; the fields the command line replaces are left unread. */
+function runConfig(
+  store: Store,
+  image: ImageRecord,
+  req: RunRequest,
+  label: string | undefined,
+): ContainerConfig {
+  try {
+    return containerConfig(readConfig(store, image), {
+      entrypoint: req.options.entrypoint !== undefined,
+      cmd: req.args.length > 0,
+      user: req.options.user !== undefined,
+      workdir: req.options.workdir !== undefined,
+    });
+  } catch (err) {
+    if (!(err instanceof ImageConfigError)) throw err;
+    const name = label ?? image.id.slice(0, 12);
+    throw new ImageConfigError(`cannot run ${name}: ${err.message}`, { cause: err });
+  }
 }
 
 /** Copies a rootfs (reflinks where the file system can). */
@@ -129,6 +151,8 @@ export async function prepareRun(cmd: CommandHost, req: RunRequest): Promise<num
       ({ image, name: imageName } = await imageFor(cmd, store, req.target, req));
     }
   }
+  // The image's settings, checked before anything is made (a named container, a scratch folder).
+  const imageConfig = image ? runConfig(store, image, req, imageName ?? req.target) : undefined;
 
   const { selectEngine } = await import("../engines.js");
   const engine = await selectEngine({
@@ -173,7 +197,7 @@ export async function prepareRun(cmd: CommandHost, req: RunRequest): Promise<num
   if (location !== undefined) {
     target = { rootfs: location, mode: "direct", config: {} };
   } else if (container) {
-    const cfg = containerConfig(readConfig(store, image!));
+    const cfg = imageConfig!;
     const dir = containers.path(container.id);
     target =
       container.layer === "overlay"
@@ -188,7 +212,7 @@ export async function prepareRun(cmd: CommandHost, req: RunRequest): Promise<num
     target = {
       rootfs: store.rootfs(image!.id),
       mode: "ephemeral",
-      config: containerConfig(readConfig(store, image!)),
+      config: imageConfig!,
     };
   }
 
