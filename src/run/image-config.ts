@@ -1,6 +1,7 @@
 // The parts of an OCI/Docker image config that decide how a container runs, read and checked field by
 // field: an image is someone else's JSON, and a field of the wrong type must be one line, not a crash.
 import { ImageConfigError } from "../errors.js";
+import { jsonKind } from "../json-kind.js";
 
 /** `config` of an image config JSON (Docker's capitalised names, as the OCI image spec keeps them). */
 export interface ContainerConfig {
@@ -29,16 +30,6 @@ export interface ConfigOverrides {
   workdir?: boolean;
 }
 
-/** How a JSON value reads in a message: "the number 42", "an object", "a list". */
-function describe(v: unknown): string {
-  if (v === null) return "null";
-  if (Array.isArray(v)) return "a list";
-  if (typeof v === "object") return "an object";
-  if (typeof v === "string")
-    return `the string ${JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}...` : v)}`;
-  return `the ${typeof v} ${String(v)}`;
-}
-
 const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === "object" && v !== null && !Array.isArray(v);
 
@@ -51,7 +42,7 @@ const REBUILD = "the image cannot run as it is (fix its config, or ask its publi
 
 /** A string burrow hands to the kernel: no NUL byte (exec and paths end there). */
 function plainString(field: string, v: unknown, remedy: string): string {
-  if (typeof v !== "string") throw malformed(field, `is ${describe(v)}, not a string`, remedy);
+  if (typeof v !== "string") throw malformed(field, `is ${jsonKind(v)}, not a string`, remedy);
   if (v.includes("\0")) throw malformed(field, "holds a NUL byte", remedy);
   return v;
 }
@@ -65,7 +56,7 @@ function plainString(field: string, v: unknown, remedy: string): string {
 function commandList(field: string, v: unknown, remedy: string): string[] | null {
   if (v === undefined || v === null) return null;
   if (typeof v === "string") return [plainString(field, v, remedy)];
-  if (!Array.isArray(v)) throw malformed(field, `is ${describe(v)}, not a list of strings`, remedy);
+  if (!Array.isArray(v)) throw malformed(field, `is ${jsonKind(v)}, not a list of strings`, remedy);
   return v.map((item, i) => plainString(`${field}[${i}]`, item, remedy));
 }
 
@@ -74,11 +65,11 @@ function envList(v: unknown): string[] | null {
   const remedy = REBUILD;
   if (v === undefined || v === null) return null;
   if (!Array.isArray(v))
-    throw malformed("Env", `is ${describe(v)}, not a list of NAME=value strings`, remedy);
+    throw malformed("Env", `is ${jsonKind(v)}, not a list of NAME=value strings`, remedy);
   return v.map((item, i) => {
     const s = plainString(`Env[${i}]`, item, remedy);
     if (s.indexOf("=") <= 0) {
-      throw malformed(`Env[${i}]`, `is ${describe(s)}, not NAME=value`, remedy);
+      throw malformed(`Env[${i}]`, `is ${jsonKind(s)}, not NAME=value`, remedy);
     }
     return s;
   });
@@ -92,10 +83,10 @@ function optionalString(field: string, v: unknown, remedy: string): string | und
 /** A map whose values are objects (ExposedPorts, Volumes: docker's `map[string]struct{}`). */
 function setOfKeys(field: string, v: unknown): Record<string, object | null> | undefined {
   if (v === undefined || v === null) return undefined;
-  if (!isObject(v)) throw malformed(field, `is ${describe(v)}, not an object`, REBUILD);
+  if (!isObject(v)) throw malformed(field, `is ${jsonKind(v)}, not an object`, REBUILD);
   for (const [k, item] of Object.entries(v)) {
     if (item !== null && !isObject(item)) {
-      throw malformed(`${field}[${JSON.stringify(k)}]`, `is ${describe(item)}, not an object`, REBUILD);
+      throw malformed(`${field}[${JSON.stringify(k)}]`, `is ${jsonKind(item)}, not an object`, REBUILD);
     }
   }
   return v as Record<string, object | null>;
@@ -104,12 +95,12 @@ function setOfKeys(field: string, v: unknown): Record<string, object | null> | u
 /** Labels: a map of strings. */
 function labels(v: unknown): Record<string, string> | undefined {
   if (v === undefined || v === null) return undefined;
-  if (!isObject(v)) throw malformed("Labels", `is ${describe(v)}, not an object of strings`, REBUILD);
+  if (!isObject(v)) throw malformed("Labels", `is ${jsonKind(v)}, not an object of strings`, REBUILD);
   const out: Record<string, string> = {};
   for (const [k, item] of Object.entries(v)) {
     if (item === null) continue;
     if (typeof item !== "string") {
-      throw malformed(`Labels[${JSON.stringify(k)}]`, `is ${describe(item)}, not a string`, REBUILD);
+      throw malformed(`Labels[${JSON.stringify(k)}]`, `is ${jsonKind(item)}, not a string`, REBUILD);
     }
     out[k] = item;
   }
@@ -120,16 +111,16 @@ function labels(v: unknown): Record<string, string> | undefined {
 function checkUnused(c: Record<string, unknown>): void {
   const h = c.Healthcheck;
   if (h !== undefined && h !== null) {
-    if (!isObject(h)) throw malformed("Healthcheck", `is ${describe(h)}, not an object`, REBUILD);
+    if (!isObject(h)) throw malformed("Healthcheck", `is ${jsonKind(h)}, not an object`, REBUILD);
     if (h.Test !== undefined && h.Test !== null) {
       if (!Array.isArray(h.Test) || h.Test.some((t) => typeof t !== "string")) {
-        throw malformed("Healthcheck.Test", `is ${describe(h.Test)}, not a list of strings`, REBUILD);
+        throw malformed("Healthcheck.Test", `is ${jsonKind(h.Test)}, not a list of strings`, REBUILD);
       }
     }
     for (const k of ["Interval", "Timeout", "StartPeriod", "StartInterval", "Retries"]) {
       const n = h[k];
       if (n !== undefined && n !== null && !(typeof n === "number" && Number.isInteger(n) && n >= 0)) {
-        throw malformed(`Healthcheck.${k}`, `is ${describe(n)}, not a whole number`, REBUILD);
+        throw malformed(`Healthcheck.${k}`, `is ${jsonKind(n)}, not a whole number`, REBUILD);
       }
     }
   }
@@ -137,11 +128,11 @@ function checkUnused(c: Record<string, unknown>): void {
     const list = c[k];
     if (list === undefined || list === null) continue;
     if (!Array.isArray(list) || list.some((t) => typeof t !== "string")) {
-      throw malformed(k, `is ${describe(list)}, not a list of strings`, REBUILD);
+      throw malformed(k, `is ${jsonKind(list)}, not a list of strings`, REBUILD);
     }
   }
   if (c.ArgsEscaped !== undefined && c.ArgsEscaped !== null && typeof c.ArgsEscaped !== "boolean") {
-    throw malformed("ArgsEscaped", `is ${describe(c.ArgsEscaped)}, not true or false`, REBUILD);
+    throw malformed("ArgsEscaped", `is ${jsonKind(c.ArgsEscaped)}, not true or false`, REBUILD);
   }
 }
 
@@ -154,12 +145,12 @@ function checkUnused(c: Record<string, unknown>): void {
 export function containerConfig(configJson: unknown, overrides: ConfigOverrides = {}): ContainerConfig {
   if (!isObject(configJson)) {
     throw new ImageConfigError(
-      `the image's config is ${describe(configJson)}, not a JSON object; ${REBUILD}`,
+      `the image's config is ${jsonKind(configJson)}, not a JSON object; ${REBUILD}`,
     );
   }
   const c = configJson.config;
   if (c === undefined || c === null) return {};
-  if (!isObject(c)) throw malformed("config", `is ${describe(c)}, not an object`, REBUILD);
+  if (!isObject(c)) throw malformed("config", `is ${jsonKind(c)}, not an object`, REBUILD);
   const out: ContainerConfig = {};
   if (!overrides.entrypoint) {
     const entrypoint = commandList(
