@@ -1,5 +1,5 @@
 // The proot engine: runs a RunSpec under PRoot (ptrace path translation), for hosts without user namespaces.
-import { spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -9,7 +9,7 @@ import type { BinarySearch } from "../../src/binaries.js";
 import type { EngineContext } from "../../src/engines.js";
 import { EngineUnavailableError, InvalidArgumentError } from "../../src/errors.js";
 import { findPackageRoot } from "../../src/package-info.js";
-import { waitForChild } from "../userns/signals.js";
+import { spawnEngine, waitForChild } from "../userns/signals.js";
 import { checkSupported, prootArgs, prootEnv } from "./args.js";
 import { checkNetwork, publishText } from "../../src/run/network.js";
 import { launchPrefix } from "../../src/run/limits.js";
@@ -316,7 +316,13 @@ export class ProotEngine implements Engine {
       throw err;
     }
     const launch = [...prefix, binary, ...args];
-    const child = spawn(launch[0]!, launch.slice(1), { stdio: "inherit", env, cwd: "/" });
+    let child: ChildProcess;
+    try {
+      child = spawnEngine("proot", binary, launch[0]!, launch.slice(1), { stdio: "inherit", env, cwd: "/" });
+    } catch (err) {
+      cgroup?.remove();
+      throw err;
+    }
     child.on("exit", () => cgroup?.remove());
     const done = waitForChild(child, "proot", binary, { target: programTarget(child) });
     if (child.pid !== undefined) io.onStarted?.({ pid: child.pid });

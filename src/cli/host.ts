@@ -1,6 +1,7 @@
 // What a command's work needs from the command line around it (global options, config, store, streams,
 // error reporting), without clipanion: `burrow run`'s direct path (src/cli/run-direct.ts) runs on this alone.
 import { BurrowError, causeChain } from "../errors.js";
+import { systemErrorLine } from "../system-error.js";
 import type { Config } from "../config.js";
 import type { Store } from "../store/store.js";
 
@@ -90,8 +91,17 @@ export class ProcessHost implements CommandHost {
   }
 }
 
-/** Prints one line for the user (the chain with --debug) and returns the exit status to use. */
-export function reportError(err: unknown, stderr: NodeJS.WritableStream, debug: boolean): number {
+/**
+ * Prints one line for the user (the chain with --debug) and returns the exit status to use: the error's
+ * own for burrow's errors, `failureStatus` (burrow's own failure in this command) for a failed system
+ * call, 125 for a usage error. Anything else is a bug in burrow, and the line says so and what to report.
+ */
+export function reportError(
+  err: unknown,
+  stderr: NodeJS.WritableStream,
+  debug: boolean,
+  failureStatus = 125,
+): number {
   if (err instanceof BurrowError) {
     stderr.write(`burrow: ${err.message}\n`);
     if (debug) stderr.write(causeChain(err).join("\n") + "\n");
@@ -102,7 +112,16 @@ export function reportError(err: unknown, stderr: NodeJS.WritableStream, debug: 
     stderr.write(`burrow: ${e.message ?? String(err)}\n`);
     return 125;
   }
-  stderr.write(`burrow: internal error: ${e?.message ?? String(err)} (run with --debug for details)\n`);
+  const line = systemErrorLine(err);
+  if (line !== undefined) {
+    stderr.write(`burrow: ${line}\n`);
+    if (debug) stderr.write(causeChain(err).join("\n") + "\n");
+    return failureStatus;
+  }
+  const what = (e?.message ?? String(err)).split("\n")[0];
+  stderr.write(
+    `burrow: internal error (a bug in burrow): ${what}; please report it with the output of the same command run with --debug\n`,
+  );
   if (debug) stderr.write(causeChain(err).join("\n") + "\n");
-  return 125;
+  return failureStatus;
 }
