@@ -172,6 +172,8 @@ export async function prepareRun(cmd: CommandHost, req: RunRequest): Promise<num
     layerMode !== "copy" && layerMode !== "fuse" && engine.supportsOverlay === true && overlayPossibleAt(dir);
 
   let createdHere = false;
+  /** Whether the engine was asked to run: a container this run made is removed if refused before that. */
+  let engineCalled = false;
   if (image && req.name !== undefined) {
     // A new named container keeps its changes in an overlay layer where this engine can mount one.
     fs.mkdirSync(containers.dir, { recursive: true });
@@ -266,6 +268,7 @@ export async function prepareRun(cmd: CommandHost, req: RunRequest): Promise<num
       );
     }
     const started = req.started;
+    engineCalled = true;
     return await engine.run(spec, {
       scratch,
       disposableScratch: true,
@@ -280,7 +283,10 @@ export async function prepareRun(cmd: CommandHost, req: RunRequest): Promise<num
   } finally {
     removeScratch(scratch);
     await layerUse?.release();
-    if (req.remove && container && (createdHere || req.name === undefined))
+    if (
+      container &&
+      ((req.remove && (createdHere || req.name === undefined)) || (createdHere && !engineCalled))
+    )
       containers.remove(container.id, { force: true });
   }
 }
