@@ -132,6 +132,14 @@ export function storeFailure(what: string, err: unknown): BurrowError {
       cause: err,
     });
   }
+  if (code === "EEXIST" || code === "ENOTDIR") {
+    return new StoreError(
+      `${what}: a file is in the way where a folder must be; give the store a folder of its own`,
+      {
+        cause: err,
+      },
+    );
+  }
   return new StoreError(`${what}: ${(err as Error | undefined)?.message ?? String(err)}`, { cause: err });
 }
 

@@ -28,10 +28,11 @@ const ADVICE: Record<string, string> = {
   ENOMEM: "the system is out of memory",
 };
 
-/** The words for an errno code, without Node's decorations ("permission denied"). */
-function reason(e: SystemError): string {
-  const m = /^[A-Z0-9]+: ([^,]+)/.exec(e.message);
-  return m ? m[1]! : e.code;
+/** The words for a system error, without Node's code, call and path decorations ("permission denied"). */
+export function errnoReason(err: unknown): string {
+  const e = err as Partial<SystemError> | null;
+  const m = /^[A-Z0-9]+: ([^,]+)/.exec(e?.message ?? "");
+  return m ? m[1]! : (e?.code ?? e?.message ?? String(err));
 }
 
 /** Whether `err` is Node's error for a failed system call. */
@@ -55,5 +56,5 @@ export function systemErrorLine(err: unknown): string | undefined {
   const target =
     err.path !== undefined ? ` ${err.path}${err.dest !== undefined ? ` to ${err.dest}` : ""}` : "";
   const advice = ADVICE[err.code];
-  return `cannot ${call}${target}: ${reason(err)}${advice !== undefined ? `; ${advice}` : ""}`;
+  return `cannot ${call}${target}: ${errnoReason(err)}${advice !== undefined ? `; ${advice}` : ""}`;
 }
