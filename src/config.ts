@@ -2,6 +2,8 @@
 import os from "node:os";
 import path from "node:path";
 import fs from "node:fs";
+import { InvalidArgumentError } from "./errors.js";
+import { jsonKind } from "./json-kind.js";
 
 /** Everything burrow reads from its configuration, after all layers are applied. */
 export interface Config {
@@ -79,13 +81,64 @@ export async function readFileConfig(dir: string): Promise<FileConfig> {
   const file = path.join(dir, "config.json");
   if (!fs.existsSync(file)) return {};
   const { default: Conf } = await import("conf");
+  let raw: unknown;
   try {
     const store = new Conf<FileConfig>({ cwd: dir, configName: "config", projectName: "burrow" });
-    return store.store;
+    raw = store.store;
   } catch (err) {
     const { InvalidArgumentError } = await import("./errors.js");
-    throw new InvalidArgumentError(`cannot read the config file ${file}: fix or remove it`, { cause: err });
+    throw new InvalidArgumentError(`the config file ${file} ${unreadableReason(err)}: fix or remove it`, {
+      cause: err,
+    });
   }
+  return checkFileConfig(raw, file);
+}
+
+/** Why conf could not read the config file, in a few words. */
+function unreadableReason(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  if (err instanceof SyntaxError) return "is not valid JSON";
+  if (code === "EACCES" || code === "EPERM") return "cannot be read (permission denied)";
+  if (code === "EISDIR") return "is a folder, not a file";
+  return `cannot be read (${(err as Error | undefined)?.message ?? String(err)})`;
+}
+
+/** What each key of the config file must hold: a check, and the words for a message. */
+const FILE_KEYS: Record<keyof FileConfig, { ok: (v: unknown) => boolean; want: string }> = {
+  storeDir: { ok: (v) => typeof v === "string" && v.length > 0, want: "a folder path (a string)" },
+  insecureRegistries: {
+    ok: (v) => Array.isArray(v) && v.every((h) => typeof h === "string"),
+    want: 'a list of host[:port] strings, such as ["registry.local:5000"]',
+  },
+  maxConcurrentDownloads: {
+    ok: (v) => typeof v === "number" && Number.isInteger(v) && v > 0,
+    want: "a whole number above 0",
+  },
+  engine: { ok: (v) => typeof v === "string" && v.length > 0, want: 'an engine name, such as "userns"' },
+  sharedGroup: {
+    ok: (v) =>
+      (typeof v === "string" && v.length > 0) || (typeof v === "number" && Number.isInteger(v) && v >= 0),
+    want: 'a group name or number, such as "hpcgroup"',
+  },
+};
+
+/**
+ * Checks what the config file holds: an object whose known keys have their types (keys burrow does not
+ * know are left alone). Throws an InvalidArgumentError naming the file, the key and what it must hold.
+ */
+export function checkFileConfig(raw: unknown, file: string): FileConfig {
+  const refuse = (what: string): never => {
+    throw new InvalidArgumentError(`the config file ${file} ${what}: fix or remove it`);
+  };
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+    return refuse(`holds ${jsonKind(raw)}, not a JSON object`);
+  }
+  const record = raw as Record<string, unknown>;
+  for (const [key, rule] of Object.entries(FILE_KEYS)) {
+    const v = record[key];
+    if (v !== undefined && !rule.ok(v)) refuse(`sets "${key}" to ${jsonKind(v)}: it must be ${rule.want}`);
+  }
+  return record as FileConfig;
 }
 
 /** Applies the four layers in order: defaults < file < environment < flags. */

@@ -113,6 +113,13 @@ export class ArchiveError extends BurrowError {
   }
 }
 
+/** An image config whose fields do not have the types the image spec gives them. */
+export class ImageConfigError extends BurrowError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("ERR_IMAGE_CONFIG", message, options);
+  }
+}
+
 /** Wraps a filesystem error from the store in a one-line message that says what to do. */
 export function storeFailure(what: string, err: unknown): BurrowError {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
@@ -125,6 +132,14 @@ export function storeFailure(what: string, err: unknown): BurrowError {
     return new StoreError(`${what}: permission denied; check that the store directory is writable`, {
       cause: err,
     });
+  }
+  if (code === "EEXIST" || code === "ENOTDIR") {
+    return new StoreError(
+      `${what}: a file is in the way where a folder must be; give the store a folder of its own`,
+      {
+        cause: err,
+      },
+    );
   }
   return new StoreError(`${what}: ${err instanceof Error ? err.message : describeThrown(err)}`, {
     cause: err,

@@ -1,5 +1,5 @@
 // The proot engine: runs a RunSpec under PRoot (ptrace path translation), for hosts without user namespaces.
-import { spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -10,7 +10,7 @@ import type { EngineContext } from "../../src/engines.js";
 import { EngineUnavailableError, InvalidArgumentError } from "../../src/errors.js";
 import { printable } from "../../src/cli/printable.js";
 import { findPackageRoot } from "../../src/package-info.js";
-import { waitForChild } from "../userns/signals.js";
+import { spawnEngine, waitForChild } from "../userns/signals.js";
 import { checkSupported, INIT_PATH, initWords, LIFELINE_FD, prootArgs, prootEnv } from "./args.js";
 import { checkNetwork, publishText } from "../../src/run/network.js";
 import { launchPrefix } from "../../src/run/limits.js";
@@ -341,12 +341,18 @@ export class ProotEngine implements Engine {
       throw err;
     }
     const launch = [...prefix, binary, ...args];
-    const child = spawn(launch[0]!, launch.slice(1), {
-      // The lifeline (a socket) at LIFELINE_FD: the init's report, and its sign that burrow is gone.
-      stdio: init !== undefined ? ["inherit", "inherit", "inherit", "pipe"] : "inherit",
-      env,
-      cwd: "/",
-    });
+    let child: ChildProcess;
+    try {
+      child = spawnEngine("proot", binary, launch[0]!, launch.slice(1), {
+        // The lifeline (a socket) at LIFELINE_FD: the init's report, and its sign that burrow is gone.
+        stdio: init !== undefined ? ["inherit", "inherit", "inherit", "pipe"] : "inherit",
+        env,
+        cwd: "/",
+      });
+    } catch (err) {
+      cgroup?.remove();
+      throw err;
+    }
     let reported: number | undefined;
     const lifeline = child.stdio[LIFELINE_FD];
     lifeline?.on("data", (chunk: Buffer) => {

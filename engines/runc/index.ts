@@ -1,5 +1,5 @@
 // The runc engine: runs a RunSpec with rootless runc (or crun) from a generated OCI bundle.
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
@@ -11,7 +11,7 @@ import type { BinarySearch } from "../../src/binaries.js";
 import { BurrowError, EngineUnavailableError, InvalidArgumentError } from "../../src/errors.js";
 import { printable } from "../../src/cli/printable.js";
 import { findPackageRoot } from "../../src/package-info.js";
-import { waitForChild } from "../userns/signals.js";
+import { spawnEngine, waitForChild } from "../userns/signals.js";
 import { readProcSys, readUsernsSysctls, sysctlBlock } from "../userns/sysctl.js";
 import type { SysctlReader } from "../userns/sysctl.js";
 import { INIT_PATH, LIFELINE_FD, ociConfig, ociJson, ociProcess, usesLifeline } from "./config.js";
@@ -293,7 +293,7 @@ export class RuncEngine implements Engine {
     let code: number;
     try {
       const launch = [...prefix, binary, ...args];
-      const child = spawn(launch[0]!, launch.slice(1), {
+      const child = spawnEngine("runc", binary, launch[0]!, launch.slice(1), {
         stdio: lifeline ? ["inherit", "inherit", "pipe", "pipe"] : ["inherit", "inherit", "pipe"],
         env,
         cwd: "/",
@@ -362,13 +362,13 @@ export class RuncEngine implements Engine {
     if (h.flavor === "crun") global.push("--cgroup-manager=disabled");
     const env = { PATH: io.env.PATH ?? "/usr/local/bin:/usr/bin:/bin" };
     const held: Buffer[] = [];
-    const child = spawn(binary, [...global, "exec", "--process", processFile, id], {
+    const child = spawnEngine("runc", binary, binary, [...global, "exec", "--process", processFile, id], {
       stdio: ["inherit", "inherit", "pipe"],
       env,
       cwd: "/",
     });
     const done = waitForChild(child, "runc", binary, { event: "close" });
-    child.stderr.on("data", (chunk: Buffer) => {
+    child.stderr!.on("data", (chunk: Buffer) => {
       const text = chunk.toString("utf8");
       if (isRuntimeMessage(text) || text.startsWith("exec failed: ")) held.push(chunk);
       else process.stderr.write(chunk);

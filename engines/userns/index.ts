@@ -1,7 +1,7 @@
 // The userns engine: runs a RunSpec through burrow-ns, the static C helper (user + mount [+ pid, uts] namespaces).
 import { runCaptured as captured } from "../../src/captured-run.js";
 import type { CapturedRun } from "../../src/captured-run.js";
-import { spawn } from "node:child_process";
+
 import path from "node:path";
 import type { Engine, ExecSpec, ProbeResult, RunIO, RunningContainer, RunSpec } from "../../src/engine.js";
 import { EngineUnavailableError, InvalidArgumentError } from "../../src/errors.js";
@@ -12,7 +12,7 @@ import { envObject, HELPER_INTERFACE, helperArgs } from "./args.js";
 import { checkNetwork } from "../../src/run/network.js";
 import { findHelper, helperSearch, HELPER_NAME, isExecutableFile } from "./locate.js";
 import type { HelperSearch } from "./locate.js";
-import { waitForChild } from "./signals.js";
+import { spawnEngine, waitForChild } from "./signals.js";
 
 export { exitStatus } from "./signals.js";
 import { explainUsernsFailure, readProcSys, readUsernsSysctls, sysctlBlock } from "./sysctl.js";
@@ -214,7 +214,11 @@ export class UsernsEngine implements Engine {
         : undefined;
     if (side !== undefined) args.unshift(...side.args);
     return new Promise<number>((resolve, reject) => {
-      const child = spawn(helper, args, { stdio: side?.stdio ?? "inherit", env, cwd: "/" });
+      const child = spawnEngine("userns", helper, helper, args, {
+        stdio: side?.stdio ?? "inherit",
+        env,
+        cwd: "/",
+      });
       side?.attach(child, reject);
       const done = waitForChild(child, "userns", helper);
       if (io.onStarted !== undefined && child.pid !== undefined) reportStarted(child.pid, spec, io.onStarted);
@@ -277,7 +281,11 @@ async function joinContainer(helper: string, container: RunningContainer, exec: 
   const args = [`--join=${started.initPid}`, `--cwd=${exec.cwd}`];
   if (spec.fakeRoot) args.push("--fake-root");
   args.push("--", ...exec.argv);
-  const child = spawn(helper, args, { stdio: "inherit", env: envObject(exec.env), cwd: "/" });
+  const child = spawnEngine("userns", helper, helper, args, {
+    stdio: "inherit",
+    env: envObject(exec.env),
+    cwd: "/",
+  });
   return waitForChild(child, "userns", helper);
 }
 

@@ -2,8 +2,9 @@
 // and waits for it: every engine's program runs as a child of burrow this way.
 import fs from "node:fs";
 import os from "node:os";
-import type { ChildProcess } from "node:child_process";
-import { EngineUnavailableError } from "../../src/errors.js";
+import { spawn } from "node:child_process";
+import type { ChildProcess, SpawnOptions } from "node:child_process";
+import { EngineUnavailableError, InvalidArgumentError } from "../../src/errors.js";
 
 /** The signals a caller (or a terminal) uses to talk to the contained program. */
 export const FORWARDED_SIGNALS: readonly NodeJS.Signals[] = [
@@ -108,4 +109,31 @@ export function waitForChild(
       resolve(exitStatus(code, signal));
     });
   });
+}
+
+/**
+ * spawn() for an engine's binary (`file` runs it, perhaps through a launch prefix). Node throws at once,
+ * rather than emitting "error", for some failures (E2BIG: arguments and environment over the kernel's
+ * limit; a NUL byte in them): each becomes the engine's one line, as waitForChild words the others.
+ */
+export function spawnEngine(
+  engine: string,
+  binary: string,
+  file: string,
+  args: string[],
+  options: SpawnOptions,
+): ChildProcess {
+  try {
+    return spawn(file, args, options);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "E2BIG") {
+      throw new InvalidArgumentError(
+        `engine ${engine} cannot start ${binary}: the command's arguments and environment are larger than the kernel passes to a program (E2BIG): put large values in a file and bind it into the container with -v`,
+        { cause: err },
+      );
+    }
+    throw new EngineUnavailableError(`engine ${engine} cannot start ${binary}: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
 }

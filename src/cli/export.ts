@@ -80,6 +80,7 @@ export class ExportCommand extends BurrowCommand {
     }
     const stats = await exportRootfs(source, output === "-" ? (this.context.stdout as Writable) : output, {
       warn: (m) => this.warn(m),
+      container: container ? (container.name ?? container.id.slice(0, 12)) : undefined,
     });
     if (output !== "-") this.info(`exported ${stats.entries} entries to ${output}`);
     return 0;

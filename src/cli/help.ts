@@ -1,5 +1,5 @@
 // `burrow help [COMMAND...]`: the list of commands, or one command's usage.
-import { Option } from "clipanion";
+import { Option, UsageError } from "clipanion";
 import { BurrowCommand } from "./base.js";
 
 /** Prints the command list, or the usage of the command named. */
@@ -19,6 +19,14 @@ export class HelpCommand extends BurrowCommand {
     if (this.command.length === 0) {
       this.context.stdout.write(this.cli.usage(null));
       return 0;
+    }
+    // A name that is no command: the one line a usage error gets, not clipanion's list of candidates.
+    try {
+      this.cli.process([...this.command, "--help"], this.context);
+    } catch {
+      throw new UsageError(
+        `unknown command "${this.command.join(" ")}": run 'burrow help' for the list of commands`,
+      );
     }
     return this.cli.run([...this.command, "--help"]);
   }

@@ -1,6 +1,7 @@
 // What a command's work needs from the command line around it (global options, config, store, streams,
 // error reporting), without clipanion: `burrow run`'s direct path (src/cli/run-direct.ts) runs on this alone.
 import { BurrowError, causeChain, describeThrown } from "../errors.js";
+import { systemErrorLine } from "../system-error.js";
 import { printable, printableStream } from "./printable.js";
 import type { Config } from "../config.js";
 import type { Store } from "../store/store.js";
@@ -112,10 +113,18 @@ function printableChain(err: unknown): string {
 }
 
 /**
- * Prints one line for the user (the chain with --debug) and returns the exit status to use. Messages carry
- * what registries, images and users gave (names, reason phrases): they are printed printable, on one line.
+ * Prints one line for the user (the chain with --debug) and returns the exit status to use: the error's
+ * own for burrow's errors, `failureStatus` (burrow's own failure in this command) for a failed system
+ * call, 125 for a usage error. Anything else is a bug in burrow, and the line says so and what to report.
+ * Messages carry what registries, images and users gave (names, reason phrases): they are printed
+ * printable, on one line.
  */
-export function reportError(err: unknown, stderr: NodeJS.WritableStream, debug: boolean): number {
+export function reportError(
+  err: unknown,
+  stderr: NodeJS.WritableStream,
+  debug: boolean,
+  failureStatus = 125,
+): number {
   if (err instanceof BurrowError) {
     stderr.write(`burrow: ${printable(err.message)}\n`);
     if (debug) stderr.write(printableChain(err));
@@ -126,8 +135,16 @@ export function reportError(err: unknown, stderr: NodeJS.WritableStream, debug: 
     stderr.write(`burrow: ${printable(e.message ?? String(err))}\n`);
     return 125;
   }
-  const what = err instanceof Error ? err.message : describeThrown(err);
-  stderr.write(`burrow: internal error: ${printable(what)} (run with --debug for details)\n`);
+  const line = systemErrorLine(err);
+  if (line !== undefined) {
+    stderr.write(`burrow: ${printable(line)}\n`);
+    if (debug) stderr.write(printableChain(err));
+    return failureStatus;
+  }
+  const what = (err instanceof Error ? err.message : describeThrown(err)).split("\n")[0]!;
+  stderr.write(
+    `burrow: internal error (a bug in burrow): ${printable(what)}; please report it with the output of the same command run with --debug\n`,
+  );
   if (debug) stderr.write(printableChain(err));
-  return 125;
+  return failureStatus;
 }

@@ -67,8 +67,12 @@ export class SaveCommand extends BurrowCommand {
     const fs = await import("node:fs");
     const { tempSibling } = await import("../store/atomic.js");
     const { BurrowError, InvalidArgumentError } = await import("../errors.js");
+    const { errnoReason } = await import("../system-error.js");
+    if (fs.statSync(file, { throwIfNoEntry: false })?.isDirectory()) {
+      throw new InvalidArgumentError(`${file} is a folder: give the name of the archive to write`);
+    }
     const cannot = (err: unknown): Error =>
-      new InvalidArgumentError(`cannot write ${file}: ${(err as Error).message}`, { cause: err });
+      new InvalidArgumentError(`cannot write ${file}: ${errnoReason(err)}`, { cause: err });
     const tmp = tempSibling(file, "save");
     let out: WriteStream;
     try {

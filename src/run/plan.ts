@@ -6,6 +6,7 @@ import { execFileSync } from "node:child_process";
 import type { MountSpec, RootSpec, RunSpec } from "../engine.js";
 import { InvalidArgumentError, StoreError } from "../errors.js";
 import type { ContainerConfig } from "./image-config.js";
+import { checkExecSize } from "./exec-limits.js";
 import { resolveArgv } from "./command.js";
 import {
   DEFAULT_PATH,
@@ -248,6 +249,8 @@ export function planRun(target: RunTarget, opts: RunOptions, ctx: PlanContext): 
   for (const [k, v] of job) env.set(k, v);
   for (const [k, v] of jobDefaults(ctx.hostEnv)) if (!env.has(k)) env.set(k, v);
   for (const [k, v] of fromFlags) env.set(k, v);
+  // A value execve would refuse (E2BIG) is one line here, before any engine or file is touched.
+  checkExecSize(argv, envList(env));
 
   const cwdAsked = opts.workdir ?? (cfg.WorkingDir && cfg.WorkingDir.length > 0 ? cfg.WorkingDir : "/");
   if (!path.posix.isAbsolute(cwdAsked))

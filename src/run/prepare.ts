@@ -3,11 +3,12 @@ import fs from "node:fs";
 import path from "node:path";
 import { execFileSync } from "node:child_process";
 import type { CommandHost } from "../cli/host.js";
-import { InvalidArgumentError, ImageNotFoundError, StoreError } from "../errors.js";
+import { ImageConfigError, InvalidArgumentError, ImageNotFoundError, StoreError } from "../errors.js";
 import type { RunOptions, RunTarget } from "./plan.js";
 import type { EngineStarted, RunSpec } from "../engine.js";
 import type { DeviceEdits } from "./cdi.js";
-import { containerConfig } from "./image-config.js";
+import { containerConfig, parseConfigBlob } from "./image-config.js";
+import type { ContainerConfig } from "./image-config.js";
 import type { ContainerRecord } from "../store/containers.js";
 import type { Store, ImageRecord } from "../store/store.js";
 import type { ImageHold } from "../store/holds.js";
@@ -71,7 +72,28 @@ function readConfig(store: Store, image: ImageRecord): unknown {
     throw new StoreError(
       `image ${image.id.slice(0, 12)} has lost its config: run 'burrow verify' and pull it again`,
     );
-  return JSON.parse(blob.toString("utf8")) as unknown;
+  return parseConfigBlob(blob);
+}
+
+/** The image's run settings, checked; the fields the command line replaces are left unread. */
+function runConfig(
+  store: Store,
+  image: ImageRecord,
+  req: RunRequest,
+  label: string | undefined,
+): ContainerConfig {
+  try {
+    return containerConfig(readConfig(store, image), {
+      entrypoint: req.options.entrypoint !== undefined,
+      cmd: req.args.length > 0,
+      user: req.options.user !== undefined,
+      workdir: req.options.workdir !== undefined,
+    });
+  } catch (err) {
+    if (!(err instanceof ImageConfigError)) throw err;
+    const name = label ?? image.id.slice(0, 12);
+    throw new ImageConfigError(`cannot run ${name}: ${err.message}`, { cause: err });
+  }
 }
 
 /** Copies a rootfs (reflinks where the file system can). */
@@ -141,6 +163,8 @@ async function runRequest(cmd: CommandHost, req: RunRequest, holds: ImageHold[])
       ({ image, name: imageName } = await imageFor(cmd, store, req.target, req));
     }
   }
+  // The image's settings, checked before anything is made (a named container, a scratch folder).
+  const imageConfig = image ? runConfig(store, image, req, imageName ?? req.target) : undefined;
 
   if (image) holds.push(await (await import("../store/holds.js")).holdImage(store, image.id));
 
@@ -162,6 +186,8 @@ async function runRequest(cmd: CommandHost, req: RunRequest, holds: ImageHold[])
     layerMode !== "copy" && layerMode !== "fuse" && engine.supportsOverlay === true && overlayPossibleAt(dir);
 
   let createdHere = false;
+  /** Whether the engine was asked to run: a container this run made is removed if refused before that. */
+  let engineCalled = false;
   if (image && req.name !== undefined) {
     // A new named container keeps its changes in an overlay layer where this engine can mount one.
     fs.mkdirSync(containers.dir, { recursive: true });
@@ -187,7 +213,7 @@ async function runRequest(cmd: CommandHost, req: RunRequest, holds: ImageHold[])
   if (location !== undefined) {
     target = { rootfs: location, mode: "direct", config: {} };
   } else if (container) {
-    const cfg = containerConfig(readConfig(store, image!));
+    const cfg = imageConfig!;
     const dir = containers.path(container.id);
     target =
       container.layer === "overlay"
@@ -202,7 +228,7 @@ async function runRequest(cmd: CommandHost, req: RunRequest, holds: ImageHold[])
     target = {
       rootfs: store.rootfs(image!.id),
       mode: "ephemeral",
-      config: containerConfig(readConfig(store, image!)),
+      config: imageConfig!,
     };
   }
 
@@ -256,6 +282,7 @@ async function runRequest(cmd: CommandHost, req: RunRequest, holds: ImageHold[])
       );
     }
     const started = req.started;
+    engineCalled = true;
     return await engine.run(spec, {
       scratch,
       disposableScratch: true,
@@ -270,7 +297,10 @@ async function runRequest(cmd: CommandHost, req: RunRequest, holds: ImageHold[])
   } finally {
     removeScratch(scratch);
     await layerUse?.release();
-    if (req.remove && container && (createdHere || req.name === undefined))
+    if (
+      container &&
+      ((req.remove && (createdHere || req.name === undefined)) || (createdHere && !engineCalled))
+    )
       containers.remove(container.id, { force: true });
   }
 }

@@ -46,14 +46,55 @@ function hasOwnChanges(upper: string): boolean {
   return walk(upper, "");
 }
 
-/** Copies a tree with its modes, times, links, xattrs and overlay whiteouts (reflinks where it can). */
-export function copyTree(from: string, to: string): void {
+/**
+ * Copies a tree with its modes, times, links, xattrs and overlay whiteouts (reflinks where it can).
+ * `container` (a name or id) words the failure for a container's own tree: a file the container made
+ * unreadable (`chmod 000` as its emulated root) is named, with the command that makes it readable.
+ */
+export function copyTree(from: string, to: string, container?: string): void {
   try {
     // A whiteout is a 0/0 character device, which Linux 5.8+ lets anybody make: cp -a copies it.
     execFileSync("cp", ["-a", "--reflink=auto", from, to], { stdio: ["ignore", "ignore", "pipe"] });
   } catch (err) {
-    throw new StoreError(`cannot copy ${from} to ${to}: check the free space of the store`, { cause: err });
+    throw copyFailure(from, to, container, err);
   }
+}
+
+/** The one line for a failed `cp -a`, from what cp printed. */
+export function copyFailure(
+  from: string,
+  to: string,
+  container: string | undefined,
+  err: unknown,
+): StoreError {
+  const text = String((err as { stderr?: unknown }).stderr ?? "");
+  const what = container !== undefined ? `container ${container}` : from;
+  const denied = /^cp: cannot [^']*'(.+)'[^\n]*: Permission denied$/m.exec(text)?.[1];
+  if (denied !== undefined && denied.startsWith(`${from}/`)) {
+    const inside = denied.slice(from.length);
+    const fix =
+      container !== undefined
+        ? `make it readable inside the container (burrow run ${container} chmod -R u+rwX ${shellWord(inside)}) and retry`
+        : `make it readable (chmod -R u+rwX ${shellWord(denied)}) and retry`;
+    return new StoreError(`cannot copy ${what}: ${inside} in it cannot be read (permission denied): ${fix}`, {
+      cause: err,
+    });
+  }
+  if (/No space left on device|Disk quota exceeded/.test(text)) {
+    return new StoreError(
+      `cannot copy ${what}: no space left on the store's file system: free some space and retry`,
+      {
+        cause: err,
+      },
+    );
+  }
+  const first = /^cp: (.*)$/m.exec(text)?.[1] ?? (err as Error).message;
+  return new StoreError(`cannot copy ${what} to ${to}: ${first}`, { cause: err });
+}
+
+/** A path as one shell word (quoted when it holds anything but safe characters). */
+function shellWord(p: string): string {
+  return /^[\w@%+=:,./-]+$/.test(p) ? p : `'${p.replace(/'/g, "'\\''")}'`;
 }
 
 /** The bytes a tree's files hold (apparent sizes, links not followed). */
@@ -252,7 +293,11 @@ export class Containers {
     const src = this.resolve(key);
     const { image, imageName, layer, engine } = src;
     return this.build({ image, imageName, layer, engine }, name, (tmp) => {
-      copyTree(this.layerPath(src), path.join(tmp, layer === "overlay" ? "upper" : "rootfs"));
+      copyTree(
+        this.layerPath(src),
+        path.join(tmp, layer === "overlay" ? "upper" : "rootfs"),
+        containerLabel(src),
+      );
       if (layer === "overlay") fs.mkdirSync(path.join(tmp, "work"));
     });
   }
@@ -384,7 +429,7 @@ export class Containers {
   snapshotLayer(rec: ContainerRecord, dest: string): { upper: string; work: string } {
     const upper = path.join(dest, "upper");
     const work = path.join(dest, "work");
-    copyTree(this.layerPath(rec), upper);
+    copyTree(this.layerPath(rec), upper, containerLabel(rec));
     fs.mkdirSync(work);
     return { upper, work };
   }

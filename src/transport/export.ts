@@ -26,6 +26,8 @@ export interface ExportSource {
 export interface ExportOptions {
   /** Told about members that cannot go into the tar (sockets, device nodes). */
   warn(message: string): void;
+  /** The container's name (or id) for messages, when a container is exported. */
+  container?: string | undefined;
 }
 
 /** What an export wrote. */
@@ -168,11 +170,6 @@ export async function* rootfsTar(
 ): AsyncGenerator<Buffer> {
   const opaque =
     src.upper === undefined ? new Set<string>() : (src.opaque ?? (await readOpaqueDirs(src.upper)));
-  if (opaque === undefined) {
-    opts.warn(
-      "cannot read the container's opaque-folder marks (GNU tar is needed for xattrs): a folder removed and made again in the container may show the image's old content",
-    );
-  }
   const links = new Map<string, string>();
   const batch = new Batch();
   const skipped: string[] = [];
@@ -266,6 +263,12 @@ export async function* rootfsTar(
   }
 
   yield* walk("", src.lower, src.upper);
+  // Told once the walk is through (a walk that fails has its own one line to say).
+  if (opaque === undefined) {
+    opts.warn(
+      "cannot read the container's opaque-folder marks (GNU tar is needed for xattrs): a folder removed and made again in the container may show the image's old content",
+    );
+  }
   yield* some(batch.add(Buffer.alloc(2 * BLOCK)));
   yield* some(batch.take());
   if (skipped.length > 0) {
@@ -290,7 +293,11 @@ export async function exportRootfs(
 ): Promise<ExportStats> {
   const stats: ExportStats = { entries: 0, bytes: 0 };
   if (typeof output !== "string") {
-    await pipeline(Readable.from(rootfsTar(src, opts, stats)), output, { end: false });
+    try {
+      await pipeline(Readable.from(rootfsTar(src, opts, stats)), output, { end: false });
+    } catch (err) {
+      throw unreadableError(src, opts, err) ?? err;
+    }
     return stats;
   }
   const target = path.resolve(output);
@@ -325,6 +332,8 @@ export async function exportRootfs(
     await fh?.close().catch(() => undefined);
     removeTmp();
     const code = (err as NodeJS.ErrnoException).code;
+    const unreadable = unreadableError(src, opts, err);
+    if (unreadable !== undefined) throw unreadable;
     if (typeof code === "string")
       throw new StoreError(`export to ${output} failed: ${errnoText(err)}`, { cause: err });
     throw err;
@@ -332,6 +341,30 @@ export async function exportRootfs(
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
   }
+}
+
+/** The one line for a member the container made unreadable (a `chmod 000` folder), else undefined. */
+function unreadableError(src: ExportSource, opts: ExportOptions, err: unknown): StoreError | undefined {
+  const e = err as NodeJS.ErrnoException;
+  const inside = e.code === "EACCES" ? insidePath(src, e.path) : undefined;
+  if (inside === undefined) return undefined;
+  const fix =
+    opts.container !== undefined
+      ? `make it readable inside the container (burrow run ${opts.container} chmod -R u+rwX ${path.posix.dirname(inside)}) and retry`
+      : "make it readable and retry";
+  return new StoreError(
+    `cannot export ${opts.container ?? src.lower}: ${inside} in it cannot be read (permission denied): ${fix}`,
+    { cause: err },
+  );
+}
+
+/** Where a host path under the exported tree is, as the container sees it ("/x/f"); undefined if elsewhere. */
+function insidePath(src: ExportSource, p: string | undefined): string | undefined {
+  if (p === undefined) return undefined;
+  for (const root of [src.upper, src.lower]) {
+    if (root !== undefined && p.startsWith(`${root}/`)) return p.slice(root.length);
+  }
+  return undefined;
 }
 
 /** A system error's reason without Node's syscall and path decorations ("no such file or directory"). */

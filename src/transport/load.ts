@@ -12,6 +12,7 @@ import { removeTreeAtomic } from "../store/atomic.js";
 import { digestHex } from "../store/paths.js";
 import { summarizeTree } from "../store/summary.js";
 import { ArchiveError, BurrowError, DigestMismatchError, storeFailure } from "../errors.js";
+import { errnoReason } from "../system-error.js";
 import { TarFormatError, TarParser } from "../image/tar-parser.js";
 import type { TarEntry, TarHandler } from "../image/tar-parser.js";
 import { UnsafePathError, normalizeEntryPath } from "../image/safe-path.js";
@@ -269,6 +270,11 @@ async function extractTar(source: Readable, label: string, staging: Staging): Pr
       throw new ArchiveError(`${label} cannot be decompressed (truncated or corrupt): ${err.message}`, {
         cause: err,
       });
+    }
+    // The archive itself cannot be read (its own permissions, a folder): not the store's fault.
+    const sourcePath = (source as { path?: unknown }).path;
+    if (sourcePath !== undefined && (err as NodeJS.ErrnoException).path === sourcePath) {
+      throw new ArchiveError(`cannot read ${label}: ${errnoReason(err)}`, { cause: err });
     }
     throw storeFailure(`cannot read ${label} into the store's tmp folder`, err);
   } finally {

@@ -1,7 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import path from "node:path";
-import { resolveConfig, isInsecureRegistry, defaultStoreDir } from "../../src/config.js";
+import { resolveConfig, isInsecureRegistry, defaultStoreDir, checkFileConfig } from "../../src/config.js";
+import { InvalidArgumentError } from "../../src/errors.js";
 
 const env = { HOME: "/home/u" };
 
@@ -59,4 +60,41 @@ test("DOCKER_CONFIG and proxies come from the environment", () => {
   assert.equal(c.httpsProxy, "http://p:3128");
   assert.equal(c.noProxy, "localhost");
   assert.equal(resolveConfig({}, env, {}).dockerConfigDir, "/home/u/.docker");
+});
+
+test("the config file: each known key of the wrong type is one line naming the file, the key and the fix", () => {
+  const file = "/home/u/.config/burrow/config.json";
+  const refuses = (raw: unknown, re: RegExp): void =>
+    assert.throws(
+      () => checkFileConfig(raw, file),
+      (err: unknown) =>
+        err instanceof InvalidArgumentError &&
+        !err.message.includes("\n") &&
+        err.message.startsWith(`the config file ${file} `) &&
+        err.message.endsWith(": fix or remove it") &&
+        re.test(err.message),
+    );
+  refuses({ engine: 42 }, /sets "engine" to the number 42: it must be an engine name/);
+  refuses({ engine: "" }, /sets "engine" to the string ""/);
+  refuses({ storeDir: 42 }, /sets "storeDir" to the number 42: it must be a folder path/);
+  refuses({ storeDir: ["/x"] }, /sets "storeDir" to a list/);
+  refuses(
+    { insecureRegistries: "a:5000" },
+    /sets "insecureRegistries" to the string "a:5000": it must be a list/,
+  );
+  refuses({ insecureRegistries: ["a", 1] }, /sets "insecureRegistries" to a list/);
+  refuses({ maxConcurrentDownloads: "4" }, /sets "maxConcurrentDownloads" to the string "4"/);
+  refuses({ maxConcurrentDownloads: 0 }, /the number 0: it must be a whole number above 0/);
+  refuses({ maxConcurrentDownloads: 1.5 }, /the number 1.5/);
+  refuses(null, /holds null, not a JSON object/);
+  refuses([1], /holds a list, not a JSON object/);
+  refuses(7, /holds the number 7, not a JSON object/);
+  const good = {
+    engine: "runc",
+    storeDir: "/s",
+    insecureRegistries: ["a:1"],
+    maxConcurrentDownloads: 2,
+    other: 1,
+  };
+  assert.deepEqual(checkFileConfig(good, file), good);
 });

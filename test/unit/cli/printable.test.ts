@@ -150,7 +150,10 @@ test("reportError prints one printable line, and --debug a printable cause chain
   assert.match(text, /caused by: Error \[E\\x1bX\]: body \\u009b2J\\x1b\[2J/);
   const internal = sink();
   reportError(new TypeError("bad \x1b[2J"), internal, false);
-  assert.equal(internal.text(), "burrow: internal error: bad \\x1b[2J (run with --debug for details)\n");
+  assert.equal(
+    internal.text(),
+    "burrow: internal error (a bug in burrow): bad \\x1b[2J; please report it with the output of the same command run with --debug\n",
+  );
 });
 
 test("warn and info print one printable line", async () => {
