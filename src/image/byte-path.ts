@@ -81,7 +81,8 @@ export class RootPaths {
     let fd: number;
     let done: string;
     if (best !== undefined) {
-      fd = fs.openSync(`/proc/self/fd/${best.fd}`, DIR_FLAGS);
+      // A second descriptor of the kept one (the magic link is followed: it is that directory).
+      fd = fs.openSync(`/proc/self/fd/${best.fd}`, O_PATH | O_DIRECTORY);
       done = best.rel;
     } else {
       fd = fs.openSync(fsPath(this.root), DIR_FLAGS);

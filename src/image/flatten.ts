@@ -398,7 +398,10 @@ function layerError(err: unknown, digest: string, member: string): Error {
   if (code === "ENOSPC" || code === "EDQUOT" || code === "EACCES" || code === "EPERM" || code === "EROFS") {
     return storeFailure(`cannot extract ${where}`, err);
   }
-  if (typeof code === "string") return new LayerFormatError(`${where}: ${msg}`, { cause: err });
+  // Node's message names the path, which may be kilobytes long: the reason alone ("ENAMETOOLONG: name too long").
+  if (typeof code === "string") {
+    return new LayerFormatError(`${where}: ${/^[A-Z]+: [^,]+/.exec(msg)?.[0] ?? msg}`, { cause: err });
+  }
   return err instanceof Error ? err : new Error(msg);
 }
 
