@@ -20,6 +20,11 @@ export function toByteString(s: string): string {
   return NON_ASCII.test(s) ? Buffer.from(s, "utf8").toString("latin1") : s;
 }
 
+/** The text of a byte string that holds UTF-8 (a name matched against JSON text); invalid bytes become U+FFFD. */
+export function fromByteString(bytes: string): string {
+  return NON_ASCII.test(bytes) ? Buffer.from(bytes, "latin1").toString("utf8") : bytes;
+}
+
 /** What fs calls take for a byte-string path: the string itself when it is ASCII, else its bytes. */
 export function fsPath(bytes: string): string | Buffer {
   return NON_ASCII.test(bytes) ? Buffer.from(bytes, "latin1") : bytes;

@@ -13,6 +13,7 @@ import { digestHex } from "../store/paths.js";
 import { summarizeTree } from "../store/summary.js";
 import { ArchiveError, BurrowError, DigestMismatchError, storeFailure } from "../errors.js";
 import { TarFormatError, TarParser } from "../image/tar-parser.js";
+import { fromByteString } from "../image/byte-path.js";
 import type { TarEntry, TarHandler } from "../image/tar-parser.js";
 import { UnsafePathError, normalizeEntryPath } from "../image/safe-path.js";
 import {
@@ -156,7 +157,14 @@ class Extractor implements TarHandler {
     private readonly staging: Staging,
   ) {}
 
-  entry(e: TarEntry): void {
+  entry(raw: TarEntry): void {
+    // Member names are matched against the names in manifest.json and index.json, which are text.
+    const e = { ...raw, path: fromByteString(raw.path), linkpath: fromByteString(raw.linkpath) };
+    if (e.sparse !== undefined) {
+      throw new ArchiveError(
+        `${this.view.label}: member "${e.path}" is stored as a sparse file, which an image archive never needs: write the archive without --sparse`,
+      );
+    }
     if (e.path.startsWith("/")) {
       throw new ArchiveError(`${this.view.label}: member "${e.path}" has an absolute path: refused`);
     }
