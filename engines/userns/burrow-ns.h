@@ -149,6 +149,9 @@ int become_foreground(const struct tty_state *tty);
 void restore_foreground(const struct tty_state *tty);
 int exit_status_of(int wstatus);
 
+/* xattrs.c */
+int set_xattrs(const char *root);
+
 /* join.c */
 int validate_join(const struct config *cfg);
 int join_container(const struct config *cfg, struct tty_state *tty, sigset_t *caller_mask, int *wstatus);

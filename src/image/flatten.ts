@@ -13,6 +13,8 @@ import {
 } from "../errors.js";
 import { TarFormatError, TarParser, type TarEntry, type TarHandler } from "./tar-parser.js";
 import { InRootResolver, UnsafePathError, normalizeEntryPath, splitParent } from "./safe-path.js";
+import { displayPath, fsPath, removeTree } from "./byte-path.js";
+import { PendingXattrs, XattrWriter } from "./xattrs.js";
 import {
   LayerAdditions,
   classifyWhiteout,
@@ -59,6 +61,11 @@ export interface FlattenOptions {
   warn(message: string): void;
   /** Told the compressed bytes of layer `index` read so far. */
   onLayerProgress?(index: number, bytesRead: number): void;
+  /**
+   * Sets the layers' `user.*` xattrs; share one between the flatten calls of a command so that it warns
+   * once. A new one per call when not given.
+   */
+  xattrs?: XattrWriter | undefined;
 }
 
 /** What a flatten run did, summed over all layers. */
@@ -90,10 +97,13 @@ function currentUmask(): number {
 
 /** Shared state of one flatten run: the resolver, directory mtimes (set at the end) and the stats. */
 interface RunState {
+  /** The root as Node gives it (UTF-8), for the xattr helper's command line. */
+  rootfs: string;
   resolver: InRootResolver;
   dirMtimes: Map<string, number>;
   stats: FlattenStats;
   umask: number;
+  xattrs: XattrWriter;
   warn(message: string): void;
 }
 
@@ -106,7 +116,10 @@ class LayerApplier implements TarHandler {
   private fd = -1;
   private fileMode = 0;
   private fileMtime = 0;
+  /** The real size of the sparse file being written (-1 for an ordinary file). */
+  private sparseSize = -1;
   private readonly additions = new LayerAdditions();
+  readonly xattrs = new PendingXattrs();
   private readonly devices: string[] = [];
   private readonly resolver: InRootResolver;
   private readonly onCreate = (realRel: string): void => this.additions.add(realRel);
@@ -121,6 +134,8 @@ class LayerApplier implements TarHandler {
   entry(e: TarEntry): void {
     const rel = normalizeEntryPath(e.path);
     const [parent, name] = splitParent(rel);
+    // Set when the layer ends (one helper run), on the member this entry creates.
+    this.pendingXattrs = e.xattrs;
     const wh = classifyWhiteout(name);
     if (wh !== undefined) {
       if (wh.kind === "meta") return;
@@ -149,15 +164,22 @@ class LayerApplier implements TarHandler {
         return;
       case "6":
         return this.fifo(rel, parent, name, e);
-      case "S":
-        throw new TarFormatError("GNU sparse members are not supported");
       default:
         return this.skip(e, rel, `member type "${e.type}" is not supported`);
     }
   }
 
-  data(buf: Buffer, start: number, end: number): void {
+  data(buf: Buffer, start: number, end: number, offset: number): void {
     if (this.fd < 0) return;
+    if (this.sparseSize >= 0) {
+      // Each region at its offset: what is skipped stays a hole.
+      while (start < end) {
+        const n = fs.writeSync(this.fd, buf, start, end - start, offset);
+        start += n;
+        offset += n;
+      }
+      return;
+    }
     while (start < end) start += fs.writeSync(this.fd, buf, start, end - start);
   }
 
@@ -166,6 +188,7 @@ class LayerApplier implements TarHandler {
     const fd = this.fd;
     this.fd = -1;
     try {
+      if (this.sparseSize >= 0) fs.ftruncateSync(fd, this.sparseSize);
       if ((this.fileMode & this.run.umask) !== 0) fs.fchmodSync(fd, this.fileMode);
       fs.futimesSync(fd, this.fileMtime, this.fileMtime);
     } finally {
@@ -173,10 +196,16 @@ class LayerApplier implements TarHandler {
     }
   }
 
-  /** Reports what the layer skipped as a whole, once its members are all applied. */
+  /** Sets the layer's xattrs and reports what it skipped as a whole, once its members are all applied. */
   finish(): void {
+    this.run.xattrs.apply(this.run.rootfs, this.xattrs, this.run.warn);
+    this.xattrs.clear();
     if (this.devices.length === 0) return;
-    const shown = this.devices.slice(0, 5).join(", ") + (this.devices.length > 5 ? ", ..." : "");
+    const shown =
+      this.devices
+        .slice(0, 5)
+        .map((d) => displayPath(d))
+        .join(", ") + (this.devices.length > 5 ? ", ..." : "");
     this.run.warn(
       `layer ${this.digest}: skipped ${this.devices.length} device node${this.devices.length > 1 ? "s" : ""} (${shown}): they cannot be created without root`,
     );
@@ -190,7 +219,22 @@ class LayerApplier implements TarHandler {
 
   private skip(e: TarEntry, rel: string, why: string): void {
     this.run.stats.skipped++;
-    this.run.warn(`layer ${this.digest}: skipping "${rel || e.path}": ${why}`);
+    this.run.warn(`layer ${this.digest}: skipping "${displayPath(rel || e.path)}": ${why}`);
+  }
+
+  /** The xattrs of the member being applied, taken by the step that creates it. */
+  private pendingXattrs: Map<string, string> | undefined;
+
+  /** Records that the member at `realRel` was created: it carries the entry's xattrs, or none. */
+  private created(realRel: string): void {
+    this.additions.add(realRel);
+    const x = this.pendingXattrs;
+    if (x !== undefined) {
+      this.pendingXattrs = undefined;
+      this.xattrs.add(realRel, x);
+    } else {
+      this.xattrs.forget(realRel);
+    }
   }
 
   /** The real directory that will hold a new member, created as needed. */
@@ -202,15 +246,15 @@ class LayerApplier implements TarHandler {
     return dirReal === "" ? name : dirReal + "/" + name;
   }
 
-  /** Removes whatever is at `abs` so a new member can take its place; a directory goes with its content. */
-  private removeExisting(abs: string): void {
-    const st = fs.lstatSync(abs, { throwIfNoEntry: false });
+  /** Removes whatever is at `realRel` so a new member can take its place; a directory goes with its content. */
+  private removeExisting(realRel: string): void {
+    const st = fs.lstatSync(this.resolver.sys(realRel), { throwIfNoEntry: false });
     if (st === undefined) return;
     if (st.isDirectory()) {
-      fs.rmSync(abs, { recursive: true, force: true });
+      removeTree(this.resolver.paths, realRel);
       this.resolver.invalidate();
     } else {
-      fs.unlinkSync(abs);
+      fs.unlinkSync(this.resolver.sys(realRel));
       if (st.isSymbolicLink()) this.resolver.invalidate();
     }
   }
@@ -218,22 +262,23 @@ class LayerApplier implements TarHandler {
   private file(rel: string, parent: string, name: string, e: TarEntry): void {
     if (rel === "") throw new UnsafePathError("a file member replaces the root directory");
     const realRel = this.join(this.parentDir(parent), name);
-    const abs = this.resolver.abs(realRel);
     const mode = e.mode | 0o600;
     let fd: number;
     try {
-      fd = fs.openSync(abs, CREATE_FLAGS, mode);
+      fd = fs.openSync(this.resolver.sys(realRel), CREATE_FLAGS, mode);
     } catch (err) {
       if (!isErrno(err, "EEXIST")) throw err;
-      this.removeExisting(abs);
-      fd = fs.openSync(abs, CREATE_FLAGS, mode);
+      this.removeExisting(realRel);
+      fd = fs.openSync(this.resolver.sys(realRel), CREATE_FLAGS, mode);
     }
     this.fd = fd;
     this.fileMode = mode;
     this.fileMtime = e.mtime;
-    this.additions.add(realRel);
+    this.sparseSize = e.sparse === undefined ? -1 : e.size;
+    this.created(realRel);
     this.run.stats.files++;
     this.run.stats.bytes += e.size;
+    // A sparse file with no data is all hole: the parser hands no data over, only entryEnd.
   }
 
   private directory(rel: string, parent: string, name: string, e: TarEntry): void {
@@ -241,10 +286,11 @@ class LayerApplier implements TarHandler {
     let realRel: string;
     if (rel === "") {
       realRel = "";
-      fs.chmodSync(this.resolver.root, mode);
+      fs.chmodSync(this.resolver.sys(""), mode);
+      this.created("");
     } else {
       realRel = this.join(this.parentDir(parent), name);
-      const abs = this.resolver.abs(realRel);
+      const abs = this.resolver.sys(realRel);
       try {
         fs.mkdirSync(abs, mode);
         if ((mode & this.run.umask) !== 0) fs.chmodSync(abs, mode);
@@ -252,14 +298,14 @@ class LayerApplier implements TarHandler {
         if (!isErrno(err, "EEXIST")) throw err;
         const st = fs.lstatSync(abs);
         if (!st.isDirectory()) {
-          this.removeExisting(abs);
-          fs.mkdirSync(abs, mode);
+          this.removeExisting(realRel);
+          fs.mkdirSync(this.resolver.sys(realRel), mode);
         }
         // An existing directory is merged into: its content stays, it takes the new mode.
-        fs.chmodSync(abs, mode);
+        fs.chmodSync(this.resolver.sys(realRel), mode);
       }
       this.resolver.remember(rel, realRel);
-      this.additions.add(realRel);
+      this.created(realRel);
     }
     this.run.dirMtimes.set(realRel, e.mtime);
     this.run.stats.dirs++;
@@ -269,16 +315,16 @@ class LayerApplier implements TarHandler {
     if (rel === "") throw new UnsafePathError("a symlink member replaces the root directory");
     if (e.linkpath === "") throw new TarFormatError("symlink with an empty target");
     const realRel = this.join(this.parentDir(parent), name);
-    const abs = this.resolver.abs(realRel);
+    const target = fsPath(e.linkpath);
     try {
-      fs.symlinkSync(e.linkpath, abs);
+      fs.symlinkSync(target, this.resolver.sys(realRel));
     } catch (err) {
       if (!isErrno(err, "EEXIST")) throw err;
-      this.removeExisting(abs);
-      fs.symlinkSync(e.linkpath, abs);
+      this.removeExisting(realRel);
+      fs.symlinkSync(target, this.resolver.sys(realRel));
     }
-    fs.lutimesSync(abs, e.mtime, e.mtime);
-    this.additions.add(realRel);
+    fs.lutimesSync(this.resolver.sys(realRel), e.mtime, e.mtime);
+    this.created(realRel);
     this.run.stats.symlinks++;
   }
 
@@ -288,25 +334,29 @@ class LayerApplier implements TarHandler {
     if (targetRel === "") throw new UnsafePathError("hardlink to the root directory");
     const [tParent, tName] = splitParent(targetRel);
     const tDir = this.resolver.resolveDir(tParent, false);
-    const tAbs = tDir === undefined ? undefined : this.resolver.abs(this.join(tDir, tName));
-    const tSt = tAbs === undefined ? undefined : fs.lstatSync(tAbs, { throwIfNoEntry: false });
-    if (tAbs === undefined || tSt === undefined) {
-      throw new TarFormatError(`hardlink target "${e.linkpath}" does not exist`);
+    const tReal = tDir === undefined ? undefined : this.join(tDir, tName);
+    const tSt =
+      tReal === undefined ? undefined : fs.lstatSync(this.resolver.sys(tReal), { throwIfNoEntry: false });
+    if (tReal === undefined || tSt === undefined) {
+      throw new TarFormatError(`hardlink target "${displayPath(e.linkpath)}" does not exist`);
     }
-    if (tSt.isDirectory()) throw new TarFormatError(`hardlink target "${e.linkpath}" is a directory`);
+    if (tSt.isDirectory()) {
+      throw new TarFormatError(`hardlink target "${displayPath(e.linkpath)}" is a directory`);
+    }
     const realRel = this.join(this.parentDir(parent), name);
-    const abs = this.resolver.abs(realRel);
     try {
-      fs.linkSync(tAbs, abs);
+      fs.linkSync(this.resolver.sys(tReal), this.resolver.sys(realRel));
     } catch (err) {
       if (!isErrno(err, "EEXIST")) throw err;
-      const st = fs.lstatSync(abs);
+      const st = fs.lstatSync(this.resolver.sys(realRel));
       if (st.ino !== tSt.ino || st.dev !== tSt.dev) {
-        this.removeExisting(abs);
-        fs.linkSync(tAbs, abs);
+        this.removeExisting(realRel);
+        fs.linkSync(this.resolver.sys(tReal), this.resolver.sys(realRel));
       }
     }
-    this.additions.add(realRel);
+    // The link shares its target's inode, and so its xattrs: a hardlink member carries none of its own.
+    this.pendingXattrs = undefined;
+    this.created(realRel);
     this.run.stats.hardlinks++;
   }
 
@@ -314,12 +364,19 @@ class LayerApplier implements TarHandler {
     const mkfifo = findOnPath("mkfifo");
     if (rel === "" || mkfifo === undefined) return this.skip(e, rel, "fifos need mkfifo on PATH");
     const realRel = this.join(this.parentDir(parent), name);
-    const abs = this.resolver.abs(realRel);
-    this.removeExisting(abs);
-    // mkfifo(3) fails on any existing path, symlinks included, so this never creates anything elsewhere.
-    execFileSync(mkfifo, ["-m", ((e.mode | 0o600) & 0o7777).toString(8), "--", abs], { stdio: "ignore" });
-    fs.lutimesSync(abs, e.mtime, e.mtime);
-    this.additions.add(realRel);
+    this.removeExisting(realRel);
+    // Made under a short ASCII name in the root (mkfifo takes its path as text), then renamed into place:
+    // rename(2) never follows a symlink at either end, and works for byte names and long paths.
+    const tmp = `${this.run.rootfs}/.burrow-fifo-${process.pid}-${Date.now()}`;
+    execFileSync(mkfifo, ["-m", ((e.mode | 0o600) & 0o7777).toString(8), "--", tmp], { stdio: "ignore" });
+    try {
+      fs.renameSync(tmp, this.resolver.sys(realRel));
+    } catch (err) {
+      fs.rmSync(tmp, { force: true });
+      throw err;
+    }
+    fs.lutimesSync(this.resolver.sys(realRel), e.mtime, e.mtime);
+    this.created(realRel);
     this.run.stats.files++;
   }
 
@@ -327,13 +384,13 @@ class LayerApplier implements TarHandler {
   private whiteout(parent: string, name: string): void {
     const dir = this.resolver.resolveDir(parent, false);
     if (dir === undefined) return;
-    removeLower(this.resolver.root, this.join(dir, name), this.additions, this.onRemoved);
+    removeLower(this.resolver.paths, this.join(dir, name), this.additions, this.onRemoved);
   }
 
   /** `.wh..wh..opq` in `parent`: removes the directory's lower-layer children. */
   private opaque(parent: string): void {
     const dir = this.parentDir(parent);
-    removeLowerChildren(this.resolver.root, dir, this.additions, this.onRemoved);
+    removeLowerChildren(this.resolver.paths, dir, this.additions, this.onRemoved);
   }
 
   private readonly onRemoved = (_realRel: string, dirOrLink: boolean): void => {
@@ -350,7 +407,7 @@ function layerError(err: unknown, digest: string, member: string): Error {
     err instanceof DigestMismatchError
   )
     return err;
-  const where = `layer ${digest}${member ? `, entry "${member}"` : ""}`;
+  const where = `layer ${digest}${member ? `, entry "${displayPath(member)}"` : ""}`;
   const msg = (err as Error | undefined)?.message ?? String(err);
   if (err instanceof UnsafePathError)
     return new UnsafeLayerError(`${where}: refused: ${msg}`, { cause: err });
@@ -361,7 +418,10 @@ function layerError(err: unknown, digest: string, member: string): Error {
   if (code === "ENOSPC" || code === "EDQUOT" || code === "EACCES" || code === "EPERM" || code === "EROFS") {
     return storeFailure(`cannot extract ${where}`, err);
   }
-  if (typeof code === "string") return new LayerFormatError(`${where}: ${msg}`, { cause: err });
+  // Node's message names the path, which may be kilobytes long: the reason alone ("ENAMETOOLONG: name too long").
+  if (typeof code === "string") {
+    return new LayerFormatError(`${where}: ${/^[A-Z]+: [^,]+/.exec(msg)?.[0] ?? msg}`, { cause: err });
+  }
   return err instanceof Error ? err : new Error(msg);
 }
 
@@ -427,10 +487,10 @@ function applyDirMtimes(run: RunState): void {
         if (err instanceof UnsafePathError) continue;
         throw err;
       }
-      const st = fs.lstatSync(run.resolver.abs(realRel), { throwIfNoEntry: false });
+      const st = fs.lstatSync(run.resolver.sys(realRel), { throwIfNoEntry: false });
       if (st === undefined || !st.isDirectory()) continue;
     }
-    fs.lutimesSync(run.resolver.abs(realRel), mtime, mtime);
+    fs.lutimesSync(run.resolver.sys(realRel), mtime, mtime);
   }
 }
 
@@ -448,17 +508,23 @@ export async function flattenLayers(
   }
   if (root === "/") throw new StoreError("refusing to flatten layers into /");
   const run: RunState = {
+    rootfs: root,
     resolver: new InRootResolver(root),
     dirMtimes: new Map(),
     stats: { files: 0, dirs: 0, symlinks: 0, hardlinks: 0, whiteouts: 0, skipped: 0, bytes: 0 },
     umask: currentUmask(),
+    xattrs: opts.xattrs ?? new XattrWriter(),
     warn: (m) => opts.warn(m),
   };
-  for (const [index, layer] of layers.entries()) await applyLayer(run, layer, index, opts);
   try {
-    applyDirMtimes(run);
-  } catch (err) {
-    throw storeFailure(`cannot set directory times in ${rootfs}`, err);
+    for (const [index, layer] of layers.entries()) await applyLayer(run, layer, index, opts);
+    try {
+      applyDirMtimes(run);
+    } catch (err) {
+      throw storeFailure(`cannot set directory times in ${rootfs}`, err);
+    }
+  } finally {
+    run.resolver.close();
   }
   return run.stats;
 }

@@ -1,5 +1,6 @@
 // Layer entry paths: lexical normalisation, and chroot-like resolution of directories inside the rootfs.
 import fs from "node:fs";
+import { RootPaths, displayPath } from "./byte-path.js";
 
 /** A path that would lead outside the rootfs, or cannot be resolved inside it. */
 export class UnsafePathError extends Error {
@@ -36,7 +37,7 @@ export function normalizeEntryPath(name: string): string {
   for (const part of name.split("/")) {
     if (part === "" || part === ".") continue;
     if (part === "..") {
-      if (out.length === 0) throw new UnsafePathError(`"${name}" leads outside the root`);
+      if (out.length === 0) throw new UnsafePathError(`"${displayPath(name)}" leads outside the root`);
       out.pop();
       continue;
     }
@@ -57,25 +58,35 @@ const MAX_HOPS = 40;
 const MAX_CACHE = 65536;
 
 /**
- * Resolves root-relative directory paths to real directories inside one rootfs, as if chrooted there:
- * symlinks met on the way are followed with absolute targets re-rooted at the rootfs and `..` clamped at
- * it, so the result never leaves the root. Results are cached; call `invalidate` after removing or
- * replacing a directory or symlink.
+ * Resolves root-relative directory paths (byte strings, see byte-path.ts) to real directories inside one
+ * rootfs, as if chrooted there: symlinks met on the way are followed with absolute targets re-rooted at
+ * the rootfs and `..` clamped at it, so the result never leaves the root. Results are cached; call
+ * `invalidate` after removing or replacing a directory or symlink.
  */
 export class InRootResolver {
   private readonly cache = new Map<string, string>();
+  /** How the kernel is given the paths below the root (byte names, paths past PATH_MAX). */
+  readonly paths: RootPaths;
 
   /** `root` must be an absolute path to an existing directory, without a trailing slash. */
-  constructor(readonly root: string) {}
+  constructor(root: string) {
+    this.paths = new RootPaths(root);
+  }
 
-  /** The absolute path of a real root-relative path. */
-  abs(realRel: string): string {
-    return realRel === "" ? this.root : this.root + "/" + realRel;
+  /** What fs calls take for a real root-relative path ("" for the root). */
+  sys(realRel: string): string | Buffer {
+    return this.paths.sys(realRel);
   }
 
   /** Forgets every cached resolution (after a directory or symlink was removed or replaced). */
   invalidate(): void {
     this.cache.clear();
+    this.paths.invalidate();
+  }
+
+  /** Closes what the resolver holds open. */
+  close(): void {
+    this.paths.invalidate();
   }
 
   /** Records that `rel` is the real directory `realRel` (for a directory just created there). */
@@ -119,7 +130,7 @@ export class InRootResolver {
         continue;
       }
       const candidate = real.length === 0 ? c : real.join("/") + "/" + c;
-      const abs = this.abs(candidate);
+      const abs = this.sys(candidate);
       const st = fs.lstatSync(abs, { throwIfNoEntry: false });
       if (st === undefined) {
         if (!create) return undefined;
@@ -127,8 +138,8 @@ export class InRootResolver {
         onCreate?.(candidate);
       } else if (st.isSymbolicLink()) {
         if (++state.hops > MAX_HOPS)
-          throw new UnsafePathError(`too many levels of symbolic links at "${candidate}"`);
-        const target = fs.readlinkSync(abs);
+          throw new UnsafePathError(`too many levels of symbolic links at "${displayPath(candidate)}"`);
+        const target = fs.readlinkSync(abs, { encoding: "latin1" });
         if (target.startsWith("/")) real.length = 0;
         const parts = target.split("/");
         for (let i = parts.length - 1; i >= 0; i--) pending.push(parts[i]!);

@@ -1,4 +1,10 @@
-// A streaming, allocation-light tar reader: ustar, GNU (long names, base-256 numbers) and PAX headers.
+// A streaming, allocation-light tar reader: ustar, GNU (long names, base-256 numbers, sparse files) and PAX
+// headers (GNU sparse formats 0.0, 0.1 and 1.0, SCHILY xattrs).
+//
+// Names are bytes: every name and PAX value is handed over as a "byte string", one character per byte
+// (latin1 decoding), so that names which are not valid UTF-8 stay distinct and are written back as the
+// same bytes (see byte-path.ts). PAX values are UTF-8 per POSIX, or raw with `hdrcharset=BINARY`: either
+// way their bytes are the name's bytes.
 
 /** A tar stream that is truncated, has a bad checksum or a malformed field. */
 export class TarFormatError extends Error {
@@ -12,12 +18,20 @@ export class TarFormatError extends Error {
 export interface TarEntry {
   /** The type flag as a character: "0" regular, "1" hardlink, "2" symlink, "5" directory, ... ("\0" is given as "0"). */
   type: string;
-  /** The member name, as written (not yet normalised). */
+  /** The member name as a byte string (one character per byte), as written (not yet normalised). */
   path: string;
-  /** The link target of a hardlink or symlink. */
+  /** The link target of a hardlink or symlink, as a byte string. */
   linkpath: string;
-  /** Bytes of data that follow the header and are passed to `data`. */
+  /** The file's size: the bytes passed to `data`, or for a sparse member its real size (holes included). */
   size: number;
+  /**
+   * For a sparse member (GNU type 'S', PAX GNU.sparse 0.0, 0.1, 1.0): its data regions as flat
+   * `[offset, length, ...]` pairs in file order; `data` is given each region's bytes with their offsets,
+   * and everything else up to `size` is a hole. Undefined for other members.
+   */
+  sparse: number[] | undefined;
+  /** Extended attributes from PAX `SCHILY.xattr.NAME` records (name and value as byte strings), if any. */
+  xattrs: Map<string, string> | undefined;
   /** Permission bits including setuid/setgid/sticky. */
   mode: number;
   /** Modification time in seconds since the epoch (may be fractional from PAX). */
@@ -28,8 +42,8 @@ export interface TarEntry {
 export interface TarHandler {
   /** A member starts; the object is reused for the next member, so copy what must outlive the call. */
   entry(entry: TarEntry): void;
-  /** A slice `buf[start, end)` of the current member's data. */
-  data(buf: Buffer, start: number, end: number): void;
+  /** A slice `buf[start, end)` of the current member's data, which goes at `offset` in the file. */
+  data(buf: Buffer, start: number, end: number, offset: number): void;
   /** All of the current member's data has been passed. */
   entryEnd(): void;
 }
@@ -38,12 +52,18 @@ const BLOCK = 512;
 /** PAX and GNU long-name records larger than this are refused rather than buffered. */
 const MAX_META = 1024 * 1024;
 const SPACE_SUM = 8 * 0x20;
+/** Sparse maps with more regions than this are refused (each costs two numbers of memory). */
+const MAX_SPARSE_REGIONS = 1 << 20;
 
 const enum State {
   Header,
   Data,
   Meta,
   Padding,
+  /** Old GNU sparse extension headers after an 'S' header. */
+  SparseExt,
+  /** The GNU 1.0 sparse map at the start of a member's data. */
+  SparseMap,
   Done,
 }
 
@@ -78,11 +98,19 @@ export function parseTarNumber(buf: Buffer, off: number, len: number, field: str
   return value;
 }
 
-/** Reads a NUL-terminated (or full-width) string field as UTF-8. */
+/** Reads a NUL-terminated (or full-width) string field as a byte string. */
 function cString(buf: Buffer, off: number, len: number): string {
   let end = buf.indexOf(0, off);
   if (end < 0 || end > off + len) end = off + len;
-  return buf.toString("utf8", off, end);
+  return buf.toString("latin1", off, end);
+}
+
+/** Parses a decimal number of a sparse map. */
+function sparseNumber(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) > Number.MAX_SAFE_INTEGER) {
+    throw new TarFormatError(`invalid sparse map number "${value}"`);
+  }
+  return Number(value);
 }
 
 /** Parses a PAX time value (decimal seconds, maybe fractional). */
@@ -92,8 +120,16 @@ function paxTime(value: string): number {
   return t;
 }
 
-/** Parses PAX extended header records (`LEN key=value\n`) into `into`; an empty value deletes the key. */
+/** The key under which the repeated GNU sparse 0.0 offset/numbytes records are gathered (as 0.1's map). */
+const SPARSE_MAP = "GNU.sparse.map";
+
+/**
+ * Parses PAX extended header records (`LEN key=value\n`) into `into`; an empty value deletes the key. Keys
+ * and values are byte strings. The repeated `GNU.sparse.offset`/`GNU.sparse.numbytes` records of GNU's
+ * sparse format 0.0 are gathered, in order, into `GNU.sparse.map` as format 0.1 writes it.
+ */
 export function parsePaxRecords(buf: Buffer, into: Map<string, string>): void {
+  const sparse: string[] = [];
   let pos = 0;
   while (pos < buf.length) {
     if (buf[pos] === 0) break; // some writers pad the record block with NULs
@@ -111,11 +147,45 @@ export function parsePaxRecords(buf: Buffer, into: Map<string, string>): void {
     }
     const eq = buf.indexOf(0x3d, i + 1);
     if (eq < 0 || eq >= pos + len - 1) throw new TarFormatError("malformed PAX record");
-    const key = buf.toString("utf8", i + 1, eq);
-    const value = buf.toString("utf8", eq + 1, pos + len - 1);
-    if (value === "") into.delete(key);
+    const key = buf.toString("latin1", i + 1, eq);
+    const value = buf.toString("latin1", eq + 1, pos + len - 1);
+    if (key === "GNU.sparse.offset" || key === "GNU.sparse.numbytes") {
+      // Offsets and sizes alternate, an offset first.
+      if ((key === "GNU.sparse.offset") !== (sparse.length % 2 === 0) || value.includes(",")) {
+        throw new TarFormatError("malformed GNU sparse 0.0 map");
+      }
+      if (sparse.length >= 2 * MAX_SPARSE_REGIONS) throw new TarFormatError("sparse map too large");
+      sparse.push(value);
+    } else if (value === "") into.delete(key);
     else into.set(key, value);
     pos += len;
+  }
+  if (sparse.length > 0) {
+    if (sparse.length % 2 !== 0) throw new TarFormatError("malformed GNU sparse 0.0 map");
+    into.set(SPARSE_MAP, sparse.join(","));
+  }
+}
+
+/** The PAX key prefix of extended attributes (GNU tar, libarchive, Go, docker). */
+const XATTR_PREFIX = "SCHILY.xattr.";
+/** The longest GNU 1.0 sparse map text read before the map is called malformed. */
+const MAX_SPARSE_MAP_TEXT = 64 * 1024 * 1024;
+
+/** Checks a sparse map against the member: regions in order, not overlapping, inside the file, summing to the data. */
+function checkSparse(regions: number[], realSize: number, dataSize: number): void {
+  let end = 0;
+  let sum = 0;
+  for (let i = 0; i < regions.length; i += 2) {
+    const off = regions[i]!;
+    const len = regions[i + 1]!;
+    if (off < end || off + len > realSize) {
+      throw new TarFormatError("sparse map regions overlap or lie past the end of the file");
+    }
+    end = off + len;
+    sum += len;
+  }
+  if (sum !== dataSize) {
+    throw new TarFormatError(`sparse map describes ${sum} bytes of data but the member holds ${dataSize}`);
   }
 }
 
@@ -133,14 +203,33 @@ export class TarParser {
   private longLink: string | undefined;
   private readonly pax = new Map<string, string>();
   private readonly globalPax = new Map<string, string>();
-  private readonly current: TarEntry = { type: "0", path: "", linkpath: "", size: 0, mode: 0, mtime: 0 };
+  private readonly current: TarEntry = {
+    type: "0",
+    path: "",
+    linkpath: "",
+    size: 0,
+    mode: 0,
+    mtime: 0,
+    sparse: undefined,
+    xattrs: undefined,
+  };
+  /** Where the next data byte goes in the file. */
+  private filePos = 0;
+  /** Bytes left in the current sparse region (sparse members only). */
+  private regionLeft = 0;
+  /** Index in `current.sparse` of the current region's offset. */
+  private regionIdx = 0;
+  /** A sparse map being read (old GNU extension blocks or the 1.0 map text): what is known so far. */
+  private mapNumbers: number[] = [];
+  private mapRest = "";
+  private mapBytes = 0;
   private sawAny = false;
   /** Total bytes consumed so far (for error messages). */
   offset = 0;
 
   constructor(private readonly handler: TarHandler) {}
 
-  /** The name of the member being read, for error messages ("" before the first one). */
+  /** The name of the member being read, as a byte string, for error messages ("" before the first one). */
   get currentPath(): string {
     return this.current.path;
   }
@@ -171,14 +260,20 @@ export class TarParser {
           break;
         }
         case State.Data: {
-          const n = Math.min(this.dataLeft, len - pos);
-          this.handler.data(chunk, pos, pos + n);
+          let n = Math.min(this.dataLeft, len - pos);
+          const sparse = this.current.sparse;
+          if (sparse !== undefined && n > this.regionLeft) n = this.regionLeft;
+          this.handler.data(chunk, pos, pos + n, this.filePos);
           this.dataLeft -= n;
+          this.filePos += n;
           pos += n;
           this.offset += n;
           if (this.dataLeft === 0) {
             this.handler.entryEnd();
             this.state = this.padLeft > 0 ? State.Padding : State.Header;
+          } else if (sparse !== undefined) {
+            this.regionLeft -= n;
+            if (this.regionLeft === 0) this.nextRegion();
           }
           break;
         }
@@ -201,6 +296,21 @@ export class TarParser {
           pos += n;
           this.offset += n;
           if (this.padLeft === 0) this.state = State.Header;
+          break;
+        }
+        case State.SparseExt:
+        case State.SparseMap: {
+          // Both come in whole blocks: the extension headers, and the 1.0 map padded to a block.
+          const n = Math.min(BLOCK - this.headerFill, len - pos);
+          chunk.copy(this.header, this.headerFill, pos, pos + n);
+          this.headerFill += n;
+          pos += n;
+          this.offset += n;
+          if (this.headerFill === BLOCK) {
+            this.headerFill = 0;
+            if (this.state === State.SparseExt) this.onSparseExt(this.header);
+            else this.onSparseMapBlock(this.header);
+          }
           break;
         }
         case State.Done:
@@ -270,6 +380,8 @@ export class TarParser {
     e.type = typeByte === 0 ? "0" : String.fromCharCode(typeByte);
     e.mode = parseTarNumber(buf, off + 100, 8, "mode") & 0o7777;
     e.mtime = parseTarNumber(buf, off + 136, 12, "mtime");
+    e.sparse = undefined;
+    e.xattrs = undefined;
 
     let path: string;
     if (this.longPath !== undefined) {
@@ -285,20 +397,48 @@ export class TarParser {
 
     const globalMtime = this.globalPax.get("mtime");
     if (globalMtime !== undefined) e.mtime = paxTime(globalMtime);
+    let realSize = -1;
+    let sparseMap1 = false;
     if (this.pax.size > 0) {
-      const p = this.pax.get("path");
+      const pax = this.pax;
+      const p = pax.get("path");
       if (p !== undefined) path = p;
-      const l = this.pax.get("linkpath");
+      const l = pax.get("linkpath");
       if (l !== undefined) linkpath = l;
-      const s = this.pax.get("size");
+      const s = pax.get("size");
       if (s !== undefined) {
         if (!/^\d+$/.test(s) || Number(s) > Number.MAX_SAFE_INTEGER) {
           throw new TarFormatError(`invalid PAX size "${s}"`);
         }
         size = Number(s);
       }
-      const m = this.pax.get("mtime");
+      const m = pax.get("mtime");
       if (m !== undefined) e.mtime = paxTime(m);
+      for (const [k, v] of pax) {
+        if (k.startsWith(XATTR_PREFIX) && k.length > XATTR_PREFIX.length) {
+          (e.xattrs ??= new Map()).set(k.slice(XATTR_PREFIX.length), v);
+        }
+      }
+      const major = pax.get("GNU.sparse.major");
+      const minor = pax.get("GNU.sparse.minor");
+      const map = pax.get(SPARSE_MAP);
+      if (major !== undefined || minor !== undefined || map !== undefined) {
+        // GNU's PAX sparse formats: 0.0 and 0.1 carry the map in records, 1.0 at the start of the data.
+        const version = major === undefined && minor === undefined ? "0.1" : `${major}.${minor}`;
+        if (version === "1.0") sparseMap1 = true;
+        else if (version === "0.0" || version === "0.1") {
+          e.sparse = map === undefined || map === "" ? [] : map.split(",").map(sparseNumber);
+          if (e.sparse.length % 2 !== 0) throw new TarFormatError("malformed GNU sparse map");
+          if (e.sparse.length > 2 * MAX_SPARSE_REGIONS) throw new TarFormatError("sparse map too large");
+        } else {
+          throw new TarFormatError(`GNU sparse format ${version} is not supported`);
+        }
+        const real = pax.get("GNU.sparse.realsize") ?? pax.get("GNU.sparse.size");
+        if (real === undefined) throw new TarFormatError("GNU sparse member without its real size");
+        realSize = sparseNumber(real);
+        const name = pax.get("GNU.sparse.name");
+        if (name !== undefined) path = name;
+      }
     }
     e.path = path;
     e.linkpath = linkpath;
@@ -307,9 +447,91 @@ export class TarParser {
     this.pax.clear();
 
     if (headerOnly(typeByte)) size = 0;
-    e.size = size;
     this.dataLeft = size;
     this.padLeft = (BLOCK - (size % BLOCK)) % BLOCK;
+    if (typeByte === 0x53) {
+      // Old GNU sparse ('S'): four regions in the header, more in extension blocks when flagged.
+      e.type = "0";
+      e.sparse = [];
+      this.addOldSparse(buf, off + 386, 4);
+      realSize = parseTarNumber(buf, off + 483, 12, "sparse real size");
+      e.size = realSize;
+      if (buf[off + 482] !== 0) {
+        this.state = State.SparseExt;
+        return;
+      }
+    } else if (sparseMap1) {
+      e.size = realSize;
+      e.type = "0";
+      this.mapNumbers = [];
+      this.mapRest = "";
+      this.mapBytes = 0;
+      this.state = State.SparseMap;
+      if (size < BLOCK) throw new TarFormatError("GNU sparse 1.0 member too short for its map");
+      return;
+    } else if (e.sparse !== undefined) {
+      e.type = "0";
+      e.size = realSize;
+    } else {
+      e.size = size;
+    }
+    this.startData();
+  }
+
+  /** Appends up to `count` old-GNU sparse entries (12-byte offset and size each) at `buf[off]`. */
+  private addOldSparse(buf: Buffer, off: number, count: number): void {
+    const regions = this.current.sparse!;
+    for (let i = 0; i < count; i++) {
+      const at = off + i * 24;
+      if (buf[at] === 0) break;
+      if (regions.length >= 2 * MAX_SPARSE_REGIONS) throw new TarFormatError("sparse map too large");
+      regions.push(
+        parseTarNumber(buf, at, 12, "sparse offset"),
+        parseTarNumber(buf, at + 12, 12, "sparse size"),
+      );
+    }
+  }
+
+  /** One old GNU sparse extension block: 21 entries, then the flag that says whether another follows. */
+  private onSparseExt(block: Buffer): void {
+    this.addOldSparse(block, 0, 21);
+    if (block[504] === 0) this.startData();
+  }
+
+  /** One block of a GNU 1.0 sparse map: decimal numbers, one a line (the count, then offset/size pairs). */
+  private onSparseMapBlock(block: Buffer): void {
+    if (this.dataLeft < BLOCK) throw new TarFormatError("GNU sparse 1.0 map runs past the member's data");
+    this.dataLeft -= BLOCK;
+    this.mapBytes += BLOCK;
+    if (this.mapBytes > MAX_SPARSE_MAP_TEXT) throw new TarFormatError("sparse map too large");
+    const lines = (this.mapRest + block.toString("latin1")).split("\n");
+    this.mapRest = lines.pop()!;
+    const nums = this.mapNumbers;
+    for (const line of lines) {
+      nums.push(sparseNumber(line));
+      if (nums[0]! > MAX_SPARSE_REGIONS) throw new TarFormatError("sparse map too large");
+      if (nums.length === 1 + 2 * nums[0]!) {
+        this.current.sparse = nums.slice(1);
+        this.startData();
+        return;
+      }
+    }
+    if (this.mapRest.length > 0 && !/^\d+$/.test(this.mapRest)) {
+      throw new TarFormatError("malformed GNU sparse 1.0 map");
+    }
+  }
+
+  /** Hands the member over and starts its data (after its sparse map, for a sparse member). */
+  private startData(): void {
+    const e = this.current;
+    const size = this.dataLeft;
+    if (e.sparse !== undefined) {
+      checkSparse(e.sparse, e.size, size);
+      this.regionIdx = -2;
+      if (size > 0) this.nextRegion();
+    } else {
+      this.filePos = 0;
+    }
     this.handler.entry(e);
     if (size === 0) {
       this.handler.entryEnd();
@@ -317,6 +539,15 @@ export class TarParser {
     } else {
       this.state = State.Data;
     }
+  }
+
+  /** Moves to the next sparse region that holds data. */
+  private nextRegion(): void {
+    const regions = this.current.sparse!;
+    do this.regionIdx += 2;
+    while (regions[this.regionIdx + 1] === 0);
+    this.filePos = regions[this.regionIdx]!;
+    this.regionLeft = regions[this.regionIdx + 1]!;
   }
 
   private onMeta(): void {

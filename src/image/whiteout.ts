@@ -2,6 +2,7 @@
 import fs from "node:fs";
 import { UnsafePathError } from "./safe-path.js";
 import { PathHashSet } from "./path-hash-set.js";
+import { displayPath, removeTree, type RootPaths } from "./byte-path.js";
 
 /** The prefix of every whiteout name. */
 export const WHITEOUT_PREFIX = ".wh.";
@@ -20,7 +21,7 @@ export function classifyWhiteout(base: string): Whiteout | undefined {
   if (base.startsWith(WHITEOUT_META_PREFIX)) return { kind: "meta" };
   const name = base.slice(WHITEOUT_PREFIX.length);
   if (name === "" || name === "." || name === "..") {
-    throw new UnsafePathError(`whiteout "${base}" names no file of its directory`);
+    throw new UnsafePathError(`whiteout "${displayPath(base)}" names no file of its directory`);
   }
   return { kind: "remove", name };
 }
@@ -54,38 +55,36 @@ export class LayerAdditions {
 }
 
 /**
- * Removes what lower layers left at `realRel` (a real root-relative path whose parent is a real directory):
+ * Removes what lower layers left at `realRel` (a real root-relative byte path whose parent is a real directory):
  * all of it when this layer added nothing there, else the lower-layer children of a directory, recursively.
  * Never follows symlinks. Calls `onRemoved` with each removed path and whether it was a directory or symlink.
  */
 export function removeLower(
-  root: string,
+  paths: RootPaths,
   realRel: string,
   additions: LayerAdditions,
   onRemoved: (realRel: string, dirOrLink: boolean) => void,
 ): void {
-  const abs = root + "/" + realRel;
-  const st = fs.lstatSync(abs, { throwIfNoEntry: false });
+  const st = fs.lstatSync(paths.sys(realRel), { throwIfNoEntry: false });
   if (st === undefined) return;
   if (!additions.has(realRel)) {
     const dirOrLink = st.isDirectory() || st.isSymbolicLink();
-    if (st.isDirectory()) fs.rmSync(abs, { recursive: true, force: true });
-    else fs.unlinkSync(abs);
+    if (st.isDirectory()) removeTree(paths, realRel);
+    else fs.unlinkSync(paths.sys(realRel));
     onRemoved(realRel, dirOrLink);
     return;
   }
-  if (st.isDirectory()) removeLowerChildren(root, realRel, additions, onRemoved);
+  if (st.isDirectory()) removeLowerChildren(paths, realRel, additions, onRemoved);
 }
 
 /** Applies `removeLower` to every child of the real directory `realRel` ("" for the root). */
 export function removeLowerChildren(
-  root: string,
+  paths: RootPaths,
   realRel: string,
   additions: LayerAdditions,
   onRemoved: (realRel: string, dirOrLink: boolean) => void,
 ): void {
-  const dir = realRel === "" ? root : root + "/" + realRel;
-  for (const child of fs.readdirSync(dir)) {
-    removeLower(root, realRel === "" ? child : realRel + "/" + child, additions, onRemoved);
+  for (const child of fs.readdirSync(paths.sys(realRel), { encoding: "latin1" })) {
+    removeLower(paths, realRel === "" ? child : realRel + "/" + child, additions, onRemoved);
   }
 }

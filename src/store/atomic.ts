@@ -1,6 +1,7 @@
 // Publishing files and directories atomically: write a temporary sibling, then rename it into place.
 import fs from "node:fs";
 import path from "node:path";
+import { execFileSync } from "node:child_process";
 import { randomHex } from "./random.js";
 
 /** A unique temporary name next to `target` (same directory, so rename is atomic). */
@@ -40,10 +41,20 @@ export function removeTreeAtomic(dir: string): void {
   try {
     fs.rmSync(grave, { recursive: true, force: true });
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== "EACCES") throw err;
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENAMETOOLONG") return removeDeepTree(grave);
+    if (code !== "EACCES") throw err;
     makeRemovable(grave);
     fs.rmSync(grave, { recursive: true, force: true });
   }
+}
+
+/**
+ * Removes a tree whose paths pass PATH_MAX (an image may hold one), which Node's rm cannot: GNU rm walks
+ * it with descriptors. It never follows a symlink and stays on the tree's file system.
+ */
+function removeDeepTree(dir: string): void {
+  execFileSync("rm", ["-rf", "--one-file-system", "--", dir], { stdio: ["ignore", "ignore", "pipe"] });
 }
 
 /** Gives the owner write permission on every directory so rm can descend (layers may ship 0555 dirs). */

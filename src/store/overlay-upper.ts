@@ -6,6 +6,7 @@ import { execFileSync } from "node:child_process";
 import { parsePaxRecords } from "../image/tar-parser.js";
 import { normalizeEntryPath } from "../image/safe-path.js";
 import { findOnPath } from "../find-on-path.js";
+import { RootPaths } from "../image/byte-path.js";
 
 const BLOCK = 512;
 
@@ -15,7 +16,7 @@ export function isWhiteout(st: fs.Stats): boolean {
 }
 
 /** Runs `fn`, and where it fails for want of permission on one of the user's own entries, grants it and retries. */
-export function withAccess<T>(p: string, need: number, fn: () => T): T {
+export function withAccess<T>(p: string | Buffer, need: number, fn: () => T): T {
   try {
     return fn();
   } catch (err) {
@@ -31,6 +32,11 @@ export function withAccess<T>(p: string, need: number, fn: () => T): T {
   }
 }
 
+/** The names in a folder as byte strings (one character a byte, see byte-path.ts), sorted. */
+export function listDirBytes(dir: string | Buffer): string[] {
+  return withAccess(dir, 0o500, () => fs.readdirSync(dir, { encoding: "latin1" })).sort();
+}
+
 /** The names in a folder, sorted so that walks (and exports) are reproducible. */
 export function listDir(dir: string): string[] {
   return withAccess(dir, 0o500, () => fs.readdirSync(dir)).sort();
@@ -44,17 +50,22 @@ export function readOpaqueDirsSync(upper: string): Set<string> | undefined {
   const tar = findOnPath("tar");
   if (tar === undefined) return undefined;
   const dirs: string[] = [];
-  const walk = (abs: string, rel: string): void => {
-    for (const name of listDir(abs)) {
-      const childAbs = path.join(abs, name);
-      const st = fs.lstatSync(childAbs);
-      if (!st.isDirectory()) continue;
+  // Names as byte strings (byte-path.ts), so that a folder whose name is not UTF-8 is found too.
+  const paths = new RootPaths(upper);
+  const walk = (rel: string): void => {
+    for (const name of listDirBytes(paths.sys(rel))) {
       const r = rel === "" ? name : `${rel}/${name}`;
+      const st = fs.lstatSync(paths.sys(r));
+      if (!st.isDirectory()) continue;
       dirs.push(r);
-      walk(childAbs, r);
+      walk(r);
     }
   };
-  walk(upper, "");
+  try {
+    walk("");
+  } finally {
+    paths.invalidate();
+  }
   const found = new Set<string>();
   if (dirs.length === 0) return found;
   let data: Buffer;
@@ -76,7 +87,11 @@ export function readOpaqueDirsSync(upper: string): Set<string> | undefined {
         "-T",
         "-",
       ],
-      { input: dirs.map((d) => `./${d}\0`).join(""), stdio: ["pipe", "pipe", "ignore"], maxBuffer: 1 << 30 },
+      {
+        input: Buffer.from(dirs.map((d) => `./${d}\0`).join(""), "latin1"),
+        stdio: ["pipe", "pipe", "ignore"],
+        maxBuffer: 1 << 30,
+      },
     );
   } catch {
     return undefined;
@@ -92,7 +107,8 @@ export function readOpaqueDirsSync(upper: string): Set<string> | undefined {
     if (type === "x") {
       parsePaxRecords(data.subarray(off, off + size), pax);
     } else {
-      const name = pax.get("path") ?? h.toString("utf8", 0, 100).replace(/\0.*$/s, "");
+      // Byte strings, as parsePaxRecords gives the PAX path and as the export walk names folders.
+      const name = pax.get("path") ?? h.toString("latin1", 0, 100).replace(/\0.*$/s, "");
       const value =
         pax.get("SCHILY.xattr.user.overlay.opaque") ?? pax.get("SCHILY.xattr.trusted.overlay.opaque");
       if (value === "y") found.add(normalizeEntryPath(name));

@@ -5,7 +5,9 @@ import fsp from "node:fs/promises";
 import path from "node:path";
 import { pipeline } from "node:stream/promises";
 import { Readable, type Writable } from "node:stream";
-import { isWhiteout, listDir, readOpaqueDirsSync, withAccess } from "../store/overlay-upper.js";
+import { isUtf8 } from "node:buffer";
+import { isWhiteout, listDirBytes, readOpaqueDirsSync, withAccess } from "../store/overlay-upper.js";
+import { RootPaths, displayPath } from "../image/byte-path.js";
 import { tempSibling } from "../store/atomic.js";
 import { InvalidArgumentError, StoreError } from "../errors.js";
 
@@ -46,16 +48,16 @@ function octal(buf: Buffer, off: number, width: number, value: number): void {
   buf.write(value.toString(8).padStart(width - 1, "0") + "\0", off, width, "latin1");
 }
 
-/** One PAX record, `LEN key=value\n`, whose length counts itself. */
+/** One PAX record, `LEN key=value\n`, whose length counts itself; key and value are byte strings. */
 function paxRecord(key: string, value: string): string {
   const body = ` ${key}=${value}\n`;
-  const bodyLen = Buffer.byteLength(body);
+  const bodyLen = body.length;
   let len = bodyLen + String(bodyLen).length;
   if (String(len).length + bodyLen !== len) len = bodyLen + String(len).length;
   return `${len}${body}`;
 }
 
-/** A member to write: the header fields burrow records. */
+/** A member to write: the header fields burrow records. Names are byte strings (see byte-path.ts). */
 interface Member {
   name: string;
   type: "0" | "1" | "2" | "5" | "6";
@@ -63,6 +65,8 @@ interface Member {
   size: number;
   mtime: number;
   linkname?: string | undefined;
+  /** More PAX records (GNU sparse), as key/value byte strings. */
+  extra?: Array<[string, string]> | undefined;
 }
 
 /** A plain ustar header; the name and link must already fit (ASCII, at most 100 bytes). */
@@ -99,9 +103,13 @@ function fits(s: string, max: number): boolean {
 export function memberHeader(m: Member): Buffer {
   const link = m.linkname ?? "";
   const records: string[] = [];
+  // PAX values are UTF-8 unless the header says `hdrcharset=BINARY`: names that are not UTF-8 go as raw bytes.
+  const binary = !isUtf8(Buffer.from(m.name + link, "latin1"));
+  if (binary) records.push(paxRecord("hdrcharset", "BINARY"));
   if (!fits(m.name, 100)) records.push(paxRecord("path", m.name));
   if (!fits(link, 100)) records.push(paxRecord("linkpath", link));
   if (m.size > MAX_OCTAL_SIZE) records.push(paxRecord("size", String(m.size)));
+  for (const [k, v] of m.extra ?? []) records.push(paxRecord(k, v));
   const main = ustarHeader(
     m,
     fits(m.name, 100) ? m.name : asciiStub(m.name),
@@ -110,7 +118,7 @@ export function memberHeader(m: Member): Buffer {
     m.type,
   );
   if (records.length === 0) return main;
-  const body = Buffer.from(records.join(""), "utf8");
+  const body = Buffer.from(records.join(""), "latin1");
   const pax = ustarHeader(
     { name: "", type: "0", mode: 0o644, size: body.length, mtime: m.mtime },
     asciiStub(`PaxHeaders/${m.name}`),
@@ -173,8 +181,11 @@ export async function* rootfsTar(
   const links = new Map<string, string>();
   const batch = new Batch();
   const skipped: string[] = [];
+  // Names are byte strings (see byte-path.ts): kept as the bytes they are, and deep paths reachable.
+  const lowerPaths = new RootPaths(src.lower);
+  const upperPaths = src.upper === undefined ? undefined : new RootPaths(src.upper);
 
-  function* emit(rel: string, abs: string, st: fs.Stats): Generator<Buffer> {
+  function* emit(rel: string, abs: string | Buffer, st: fs.Stats): Generator<Buffer> {
     if (st.isDirectory()) {
       stats.entries++;
       yield* some(
@@ -187,7 +198,8 @@ export async function* rootfsTar(
     const base = { name: rel, mode: st.mode, mtime: st.mtimeMs / 1000 };
     if (st.isSymbolicLink()) {
       stats.entries++;
-      yield* some(batch.add(memberHeader({ ...base, type: "2", size: 0, linkname: fs.readlinkSync(abs) })));
+      const linkname = fs.readlinkSync(abs, { encoding: "latin1" });
+      yield* some(batch.add(memberHeader({ ...base, type: "2", size: 0, linkname })));
     } else if (st.isFIFO()) {
       stats.entries++;
       yield* some(batch.add(memberHeader({ ...base, type: "6", size: 0 })));
@@ -202,13 +214,13 @@ export async function* rootfsTar(
       if (st.nlink > 1) links.set(key, rel);
       yield* fileMember(rel, abs, st, base);
     } else {
-      skipped.push(rel);
+      skipped.push(displayPath(rel));
     }
   }
 
   function* fileMember(
     rel: string,
-    abs: string,
+    abs: string | Buffer,
     st: fs.Stats,
     base: { name: string; mode: number; mtime: number },
   ): Generator<Buffer> {
@@ -216,53 +228,101 @@ export async function* rootfsTar(
       fs.openSync(abs, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW),
     );
     try {
-      yield* some(batch.add(memberHeader({ ...base, type: "0", size: st.size })));
-      let left = st.size;
-      while (left > 0) {
-        const buf = Buffer.allocUnsafe(Math.min(CHUNK, left));
-        let n = fs.readSync(fd, buf, 0, buf.length, null);
-        if (n === 0) {
-          // The file shrank while it was read (a run writing it): pad to the size the header announced.
-          opts.warn(`${rel} changed while it was exported: its end is zero-filled`);
-          buf.fill(0);
-          n = buf.length;
-        }
-        left -= n;
-        stats.bytes += n;
-        yield* some(batch.add(buf.subarray(0, n)));
+      // A file with holes (fewer blocks than its size) is written sparse where its zero blocks allow.
+      const regions = st.blocks * 512 < st.size ? dataRegions(fd, st.size) : undefined;
+      if (regions !== undefined) {
+        yield* sparseMember(rel, fd, st.size, regions, base);
+        return;
       }
+      yield* some(batch.add(memberHeader({ ...base, type: "0", size: st.size })));
+      yield* copyRange(rel, fd, 0, st.size);
       yield* some(batch.add(Buffer.alloc(padding(st.size))));
     } finally {
       fs.closeSync(fd);
     }
   }
 
-  // Walks one folder of the merged view: `upperAbs` wins over `lowerAbs`, names are the union.
-  function* walk(rel: string, lowerAbs: string | undefined, upperAbs: string | undefined): Generator<Buffer> {
+  /** The bytes `[offset, offset + length)` of the file, zero-filled where it shrank meanwhile. */
+  function* copyRange(rel: string, fd: number, offset: number, length: number): Generator<Buffer> {
+    let left = length;
+    let warned = false;
+    while (left > 0) {
+      const buf = Buffer.allocUnsafe(Math.min(CHUNK, left));
+      let n = fs.readSync(fd, buf, 0, buf.length, offset);
+      if (n === 0) {
+        // The file shrank while it was read (a run writing it): pad to the size the header announced.
+        if (!warned) opts.warn(`${displayPath(rel)} changed while it was exported: its end is zero-filled`);
+        warned = true;
+        buf.fill(0);
+        n = buf.length;
+      }
+      left -= n;
+      offset += n;
+      stats.bytes += n;
+      yield* some(batch.add(buf.subarray(0, n)));
+    }
+  }
+
+  /** A sparse file as GNU's PAX sparse format 1.0: the map, then the data regions only. */
+  function* sparseMember(
+    rel: string,
+    fd: number,
+    size: number,
+    regions: number[],
+    base: { name: string; mode: number; mtime: number },
+  ): Generator<Buffer> {
+    const mapText = [regions.length / 2, ...regions].map((n) => `${n}\n`).join("");
+    const map = Buffer.alloc(mapText.length + padding(mapText.length));
+    map.write(mapText, "latin1");
+    let dataSize = 0;
+    for (let i = 1; i < regions.length; i += 2) dataSize += regions[i]!;
+    const i = rel.lastIndexOf("/");
+    // As GNU tar names it: a reader that knows no sparse files extracts it aside, not as a wrong file.
+    const stub = `${i < 0 ? "" : rel.slice(0, i + 1)}GNUSparseFile.0/${rel.slice(i + 1)}`;
+    const extra: Array<[string, string]> = [
+      ["GNU.sparse.major", "1"],
+      ["GNU.sparse.minor", "0"],
+      ["GNU.sparse.name", rel],
+      ["GNU.sparse.realsize", String(size)],
+    ];
+    const total = map.length + dataSize;
+    yield* some(batch.add(memberHeader({ ...base, name: stub, type: "0", size: total, extra })));
+    yield* some(batch.add(map));
+    for (let r = 0; r < regions.length; r += 2) yield* copyRange(rel, fd, regions[r]!, regions[r + 1]!);
+    yield* some(batch.add(Buffer.alloc(padding(total))));
+  }
+
+  // Walks one folder of the merged view: the upper one wins over the lower one, names are the union.
+  function* walk(rel: string, inLower: boolean, inUpper: boolean): Generator<Buffer> {
     const names = new Set<string>();
-    if (upperAbs !== undefined) for (const n of listDir(upperAbs)) names.add(n);
-    if (lowerAbs !== undefined) for (const n of listDir(lowerAbs)) names.add(n);
+    if (inUpper) for (const n of listDirBytes(upperPaths!.sys(rel))) names.add(n);
+    if (inLower) for (const n of listDirBytes(lowerPaths.sys(rel))) names.add(n);
     for (const name of [...names].sort()) {
       const r = rel === "" ? name : `${rel}/${name}`;
-      const u = upperAbs === undefined ? undefined : path.join(upperAbs, name);
-      const l = lowerAbs === undefined ? undefined : path.join(lowerAbs, name);
+      const u = inUpper ? upperPaths!.sys(r) : undefined;
       const ust = u === undefined ? undefined : fs.lstatSync(u, { throwIfNoEntry: false });
+      const l = inLower ? lowerPaths.sys(r) : undefined;
       const lst = l === undefined ? undefined : fs.lstatSync(l, { throwIfNoEntry: false });
       if (ust !== undefined) {
         if (src.upper !== undefined && isWhiteout(ust)) continue;
         yield* emit(r, u!, ust);
         if (ust.isDirectory()) {
           const seesLower = lst?.isDirectory() === true && !(opaque?.has(r) ?? false);
-          yield* walk(r, seesLower ? l : undefined, u);
+          yield* walk(r, seesLower, true);
         }
       } else if (lst !== undefined) {
         yield* emit(r, l!, lst);
-        if (lst.isDirectory()) yield* walk(r, l, undefined);
+        if (lst.isDirectory()) yield* walk(r, true, false);
       }
     }
   }
 
-  yield* walk("", src.lower, src.upper);
+  try {
+    yield* walk("", true, upperPaths !== undefined);
+  } finally {
+    lowerPaths.invalidate();
+    upperPaths?.invalidate();
+  }
   // Told once the walk is through (a walk that fails has its own one line to say).
   if (opaque === undefined) {
     opts.warn(
@@ -275,6 +335,39 @@ export async function* rootfsTar(
     const shown = skipped.slice(0, 5).join(", ") + (skipped.length > 5 ? ", ..." : "");
     opts.warn(`left out ${skipped.length} device node(s) or socket(s) a tar cannot usefully hold: ${shown}`);
   }
+}
+
+/** Zero-scan granularity for sparse files: the usual file system block. */
+const SPARSE_BLOCK = 4096;
+
+/**
+ * The data regions (`[offset, length, ...]`) of a file of `size` bytes: its runs of blocks that are not
+ * all zero (Node has no SEEK_DATA, so holes are found by reading, as GNU tar does without it).
+ * Undefined when the file has no zero block to leave out.
+ */
+function dataRegions(fd: number, size: number): number[] | undefined {
+  const regions: number[] = [];
+  const buf = Buffer.allocUnsafe(CHUNK);
+  const zero = Buffer.alloc(SPARSE_BLOCK);
+  let start = -1;
+  let holes = false;
+  for (let pos = 0; pos < size;) {
+    const n = fs.readSync(fd, buf, 0, Math.min(CHUNK, size - pos), pos);
+    if (n === 0) break;
+    for (let off = 0; off < n; off += SPARSE_BLOCK) {
+      const len = Math.min(SPARSE_BLOCK, n - off);
+      const isZero = buf.compare(zero, 0, len, off, off + len) === 0;
+      if (!isZero && start < 0) start = pos + off;
+      if (isZero && start >= 0) {
+        regions.push(start, pos + off - start);
+        start = -1;
+      }
+      if (isZero) holes = true;
+    }
+    pos += n;
+  }
+  if (start >= 0) regions.push(start, size - start);
+  return holes ? regions : undefined;
 }
 
 function* some(b: Buffer | undefined): Generator<Buffer> {

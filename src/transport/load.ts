@@ -14,6 +14,7 @@ import { summarizeTree } from "../store/summary.js";
 import { ArchiveError, BurrowError, DigestMismatchError, storeFailure } from "../errors.js";
 import { errnoReason } from "../system-error.js";
 import { TarFormatError, TarParser } from "../image/tar-parser.js";
+import { fromByteString } from "../image/byte-path.js";
 import type { TarEntry, TarHandler } from "../image/tar-parser.js";
 import { UnsafePathError, normalizeEntryPath } from "../image/safe-path.js";
 import {
@@ -158,7 +159,14 @@ class Extractor implements TarHandler {
     private readonly staging: Staging,
   ) {}
 
-  entry(e: TarEntry): void {
+  entry(raw: TarEntry): void {
+    // Member names are matched against the names in manifest.json and index.json, which are text.
+    const e = { ...raw, path: fromByteString(raw.path), linkpath: fromByteString(raw.linkpath) };
+    if (e.sparse !== undefined) {
+      throw new ArchiveError(
+        `${this.view.label}: member "${e.path}" is stored as a sparse file, which an image archive never needs: write the archive without --sparse`,
+      );
+    }
     if (e.path.startsWith("/")) {
       throw new ArchiveError(`${this.view.label}: member "${e.path}" has an absolute path: refused`);
     }

@@ -2,7 +2,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { TarFormatError, TarParser, parseTarNumber, type TarEntry } from "../../../src/image/tar-parser.js";
-import { buildTar, type Member } from "./tar-writer.js";
+import { buildTar, paxRecord, type Member } from "./tar-writer.js";
 
 interface Seen {
   type: string;
@@ -144,7 +144,8 @@ test("PAX per-member records override path, linkpath, size and mtime, and apply 
   assert.deepEqual(
     seen.map((s) => [s.path, s.linkpath, s.size, s.data]),
     [
-      ["päth/with ü", "lïnk", 0, ""],
+      // Names are byte strings: the UTF-8 bytes of the PAX values, one character each.
+      [Buffer.from("päth/with ü").toString("latin1"), Buffer.from("lïnk").toString("latin1"), 0, ""],
       ["sized", "", 6, "abcdef"],
       ["plain", "", 1, "q"],
     ],
@@ -209,4 +210,196 @@ test("malformed PAX records and oversized extended headers are refused", () => {
   );
   const bad = buildTar([{ path: "a", pax: { mtime: "not-a-number" } }]);
   assert.throws(() => parse(bad), /PAX mtime/);
+});
+
+/** Parses `tar` in `chunk`-byte pieces into files rebuilt at the offsets the parser gives (holes zero). */
+function parseFiles(
+  tar: Buffer,
+  chunk = tar.length,
+): Array<{
+  path: string;
+  type: string;
+  size: number;
+  sparse?: number[];
+  xattrs?: Map<string, string>;
+  content: Buffer;
+}> {
+  const out: ReturnType<typeof parseFiles> = [];
+  let content = Buffer.alloc(0);
+  const parser = new TarParser({
+    entry(e: TarEntry) {
+      content = Buffer.alloc(e.size);
+      out.push({
+        path: e.path,
+        type: e.type,
+        size: e.size,
+        sparse: e.sparse?.slice(),
+        xattrs: e.xattrs === undefined ? undefined : new Map(e.xattrs),
+        content,
+      });
+    },
+    data(buf, start, end, offset) {
+      buf.copy(content, offset, start, end);
+    },
+    entryEnd() {},
+  });
+  for (let i = 0; i < tar.length; i += chunk) parser.write(tar.subarray(i, i + chunk));
+  parser.end();
+  return out;
+}
+
+/** A file of `size` bytes holding `regions` ([offset, text]) and zeros elsewhere. */
+function sparseContent(size: number, regions: Array<[number, string]>): Buffer {
+  const b = Buffer.alloc(size);
+  for (const [off, text] of regions) b.write(text, off, "latin1");
+  return b;
+}
+
+const SPARSE_REGIONS: Array<[number, string]> = [
+  [0, "head"],
+  [70_000, "middle"],
+  [1_000_000, "tail!"],
+];
+const SPARSE_SIZE = 1_000_005;
+const sparseData = SPARSE_REGIONS.map(([, t]) => t).join("");
+const sparseMap = SPARSE_REGIONS.map(([off, t]) => [off, t.length] as [number, number]);
+
+test("names are bytes: names that differ only in invalid UTF-8 bytes stay two names", () => {
+  const a = Buffer.from([0x61, 0xff, 0x2f, 0x66]); // "a\xff/f"
+  const b = Buffer.from([0x61, 0xfe, 0x2f, 0x66]);
+  const long = Buffer.concat([Buffer.from("x/".repeat(60)), Buffer.from([0xc3, 0x28])]);
+  const seen = parseFiles(
+    buildTar([
+      { path: "a", pathBytes: a, data: "1" },
+      { path: "b", pathBytes: b, data: "2" },
+      {
+        path: "c",
+        paxBytes: Buffer.concat([paxRecord("hdrcharset", "BINARY"), paxRecord("path", long)]),
+        data: "3",
+      },
+      { path: "d", gnuLong: true, data: "4" },
+    ]),
+  );
+  assert.deepEqual(
+    seen.map((s) => Buffer.from(s.path, "latin1")),
+    [a, b, long, Buffer.from("d")],
+  );
+});
+
+for (const chunk of [7, 512, 1 << 20]) {
+  test(`reads an old GNU sparse member ('S') with extension blocks (chunks of ${chunk})`, () => {
+    // 30 regions: four in the header, the rest in two extension blocks.
+    const regions: Array<[number, string]> = [];
+    for (let i = 0; i < 30; i++) regions.push([i * 10_000, `r${i}`]);
+    const tar = buildTar([
+      {
+        path: "sparse",
+        type: "S",
+        data: regions.map(([, t]) => t).join(""),
+        gnuSparse: { regions: regions.map(([o, t]) => [o, t.length]), realSize: 300_000 },
+      },
+      { path: "after", data: "next" },
+    ]);
+    const seen = parseFiles(tar, chunk);
+    assert.equal(seen[0]!.type, "0");
+    assert.equal(seen[0]!.size, 300_000);
+    assert.ok(seen[0]!.content.equals(sparseContent(300_000, regions)));
+    assert.equal(seen[1]!.path, "after");
+    assert.equal(seen[1]!.content.toString(), "next");
+  });
+}
+
+test("reads PAX GNU sparse 0.0 (repeated offset/numbytes records) and 0.1 (GNU.sparse.map)", () => {
+  const v00 = Buffer.concat([
+    paxRecord("GNU.sparse.size", String(SPARSE_SIZE)),
+    paxRecord("GNU.sparse.numblocks", String(sparseMap.length)),
+    ...sparseMap.flatMap(([o, n]) => [
+      paxRecord("GNU.sparse.offset", String(o)),
+      paxRecord("GNU.sparse.numbytes", String(n)),
+    ]),
+  ]);
+  const v01 = Buffer.concat([
+    paxRecord("GNU.sparse.size", String(SPARSE_SIZE)),
+    paxRecord("GNU.sparse.numblocks", String(sparseMap.length)),
+    paxRecord("GNU.sparse.map", sparseMap.flat().join(",")),
+    paxRecord("GNU.sparse.name", "dir/real-name"),
+  ]);
+  const seen = parseFiles(
+    buildTar([
+      { path: "zero", paxBytes: v00, data: sparseData },
+      { path: "GNUSparseFile.1/real-name", paxBytes: v01, data: sparseData },
+    ]),
+  );
+  const want = sparseContent(SPARSE_SIZE, SPARSE_REGIONS);
+  assert.equal(seen[0]!.path, "zero");
+  assert.equal(seen[1]!.path, "dir/real-name");
+  for (const s of seen) {
+    assert.equal(s.size, SPARSE_SIZE);
+    assert.deepEqual(s.sparse, sparseMap.flat());
+    assert.ok(s.content.equals(want));
+  }
+});
+
+for (const chunk of [3, 4096]) {
+  test(`reads PAX GNU sparse 1.0 (the map at the start of the data, chunks of ${chunk})`, () => {
+    const mapText = [sparseMap.length, ...sparseMap.flat()].map((n) => `${n}\n`).join("");
+    const map = Buffer.alloc(512);
+    map.write(mapText);
+    const pax = Buffer.concat([
+      paxRecord("GNU.sparse.major", "1"),
+      paxRecord("GNU.sparse.minor", "0"),
+      paxRecord("GNU.sparse.name", "real/name"),
+      paxRecord("GNU.sparse.realsize", String(SPARSE_SIZE)),
+    ]);
+    const seen = parseFiles(
+      buildTar([
+        {
+          path: "./GNUSparseFile.7/name",
+          paxBytes: pax,
+          data: Buffer.concat([map, Buffer.from(sparseData)]),
+        },
+        { path: "after", data: "x" },
+      ]),
+      chunk,
+    );
+    assert.equal(seen[0]!.path, "real/name");
+    assert.equal(seen[0]!.size, SPARSE_SIZE);
+    assert.ok(seen[0]!.content.equals(sparseContent(SPARSE_SIZE, SPARSE_REGIONS)));
+    assert.equal(seen[1]!.content.toString(), "x");
+  });
+}
+
+test("refuses sparse maps that do not match the member's data or overlap", () => {
+  const bad = (map: string, data: string): Buffer =>
+    buildTar([
+      {
+        path: "s",
+        paxBytes: Buffer.concat([paxRecord("GNU.sparse.size", "100"), paxRecord("GNU.sparse.map", map)]),
+        data,
+      },
+    ]);
+  assert.throws(() => parseFiles(bad("0,4,10,4", "abc")), /sparse map describes 8 bytes/);
+  assert.throws(() => parseFiles(bad("10,4,12,4", "abcdefgh")), /overlap/);
+  assert.throws(() => parseFiles(bad("98,4", "abcd")), /past the end/);
+  assert.throws(() => parseFiles(bad("1,x", "a")), TarFormatError);
+});
+
+test("reads SCHILY.xattr records (binary values) for the next member only", () => {
+  const value = Buffer.from([0, 1, 0x0a, 0xff]);
+  const seen = parseFiles(
+    buildTar([
+      {
+        path: "f",
+        paxBytes: Buffer.concat([
+          paxRecord("SCHILY.xattr.user.bin", value),
+          paxRecord("SCHILY.xattr.security.capability", "c"),
+        ]),
+        data: "x",
+      },
+      { path: "g", data: "y" },
+    ]),
+  );
+  assert.deepEqual([...seen[0]!.xattrs!.keys()], ["user.bin", "security.capability"]);
+  assert.ok(Buffer.from(seen[0]!.xattrs!.get("user.bin")!, "latin1").equals(value));
+  assert.equal(seen[1]!.xattrs, undefined);
 });

@@ -22,6 +22,15 @@ export interface Member {
   prefixSplit?: number;
   /** Overrides the size field (the data written stays `data`). */
   sizeField?: number;
+  /** The name field's raw bytes (instead of `path`, which then only names the member in tests). */
+  pathBytes?: Buffer;
+  /** Raw PAX records (see `paxRecord`), written as an `x` header before the member (after `pax`). */
+  paxBytes?: Buffer;
+  /**
+   * An old GNU sparse member (type 'S'): its data regions (`data` holds their bytes, concatenated) and
+   * real size; regions past the header's four go into extension blocks.
+   */
+  gnuSparse?: { regions: Array<[offset: number, length: number]>; realSize: number };
 }
 
 const enc = new TextEncoder();
@@ -37,7 +46,8 @@ function header(m: Member, size: number, gnu: boolean): Buffer {
     Buffer.from(m.path.slice(0, m.prefixSplit)).copy(h, 345, 0, 155);
     name = m.path.slice(m.prefixSplit + 1);
   }
-  Buffer.from(enc.encode(name)).copy(h, 0, 0, 100);
+  if (m.pathBytes !== undefined) m.pathBytes.copy(h, 0, 0, 100);
+  else Buffer.from(enc.encode(name)).copy(h, 0, 0, 100);
   octal(h, 100, 8, m.mode ?? (m.type === "5" ? 0o755 : 0o644));
   octal(h, 108, 8, 0);
   octal(h, 116, 8, 0);
@@ -57,6 +67,14 @@ function header(m: Member, size: number, gnu: boolean): Buffer {
   if (m.linkpath !== undefined) Buffer.from(enc.encode(m.linkpath)).copy(h, 157, 0, 100);
   if (gnu) h.write("ustar  \0", 257, 8, "latin1");
   else h.write("ustar\x0000", 257, 8, "latin1");
+  if (m.gnuSparse !== undefined) {
+    m.gnuSparse.regions.slice(0, 4).forEach(([off, len], i) => {
+      octal(h, 386 + i * 24, 12, off);
+      octal(h, 398 + i * 24, 12, len);
+    });
+    h[482] = m.gnuSparse.regions.length > 4 ? 1 : 0;
+    octal(h, 483, 12, m.gnuSparse.realSize);
+  }
   h.fill(0x20, 148, 156);
   let sum = 0;
   for (const b of h) sum += b;
@@ -67,6 +85,36 @@ function header(m: Member, size: number, gnu: boolean): Buffer {
 function pad(data: Buffer): Buffer[] {
   const rest = data.length % 512;
   return rest === 0 ? [data] : [data, Buffer.alloc(512 - rest)];
+}
+
+/** One PAX record of raw bytes (`LEN key=value\n`, LEN counting itself): binary values, repeated keys. */
+export function paxRecord(key: string | Buffer, value: string | Buffer): Buffer {
+  const body = Buffer.concat([
+    Buffer.from(" "),
+    Buffer.from(key),
+    Buffer.from("="),
+    Buffer.from(value),
+    Buffer.from("\n"),
+  ]);
+  let len = body.length + String(body.length).length;
+  if (String(len).length + body.length !== len) len = body.length + String(len).length;
+  return Buffer.concat([Buffer.from(String(len)), body]);
+}
+
+/** Old GNU sparse extension blocks for the regions past the header's first four (21 a block). */
+function sparseExtensions(regions: Array<[number, number]>): Buffer[] {
+  const rest = regions.slice(4);
+  const out: Buffer[] = [];
+  for (let i = 0; i < rest.length; i += 21) {
+    const b = Buffer.alloc(512);
+    rest.slice(i, i + 21).forEach(([off, len], j) => {
+      octal(b, j * 24, 12, off);
+      octal(b, j * 24 + 12, 12, len);
+    });
+    b[504] = i + 21 < rest.length ? 1 : 0;
+    out.push(b);
+  }
+  return out;
 }
 
 /** Encodes PAX records (`LEN key=value\n`, LEN counting itself). */
@@ -95,8 +143,11 @@ export function buildTar(
   }
   for (const m of members) {
     const data = m.data === undefined ? Buffer.alloc(0) : Buffer.from(m.data);
-    if (m.pax) {
-      const body = paxRecords(m.pax);
+    if (m.pax || m.paxBytes) {
+      const body = Buffer.concat([
+        m.pax ? paxRecords(m.pax) : Buffer.alloc(0),
+        m.paxBytes ?? Buffer.alloc(0),
+      ]);
       out.push(header({ path: "PaxHeader/x", type: "x" }, body.length, gnu), ...pad(body));
     }
     if (m.gnuLong) {
@@ -107,7 +158,8 @@ export function buildTar(
         out.push(header({ path: "././@LongLink", type: "K" }, link.length, true), ...pad(link));
       }
     }
-    out.push(header(m, data.length, gnu || (m.gnuLong ?? false)));
+    out.push(header(m, data.length, gnu || (m.gnuLong ?? false) || m.gnuSparse !== undefined));
+    if (m.gnuSparse !== undefined) out.push(...sparseExtensions(m.gnuSparse.regions));
     if (data.length > 0) out.push(...pad(data));
   }
   if (opts.end ?? true) out.push(Buffer.alloc(1024));

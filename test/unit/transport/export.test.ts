@@ -46,9 +46,12 @@ async function members(src: ExportSource, warnings: string[] = []): Promise<Map<
   let current: Seen | undefined;
   const parser = new TarParser({
     entry(e) {
-      current = { type: e.type, mode: e.mode, linkpath: e.linkpath, content: "" };
-      assert.ok(!out.has(e.path), `member ${e.path} written twice`);
-      out.set(e.path, current);
+      // The parser gives names as byte strings; these tests name files in UTF-8.
+      const name = Buffer.from(e.path, "latin1").toString("utf8");
+      const linkpath = Buffer.from(e.linkpath, "latin1").toString("utf8");
+      current = { type: e.type, mode: e.mode, linkpath, content: "" };
+      assert.ok(!out.has(name), `member ${name} written twice`);
+      out.set(name, current);
     },
     data(buf, start, end) {
       current!.content += buf.toString("utf8", start, end);
