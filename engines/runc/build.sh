@@ -29,7 +29,9 @@ out=$outdir/burrow-runc-init
 if [ "$mode" = --if-missing ] && [ -x "$out" ]; then
 	exit 0
 fi
-if [ -x "$out" ] && [ "$out" -nt "$here/init.c" ]; then
+common=$here/../common
+if [ -x "$out" ] && [ "$out" -nt "$here/init.c" ] && [ "$out" -nt "$common/printable.c" ] &&
+	[ "$out" -nt "$common/printable.h" ]; then
 	exit 0
 fi
 
@@ -48,7 +50,7 @@ fi
 
 mkdir -p "$outdir" || exit 1
 tmp=$out.tmp.$$
-if "$cc" ${CFLAGS:--O2} -std=gnu11 -Wall -Wextra -Werror -static ${LDFLAGS:--s} -o "$tmp" "$here/init.c" &&
+if "$cc" ${CFLAGS:--O2} -std=gnu11 -Wall -Wextra -Werror -static ${LDFLAGS:--s} -o "$tmp" "$here/init.c" "$common/printable.c" &&
 	mv -f "$tmp" "$out"; then
 	echo "burrow-runc-init: built static: $out"
 	exit 0

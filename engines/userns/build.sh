@@ -71,7 +71,7 @@ build() {
 	fi
 	rm -f "$tmp"
 	(cd "$here" && "$cc" ${CFLAGS:--O2} -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE $link ${LDFLAGS:--s} \
-		-o "$tmp" ./*.c) &&
+		-o "$tmp" ./*.c ../common/printable.c) &&
 		mv -f "$tmp" "$outdir/burrow-ns" &&
 		echo "burrow-ns: built $kind: $outdir/burrow-ns"
 	status=$?

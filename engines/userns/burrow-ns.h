@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <sys/resource.h>
 #include <sys/types.h>
+#include "../common/printable.h"
 
 /* The version of the command-line interface; bumped when the TypeScript side must change. */
 #define BURROW_NS_VERSION   "0.1.0"
@@ -93,7 +94,6 @@ struct config {
 int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int fail_errno(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 const char *fail_message(void);
-void put_printable(FILE *f, const char *s);
 int write_file(const char *path, const char *data);
 
 /* args.c */

@@ -17,8 +17,8 @@
 // Where it applies (the places lines are written, so that new messages are covered too): printableStream
 // guards the CLI's stdout and stderr (src/cli/main.ts, ProcessHost in src/cli/host.ts); reportError, warn
 // and info print one printable line; table() makes each cell printable; JSON output goes through
-// printableJson; the engines' C helpers print names with put_printable (engines/userns/util.c,
-// engines/runc/init.c), in the same forms.
+// printableJson; the engines' C helpers print names with put_printable (engines/common/printable.c,
+// linked into burrow-ns and burrow-runc-init), in the same forms.
 
 /* eslint-disable no-control-regex -- matching control characters is the point */
 // The characters shown escaped: C0, DEL, C1, U+2028/9, and a surrogate that is not half of a pair.
