@@ -130,6 +130,21 @@ await Promise.all(
 
 await build({ ...common, entryPoints: ["src/cli/launch.ts"], outfile: path.join(outdir, "burrow.cjs") });
 
+/**
+ * The launcher's first lines: sh runs `node -- burrow.cjs ARGS`, JavaScript reads a string and a comment.
+ * Node 20 takes `--env-file` for its own even after the script's name (nodejs/node#54232): with
+ * `#!/usr/bin/env node`, `burrow run --env-file F` had node load F into burrow's own environment, and
+ * a missing F ended burrow before it started. `--` ends node's options; `env -S` would say the same
+ * but older coreutils (RHEL 7's, on clusters) lack it.
+ */
+const LAUNCHER_HEAD = '#!/bin/sh\n\':\' //; exec node -- "$0" "$@"\n';
+const launcher = path.join(outdir, "burrow.cjs");
+const launcherText = fs.readFileSync(launcher, "utf8");
+if (!launcherText.startsWith("#!/usr/bin/env node\n")) {
+  throw new Error("src/build/bundle.ts: burrow.cjs does not start with src/cli/launch.ts's #! line");
+}
+fs.writeFileSync(launcher, LAUNCHER_HEAD + launcherText.slice(launcherText.indexOf("\n") + 1));
+
 /** A CLI bundle: `entry` and what it imports, in one CommonJS file run by the launcher. */
 const cliBundle = (entry: string, outfile: string): BuildOptions => ({
   ...common,

@@ -86,11 +86,15 @@ export async function detachRun(cmd: DetachHost, req: RunRequest): Promise<numbe
   if (cmd.quiet) globals.push("--quiet");
   if (cmd.insecure === true) globals.push("--insecure");
   const entry = process.argv[1]!;
-  const child = spawn(process.execPath, [...process.execArgv, entry, ...globals, "__supervise", start], {
-    detached: true,
-    stdio: ["ignore", log, log, "ipc"],
-    env: cmd.context.env,
-  });
+  const child = spawn(
+    process.execPath,
+    [...process.execArgv, "--", entry, ...globals, "__supervise", start],
+    {
+      detached: true,
+      stdio: ["ignore", log, log, "ipc"],
+      env: cmd.context.env,
+    },
+  );
   fs.closeSync(log);
   const outcome = await new Promise<{ id?: string; status?: number }>((resolve) => {
     child.on("message", (m: StartedMessage) => {

@@ -1,6 +1,7 @@
 // The program's environment: the image's Env, then -e and --env-file, with docker's defaults.
 import fs from "node:fs";
 import { InvalidArgumentError } from "../errors.js";
+import { errnoReason } from "../system-error.js";
 
 /** The PATH docker gives a container whose image sets none. */
 export const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -23,7 +24,7 @@ export function readEnvFile(file: string, host: NodeJS.ProcessEnv): [string, str
   try {
     text = fs.readFileSync(file, "utf8");
   } catch (err) {
-    throw new InvalidArgumentError(`cannot read --env-file ${file}: ${(err as Error).message}`, {
+    throw new InvalidArgumentError(`cannot read --env-file ${file}: ${errnoReason(err)}: check the path`, {
       cause: err,
     });
   }

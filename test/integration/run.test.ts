@@ -284,16 +284,30 @@ for (const engine of TEST_ENGINES) {
         );
       });
 
-      test("a missing --env-file is a one-line failure naming the file", async (t) => {
+      test("a missing --env-file is a one-line failure naming the file", async () => {
         const file = path.join(home.dir, "no-such.env");
         const r = await run(["--env-file", file, img.alpine, "true"]);
-        if (r.code === 9 && r.stderr === `${process.execPath}: ${file}: not found\n`) {
-          // nodejs/node#54232: Node 20 and 22 read a script argument `--env-file F` as their own
-          // option and exit 9 before burrow starts when F is missing. Nothing burrow can change.
-          t.diagnostic(`node ${process.version} itself refused the missing --env-file (nodejs/node#54232)`);
-          return;
-        }
-        failsWith125(r, new RegExp(file));
+        failsWith125(r, new RegExp(`cannot read --env-file ${file}: no such file or directory`));
+      });
+
+      test("an --env-file's variables reach the container, never burrow's own environment", async () => {
+        // Node 20 reads a script argument `--env-file F` as its own option (nodejs/node#54232); burrow's
+        // launcher ends node's options first, so F's NODE_OPTIONS does not reach the node running burrow.
+        const dir = userDir("envfile-own", {
+          "own.env": "NODE_OPTIONS=--require=/nonexistent/burrow-test.js\n",
+        });
+        await chownToTestUser(dir);
+        const out = ok(
+          await run([
+            "--env-file",
+            path.join(dir, "own.env"),
+            img.alpine,
+            "sh",
+            "-c",
+            'echo "$NODE_OPTIONS"',
+          ]),
+        );
+        assert.equal(out, "--require=/nonexistent/burrow-test.js\n");
       });
 
       test("a default PATH when the image sets none", async () => {
