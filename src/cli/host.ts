@@ -112,7 +112,9 @@ export class ProcessHost implements CommandHost {
  * 125 for `run` and `exec` (whose other statuses are the program's), 1 for every other command.
  */
 export function failureStatusOf(path: readonly string[]): number {
-  const word = path.find((w) => w !== "burrow" && w !== "udocker");
+  const words = path.filter((w) => w !== "burrow" && w !== "udocker");
+  // docker's group spellings: `container exec` is exec.
+  const word = words[0] === "container" || words[0] === "image" ? words[1] : words[0];
   return word === "run" || word === "exec" ? 125 : 1;
 }
 

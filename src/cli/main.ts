@@ -113,8 +113,20 @@ process.stdout.on("error", (err: NodeJS.ErrnoException) => {
   throw err;
 });
 
-/** The status of a failure that escaped the command: 125 for run and exec, else 1 (DESIGN.md). */
-const escapedStatus = (): number => failureStatusOf(process.argv.slice(2).filter((w) => !w.startsWith("-")));
+/**
+ * The status of a failure that escaped the command: 125 for run and exec, else 1 (DESIGN.md). The command
+ * words are the first ones that are not options, the value of `--repo DIR` skipped (`burrow --repo DIR run`
+ * is a run, `burrow container exec` an exec).
+ */
+const escapedStatus = (): number => {
+  const argv = process.argv.slice(2);
+  const words: string[] = [];
+  for (let i = 0; i < argv.length && words.length < 2; i++) {
+    if (argv[i] === "--repo") i++;
+    else if (!argv[i]!.startsWith("-")) words.push(argv[i]!);
+  }
+  return failureStatusOf(words);
+};
 
 process.on("uncaughtException", (err) => {
   process.exitCode = reportError(

@@ -48,15 +48,17 @@ export function ok(r: Omit<BurrowResult, "args">): string {
 
 /**
  * The command word of `burrow ...args`: the first argument that is not an option (`--repo DIR` takes a
- * value, skipped). Worked out here rather than taken from src, so that the tests state the contract.
+ * value, skipped), or the next one after docker's group words (`container exec` is exec). Worked out here
+ * rather than taken from src, so that the tests state the contract.
  */
 export function commandWord(args: readonly string[]): string | undefined {
-  for (let i = 0; i < args.length; i++) {
+  const words: string[] = [];
+  for (let i = 0; i < args.length && words.length < 2; i++) {
     const a = args[i]!;
     if (a === "--repo") i++;
-    else if (!a.startsWith("-")) return a;
+    else if (!a.startsWith("-")) words.push(a);
   }
-  return undefined;
+  return words[0] === "container" || words[0] === "image" ? words[1] : words[0];
 }
 
 /**

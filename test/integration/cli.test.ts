@@ -71,6 +71,10 @@ test("a command that fails exits 1; run and exec exit 125 (their other statuses 
     [["run", "--pull", "never", absent, "true"], 125],
     [["--repo", home.burrowDir, "run", "--pull", "never", absent, "true"], 125],
     [["exec", "nobody", "true"], 125],
+    [["container", "exec", "nobody", "true"], 125],
+    [["--repo", home.burrowDir, "container", "exec", "nobody", "true"], 125],
+    [["image", "rm", "no-such-image:1"], 1],
+    [["load", "-i", "/no-such-archive.tar"], 1],
   ];
   for (const [args, status] of cases) {
     const r = await runBurrow(args, { home, env: plainEnv() });

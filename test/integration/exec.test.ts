@@ -158,12 +158,20 @@ describe("run -d without --name, and mistakes", () => {
   test("exec, logs and stop of an unknown container: one line, 125 for exec and 1 for logs and stop", async () => {
     for (const [args, status] of [
       [["exec", "nobody", "true"], 125],
+      [["container", "exec", "nobody", "true"], 125],
       [["logs", "nobody"], 1],
+      [["container", "logs", "nobody"], 1],
       [["stop", "nobody"], 1],
     ] as const) {
       const r = await burrow([...args]);
       assert.equal(r.code, status, show(r));
       burrowFails(r, /no container "nobody"/);
     }
+  });
+
+  test("a run -d that fails before its program starts is run's failure: 125 and one line", async () => {
+    const r = await burrow(["run", "-d", "-u", "no-such-user", image, "true"]);
+    assert.equal(r.code, 125, show(r));
+    burrowFails(r, /no-such-user/);
   });
 });

@@ -6,7 +6,7 @@ import os from "node:os";
 import path from "node:path";
 import { PassThrough } from "node:stream";
 import { isSystemError, systemErrorLine } from "../../src/system-error.js";
-import { reportError } from "../../src/cli/host.js";
+import { failureStatusOf, reportError } from "../../src/cli/host.js";
 import { BurrowError, StoreError } from "../../src/errors.js";
 
 const caught = (fn: () => unknown): unknown => {
@@ -75,4 +75,13 @@ test("burrow's own errors take the command's failure status (1; 125 for run and 
   assert.equal(report(named, false, 1).status, 3);
   assert.equal(report(named, false, 125).status, 3);
   assert.equal(report(new TypeError("a bug"), false, 1).status, 1, "a bug in another command is 1 too");
+});
+
+test("a command's failure status: 125 for run and exec (docker's container exec too), 1 for the others", () => {
+  for (const path of [["run"], ["exec"], ["container", "exec"], ["burrow", "run"]]) {
+    assert.equal(failureStatusOf(path), 125, path.join(" "));
+  }
+  for (const path of [["pull"], ["rmi"], ["image", "rm"], ["container", "logs"], ["logs"], ["help"], []]) {
+    assert.equal(failureStatusOf(path), 1, path.join(" "));
+  }
 });
