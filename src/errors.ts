@@ -1,17 +1,18 @@
-// Error classes with stable codes; the CLI prints their message on one line and exits 125.
+// Error classes with stable codes; the CLI prints their message on one line and exits 125 (run, exec) or
+// 1 (every other command: src/cli/host.ts, failureStatusOf), unless an error names its own status.
 import { inspect } from "node:util";
 
 /** Base of every error burrow raises on purpose: a stable `code`, a user-facing message, the cause kept. */
 export class BurrowError extends Error {
   readonly code: string;
-  /** The exit status the CLI uses for this error. */
-  readonly exitCode: number;
+  /** The exit status the CLI uses for this error when it names one (else the command's: failureStatusOf). */
+  readonly exitCode: number | undefined;
 
   constructor(code: string, message: string, options?: { cause?: unknown; exitCode?: number }) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;
-    this.exitCode = options?.exitCode ?? 125;
+    this.exitCode = options?.exitCode;
   }
 }
 

@@ -3,11 +3,11 @@ import { Command, Option } from "clipanion";
 import type { BaseContext } from "clipanion";
 import type { Config } from "../config.js";
 import type { Store } from "../store/store.js";
-import { configFor, reportError, storeFor } from "./host.js";
+import { configFor, failureStatusOf, reportError, storeFor } from "./host.js";
 import type { CommandHost } from "./host.js";
 import { printable } from "./printable.js";
 
-export { reportError };
+export { failureStatusOf, reportError };
 
 /** What a command gets from the entry point beyond clipanion's streams. */
 export interface BurrowContext extends BaseContext {
@@ -36,8 +36,12 @@ export abstract class BurrowCommand extends Command<BurrowContext> implements Co
 
   /** The store named by the configuration, with its folders created (refused when unsafe: 125 for run/exec, else 1). */
   async store(): Promise<Store> {
-    const runLike = this.path.some((w) => w === "run" || w === "exec");
-    return storeFor(await this.config(), this.context.env, runLike ? 125 : 1);
+    return storeFor(await this.config(), this.context.env, this.failureStatus());
+  }
+
+  /** This command's status when burrow itself fails: 125 for run and exec, 1 for the others. */
+  failureStatus(): number {
+    return failureStatusOf(this.path);
   }
 
   /** Prints a warning on stderr unless `--quiet`. */
@@ -54,7 +58,7 @@ export abstract class BurrowCommand extends Command<BurrowContext> implements Co
     try {
       return await this.run();
     } catch (err) {
-      return reportError(err, this.context.stderr, this.debug);
+      return reportError(err, this.context.stderr, this.debug, this.failureStatus());
     }
   }
 }

@@ -107,6 +107,17 @@ export class ProcessHost implements CommandHost {
   }
 }
 
+/**
+ * The status a command exits with when burrow itself fails, as docker and udocker give it (DESIGN.md):
+ * 125 for `run` and `exec` (whose other statuses are the program's), 1 for every other command.
+ */
+export function failureStatusOf(path: readonly string[]): number {
+  const words = path.filter((w) => w !== "burrow" && w !== "udocker");
+  // docker's group spellings: `container exec` is exec.
+  const word = words[0] === "container" || words[0] === "image" ? words[1] : words[0];
+  return word === "run" || word === "exec" ? 125 : 1;
+}
+
 /** The --debug cause chain, each of its lines printable. */
 function printableChain(err: unknown): string {
   return causeChain(err).map(printable).join("\n") + "\n";
@@ -128,7 +139,7 @@ export function reportError(
   if (err instanceof BurrowError) {
     stderr.write(`burrow: ${printable(err.message)}\n`);
     if (debug) stderr.write(printableChain(err));
-    return err.exitCode;
+    return err.exitCode ?? failureStatus;
   }
   const e = err as { name?: string; message?: string; clipanion?: unknown };
   if (e && e.name === "UsageError") {

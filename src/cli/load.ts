@@ -31,7 +31,11 @@ export class LoadCommand extends BurrowCommand {
     if (!fromStdin) {
       const fs = await import("node:fs");
       if (!fs.existsSync(this.input!)) {
-        throw new UsageError(`no file or directory "${this.input}": give the path of an archive with -i`);
+        // A missing archive is a failed load (status 1), not a usage error (125).
+        const { InvalidArgumentError } = await import("../errors.js");
+        throw new InvalidArgumentError(
+          `no file or directory "${this.input}": give the path of an archive with -i`,
+        );
       }
     }
     const store = await this.store();

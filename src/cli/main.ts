@@ -3,7 +3,7 @@
 // parser (every command registered) is built only for help, usage errors and forms the direct reader leaves alone.
 import { Cli } from "clipanion";
 import type { CommandClass } from "clipanion";
-import { reportError } from "./base.js";
+import { failureStatusOf, reportError } from "./base.js";
 import type { BurrowContext } from "./base.js";
 import { runDirect } from "./fast-run.js";
 import { packageVersion } from "../package-info.js";
@@ -113,11 +113,27 @@ process.stdout.on("error", (err: NodeJS.ErrnoException) => {
   throw err;
 });
 
+/**
+ * The status of a failure that escaped the command: 125 for run and exec, else 1 (DESIGN.md). The command
+ * words are the first ones that are not options, the value of `--repo DIR` skipped (`burrow --repo DIR run`
+ * is a run, `burrow container exec` an exec).
+ */
+const escapedStatus = (): number => {
+  const argv = process.argv.slice(2);
+  const words: string[] = [];
+  for (let i = 0; i < argv.length && words.length < 2; i++) {
+    if (argv[i] === "--repo") i++;
+    else if (!argv[i]!.startsWith("-")) words.push(argv[i]!);
+  }
+  return failureStatusOf(words);
+};
+
 process.on("uncaughtException", (err) => {
   process.exitCode = reportError(
     err,
     process.stderr,
     process.argv.includes("--debug") || process.argv.includes("-D"),
+    escapedStatus(),
   );
   process.exit();
 });
@@ -126,6 +142,7 @@ process.on("unhandledRejection", (err) => {
     err,
     process.stderr,
     process.argv.includes("--debug") || process.argv.includes("-D"),
+    escapedStatus(),
   );
   process.exit();
 });

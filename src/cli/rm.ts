@@ -47,7 +47,7 @@ export class RmCommand extends BurrowCommand {
         fs.rmSync(stateDir(store.paths.root, rec.id), { recursive: true, force: true });
         this.context.stdout.write(`${key}\n`);
       } catch (err) {
-        status = reportError(err, this.context.stderr, this.debug);
+        status = reportError(err, this.context.stderr, this.debug, this.failureStatus());
       }
     }
     return status;

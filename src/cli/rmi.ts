@@ -80,7 +80,7 @@ export class RmiCommand extends BurrowCommand {
         }
       } catch (err) {
         const { reportError } = await import("./base.js");
-        status = reportError(err, this.context.stderr, this.debug);
+        status = reportError(err, this.context.stderr, this.debug, this.failureStatus());
       }
     }
     return status;

@@ -8,6 +8,11 @@ export class SuperviseCommand extends BurrowCommand {
 
   start = Option.String({ name: "DIR" });
 
+  /** `run -d`'s own failure (its parent passes this status on): 125, as for `run`. */
+  override failureStatus(): number {
+    return 125;
+  }
+
   async run(): Promise<number> {
     const { superviseRun } = await import("../run/detach.js");
     return superviseRun(this, this.start);

@@ -173,6 +173,8 @@ export interface BurrowRunOptions {
 
 /** What runBurrow reports. */
 export interface BurrowResult {
+  /** The arguments burrow ran with (`burrow ...args`). */
+  args: string[];
   code: number | null;
   signal: NodeJS.Signals | null;
   stdout: string;
@@ -264,6 +266,7 @@ export async function runBurrow(args: string[], opts: BurrowRunOptions = {}): Pr
     child.on("close", (code, signal) => {
       clearTimeout(timer);
       const result = {
+        args,
         code,
         signal,
         stdout: Buffer.concat(out).toString("utf8"),

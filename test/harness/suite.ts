@@ -36,21 +36,60 @@ export function burrowIn(
     });
 }
 
-/** A run's exit status (and signal), stdout and stderr, for assertion messages. */
-export const show = (r: BurrowResult): string =>
+/** A run's exit status (and signal), stdout and stderr, for assertion messages (any program's run, not only burrow's). */
+export const show = (r: Omit<BurrowResult, "args">): string =>
   `exit ${r.code}${r.signal ? ` (${r.signal})` : ""}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`;
 
 /** Asserts a zero exit status and returns stdout. */
-export function ok(r: BurrowResult): string {
+export function ok(r: Omit<BurrowResult, "args">): string {
   assert.equal(r.code, 0, show(r));
   return r.stdout;
 }
 
-/** Asserts burrow's own failure: status 125 and exactly one line on stderr (matching `message` when given). */
-export function failsWith125(r: BurrowResult, message?: RegExp): void {
-  assert.equal(r.code, 125, show(r));
+/**
+ * The command word of `burrow ...args`: the first argument that is not an option (`--repo DIR` takes a
+ * value, skipped), or the next one after docker's group words (`container exec` is exec). Worked out here
+ * rather than taken from src, so that the tests state the contract.
+ */
+export function commandWord(args: readonly string[]): string | undefined {
+  const words: string[] = [];
+  for (let i = 0; i < args.length && words.length < 2; i++) {
+    const a = args[i]!;
+    if (a === "--repo") i++;
+    else if (!a.startsWith("-")) words.push(a);
+  }
+  return words[0] === "container" || words[0] === "image" ? words[1] : words[0];
+}
+
+/**
+ * The status `burrow ...args` must exit with when burrow itself fails (DESIGN.md, "Exit status", as docker
+ * and udocker give it): 125 for `run` and `exec`, whose other statuses are the program's; 1 for every other
+ * command (a missing image, a protected container, a registry error, a bad archive...).
+ */
+export function failureStatusFor(args: readonly string[]): number {
+  const word = commandWord(args);
+  return word === "run" || word === "exec" ? 125 : 1;
+}
+
+/** Asserts one line on stderr, matching `message` when given. */
+function oneLine(r: BurrowResult, message?: RegExp): void {
   assert.equal(r.stderr.trim().split("\n").length, 1, `one line on stderr:\n${r.stderr}`);
   if (message) assert.match(r.stderr, message);
+}
+
+/**
+ * Asserts burrow's own failure with the contract's status (failureStatusFor the run's arguments: 125 for
+ * `run` and `exec`, 1 for every other command) and exactly one line on stderr, matching `message` when given.
+ */
+export function burrowFails(r: BurrowResult, message?: RegExp): void {
+  assert.equal(r.code, failureStatusFor(r.args), `burrow ${r.args.join(" ")}: ${show(r)}`);
+  oneLine(r, message);
+}
+
+/** Asserts a usage error (an unknown command or option, whatever the command): status 125 and one line on stderr. */
+export function failsWithUsage(r: BurrowResult, message?: RegExp): void {
+  assert.equal(r.code, 125, `burrow ${r.args.join(" ")}: ${show(r)}`);
+  oneLine(r, message);
 }
 
 let alpine: Promise<Layer> | undefined;

@@ -58,6 +58,32 @@ test("an unknown command or option is a one-line usage error with status 125", a
   assert.equal(o.stderr.trim().split("\n").length, 1);
 });
 
+test("a command that fails exits 1; run and exec exit 125 (their other statuses are the program's)", async () => {
+  const absent = `${testEnv().registries.plain.host}/${uniqueRepo("absent")}:1`;
+  const cases: [string[], number][] = [
+    [["rmi", "no-such-image:1"], 1],
+    [["inspect", "no-such-image:1"], 1],
+    [["--repo", home.burrowDir, "inspect", "no-such-image:1"], 1],
+    [["logs", "nobody"], 1],
+    [["stop", "nobody"], 1],
+    [["rm", "nobody"], 1],
+    [["pull", "--", "UPPER/case"], 1],
+    [["run", "--pull", "never", absent, "true"], 125],
+    [["--repo", home.burrowDir, "run", "--pull", "never", absent, "true"], 125],
+    [["exec", "nobody", "true"], 125],
+    [["container", "exec", "nobody", "true"], 125],
+    [["--repo", home.burrowDir, "container", "exec", "nobody", "true"], 125],
+    [["image", "rm", "no-such-image:1"], 1],
+    [["load", "-i", "/no-such-archive.tar"], 1],
+  ];
+  for (const [args, status] of cases) {
+    const r = await runBurrow(args, { home, env: plainEnv() });
+    assert.equal(r.code, status, `burrow ${args.join(" ")}: ${r.stderr}`);
+    assert.equal(r.stderr.trim().split("\n").length, 1, `burrow ${args.join(" ")}: one line: ${r.stderr}`);
+    assert.equal(r.stdout, "", `burrow ${args.join(" ")}`);
+  }
+});
+
 test("version prints burrow's version", async () => {
   const pkg = JSON.parse(fs.readFileSync(path.join(testEnv().packageRoot, "package.json"), "utf8")) as {
     version: string;

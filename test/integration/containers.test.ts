@@ -7,7 +7,7 @@ import path from "node:path";
 import { chownToTestUser, makeTestHome, testEnv } from "../harness/env.js";
 import type { TestHome } from "../harness/env.js";
 import { uniqueRepo } from "../harness/image-builder.js";
-import { alpineLayer, burrowIn, failsWith125, ok, pullAlpine, show } from "../harness/suite.js";
+import { alpineLayer, burrowIn, burrowFails, ok, pullAlpine, show } from "../harness/suite.js";
 import { engineNames } from "../../src/engines.js";
 
 /** Prints the tracer of the program (PRoot traces what it runs). */
@@ -95,11 +95,11 @@ describe("burrow create, ps, run", () => {
     );
   });
 
-  test("create of a missing image, a name in use or a bad name: one line, 125, nothing made", async () => {
+  test("create of a missing image, a name in use or a bad name: one line, exit 1, nothing made", async () => {
     const before = fs.readdirSync(containersDir()).sort();
-    failsWith125(await burrow(["create", "--name", "c1", image]), /name "c1" is in use/);
-    failsWith125(await burrow(["create", "--name=.x", image]), /invalid container name/);
-    failsWith125(await burrow(["create", `${testEnv().registries.plain.host}/${uniqueRepo("none")}:1`]), /./);
+    burrowFails(await burrow(["create", "--name", "c1", image]), /name "c1" is in use/);
+    burrowFails(await burrow(["create", "--name=.x", image]), /invalid container name/);
+    burrowFails(await burrow(["create", `${testEnv().registries.plain.host}/${uniqueRepo("none")}:1`]), /./);
     assert.deepEqual(fs.readdirSync(containersDir()).sort(), before);
   });
 });
@@ -116,9 +116,9 @@ describe("names, clone, protect, rm", () => {
     assert.equal(ok(await burrow(["run", "alias2", "cat", "/root/f"])), "named\n");
     ok(await burrow(["rmname", "alias2"]));
     assert.doesNotMatch(ok(await burrow(["ps"])), /alias/);
-    failsWith125(await burrow(["name", "n1", "c1"]), /name "c1" is in use/);
-    failsWith125(await burrow(["rmname", "alias2"]), /no container is named "alias2"/);
-    failsWith125(await burrow(["rename", "nope", "x"]), /no container "nope"/);
+    burrowFails(await burrow(["name", "n1", "c1"]), /name "c1" is in use/);
+    burrowFails(await burrow(["rmname", "alias2"]), /no container is named "alias2"/);
+    burrowFails(await burrow(["rename", "nope", "x"]), /no container "nope"/);
   });
 
   test("clone has the same files and changes independently", async () => {
@@ -133,14 +133,14 @@ describe("names, clone, protect, rm", () => {
     assert.equal(ok(await burrow(["run", "copy", "cat", "/root/v"])), "v2\n");
   });
 
-  test("a protected container refuses rm (125) and stays; unprotected, rm takes several at once", async () => {
+  test("a protected container refuses rm (exit 1) and stays; unprotected, rm takes several at once", async () => {
     const a = await create("pa");
     const b = await create("pb");
     ok(await burrow(["protect", "pa"]));
     assert.equal((await ps()).find((c) => c.id === a)?.protected, true);
     assert.match(ok(await burrow(["ps"])), new RegExp(`^${a.slice(0, 12)}\\s+P\\s+pa`, "m"));
-    failsWith125(await burrow(["rm", "pa"]), /container pa is protected: run 'burrow unprotect pa' first/);
-    failsWith125(await burrow(["rm", "-f", "pa"]), /protected/);
+    burrowFails(await burrow(["rm", "pa"]), /container pa is protected: run 'burrow unprotect pa' first/);
+    burrowFails(await burrow(["rm", "-f", "pa"]), /protected/);
     assert.ok(fs.existsSync(path.join(containersDir(), a)));
     ok(await burrow(["unprotect", "pa"]));
     ok(await burrow(["rm", "pa", b.slice(0, 12)]));
@@ -148,7 +148,7 @@ describe("names, clone, protect, rm", () => {
     assert.equal(fs.existsSync(path.join(containersDir(), b)), false);
     const left = await ps();
     assert.equal(left.filter((c) => c.id === a || c.id === b).length, 0);
-    failsWith125(await burrow(["rm", "pa"]), /no container "pa"/);
+    burrowFails(await burrow(["rm", "pa"]), /no container "pa"/);
   });
 });
 
@@ -203,12 +203,12 @@ describe("images and protection", () => {
   test("a protected image refuses rmi and rmi -f; an image containers use keeps its data with rmi -f", async () => {
     const ref = await ownImage("ct-rmi");
     ok(await burrow(["protect", ref]));
-    failsWith125(await burrow(["rmi", ref]), /is protected: run 'burrow unprotect .*' first/);
-    failsWith125(await burrow(["rmi", "-f", ref]), /is protected/);
+    burrowFails(await burrow(["rmi", ref]), /is protected: run 'burrow unprotect .*' first/);
+    burrowFails(await burrow(["rmi", "-f", ref]), /is protected/);
     assert.match(ok(await burrow(["images"])), /ct-rmi/);
     ok(await burrow(["unprotect", ref]));
     await create("user", ref);
-    failsWith125(await burrow(["rmi", ref]), /is used by container\(s\) user/);
+    burrowFails(await burrow(["rmi", ref]), /is used by container\(s\) user/);
     ok(await burrow(["rmi", "-f", ref]));
     assert.doesNotMatch(ok(await burrow(["images"])), /ct-rmi/);
     assert.equal(ok(await burrow(["run", "user", "echo", "still runs"])), "still runs\n");

@@ -7,7 +7,7 @@ import path from "node:path";
 import { makeTestHome } from "../harness/env.js";
 import type { TestHome } from "../harness/env.js";
 import { uniqueRepo } from "../harness/image-builder.js";
-import { burrowIn, failsWith125, ok, pullAlpine, show } from "../harness/suite.js";
+import { burrowIn, burrowFails, ok, pullAlpine, show } from "../harness/suite.js";
 import { engineNames } from "../../src/engines.js";
 
 /** Prints the shell's pid and the tracer of the program (PRoot traces what it runs). */
@@ -102,18 +102,18 @@ describe("burrow setup", () => {
     assert.equal(record(c).engine, "userns");
   });
 
-  test("mistakes are one line and status 125, and change nothing", async () => {
+  test("mistakes are one line and exit 1, and change nothing", async () => {
     const c = await container();
-    failsWith125(
+    burrowFails(
       await burrow(["setup", "--engine", "userns", "no-such-container"]),
       /^burrow: no container "no-such-container"/,
     );
-    failsWith125(
+    burrowFails(
       await burrow(["setup", "--engine", "docker", c]),
       /^burrow: unknown engine "docker": use one of /,
     );
-    failsWith125(await burrow(["setup", "--execmode=P9", c]), /^burrow: unknown execmode "P9": use P1/);
-    failsWith125(
+    burrowFails(await burrow(["setup", "--execmode=P9", c]), /^burrow: unknown execmode "P9": use P1/);
+    burrowFails(
       await burrow(["setup", "--engine", "userns", "--purge", c]),
       /give one of --engine, --execmode or --purge/,
     );

@@ -4,7 +4,7 @@ import { describe, test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { makeTestHome } from "../harness/env.js";
 import type { TestHome } from "../harness/env.js";
-import { burrowIn, ok, pullAlpine, show } from "../harness/suite.js";
+import { burrowFails, burrowIn, ok, pullAlpine, show } from "../harness/suite.js";
 
 let home: TestHome;
 let image = "";
@@ -101,10 +101,7 @@ for (const engine of ["userns", "runc"]) {
       assert.ok(Date.now() - t0 < 9_000, "sleep dies of SIGTERM: no wait for the timeout");
       assert.match(await psRow(svc), /exited \(143\)/);
 
-      const dead = await burrow(["exec", svc, "true"]);
-      assert.equal(dead.code, 125, show(dead));
-      assert.match(dead.stderr, /container svc-\S+ is not running/);
-      assert.equal(dead.stderr.trim().split("\n").length, 1);
+      burrowFails(await burrow(["exec", svc, "true"]), /container svc-\S+ is not running/);
       ok(await burrow(["rm", svc]));
     });
 
@@ -158,14 +155,23 @@ describe("run -d without --name, and mistakes", () => {
     assert.equal(after.filter((x) => x.names.includes("brief")).length, 0, "--rm removed it");
   });
 
-  test("exec, logs and stop of an unknown container: one line, 125", async () => {
-    for (const args of [
-      ["exec", "nobody", "true"],
-      ["logs", "nobody"],
-    ]) {
-      const r = await burrow(args);
-      assert.equal(r.code, 125, show(r));
-      assert.match(r.stderr, /no container "nobody"/);
+  test("exec, logs and stop of an unknown container: one line, 125 for exec and 1 for logs and stop", async () => {
+    for (const [args, status] of [
+      [["exec", "nobody", "true"], 125],
+      [["container", "exec", "nobody", "true"], 125],
+      [["logs", "nobody"], 1],
+      [["container", "logs", "nobody"], 1],
+      [["stop", "nobody"], 1],
+    ] as const) {
+      const r = await burrow([...args]);
+      assert.equal(r.code, status, show(r));
+      burrowFails(r, /no container "nobody"/);
     }
+  });
+
+  test("a run -d that fails before its program starts is run's failure: 125 and one line", async () => {
+    const r = await burrow(["run", "-d", "-u", "no-such-user", image, "true"]);
+    assert.equal(r.code, 125, show(r));
+    burrowFails(r, /no-such-user/);
   });
 });

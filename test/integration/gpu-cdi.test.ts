@@ -10,7 +10,7 @@ import { makeTestHome } from "../harness/env.js";
 import type { TestHome } from "../harness/env.js";
 import { layerFromTarball, pushImage, uniqueRepo } from "../harness/image-builder.js";
 import { debianTarball } from "../harness/debian.js";
-import { DOCKER_PATH, TEST_ENGINES, burrowIn, failsWith125, ok, pullAlpine } from "../harness/suite.js";
+import { DOCKER_PATH, TEST_ENGINES, burrowIn, burrowFails, ok, pullAlpine } from "../harness/suite.js";
 
 let home: TestHome;
 let image = "";
@@ -223,28 +223,28 @@ describe("run --device with CDI specs", () => {
   });
 
   test("unknown names and kinds, malformed specs, missing host paths: one line, 125, nothing run", async () => {
-    failsWith125(
+    burrowFails(
       await burrow(["run", "--device", "example.com/fake=fakegpu7", image, "echo", "ran"]),
       /unknown CDI device example\.com\/fake=fakegpu7: the specs of kind example\.com\/fake name fakegpu0, fakegpu1/,
     );
-    failsWith125(
+    burrowFails(
       await burrow(["run", "--device", "nowhere.example/x=0", image, "echo", "ran"]),
       /unknown CDI device nowhere\.example\/x=0: no spec in .* is of kind nowhere\.example\/x/,
     );
-    failsWith125(
+    burrowFails(
       await burrow(["run", "--device", "not-a-device", image, "echo", "ran"]),
       /invalid --device "not-a-device"/,
     );
     const bad = (name: string) => ({ env: { BURROW_CDI_DIRS: path.join(badDir, name) } });
-    failsWith125(
+    burrowFails(
       await burrow(["run", "--device", "broken.example/x=0", image, "echo", "ran"], bad("broken")),
       /CDI spec .*broken\.json: cannot be parsed/,
     );
-    failsWith125(
+    burrowFails(
       await burrow(["run", "--device", "missing.example/x=gone", image, "echo", "ran"], bad("missing")),
       /device node \/dev\/burrow-no-such-device does not exist on this host/,
     );
-    failsWith125(
+    burrowFails(
       await burrow(["run", "--device", "nokind.example/x=0", image, "echo", "ran"], bad("nokind")),
       /CDI spec .*nokind\.json: kind "nokind" is not VENDOR\/CLASS/,
     );
@@ -259,7 +259,7 @@ describe("run --gpu", () => {
     { skip: hasGpu ? "this machine has /dev/nvidiactl: the GPU is used by the test below instead" : false },
     async () => {
       for (const flag of ["--gpu", "--nv"]) {
-        failsWith125(
+        burrowFails(
           await burrow(["run", flag, image, "echo", "ran"]),
           /^burrow: --gpu: no NVIDIA device nodes \(\/dev\/nvidia\*\) on this host$/m,
         );

@@ -9,7 +9,7 @@ import zlib from "node:zlib";
 import { makeTestHome, chownToTestUser } from "../harness/env.js";
 import type { TestHome } from "../harness/env.js";
 import { writeTar } from "../harness/tar-writer.js";
-import { burrowIn, failsWith125, ok, pullAlpine } from "../harness/suite.js";
+import { burrowIn, burrowFails, ok, pullAlpine } from "../harness/suite.js";
 
 let home: TestHome;
 let alpine = "";
@@ -174,7 +174,7 @@ test("import --tocontainer --name makes a container that keeps its changes", asy
   assert.equal(ok(await burrow(["run", "c2", "cat", "/thefile"])), "hello\n");
   ok(await burrow(["run", "c2", "sh", "-c", "echo more >> /thefile"]));
   assert.equal(ok(await burrow(["run", "c2", "cat", "/thefile"])), "hello\nmore\n");
-  failsWith125(await burrow(["import", "--tocontainer", "--name", "c2", cTar]), /in use/);
+  burrowFails(await burrow(["import", "--tocontainer", "--name", "c2", cTar]), /in use/);
   assert.deepEqual(leftovers(), []);
 });
 
@@ -185,7 +185,7 @@ test("import --mv removes the tarball once imported; without it the tarball stay
   assert.equal(fs.existsSync(moved), false, "the source is gone");
   assert.equal(ok(await burrow(["run", "mv:1", "cat", "/thefile"])), "hello\n");
   assert.ok(fs.existsSync(cTar), "a plain import keeps its source");
-  failsWith125(await burrow(["import", "--mv", "-", "mv:2"], { input: fs.readFileSync(cTar) }), /--mv/);
+  burrowFails(await burrow(["import", "--mv", "-", "mv:2"], { input: fs.readFileSync(cTar) }), /--mv/);
 });
 
 test("mkrepo makes an empty private store that --repo uses, leaving the default store alone", async () => {
@@ -205,7 +205,7 @@ test("mkrepo makes an empty private store that --repo uses, leaving the default 
   fs.mkdirSync(junk);
   fs.writeFileSync(path.join(junk, "mine.txt"), "x");
   await chownToTestUser(junk);
-  failsWith125(await burrow(["mkrepo", junk]), /not empty/);
+  burrowFails(await burrow(["mkrepo", junk]), /not empty/);
   assert.deepEqual(fs.readdirSync(junk), ["mine.txt"], "nothing is added to a folder refused");
 });
 
@@ -227,13 +227,13 @@ test("bad tarballs are refused with one line and leave no image, container or fi
     { path: "ok", type: "file", content: "ok\n" },
     { path: "h", type: "hardlink", linkname: path.join(outside, "..", "c.tar") },
   ]);
-  failsWith125(await burrow(["import", truncated, "bad:1"]), /cannot import .*truncated\.tar\.gz/);
-  failsWith125(await burrow(["import", cut, "bad:2"]), /truncated/);
-  failsWith125(await burrow(["import", "-", "bad:3"], { input: dotdot }), /outside the root/);
-  failsWith125(await burrow(["import", "--tocontainer", "--name", "bad4", "-"], { input: dotdot }));
-  failsWith125(await burrow(["import", "-", "bad:5"], { input: hardlink }), /hardlink/);
-  failsWith125(await burrow(["import", "-", "bad:6"], { input: Buffer.alloc(0) }), /empty/);
-  failsWith125(await burrow(["import", path.join(home.dir, "no-such.tar"), "bad:7"]), /no such file/);
+  burrowFails(await burrow(["import", truncated, "bad:1"]), /cannot import .*truncated\.tar\.gz/);
+  burrowFails(await burrow(["import", cut, "bad:2"]), /truncated/);
+  burrowFails(await burrow(["import", "-", "bad:3"], { input: dotdot }), /outside the root/);
+  burrowFails(await burrow(["import", "--tocontainer", "--name", "bad4", "-"], { input: dotdot }));
+  burrowFails(await burrow(["import", "-", "bad:5"], { input: hardlink }), /hardlink/);
+  burrowFails(await burrow(["import", "-", "bad:6"], { input: Buffer.alloc(0) }), /empty/);
+  burrowFails(await burrow(["import", path.join(home.dir, "no-such.tar"), "bad:7"]), /no such file/);
   assert.deepEqual(await storeImages(), imagesBefore, "no image appeared");
   assert.deepEqual(containerIds(), containersBefore, "no container appeared");
   assert.deepEqual(leftovers(), [], "no temporary files are left in the store");
@@ -261,12 +261,12 @@ test("a write through an absolute symlink in a tarball lands inside the image, n
 });
 
 test("export refuses a missing container and an unwritable destination without leaving a file", async () => {
-  failsWith125(
+  burrowFails(
     await burrow(["export", "-o", path.join(home.dir, "x.tar"), "no-such-container"]),
     /no container/,
   );
   assert.equal(fs.existsSync(path.join(home.dir, "x.tar")), false);
-  failsWith125(await burrow(["export", "-o", path.join(home.dir, "no-dir", "x.tar"), "c"]), /cannot write/);
+  burrowFails(await burrow(["export", "-o", path.join(home.dir, "no-dir", "x.tar"), "c"]), /cannot write/);
   const before = fs.readdirSync(home.dir).sort();
   assert.ok(!before.some((n) => n.includes(".part-")), "no temporary export file is left");
 });

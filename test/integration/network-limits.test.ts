@@ -9,7 +9,7 @@ import type { AddressInfo } from "node:net";
 import { spawnBurrow, makeTestHome } from "../harness/env.js";
 import type { TestHome } from "../harness/env.js";
 import { layerFromEntries } from "../harness/image-builder.js";
-import { burrowIn, failsWith125, ok, plainRegistryEnv, pullAlpine } from "../harness/suite.js";
+import { burrowIn, burrowFails, ok, plainRegistryEnv, pullAlpine } from "../harness/suite.js";
 import { findDelegation } from "../../src/run/cgroup.js";
 
 let home: TestHome;
@@ -170,31 +170,31 @@ describe("--network slirp (userns)", () => {
   });
 
   test("a host port already in use is one clear line, exit 125", async () => {
-    failsWith125(
+    burrowFails(
       await burrow(["run", "--rm", "--network", "slirp", "-p", `${serverPort}:80`, image, "true"]),
       /cannot publish -p 127\.0\.0\.1:\d+:80\/tcp/,
     );
   });
 
   test("bad values and unsupported combinations are one line, exit 125", async () => {
-    failsWith125(
+    burrowFails(
       await burrow(["run", "--rm", "--network", "bridge", image, "true"]),
       /invalid --network "bridge"/,
     );
-    failsWith125(await burrow(["run", "--rm", "-p", "8080:80", image, "true"]), /needs --network slirp/);
-    failsWith125(
+    burrowFails(await burrow(["run", "--rm", "-p", "8080:80", image, "true"]), /needs --network slirp/);
+    burrowFails(
       await burrow(["run", "--rm", "--network", "slirp", "-p", "80", image, "true"]),
       /invalid -p 80/,
     );
-    failsWith125(
+    burrowFails(
       await burrow(["run", "--rm", "--engine", "runc", "--network", "slirp", image, "true"]),
       /runc engine cannot give the container --network slirp/,
     );
-    failsWith125(
+    burrowFails(
       await burrow(["run", "--rm", "--engine", "proot", "--network", "none", image, "true"]),
       /proot engine cannot give the container --network none/,
     );
-    failsWith125(
+    burrowFails(
       await burrow(["run", "--rm", "--engine", "proot", "-p", "8080:80", image, "true"]),
       /proot engine cannot publish -p/,
     );
@@ -224,12 +224,12 @@ for (const engine of ["userns", "runc", "proot"]) {
     });
 
     test("CPUs this machine lacks and a raised hard limit are one line, exit 125 (not the program's status)", async () => {
-      failsWith125(
+      burrowFails(
         await burrow(["run", "--rm", "--engine", engine, "--cpuset-cpus", "1023", image, "true"]),
         /cpuset.*1023/,
       );
       // nofile's hard limit is never unlimited (the kernel's nr_open caps it): raising it needs privilege.
-      failsWith125(
+      burrowFails(
         await burrow(["run", "--rm", "--engine", engine, "--ulimit", "nofile=100:unlimited", image, "true"]),
         /nofile.*hard limit/,
       );
@@ -238,16 +238,16 @@ for (const engine of ["userns", "runc", "proot"]) {
 }
 
 test("bad limit values are one line, exit 125", async () => {
-  failsWith125(await burrow(["run", "--rm", "--cpuset-cpus", "a-b", image, "true"]), /invalid --cpuset-cpus/);
-  failsWith125(
+  burrowFails(await burrow(["run", "--rm", "--cpuset-cpus", "a-b", image, "true"]), /invalid --cpuset-cpus/);
+  burrowFails(
     await burrow(["run", "--rm", "--ulimit", "nofiles=1", image, "true"]),
     /invalid --ulimit nofiles=1/,
   );
-  failsWith125(
+  burrowFails(
     await burrow(["run", "--rm", "--ulimit", "nofile=300:200", image, "true"]),
     /soft limit is above/,
   );
-  failsWith125(await burrow(["run", "--rm", "--memory", "lots", image, "true"]), /invalid --memory "lots"/);
+  burrowFails(await burrow(["run", "--rm", "--memory", "lots", image, "true"]), /invalid --memory "lots"/);
 });
 
 describe("cgroup limits", () => {
@@ -262,7 +262,7 @@ describe("cgroup limits", () => {
       ["--cpus", "1"],
       ["--pids-limit", "10"],
     ]) {
-      failsWith125(
+      burrowFails(
         await burrow(["run", "--rm", ...opt, image, "true"]),
         new RegExp(`${opt[0]} needs a delegated cgroup v2 subtree \\(`),
       );

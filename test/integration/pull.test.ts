@@ -77,7 +77,7 @@ test("without the test CA a TLS registry is refused with a message naming the fi
     await layerFromEntries([{ path: "f", type: "file", content: "x" }]),
   ]);
   const r = await burrow(["pull", pushed.ref], { env: { NODE_EXTRA_CA_CERTS: undefined } });
-  assert.equal(r.code, 125);
+  assert.equal(r.code, 1);
   assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
   assert.match(r.stderr, /NODE_EXTRA_CA_CERTS|--insecure/);
   const ok = await burrow(["pull", "--insecure", pushed.ref], { env: { NODE_EXTRA_CA_CERTS: undefined } });
@@ -202,13 +202,13 @@ test("a private image behind htpasswd needs login; credentials are stored 0600 a
   const h = await makeTestHome();
   try {
     const denied = await burrow(["pull", pushed.ref], { home: h });
-    assert.equal(denied.code, 125);
+    assert.equal(denied.code, 1);
     assert.match(denied.stderr, /burrow login/);
     const bad = await burrow(["login", "--username", authUser, "--password-stdin", registry], {
       home: h,
       input: "wrong\n",
     });
-    assert.equal(bad.code, 125);
+    assert.equal(bad.code, 1);
     assert.ok(
       !fs.existsSync(path.join(h.burrowDir, "credentials.json")) ||
         !fs.readFileSync(path.join(h.burrowDir, "credentials.json"), "utf8").includes("wrong"),
@@ -229,7 +229,7 @@ test("a private image behind htpasswd needs login; credentials are stored 0600 a
     const out = await burrow(["logout", registry], { home: h });
     assert.equal(out.code, 0);
     assert.equal((await burrow(["rmi", pushed.ref], { home: h })).code, 0);
-    assert.equal((await burrow(["pull", pushed.ref], { home: h })).code, 125);
+    assert.equal((await burrow(["pull", pushed.ref], { home: h })).code, 1);
   } finally {
     await h.cleanup();
   }
@@ -329,7 +329,7 @@ test("picks the host's platform from a multi-platform index, and another with --
     assert.equal(r2.code, 0, r2.stderr);
     assert.equal(fs.readFileSync(path.join(await rootfsOf(ref), "arch"), "utf8"), other.split("/")[1]);
     const none = await burrow(["pull", "--platform", "linux/s390x", ref]);
-    assert.equal(none.code, 125);
+    assert.equal(none.code, 1);
     assert.match(none.stderr, /linux\/amd64/);
   }
 });
@@ -352,14 +352,14 @@ test("pulls a zstd-compressed layer", async () => {
   );
 });
 
-test("unknown images and malformed references fail with one line and status 125", async () => {
+test("unknown images and malformed references fail with one line and exit 1", async () => {
   const missing = await burrow(["pull", imageRef("plain", uniqueRepo("nope"), "1")]);
-  assert.equal(missing.code, 125);
+  assert.equal(missing.code, 1);
   assert.equal(missing.stderr.trim().split("\n").length, 1, missing.stderr);
   assert.match(missing.stderr, /not found|unknown/i);
   for (const bad of ["UPPER/case", "a:b:c:d", "repo@sha256:123", "-leading"]) {
     const r = await burrow(["pull", "--", bad]);
-    assert.equal(r.code, 125, `${bad}: ${r.stderr}`);
+    assert.equal(r.code, 1, `${bad}: ${r.stderr}`);
     assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
     assert.ok(!/\n\s+at /.test(r.stderr), "no stack trace");
   }
@@ -393,7 +393,7 @@ test("tag, rmi and images: names come and go, the image goes with its last name"
     assert.deepEqual(fs.readdirSync(blobs), [], "every blob of the image is gone");
     assert.deepEqual(fs.readdirSync(path.join(h.burrowDir, "images")), []);
     const gone = await burrow(["inspect", "myimg:1"], { home: h });
-    assert.equal(gone.code, 125);
+    assert.equal(gone.code, 1);
     assert.match(gone.stderr, /no image "myimg:1"/);
   } finally {
     await h.cleanup();

@@ -1,6 +1,6 @@
 // Clean refusals (issue 10, item 9): malformed image configs, a malformed config file, values execve would
-// refuse (E2BIG) and containers holding folders they made unreadable each give one line and status 125,
-// never `internal error`, and leave the store as it was; the containers still run afterwards.
+// refuse (E2BIG) and containers holding folders they made unreadable each give one line and burrow's
+// failure status (125 for run, 1 for the other commands), never `internal error`, and leave the store as it was; the containers still run afterwards.
 import { describe, test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
@@ -8,15 +8,7 @@ import path from "node:path";
 import { chownToTestUser, makeTestHome } from "../harness/env.js";
 import type { BurrowResult, TestHome } from "../harness/env.js";
 import { pushImage, uniqueRepo } from "../harness/image-builder.js";
-import {
-  DOCKER_PATH,
-  TEST_ENGINES,
-  alpineLayer,
-  burrowIn,
-  failsWith125,
-  ok,
-  show,
-} from "../harness/suite.js";
+import { DOCKER_PATH, TEST_ENGINES, alpineLayer, burrowIn, burrowFails, ok, show } from "../harness/suite.js";
 
 let home: TestHome;
 const burrow = burrowIn(() => home);
@@ -45,9 +37,9 @@ function storeListing(): string[] {
   return out.sort();
 }
 
-/** Asserts burrow's own failure (125, one line) and that no line is Node's or an internal error. */
+/** Asserts burrow's own failure (125 for run and exec, else 1; one line) and that no line is Node's or an internal error. */
 function refused(r: BurrowResult, message: RegExp): void {
-  failsWith125(r, message);
+  burrowFails(r, message);
   assert.doesNotMatch(r.stderr, /internal error|at .*\.js:\d+|spawn E2BIG|TypeError/, show(r));
 }
 
@@ -69,7 +61,7 @@ async function keeperRuns(): Promise<void> {
   assert.equal(ok(await burrow(["run", "keeper", "cat", "/kept"])), "kept\n");
 }
 
-describe("a malformed image config: one line naming the field, 125, nothing made", () => {
+describe("a malformed image config: one line naming the field, 125 (run), nothing made", () => {
   const cases: [string, Record<string, unknown>, RegExp][] = [
     [
       "cmd-object",

@@ -6,7 +6,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { makeTestHome } from "../harness/env.js";
 import type { TestHome } from "../harness/env.js";
-import { burrowIn, failsWith125, ok, pullAlpine } from "../harness/suite.js";
+import { burrowIn, burrowFails, ok, pullAlpine } from "../harness/suite.js";
 
 let home: TestHome;
 let image = "";
@@ -31,7 +31,7 @@ test("rm refuses a running detached container; rm -f stops it and removes it wit
   ok(await burrow(["run", "-d", "--name", "busy", image, "sleep", "1000"]));
   assert.match((await psRow("busy")) ?? "", /running \(pid \d+\)/);
 
-  failsWith125(
+  burrowFails(
     await burrow(["rm", "busy"]),
     /container busy is running \(pid \d+\): 'burrow stop busy' first, or 'burrow rm -f busy'/,
   );

@@ -28,7 +28,7 @@ import {
   DOCKER_PATH,
   TEST_ENGINES,
   burrowIn,
-  failsWith125,
+  burrowFails,
   ok,
   plainRegistryEnv,
   show,
@@ -287,7 +287,7 @@ for (const engine of TEST_ENGINES) {
       test("a missing --env-file is a one-line failure naming the file", async () => {
         const file = path.join(home.dir, "no-such.env");
         const r = await run(["--env-file", file, img.alpine, "true"]);
-        failsWith125(r, new RegExp(`cannot read --env-file ${file}: no such file or directory`));
+        burrowFails(r, new RegExp(`cannot read --env-file ${file}: no such file or directory`));
       });
 
       test("an --env-file's variables reach the container, never burrow's own environment", async () => {
@@ -363,7 +363,7 @@ for (const engine of TEST_ENGINES) {
       });
 
       test("an unknown user name is burrow's failure (125)", async () => {
-        failsWith125(await run(["-u", "no-such-user", img.alpine, "true"]), /no-such-user/);
+        burrowFails(await run(["-u", "no-such-user", img.alpine, "true"]), /no-such-user/);
       });
 
       test("chown and adduser succeed as root, as build scripts need", async () => {
@@ -402,11 +402,11 @@ for (const engine of TEST_ENGINES) {
       });
 
       test("125 with one line on stderr when burrow itself fails", async () => {
-        failsWith125(
+        burrowFails(
           await run(["--pull", "never", `${env().registries.plain.host}/${uniqueRepo("absent")}:1`, "true"]),
         );
-        failsWith125(await run(["-v", "/no/such/host/dir:/x", img.alpine, "true"]), /\/no\/such\/host\/dir/);
-        failsWith125(await run(["--pull", "sometimes", img.alpine, "true"]));
+        burrowFails(await run(["-v", "/no/such/host/dir:/x", img.alpine, "true"]), /\/no\/such\/host\/dir/);
+        burrowFails(await run(["--pull", "sometimes", img.alpine, "true"]));
       });
 
       test("stdout and stderr pass through separately and untouched", async () => {
@@ -499,7 +499,7 @@ for (const engine of TEST_ENGINES) {
         const dir = userDir("rovol", { "in.txt": "from host\n" });
         await chownToTestUser(dir);
         if (cannot.readonlyVolume) {
-          failsWith125(await run(["--volume", `${dir}:/data:ro`, img.alpine, "true"]), cannot.readonlyVolume);
+          burrowFails(await run(["--volume", `${dir}:/data:ro`, img.alpine, "true"]), cannot.readonlyVolume);
           return;
         }
         const out = await sh(
@@ -583,7 +583,7 @@ for (const engine of TEST_ENGINES) {
 
       test("--hostname sets the container's host name; the host's by default", async () => {
         if (cannot.hostname) {
-          failsWith125(await run(["--hostname", "burrow-box", img.alpine, "true"]), cannot.hostname);
+          burrowFails(await run(["--hostname", "burrow-box", img.alpine, "true"]), cannot.hostname);
           assert.equal(await sh(img.alpine, "hostname"), `${os.hostname()}\n`);
           return;
         }
@@ -652,7 +652,7 @@ for (const engine of TEST_ENGINES) {
       test("--pull never: a missing image is burrow's failure (125) naming it; a present one runs", async () => {
         const repo = uniqueRepo("never");
         const pushed = await pushImage("plain", repo, "1", [alpineLayer]);
-        failsWith125(await run(["--pull", "never", pushed.ref, "true"]), new RegExp(repo));
+        burrowFails(await run(["--pull", "never", pushed.ref, "true"]), new RegExp(repo));
         assert.equal(ok(await run(["--pull", "never", img.alpine, "echo", "here"])), "here\n");
       });
 
@@ -702,10 +702,7 @@ for (const engine of TEST_ENGINES) {
         const r = await run(["--platform", `linux/${other}`, "--pull", "always", ref, "cat", "/marker"]);
         assert.equal(r.code, 0, show(r));
         assert.equal(r.stdout, "other\n");
-        failsWith125(
-          await run(["--platform", "linux/mips64le", "--pull", "always", ref, "true"]),
-          /mips64le/,
-        );
+        burrowFails(await run(["--platform", "linux/mips64le", "--pull", "always", ref, "true"]), /mips64le/);
       });
 
       test("--name keeps the container's changes for the next run of it; --rm --name removes it", async () => {

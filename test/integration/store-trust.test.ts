@@ -11,7 +11,7 @@ import { burrowEnv, chownToTestUser, makeTestHome, testEnv } from "../harness/en
 import type { BurrowResult, TestHome } from "../harness/env.js";
 import {
   burrowIn,
-  failsWith125,
+  burrowFails,
   ok,
   plainRegistryEnv,
   pullAlpine,
@@ -89,10 +89,7 @@ describe("a store someone else could write is refused", { skip: asRoot ? false :
         await burrow(["--repo", other, "images"]),
         new RegExp(`refusing the store ${other}: it belongs to uid ${uid}, not to you .*BURROW_SHARED_GROUP`),
       );
-      failsWith125(
-        await burrow(["--repo", other, "run", ref, "true"]),
-        /refusing the store .*belongs to uid/,
-      );
+      burrowFails(await burrow(["--repo", other, "run", ref, "true"]), /refusing the store .*belongs to uid/);
       failsWith1(await burrow(["pull", ref], { env: { BURROW_DIR: other } }), /belongs to uid/);
       assert.deepEqual(snapshot(other), before, "nothing was made in it");
     }
@@ -105,8 +102,8 @@ describe("a store someone else could write is refused", { skip: asRoot ? false :
           await burrow(["images"]),
           new RegExp(`its folder ${home.burrowDir}/${folder} belongs to uid 65534`),
         );
-        failsWith125(await burrow(["run", ref, "true"]), new RegExp(`${folder} belongs to uid 65534`));
-        failsWith125(await burrow(["exec", "anything", "true"]), /belongs to uid 65534/);
+        burrowFails(await burrow(["run", ref, "true"]), new RegExp(`${folder} belongs to uid 65534`));
+        burrowFails(await burrow(["exec", "anything", "true"]), /belongs to uid 65534/);
         failsWith1(await burrow(["rmi", ref]), /belongs to uid 65534/);
       });
     }
@@ -122,7 +119,7 @@ describe("a store someone else could write is refused", { skip: asRoot ? false :
     fs.symlinkSync(theirs, refs);
     try {
       failsWith1(await burrow(["images"]), /refs is a symbolic link, which burrow never makes there/);
-      failsWith125(await burrow(["run", ref, "true"]), /refs is a symbolic link/);
+      burrowFails(await burrow(["run", ref, "true"]), /refs is a symbolic link/);
     } finally {
       fs.unlinkSync(refs);
       fs.renameSync(`${refs}.real`, refs);
@@ -136,7 +133,7 @@ describe("a store someone else could write is refused", { skip: asRoot ? false :
           await burrow(["images"]),
           /is writable by every user; make it yours and not writable by others \(chmod go-w\)/,
         );
-        failsWith125(await burrow(["run", ref, "true"]), /writable by every user/);
+        burrowFails(await burrow(["run", ref, "true"]), /writable by every user/);
       });
       const st = fs.statSync(target);
       fs.chownSync(target, st.uid, 4242); // a group of others, not the user's own
@@ -320,7 +317,7 @@ describe("a store burrow cannot write or make (item 9)", () => {
     walk(store);
     for (const [p, mode] of modes) fs.chmodSync(p, mode & ~0o222);
     try {
-      failsWith125(
+      burrowFails(
         await burrow(["run", ref, "true"]),
         /the store .* is not writable by you, and a run writes in it/,
       );
@@ -342,7 +339,7 @@ describe("a store burrow cannot write or make (item 9)", () => {
       const mount = spawnSync("mount", ["--bind", "-o", "ro", home.burrowDir, ro]);
       assert.equal(mount.status, 0, mount.stderr?.toString());
       try {
-        failsWith125(
+        burrowFails(
           await burrow(["run", ref, "true"], { env: { BURROW_DIR: ro } }),
           /the store .*ro-store is on a read-only file system, and a run writes in it: use a writable store/,
         );
@@ -356,7 +353,7 @@ describe("a store burrow cannot write or make (item 9)", () => {
   test("a store under /proc is one line at once (1; 125 for run), not a spin", async () => {
     for (const dir of ["/proc/self/burrow", "/proc/1/burrow/store"]) {
       failsWith1(await burrow(["--repo", dir, "images"], { timeoutMs: 20_000 }), /is under \/proc/);
-      failsWith125(
+      burrowFails(
         await burrow(["--repo", dir, "run", ref, "true"], { timeoutMs: 20_000 }),
         /is under \/proc/,
       );

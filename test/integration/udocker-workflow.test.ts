@@ -9,7 +9,7 @@ import path from "node:path";
 import { chownToTestUser, makeTestHome } from "../harness/env.js";
 import type { TestHome } from "../harness/env.js";
 import type { PushedImage } from "../harness/image-builder.js";
-import { burrowIn, failsWith125, ok, pushAlpine, show } from "../harness/suite.js";
+import { burrowIn, burrowFails, failsWithUsage, ok, pushAlpine, show } from "../harness/suite.js";
 
 /** Every command of issue 5 (and the ones a udocker session needs around them) that `burrow help` lists. */
 const COMMANDS = [
@@ -161,7 +161,7 @@ describe("a udocker user's session, step by step in one store", () => {
     assert.equal(ok(await burrow(["run", "alias", "cat", "/etc/alpine-release"])).trim().length > 0, true);
     ok(await burrow(["rmname", "alias"]));
     assert.deepEqual((await psNamed("mycont"))?.names, ["mycont"]);
-    failsWith125(await burrow(["inspect", "alias"]), /alias/);
+    burrowFails(await burrow(["inspect", "alias"]), /alias/);
 
     ok(await burrow(["rename", "mycont", "work"]));
     const entry = await psNamed("work");
@@ -265,7 +265,7 @@ describe("a udocker user's session, step by step in one store", () => {
     ok(await burrow(["protect", "work"]));
     assert.equal((await psNamed("work"))?.protected, true);
     assert.match(ok(await burrow(["ps"])), new RegExp(`^${workId.slice(0, 12)}\\s+P\\s+work\\s`, "m"));
-    failsWith125(
+    burrowFails(
       await burrow(["rm", "work"]),
       /container work is protected: run 'burrow unprotect work' first/,
     );
@@ -277,7 +277,7 @@ describe("a udocker user's session, step by step in one store", () => {
     ok(await burrow(["rm", "work"]));
     assert.equal(await psNamed("work"), undefined);
     assert.ok(!containerDirs().includes(workId), "its folder is gone");
-    failsWith125(await burrow(["inspect", "work"]), /work/);
+    burrowFails(await burrow(["inspect", "work"]), /work/);
   });
 
   test("setup --execmode=P1 then run: PRoot runs the container, its files kept", async () => {
@@ -401,7 +401,7 @@ describe("a udocker user's session, step by step in one store", () => {
 
   test("an unknown command is a usage error naming it and pointing at burrow help", async () => {
     const r = await burrow(["frobnicate", "x"]);
-    failsWith125(r, /"frobnicate".*'burrow help'/);
+    failsWithUsage(r, /"frobnicate".*'burrow help'/);
     assert.equal(r.stdout, "");
   });
 

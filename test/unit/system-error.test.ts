@@ -6,8 +6,8 @@ import os from "node:os";
 import path from "node:path";
 import { PassThrough } from "node:stream";
 import { isSystemError, systemErrorLine } from "../../src/system-error.js";
-import { reportError } from "../../src/cli/host.js";
-import { StoreError } from "../../src/errors.js";
+import { failureStatusOf, reportError } from "../../src/cli/host.js";
+import { BurrowError, StoreError } from "../../src/errors.js";
 
 const caught = (fn: () => unknown): unknown => {
   try {
@@ -64,4 +64,24 @@ test("a bug is still called one, says what to report, and --debug prints the cha
   const d = report(new StoreError("outer", { cause: bug }), true);
   assert.match(d.text, /^burrow: outer\nerror: StoreError \[ERR_STORE\]: outer\n/);
   assert.match(d.text, /caused by: TypeError: name.trim is not a function/);
+});
+
+test("burrow's own errors take the command's failure status (1; 125 for run and exec) unless they name one", () => {
+  const err = new StoreError('no image "x" in the store');
+  assert.equal(err.exitCode, undefined);
+  assert.deepEqual(report(err, false, 1), { text: 'burrow: no image "x" in the store\n', status: 1 });
+  assert.equal(report(err, false, 125).status, 125);
+  const named = new BurrowError("ERR_X", "refused", { exitCode: 3 });
+  assert.equal(report(named, false, 1).status, 3);
+  assert.equal(report(named, false, 125).status, 3);
+  assert.equal(report(new TypeError("a bug"), false, 1).status, 1, "a bug in another command is 1 too");
+});
+
+test("a command's failure status: 125 for run and exec (docker's container exec too), 1 for the others", () => {
+  for (const path of [["run"], ["exec"], ["container", "exec"], ["burrow", "run"]]) {
+    assert.equal(failureStatusOf(path), 125, path.join(" "));
+  }
+  for (const path of [["pull"], ["rmi"], ["image", "rm"], ["container", "logs"], ["logs"], ["help"], []]) {
+    assert.equal(failureStatusOf(path), 1, path.join(" "));
+  }
 });

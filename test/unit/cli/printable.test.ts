@@ -141,7 +141,7 @@ test("reportError prints one printable line, and --debug a printable cause chain
   const err = new RegistryError("localhost:5000 answered HTTP 500 \x1b]52;c;eA==\x07 for x\ny", {
     cause: Object.assign(new Error("body \u009b2J\x1b[2J"), { code: "E\x1bX" }),
   });
-  assert.equal(reportError(err, out, false), 125);
+  assert.equal(reportError(err, out, false, 1), 1);
   assert.equal(out.text(), "burrow: localhost:5000 answered HTTP 500 \\x1b]52;c;eA==\\x07 for x\\ny\n");
   const debug = sink();
   reportError(err, debug, true);

@@ -92,7 +92,7 @@ describe("install", () => {
         err.message,
         /refusing runc 1\.0 from .*: its sha256 is [a-f0-9]{64}, the manifest pins b{64}; nothing was installed/,
       );
-      assert.equal(err.exitCode, 125);
+      assert.equal(err.exitCode, undefined, "the command's own failure status: 1 for install");
       return true;
     });
     assert.deepEqual(fs.readdirSync(path.join(store, "bin")), ["runc"]);
