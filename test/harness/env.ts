@@ -225,7 +225,7 @@ async function prepare(args: string[], opts: BurrowRunOptions) {
   const env = testEnv();
   const home = opts.home ?? (await defaultTestHome());
   const homeDir = typeof home === "string" ? home : home.dir;
-  const argv = asUser(env.user, [process.execPath, env.cli, ...args]);
+  const argv = asUser(env.user, [process.execPath, "--", env.cli, ...args]);
   return { argv, homeDir, childEnv: burrowEnv(homeDir, opts.env) };
 }
 

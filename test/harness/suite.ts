@@ -140,7 +140,7 @@ export async function installBurrowCommand(home: TestHome): Promise<string> {
   await fsp.mkdir(bin);
   await fsp.writeFile(
     path.join(bin, "burrow"),
-    `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} ${JSON.stringify(testEnv().cli)} "$@"\n`,
+    `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} -- ${JSON.stringify(testEnv().cli)} "$@"\n`,
     { mode: 0o755 },
   );
   await chownToTestUser(bin);

@@ -164,7 +164,7 @@ test("a pull on a terminal shows per-layer progress with bytes and rate", async 
     await layerFromEntries([{ path: "small", type: "file", content: "s" }]),
   ]);
   const env = testEnv();
-  const cmd = `${process.execPath} ${env.cli} pull ${pushed.ref}`;
+  const cmd = `${process.execPath} -- ${env.cli} pull ${pushed.ref}`;
   const argv = asTestUser(["script", "-qec", cmd, "/dev/null"]);
   const child = spawn(argv[0]!, argv.slice(1), {
     env: { ...burrowEnv(home.dir, plainEnv()), TERM: "xterm" },

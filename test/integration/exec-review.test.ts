@@ -35,7 +35,7 @@ function sh(
   const argv = asUser(env.user, ["bash", "-c", script]);
   return new Promise((resolve) => {
     const child = spawn(argv[0]!, argv.slice(1), {
-      env: { ...burrowEnv(home.dir, plainRegistryEnv()), BURROW: `${process.execPath} ${env.cli}` },
+      env: { ...burrowEnv(home.dir, plainRegistryEnv()), BURROW: `${process.execPath} -- ${env.cli}` },
       cwd: home.dir,
       stdio: ["ignore", "pipe", "pipe"],
     });

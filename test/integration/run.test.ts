@@ -429,7 +429,7 @@ for (const engine of TEST_ENGINES) {
       });
 
       test("-t gives the program a terminal when burrow runs on one", async () => {
-        const cli = [process.execPath, env().cli, "run", "--engine", engine, "-t", "-i", img.alpine];
+        const cli = [process.execPath, "--", env().cli, "run", "--engine", engine, "-t", "-i", img.alpine];
         const script = "test -t 0 && test -t 1 && echo tty-yes; tty";
         const cmd = [...cli, "sh", "-c", script].map(quote).join(" ");
         const argv = asTestUser(["script", "-qec", cmd, "/dev/null"]);
