@@ -9,6 +9,9 @@ import { acquireLock, lockIsStale, withLock } from "./lock.js";
 import type { Lock } from "./lock.js";
 import { applyUpper, readOpaqueDirsSync } from "./overlay-upper.js";
 import { ConflictError, InvalidArgumentError, StoreError } from "../errors.js";
+import { checkContainerName } from "./container-name.js";
+
+export { checkContainerName };
 
 /** `containers/<id>/container.json`. */
 export interface ContainerRecord {
@@ -122,17 +125,6 @@ export function treeBytes(root: string): number {
     }
   }
   return bytes;
-}
-
-const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;
-
-/** Checks a container name; a user mistake is an InvalidArgumentError saying what is allowed. */
-export function checkContainerName(name: string): void {
-  if (!NAME_RE.test(name) || /^[a-f0-9]{64}$/.test(name)) {
-    throw new InvalidArgumentError(
-      `invalid container name "${name}": use up to 128 letters, digits, _ . - (not starting with _ . -, not a 64-digit id)`,
-    );
-  }
 }
 
 /** The names of a record (older records hold `name` only). */

@@ -44,7 +44,7 @@ describe("container names", () => {
     const c = fresh();
     await c.make(IMAGE, undefined, "dev", "overlay");
     await rejectsBurrowError(() => c.make(IMAGE, undefined, "dev", "overlay"), /in use/);
-    await rejectsBurrowError(() => c.make(IMAGE, undefined, "-bad", "overlay"), /invalid container name/);
+    await rejectsBurrowError(() => c.make(IMAGE, undefined, "a/b", "overlay"), /invalid container name/);
     assert.throws(() => checkContainerName("b".repeat(64)), /64-digit/);
     assert.equal(c.list().length, 1);
   });
