@@ -200,7 +200,7 @@ describe("inspect and verify", () => {
 });
 
 describe("images and protection", () => {
-  test("a protected image refuses rmi and rmi -f; an image containers use keeps its data with rmi -f", async () => {
+  test("a protected image refuses rmi and rmi -f; rmi of an image containers use removes the name, keeps the data", async () => {
     const ref = await ownImage("ct-rmi");
     ok(await burrow(["protect", ref]));
     burrowFails(await burrow(["rmi", ref]), /is protected: run 'burrow unprotect .*' first/);
@@ -208,10 +208,29 @@ describe("images and protection", () => {
     assert.match(ok(await burrow(["images"])), /ct-rmi/);
     ok(await burrow(["unprotect", ref]));
     await create("user", ref);
-    burrowFails(await burrow(["rmi", ref]), /is used by container\(s\) user/);
-    ok(await burrow(["rmi", "-f", ref]));
+    await create("user2", ref);
+    const [info] = JSON.parse(ok(await burrow(["inspect", "user"]))) as { Image: string }[];
+    const id = info!.Image.replace(/^sha256:/, "");
+    // As udocker's rmi: the name goes, exit 0, and one line says the containers keep the files.
+    const rmi = await burrow(["rmi", ref]);
+    assert.equal(rmi.code, 0, show(rmi));
+    assert.match(rmi.stdout, /^Untagged: /m);
+    assert.equal(
+      rmi.stderr,
+      `Kept ${id.slice(0, 12)} for container(s) user, user2: its files go when the last of them is removed\n`,
+    );
     assert.doesNotMatch(ok(await burrow(["images"])), /ct-rmi/);
     assert.equal(ok(await burrow(["run", "user", "echo", "still runs"])), "still runs\n");
+    ok(await burrow(["rm", "user"]));
+    assert.ok(fs.existsSync(path.join(home.burrowDir, "images", id)), "kept for user2");
+    assert.equal(ok(await burrow(["run", "user2", "echo", "still runs"])), "still runs\n");
+    const rm = await burrow(["rm", "user2"]);
+    assert.equal(rm.code, 0, show(rm));
+    assert.match(
+      rm.stderr,
+      /^Deleted image [a-f0-9]{12}: rmi removed its name, and its last container is gone$/m,
+    );
+    assert.ok(!fs.existsSync(path.join(home.burrowDir, "images", id)), "gone with the last container");
   });
 });
 
