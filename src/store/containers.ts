@@ -28,6 +28,8 @@ export interface ContainerRecord {
   layer: "overlay" | "copy";
   /** The engine saved with `setup --engine` (issue 4/5). */
   engine?: string | undefined;
+  /** The udocker execmode `setup --execmode` saved `engine` from (R3 runs runc: `setup` shows R3). */
+  execmode?: string | undefined;
 }
 
 /** Files every run writes again (from the host), which are no change of the container's own. */

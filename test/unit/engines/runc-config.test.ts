@@ -272,7 +272,7 @@ describe("runc's log and version", () => {
     assert.equal(versionAtLeast("2.0", [1, 1]), true);
     assert.equal(parseFlavor(undefined), "runc");
     assert.equal(parseFlavor("runc:crun"), "crun");
-    assert.equal(parseFlavor("R2"), "crun");
+    assert.equal(parseFlavor("R2"), undefined, "udocker's R2 is runc with emulated root, not crun");
     assert.equal(parseFlavor("podman"), undefined);
   });
 });
