@@ -471,8 +471,9 @@ export class Containers {
 
   /**
    * Turns a container's overlay layer into a copy of the image with the layer's changes applied (as the
-   * mounted overlay showed them), for an engine that cannot mount an overlay. The copy is made beside
-   * the layer and takes its place only when complete.
+   * mounted overlay showed them), for an engine that cannot mount an overlay (`engine`, its name) or
+   * for `inspect -p` (`engine`: "inspect -p"). The copy is made beside the layer and takes its place
+   * only when complete.
    */
   convertToCopy(
     id: string,
@@ -497,7 +498,9 @@ export class Containers {
         const opaque = readOpaqueDirsSync(snap);
         if (opaque === undefined) {
           throw new StoreError(
-            `cannot read the overlay marks of container ${label} (GNU tar is needed), so the ${engine} engine cannot run it: run it with userns or runc`,
+            engine === "inspect -p"
+              ? `cannot read the overlay marks of container ${label} (GNU tar is needed), so it cannot become one folder: install GNU tar`
+              : `cannot read the overlay marks of container ${label} (GNU tar is needed), so the ${engine} engine cannot run it: run it with userns or runc`,
           );
         }
         applyUpper(snap, tmp, opaque);
@@ -507,7 +510,7 @@ export class Containers {
         removeTreeAtomic(tmp);
         if (err instanceof StoreError) throw err;
         throw new StoreError(
-          `cannot turn container ${label}'s overlay layer into a copy for the ${engine} engine: ${(err as Error).message}`,
+          `cannot turn container ${label}'s overlay layer into a copy for ${engine === "inspect -p" ? engine : `the ${engine} engine`}: ${(err as Error).message}`,
           { cause: err },
         );
       }
