@@ -246,7 +246,7 @@ describe("inspect and verify", () => {
     assert.ok(fs.existsSync(lock), "the run holds the layer");
     burrowFails(
       await burrow(["inspect", "-p", "insp-busy"]),
-      /^burrow: container insp-busy is running with its changes in an overlay layer, so no one folder holds its files yet: run 'burrow inspect -p insp-busy' again once that run has ended$/,
+      /^burrow: container insp-busy is running with its changes in an overlay layer, so no one folder holds its files yet: run 'burrow inspect -p insp-busy' again once that run has ended$/m,
     );
     ok(await running);
     assert.equal((await ps()).find((c) => c.id === id)?.layer, "overlay");
