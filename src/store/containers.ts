@@ -282,11 +282,11 @@ export class Containers {
     });
   }
 
-  /** A new container with a copy of `key`'s own layer (and its engine), under `name` if given. */
+  /** A new container with a copy of `key`'s own layer (and its engine and execmode), under `name` if given. */
   async clone(key: string, name: string | undefined): Promise<ContainerRecord> {
     const src = this.resolve(key);
-    const { image, imageName, layer, engine } = src;
-    return this.build({ image, imageName, layer, engine }, name, (tmp) => {
+    const { image, imageName, layer, engine, execmode } = src;
+    return this.build({ image, imageName, layer, engine, execmode }, name, (tmp) => {
       copyTree(
         this.layerPath(src),
         path.join(tmp, layer === "overlay" ? "upper" : "rootfs"),
@@ -301,7 +301,7 @@ export class Containers {
    * the store's names lock: no half-made container is ever listed, and no name is given twice.
    */
   private async build(
-    base: Pick<ContainerRecord, "image" | "imageName" | "layer" | "engine">,
+    base: Pick<ContainerRecord, "image" | "imageName" | "layer" | "engine" | "execmode">,
     name: string | undefined,
     fill: (dir: string) => void,
   ): Promise<ContainerRecord> {
@@ -326,6 +326,7 @@ export class Containers {
         created: new Date().toISOString(),
         layer: base.layer,
         ...(base.engine !== undefined ? { engine: base.engine } : {}),
+        ...(base.engine !== undefined && base.execmode !== undefined ? { execmode: base.execmode } : {}),
       },
       name === undefined ? [] : [name],
     );
