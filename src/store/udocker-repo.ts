@@ -9,7 +9,14 @@ const UDOCKER_MARKS = ["repos", "layers"];
 
 /** Whether `dir` holds a udocker repository: udocker's `repos/` and `layers/` folders, which burrow never makes. */
 export function isUdockerRepository(dir: string): boolean {
-  return UDOCKER_MARKS.every((m) => fs.statSync(path.join(dir, m), { throwIfNoEntry: false })?.isDirectory());
+  return UDOCKER_MARKS.every((m) => {
+    try {
+      return fs.statSync(path.join(dir, m), { throwIfNoEntry: false })?.isDirectory() === true;
+    } catch {
+      // Not a folder on the way (ENOTDIR), unreadable: no udocker repository; the store's own checks say why.
+      return false;
+    }
+  });
 }
 
 /** The one-line error for a store folder that holds a udocker repository (`from`: where it was named). */

@@ -42,3 +42,9 @@ test("refusal: one line naming the folder, where it was named, and what to do", 
   );
   assert.doesNotThrow(() => refuseUdockerRepository(folder(["images"]), "--repo"));
 });
+
+test("a path through a file or an unreadable one is no udocker repository (the store's own checks say why)", () => {
+  const root = folder([], ["file"]);
+  assert.ok(!isUdockerRepository(path.join(root, "file", "store")));
+  assert.doesNotThrow(() => refuseUdockerRepository(path.join(root, "file", "store"), "--repo"));
+});
