@@ -59,7 +59,7 @@ export function homeDir(env: NodeJS.ProcessEnv = process.env): string {
   return env.HOME && env.HOME.length > 0 ? env.HOME : os.userInfo().homedir;
 }
 
-/** The store root without config file or flags: `$BURROW_DIR`, `$XDG_DATA_HOME/burrow`, `~/.local/share/burrow`. */
+/** The store root without config file, flags or `$BURROW_DIR`/`$UDOCKER_DIR`: `$XDG_DATA_HOME/burrow`, else `~/.local/share/burrow`. */
 export function defaultStoreDir(env: NodeJS.ProcessEnv = process.env): string {
   const xdg = env.XDG_DATA_HOME;
   return path.join(xdg && path.isAbsolute(xdg) ? xdg : path.join(homeDir(env), ".local", "share"), "burrow");
@@ -151,7 +151,9 @@ export function resolveConfig(file: FileConfig, env: NodeJS.ProcessEnv, flags: F
     sources[key] = "default";
     return def;
   };
-  const envStore = env.BURROW_DIR && env.BURROW_DIR.length > 0 ? path.resolve(env.BURROW_DIR) : undefined;
+  // udocker's UDOCKER_DIR names the store when BURROW_DIR does not (users bring udocker's scripts).
+  const envDir = env.BURROW_DIR && env.BURROW_DIR.length > 0 ? env.BURROW_DIR : env.UDOCKER_DIR;
+  const envStore = envDir && envDir.length > 0 ? path.resolve(envDir) : undefined;
   const storeDir = pick(
     "storeDir",
     defaultStoreDir(env),

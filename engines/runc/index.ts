@@ -38,13 +38,13 @@ const CGROUP2_MAGIC = 0x63677270;
 
 /**
  * The flavor named by an engine spelling (`runc`, `runc:crun`, `runc:runc`) or by
- * BURROW_RUNC_FLAVOR; undefined when `name` is not the runc engine's. `setup --execmode=R2` maps to
- * `runc:crun`, R1 to `runc`.
+ * BURROW_RUNC_FLAVOR; undefined when `name` is not the runc engine's. udocker's R1-R3 all run runc
+ * (`setup --execmode`); crun is burrow's own `runc:crun`.
  */
 export function parseFlavor(value: string | undefined): RuncFlavor | undefined {
   const v = (value ?? "").trim();
-  if (v === "" || v === "runc" || v === "runc:runc" || v === "R1") return "runc";
-  if (v === "crun" || v === "runc:crun" || v === "R2") return "crun";
+  if (v === "" || v === "runc" || v === "runc:runc") return "runc";
+  if (v === "crun" || v === "runc:crun") return "crun";
   return undefined;
 }
 
@@ -444,11 +444,24 @@ function readText(file: string): string {
   }
 }
 
-/** The engine registry's factory (src/engines.ts); `flavor` overrides BURROW_RUNC_FLAVOR. */
+/**
+ * The engine registry's factory (src/engines.ts): the setting's variant (`runc:crun`, saved by `setup
+ * --engine crun`) or `flavor` overrides BURROW_RUNC_FLAVOR; an unknown variant is refused.
+ */
 export function createEngine(ctx: {
   storeRoot: string | undefined;
   env: NodeJS.ProcessEnv;
+  variant?: string | undefined;
   flavor?: RuncFlavor | undefined;
 }): RuncEngine {
-  return new RuncEngine({ storeRoot: ctx.storeRoot, env: ctx.env, flavor: ctx.flavor });
+  let flavor = ctx.flavor;
+  if (flavor === undefined && ctx.variant !== undefined) {
+    flavor = parseFlavor(`runc:${ctx.variant}`);
+    if (flavor === undefined) {
+      throw new InvalidArgumentError(
+        `the runc engine has no variant "${ctx.variant}": use runc or runc:crun`,
+      );
+    }
+  }
+  return new RuncEngine({ storeRoot: ctx.storeRoot, env: ctx.env, flavor });
 }

@@ -9,10 +9,13 @@ export class CreateCommand extends BurrowCommand {
     description: "Create a container from an image and print its id",
     details: `
       The container keeps what its runs write: \`burrow run NAME ...\` (or its id) sees what the previous run left. Where the kernel allows an overlay in a user namespace, the container stores only its own changes over the shared image (\`upper/\`); otherwise it holds a copy of the image (\`rootfs/\`). IMAGE is resolved like \`run\` does: local names and ids first, else it is pulled.
+
+      A name follows udocker's rule (anything but \`/\`, \`.\`, space, \`[\`, \`]\`: \`_\`, \`-x\`, \`a:b\`) or docker's (\`my.box\`); one starting with \`-\` is given as \`--name=-x\`, and after \`--\` to other commands.
     `,
     examples: [
       ["Create a container named dev", "$0 create --name dev alpine"],
       ["Then use it", "$0 run dev apk add gcc"],
+      ["udocker's names work too", "$0 create --name=_ alpine"],
     ],
   });
 

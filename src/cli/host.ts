@@ -52,6 +52,8 @@ export async function storeFor(config: Config, env?: NodeJS.ProcessEnv, status =
   const { Store } = await import("../store/store.js");
   const { openTrustedStore, processTrust } = await import("../store/trust.js");
   const trust = processTrust(config.sharedGroup, status);
+  const { refuseUdockerRepository } = await import("../store/udocker-repo.js");
+  refuseUdockerRepository(config.storeDir, storeSource(config, env ?? process.env));
   openTrustedStore(config.storeDir, trust, status);
   const store = new Store(config.storeDir);
   if (env !== undefined)
@@ -59,6 +61,15 @@ export async function storeFor(config: Config, env?: NodeJS.ProcessEnv, status =
   const { sweepHolds } = await import("../store/holds.js");
   await sweepHolds(store);
   return store;
+}
+
+/** Where the store folder was named, in words: `--repo`, `BURROW_DIR`, `UDOCKER_DIR`, the config file, the default. */
+function storeSource(config: Config, env: NodeJS.ProcessEnv): string {
+  const from = config.sources.storeDir;
+  if (from === "flag") return "--repo";
+  if (from === "env") return env.BURROW_DIR ? "BURROW_DIR" : "UDOCKER_DIR";
+  if (from === "file") return "the config file's storeDir";
+  return "the default store";
 }
 
 /** A CommandHost on the process's own streams, for commands run without clipanion. */

@@ -15,18 +15,18 @@ export class InspectCommand extends BurrowCommand {
     details: `
       TARGET is a container (name, id or id prefix) or else an image. For an image, \`-p\` prints its rootfs, shared by every container and run: do not change it.
 
-      For a container, \`-p\` prints the folder that holds the container's own files. A \`copy\` container (no overlay here) has its whole rootfs there. An \`overlay\` container stores only its changes: \`-p\` prints that layer (\`upper/\`), where files the container wrote are, and where a file placed while no run is using the container appears inside it at the same path; the unchanged files are in the image's rootfs (\`Burrow.ImageRootfs\` in the JSON). The full merged view exists only while a run is going.
+      For a container, \`-p\` prints the folder that holds its whole root file system, where you can read and edit files while no run uses it; the next run sees the edits. A container that keeps only its changes in an overlay layer over the image is first turned into its own copy of the image with those changes applied (once; it costs the image's size, less where the file system makes reflinks), and \`-p\` says so in one line.
     `,
     examples: [
       ["Show an image", "$0 inspect alpine"],
       ["Show a container", "$0 inspect dev"],
       ["Print the rootfs path", "$0 inspect -p alpine"],
-      ["Copy a file into a stopped container", "cp data.txt $($0 inspect -p dev)/tmp/"],
+      ["Copy a file into a container", "cp data.txt $($0 inspect -p dev)/tmp/"],
     ],
   });
 
   printPath = Option.Boolean("-p,--path", false, {
-    description: "Print the path of the rootfs (for a container: of its own files)",
+    description: "Print the path of the rootfs (for a container: its whole root file system)",
   });
   target = Option.String({ name: "CONTAINER|IMAGE" });
 
@@ -35,7 +35,10 @@ export class InspectCommand extends BurrowCommand {
     const { containersOf } = await import("./containers.js");
     const containers = await containersOf(store);
     const container = containers.find(this.target);
-    if (container) return this.container(store, containers, container);
+    if (container) {
+      if (this.printPath) return this.containerPath(store, containers, container);
+      return this.container(store, containers, container);
+    }
     const { image } = resolveLocalImage(store, this.target);
     if (this.printPath) {
       this.context.stdout.write(`${store.rootfs(image.id)}\n`);
@@ -82,13 +85,45 @@ export class InspectCommand extends BurrowCommand {
     return 0;
   }
 
-  /** A container's record as docker-style JSON (with the image's run settings), or with -p its files' path. */
+  /**
+   * `-p` of a container: the folder holding its whole root file system, as udocker users read and edit
+   * it. An overlay container keeps only its changes, so it becomes a copy of its image with them applied
+   * (once, as for PRoot: src/store/containers.ts convertToCopy), under its layer's lock.
+   */
+  private async containerPath(store: Store, containers: Containers, rec: ContainerRecord): Promise<number> {
+    if (rec.layer === "overlay") {
+      const label = rec.name ?? rec.id.slice(0, 12);
+      const image = store.readImage(rec.image);
+      if (!image) {
+        throw new StoreError(
+          `container ${label} keeps only its changes over its image, which is gone from the store, so it has no whole root file system to show: remove it, or export what it holds ('burrow export')`,
+        );
+      }
+      const lock = await containers.holdLayer(rec.id);
+      if (!lock) {
+        const { ConflictError } = await import("../errors.js");
+        throw new ConflictError(
+          `container ${label} is running with its changes in an overlay layer, so no one folder holds its files yet: run 'burrow inspect -p ${label}' again once that run has ended`,
+        );
+      }
+      try {
+        const { copyTree } = await import("../store/containers.js");
+        const { humanSize } = await import("./format.js");
+        this.info(
+          `burrow: container ${label} kept only its changes over its image; it now gets its own copy of the image (${humanSize(image.rootfs.bytes)}, once, a reflink where the file system allows) with them applied, so that this folder is its whole root file system`,
+        );
+        rec = containers.convertToCopy(rec.id, store.rootfs(rec.image), "inspect -p", copyTree);
+      } finally {
+        await lock.release();
+      }
+    }
+    this.context.stdout.write(`${containers.layerPath(rec)}\n`);
+    return 0;
+  }
+
+  /** A container's record as docker-style JSON (with the image's run settings). */
   private container(store: Store, containers: Containers, rec: ContainerRecord): number {
     const own = containers.layerPath(rec);
-    if (this.printPath) {
-      this.context.stdout.write(`${own}\n`);
-      return 0;
-    }
     const image = store.readImage(rec.image);
     const configBlob = image ? store.readBlob(image.configDigest) : undefined;
     const config = configBlob ? (JSON.parse(configBlob.toString("utf8")) as Record<string, unknown>) : {};

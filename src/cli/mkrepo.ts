@@ -42,6 +42,8 @@ export class MkrepoCommand extends BurrowCommand {
     const isStore = STORE_MARKS.every((m) =>
       fs.statSync(path.join(dir, m), { throwIfNoEntry: false })?.isDirectory(),
     );
+    const { refuseUdockerRepository } = await import("../store/udocker-repo.js");
+    refuseUdockerRepository(dir, "given to mkrepo");
     if (names.length > 0 && !isStore) {
       throw new InvalidArgumentError(
         `${given} is not empty and holds no burrow store: give a new or empty folder, so nothing of yours is mixed into the store`,

@@ -9,7 +9,7 @@ export class RmCommand extends BurrowCommand {
   static override usage = BurrowCommand.Usage({
     description: "Remove containers",
     details: `
-      Each container disappears at once (its folder is renamed aside, then deleted), so no half-removed container is ever listed. A protected container is refused (\`burrow unprotect\` it first); one that a run has mounted right now, or that runs detached (\`run -d\`), needs \`-f\`, which stops a detached one first (SIGKILL, as \`docker rm -f\`). The image stays in the store.
+      Each container disappears at once (its folder is renamed aside, then deleted), so no half-removed container is ever listed. A protected container is refused (\`burrow unprotect\` it first); one that a run has mounted right now, or that runs detached (\`run -d\`), needs \`-f\`, which stops a detached one first (SIGKILL, as \`docker rm -f\`). The image stays in the store, unless \`rmi\` removed its name: it goes with its last container.
     `,
     examples: [
       ["Remove a container", "$0 rm dev"],
@@ -46,6 +46,13 @@ export class RmCommand extends BurrowCommand {
         containers.remove(rec.id, { force: this.force });
         fs.rmSync(stateDir(store.paths.root, rec.id), { recursive: true, force: true });
         this.context.stdout.write(`${key}\n`);
+        // The image `rmi` removed while containers used it goes with the last of them.
+        const { finishRemoval, removedImages } = await import("../store/holds.js");
+        if (removedImages(store).has(rec.image) && (await finishRemoval(store, rec.image))) {
+          this.info(
+            `Deleted image ${rec.image.slice(0, 12)}: rmi removed its name, and its last container is gone`,
+          );
+        }
       } catch (err) {
         status = reportError(err, this.context.stderr, this.debug, this.failureStatus());
       }

@@ -11,7 +11,7 @@ export class RmiCommand extends BurrowCommand {
   static override usage = BurrowCommand.Usage({
     description: "Remove images from the store",
     details:
-      "Removing a name removes the image when no other name points at it, then every blob no remaining image uses. An image id removes the image; with several names it needs -f. An image that containers use is not deleted from under them: rmi refuses, rmi -f removes the name and keeps the image for them (listed as <none> until they are removed). An image a run uses right now loses its names at once and its files when the last such run ends. A protected image (`burrow protect`) is refused, also with -f: `burrow unprotect` it first.",
+      "Removing a name removes the image when no other name points at it, then every blob no remaining image uses. An image id removes the image; with several names it needs -f. An image that containers were made from loses its name as udocker's rmi does, and its files stay for those containers (not listed by images) until the last of them is removed; rmi says so in one line. An image a run uses right now loses its names at once and its files when the last such run ends. A protected image (`burrow protect`) is refused, also with -f: `burrow unprotect` it first.",
     examples: [
       ["Remove an image", "$0 rmi alpine"],
       ["Remove an image and all its names", "$0 rmi -f 3f57d9401f8d"],
@@ -46,27 +46,21 @@ export class RmiCommand extends BurrowCommand {
           );
         }
         const users = containers.list().filter((c) => c.image === image.id);
-        const lastName = names.every((n) => toRemove.some((r) => r.name === n.name));
-        if (users.length > 0 && lastName && !this.force) {
-          const labels = users.map((c) => c.name ?? c.id.slice(0, 12)).join(", ");
-          throw new ConflictError(
-            `image ${raw} is used by container(s) ${labels}: remove them first ('burrow rm ${labels.replaceAll(",", "")}'), or use rmi -f to remove the name and keep the image for them`,
-          );
-        }
         for (const r of toRemove) {
           store.removeRef(r.name);
           this.context.stdout.write(`Untagged: ${familiarName(r.name)}\n`); // as docker prints it
         }
         const left = store.listRefs().filter((r) => r.image === image.id);
-        if (left.length === 0 && users.length > 0) {
-          this.info(`Kept ${image.id.slice(0, 12)}: container(s) still use it`);
-        } else if (left.length === 0) {
-          // A run that uses it holds it (src/store/holds.ts): its files go when the last such run ends.
+        if (left.length === 0) {
+          // Runs that use it hold it (src/store/holds.ts), and containers made from it keep it, as
+          // udocker's rmi does: its files go when the last such run ends or the last container is removed.
           const { removeImageUnlessHeld } = await import("../store/holds.js");
           const removed = await removeImageUnlessHeld(store, image.id);
           if (removed === undefined) {
             this.info(
-              `Removed ${image.id.slice(0, 12)}: a running container uses it, its files go when that run ends`,
+              users.length > 0
+                ? `Kept ${image.id.slice(0, 12)} for container(s) ${users.map((c) => c.name ?? c.id.slice(0, 12)).join(", ")}: its files go when the last of them is removed`
+                : `Removed ${image.id.slice(0, 12)}: a running container uses it, its files go when that run ends`,
             );
             continue;
           }

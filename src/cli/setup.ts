@@ -11,7 +11,7 @@ export class SetupCommand extends BurrowCommand {
     details: `
       Saves the engine CONTAINER uses from now on, ahead of BURROW_ENGINE and the config file (\`run --engine\` still overrides it). With no option it prints the saved engine.
 
-      \`--engine\` takes userns, proot, proot:noseccomp (PRoot without its seccomp acceleration), runc or runc:crun (crun; also \`crun\`). \`--execmode\` takes udocker's modes: P1 (proot), P2 (proot:noseccomp), R1 (runc), R2 (runc:crun); F1-F4, udocker's fakechroot modes, which burrow does not have, choose the fastest engine that works on this machine and say so. \`--purge\` forgets the saved engine (back to automatic selection).
+      \`--engine\` takes userns, proot, proot:noseccomp (PRoot without its seccomp acceleration), runc or runc:crun (crun; also \`crun\`). \`--execmode\` takes udocker's modes: P1 (proot), P2 (proot:noseccomp), R1 (runc); R2 and R3, udocker's runc with PRoot inside it to install software as emulated root, run runc, whose root is emulated already; F1-F4 (udocker's fakechroot modes) and S1 (Singularity/Apptainer), which burrow has no engine for, choose the fastest engine that works on this machine. Each mode that runs otherwise than in udocker says so in one line. \`--purge\` forgets the saved engine (back to automatic selection). With no option, \`setup\` prints the saved engine, or for automatic selection (udocker's default is P1) the engine that runs the container here.
     `,
     examples: [
       ["Run a container with PRoot, udocker-style", "$0 setup --execmode=P1 mycontainer"],
@@ -25,7 +25,7 @@ export class SetupCommand extends BurrowCommand {
     description: "Engine to save: userns, proot, proot:noseccomp, runc, runc:crun",
   });
   execmode = Option.String("--execmode", {
-    description: "udocker's mode: P1, P2, R1, R2 (F1-F4: fastest here)",
+    description: "udocker's mode: P1, P2 (proot), R1-R3 (runc), F1-F4, S1 (fastest here)",
   });
   purge = Option.Boolean("--purge", false, { description: "Forget the saved engine (automatic selection)" });
   container = Option.String({ name: "CONTAINER" });
@@ -45,34 +45,72 @@ export class SetupCommand extends BurrowCommand {
         `no container "${this.container}": 'burrow ps' lists them, 'burrow run --name ${this.container} IMAGE' makes one`,
       );
     }
-    const { describeSetting, engineSetting, parseExecmode } = await import("../install/execmode.js");
+    const { describeSetting, engineSetting, fastestNotice, parseExecmode } =
+      await import("../install/execmode.js");
     const label = record.name ?? record.id.slice(0, 12);
     if (given === 0) {
-      this.context.stdout.write(`${label}: engine ${describeSetting(record.engine)}\n`);
+      const saved = describeSetting(record.engine, record.execmode);
+      const line =
+        record.engine === undefined || record.engine === ""
+          ? `engine automatic (none saved): ${await this.whatRuns(store.paths.root)}; udocker's default, P1 (PRoot), is 'burrow setup --execmode=P1 ${label}'`
+          : `engine ${saved}`;
+      this.context.stdout.write(`${label}: ${line}\n`);
       return 0;
     }
     const { engineNames } = await import("../engines.js");
     let setting: string | undefined;
+    let mode: string | undefined;
     if (this.purge) {
       setting = undefined;
     } else if (this.engine !== undefined) {
       setting = engineSetting(this.engine, engineNames);
     } else {
       const meaning = parseExecmode(this.execmode!);
+      mode = meaning.mode;
       if (meaning.kind === "engine") {
         setting = engineSetting(meaning.setting, engineNames);
+        if (meaning.notice !== undefined) this.info(`burrow: ${meaning.notice}`);
       } else {
         setting = await this.fastestEngine(store.paths.root);
-        this.info(
-          `burrow: execmode ${meaning.mode} is udocker's fakechroot mode, which burrow does not have; ` +
-            `using ${setting}, the fastest engine that works here`,
-        );
+        const singularity = mode === "S1" ? await this.singularityOnPath() : undefined;
+        this.info(`burrow: ${fastestNotice(mode, setting, singularity)}`);
       }
     }
     const { updateContainerEngine } = await import("../install/container-engine.js");
-    await updateContainerEngine(containers, store.paths.locks, record.id, setting);
-    this.info(`${label}: engine ${describeSetting(setting)}`);
+    await updateContainerEngine(containers, store.paths.locks, record.id, setting, mode);
+    this.info(`${label}: engine ${describeSetting(setting, mode)}`);
     return 0;
+  }
+
+  /** What runs a container with no saved engine here: BURROW_ENGINE's, the config file's, or the probe's. */
+  private async whatRuns(storeRoot: string): Promise<string> {
+    const { requestedEngine, selectEngine } = await import("../engines.js");
+    const config = await this.config();
+    const req = {
+      env: this.context.env.BURROW_ENGINE,
+      config: config.engine,
+      storeRoot,
+      processEnv: this.context.env,
+    };
+    const asked = requestedEngine(req);
+    try {
+      const engine = await selectEngine(req);
+      if (asked?.source === "env") return `BURROW_ENGINE's ${asked.name} runs it`;
+      if (asked?.source === "config") return `the config file's ${asked.name} runs it`;
+      return `${engine.name} runs it here, the first engine that works`;
+    } catch (err) {
+      return `no engine can run it here (${(err as Error).message})`;
+    }
+  }
+
+  /** The Singularity or Apptainer on PATH, if any (udocker's S1 runs it). */
+  private async singularityOnPath(): Promise<string | undefined> {
+    const { findOnPath } = await import("../find-on-path.js");
+    for (const name of ["apptainer", "singularity"]) {
+      const found = findOnPath(name);
+      if (found !== undefined) return found;
+    }
+    return undefined;
   }
 
   /** The first engine (in preference order, fastest first) whose probe succeeds here. */

@@ -5,12 +5,16 @@ import type { Containers } from "../store/containers.js";
 import { withLock } from "../store/lock.js";
 import { InvalidArgumentError } from "../errors.js";
 
-/** Sets (or, with undefined, removes) the `engine` of container `id`; other fields are kept as they are on disk. */
+/**
+ * Sets (or, with undefined, removes) the `engine` of container `id`, and the udocker `execmode` it was
+ * chosen by (removed when not given); other fields are kept as they are on disk.
+ */
 export async function updateContainerEngine(
   containers: Containers,
   locksDir: string,
   id: string,
   setting: string | undefined,
+  execmode?: string,
 ): Promise<void> {
   await withLock(locksDir, `container-${id}`, () => {
     // Re-read under the lock: another process may have changed the record since it was found.
@@ -21,6 +25,8 @@ export async function updateContainerEngine(
     const next = { ...current };
     if (setting === undefined) delete next.engine;
     else next.engine = setting;
+    if (setting === undefined || execmode === undefined) delete next.execmode;
+    else next.execmode = execmode;
     writeFileAtomic(path.join(containers.path(id), "container.json"), JSON.stringify(next, null, 2) + "\n");
     return Promise.resolve();
   });

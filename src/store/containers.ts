@@ -9,6 +9,9 @@ import { acquireLock, lockIsStale, withLock } from "./lock.js";
 import type { Lock } from "./lock.js";
 import { applyUpper, readOpaqueDirsSync } from "./overlay-upper.js";
 import { ConflictError, InvalidArgumentError, StoreError } from "../errors.js";
+import { checkContainerName } from "./container-name.js";
+
+export { checkContainerName };
 
 /** `containers/<id>/container.json`. */
 export interface ContainerRecord {
@@ -25,6 +28,8 @@ export interface ContainerRecord {
   layer: "overlay" | "copy";
   /** The engine saved with `setup --engine` (issue 4/5). */
   engine?: string | undefined;
+  /** The udocker execmode `setup --execmode` saved `engine` from (R3 runs runc: `setup` shows R3). */
+  execmode?: string | undefined;
 }
 
 /** Files every run writes again (from the host), which are no change of the container's own. */
@@ -122,17 +127,6 @@ export function treeBytes(root: string): number {
     }
   }
   return bytes;
-}
-
-const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;
-
-/** Checks a container name; a user mistake is an InvalidArgumentError saying what is allowed. */
-export function checkContainerName(name: string): void {
-  if (!NAME_RE.test(name) || /^[a-f0-9]{64}$/.test(name)) {
-    throw new InvalidArgumentError(
-      `invalid container name "${name}": use up to 128 letters, digits, _ . - (not starting with _ . -, not a 64-digit id)`,
-    );
-  }
 }
 
 /** The names of a record (older records hold `name` only). */
@@ -288,11 +282,11 @@ export class Containers {
     });
   }
 
-  /** A new container with a copy of `key`'s own layer (and its engine), under `name` if given. */
+  /** A new container with a copy of `key`'s own layer (and its engine and execmode), under `name` if given. */
   async clone(key: string, name: string | undefined): Promise<ContainerRecord> {
     const src = this.resolve(key);
-    const { image, imageName, layer, engine } = src;
-    return this.build({ image, imageName, layer, engine }, name, (tmp) => {
+    const { image, imageName, layer, engine, execmode } = src;
+    return this.build({ image, imageName, layer, engine, execmode }, name, (tmp) => {
       copyTree(
         this.layerPath(src),
         path.join(tmp, layer === "overlay" ? "upper" : "rootfs"),
@@ -307,7 +301,7 @@ export class Containers {
    * the store's names lock: no half-made container is ever listed, and no name is given twice.
    */
   private async build(
-    base: Pick<ContainerRecord, "image" | "imageName" | "layer" | "engine">,
+    base: Pick<ContainerRecord, "image" | "imageName" | "layer" | "engine" | "execmode">,
     name: string | undefined,
     fill: (dir: string) => void,
   ): Promise<ContainerRecord> {
@@ -332,6 +326,7 @@ export class Containers {
         created: new Date().toISOString(),
         layer: base.layer,
         ...(base.engine !== undefined ? { engine: base.engine } : {}),
+        ...(base.engine !== undefined && base.execmode !== undefined ? { execmode: base.execmode } : {}),
       },
       name === undefined ? [] : [name],
     );
@@ -477,8 +472,9 @@ export class Containers {
 
   /**
    * Turns a container's overlay layer into a copy of the image with the layer's changes applied (as the
-   * mounted overlay showed them), for an engine that cannot mount an overlay. The copy is made beside
-   * the layer and takes its place only when complete.
+   * mounted overlay showed them), for an engine that cannot mount an overlay (`engine`, its name) or
+   * for `inspect -p` (`engine`: "inspect -p"). The copy is made beside the layer and takes its place
+   * only when complete.
    */
   convertToCopy(
     id: string,
@@ -503,7 +499,9 @@ export class Containers {
         const opaque = readOpaqueDirsSync(snap);
         if (opaque === undefined) {
           throw new StoreError(
-            `cannot read the overlay marks of container ${label} (GNU tar is needed), so the ${engine} engine cannot run it: run it with userns or runc`,
+            engine === "inspect -p"
+              ? `cannot read the overlay marks of container ${label} (GNU tar is needed), so it cannot become one folder: install GNU tar`
+              : `cannot read the overlay marks of container ${label} (GNU tar is needed), so the ${engine} engine cannot run it: run it with userns or runc`,
           );
         }
         applyUpper(snap, tmp, opaque);
@@ -513,7 +511,7 @@ export class Containers {
         removeTreeAtomic(tmp);
         if (err instanceof StoreError) throw err;
         throw new StoreError(
-          `cannot turn container ${label}'s overlay layer into a copy for the ${engine} engine: ${(err as Error).message}`,
+          `cannot turn container ${label}'s overlay layer into a copy for ${engine === "inspect -p" ? engine : `the ${engine} engine`}: ${(err as Error).message}`,
           { cause: err },
         );
       }

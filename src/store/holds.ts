@@ -4,7 +4,7 @@
 //
 // `<store>/holds/<image id>.<pid>.<start>.<random>@<host>`: an empty file per run (start: the process's
 // start time, so that a reused pid holds nothing). `<store>/holds/<image id>.removed`: `rmi` removed
-// the image's last name while runs held it. A run writes its hold, then looks for the mark; `rmi`
+// the image's last name while runs held it or containers used it (they keep it until the last goes). A run writes its hold, then looks for the mark; `rmi`
 // writes the mark, then looks for holds: one of the two always sees the other (and when the run sees
 // the mark, it settles under the store's gc lock, where `rmi` deletes).
 import fs from "node:fs";
@@ -147,8 +147,9 @@ export async function holdImage(store: Store, id: string): Promise<ImageHold> {
 }
 
 /**
- * Marks image `id` removed (its last name is gone) and deletes it unless live runs hold it; returns the
- * blobs freed, or undefined when runs hold it (the last of them deletes it as it ends).
+ * Marks image `id` removed (its last name is gone) and deletes it unless live runs hold it or containers
+ * were made from it (as udocker's rmi: the name goes, the containers keep what they need); returns the
+ * blobs freed, or undefined when it is kept (the last run or container to go deletes it).
  */
 export async function removeImageUnlessHeld(store: Store, id: string): Promise<string[] | undefined> {
   const mark = removedMark(store, id);
@@ -159,8 +160,11 @@ export async function removeImageUnlessHeld(store: Store, id: string): Promise<s
     fs.mkdirSync(holdsDir(store), { recursive: true, mode: 0o755 });
     fs.writeFileSync(mark, "");
   }
+  const { Containers } = await import("./containers.js");
+  const containers = new Containers(path.join(store.paths.root, "containers"), store.paths.locks);
   const gone = await withLock(store.paths.locks, "gc", () => {
     if (liveHolds(store, id).length > 0) return Promise.resolve(false);
+    if (containers.list().some((c) => c.image === id)) return Promise.resolve(false);
     removeTreeAtomic(store.imageDir(id));
     fs.rmSync(mark, { force: true });
     return Promise.resolve(true);
@@ -170,7 +174,8 @@ export async function removeImageUnlessHeld(store: Store, id: string): Promise<s
 
 /**
  * Deletes image `id`, marked removed, once nothing uses it: no name, no container, no live hold, no pull
- * or load of it under way (their blob claims). A name given to it again clears the mark instead.
+ * or load of it under way (their blob claims). A name given to it again clears the mark instead; while
+ * containers use it, it stays marked (the removal of the last of them, or the next sweep, deletes it).
  */
 export async function finishRemoval(store: Store, id: string): Promise<boolean> {
   const mark = removedMark(store, id);
@@ -181,11 +186,12 @@ export async function finishRemoval(store: Store, id: string): Promise<boolean> 
     const image = store.readImage(id);
     const named = store.listRefs().some((r) => r.image === id);
     const used = containers.list().some((c) => c.image === id);
-    if (!image || named || used) {
-      // Gone already, or wanted again (a new name, a container made from it by id): no longer removed.
+    if (!image || named) {
+      // Gone already, or wanted again (a new name): no longer removed.
       fs.rmSync(mark, { force: true });
       return Promise.resolve(false);
     }
+    if (used) return Promise.resolve(false);
     if (liveHolds(store, id).length > 0) return Promise.resolve(false);
     if (store.claimedDigests().has(image.configDigest.slice("sha256:".length))) return Promise.resolve(false);
     removeTreeAtomic(store.imageDir(id));

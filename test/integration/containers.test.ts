@@ -153,25 +153,105 @@ describe("names, clone, protect, rm", () => {
 });
 
 describe("inspect and verify", () => {
-  test("inspect gives the container as JSON; inspect -p a folder holding the container's own files", async () => {
+  test("inspect gives the container as JSON", async () => {
     const id = await create("insp");
-    ok(await burrow(["run", "insp", "sh", "-c", "mkdir -p /data && echo inside > /data/file"]));
     const [info] = JSON.parse(ok(await burrow(["inspect", "insp"]))) as {
       Id: string;
       Names: string[];
-      Image: string;
       Burrow: { Layer: string; Path: string; ImageRootfs: string };
     }[];
     assert.equal(info?.Id, id);
     assert.deepEqual(info?.Names, ["insp"]);
-    const p = ok(await burrow(["inspect", "-p", "insp"])).trim();
-    assert.equal(p, info?.Burrow.Path);
-    assert.ok(p.startsWith(path.join(containersDir(), id)), p);
-    assert.equal(fs.readFileSync(path.join(p, "data/file"), "utf8"), "inside\n");
-    // A file put there while no run uses the container shows inside it.
-    fs.writeFileSync(path.join(p, "data/from-host"), "host\n");
-    await chownToTestUser(path.join(p, "data/from-host"));
-    assert.equal(ok(await burrow(["run", "insp", "cat", "/data/from-host"])), "host\n");
+    assert.ok(info?.Burrow.Path.startsWith(path.join(containersDir(), id)), info?.Burrow.Path);
+  });
+
+  for (const engine of ["userns", "runc", "proot"]) {
+    test(
+      `inspect -p (${engine}): the container's whole root file system, whose edits the next run sees`,
+      needs(engine),
+      async () => {
+        const name = `insp-${engine}`;
+        // A new file, a deletion, and a folder removed and made again (opaque in an overlay layer).
+        ok(
+          await burrow([
+            "run",
+            "--engine",
+            engine,
+            "--name",
+            name,
+            image,
+            "sh",
+            "-c",
+            "mkdir -p /data && echo inside > /data/file && rm /etc/motd && rm -r /etc/apk && mkdir /etc/apk && echo only > /etc/apk/only",
+          ]),
+        );
+        const before = (await ps()).find((c) => c.names.includes(name));
+        assert.ok(before, "the run made the container");
+        const r = await burrow(["inspect", "-p", name]);
+        assert.equal(r.code, 0, show(r));
+        const p = r.stdout.trim();
+        assert.equal(p, path.join(containersDir(), before.id, "rootfs"));
+        if (before.layer === "overlay") {
+          assert.match(
+            r.stderr,
+            /^burrow: container insp-\S+ kept only its changes over its image; it now gets its own copy of the image \([\d.]+[kM]B, once, a reflink where the file system allows\) with them applied, so that this folder is its whole root file system\n$/,
+          );
+        } else {
+          assert.equal(r.stderr, "", "a copy container is one folder already");
+        }
+        assert.equal((await ps()).find((c) => c.id === before.id)?.layer, "copy");
+        assert.ok(fs.existsSync(path.join(p, "bin/busybox")), "the image's files are there");
+        assert.equal(fs.readFileSync(path.join(p, "data/file"), "utf8"), "inside\n");
+        assert.ok(!fs.existsSync(path.join(p, "etc/motd")), "the deletion too");
+        assert.deepEqual(
+          fs.readdirSync(path.join(p, "etc/apk")),
+          ["only"],
+          "the folder made again holds only its file",
+        );
+        // Edits made there while no run uses the container: the next run sees them.
+        fs.appendFileSync(path.join(p, "data/file"), "edited\n");
+        fs.writeFileSync(path.join(p, "data/from-host"), "host\n");
+        await chownToTestUser(path.join(p, "data/from-host"));
+        fs.rmSync(path.join(p, "etc/alpine-release"));
+        assert.equal(
+          ok(
+            await burrow([
+              "run",
+              "--engine",
+              engine,
+              name,
+              "sh",
+              "-c",
+              "cat /data/file /data/from-host; test -e /etc/alpine-release || echo gone",
+            ]),
+          ),
+          "inside\nedited\nhost\ngone\n",
+        );
+        const again = await burrow(["inspect", "-p", name]);
+        assert.equal(again.stdout.trim(), p, "the same folder, once made");
+        assert.equal(again.stderr, "");
+      },
+    );
+  }
+
+  test("inspect -p of an overlay container a run is using: one line, exit 1, the layer untouched", async (t) => {
+    const id = await create("insp-busy");
+    if ((await ps()).find((c) => c.id === id)?.layer !== "overlay") {
+      t.skip("the kernel gives no overlay here: every container is one folder, nothing to refuse");
+      return;
+    }
+    const running = burrow(["run", "insp-busy", "sh", "-c", "echo x > /root/x; sleep 3"]);
+    const lock = path.join(home.burrowDir, "locks", `container-${id}-layer.lock`);
+    for (let i = 0; i < 100 && !fs.existsSync(lock); i++) await new Promise((r) => setTimeout(r, 50));
+    assert.ok(fs.existsSync(lock), "the run holds the layer");
+    burrowFails(
+      await burrow(["inspect", "-p", "insp-busy"]),
+      /^burrow: container insp-busy is running with its changes in an overlay layer, so no one folder holds its files yet: run 'burrow inspect -p insp-busy' again once that run has ended$/m,
+    );
+    ok(await running);
+    assert.equal((await ps()).find((c) => c.id === id)?.layer, "overlay");
+    const p = ok(await burrow(["inspect", "-p", "insp-busy"])).trim();
+    assert.equal(fs.readFileSync(path.join(p, "root/x"), "utf8"), "x\n");
   });
 
   test("verify reports a container whose image rootfs is damaged", async () => {
@@ -200,7 +280,7 @@ describe("inspect and verify", () => {
 });
 
 describe("images and protection", () => {
-  test("a protected image refuses rmi and rmi -f; an image containers use keeps its data with rmi -f", async () => {
+  test("a protected image refuses rmi and rmi -f; rmi of an image containers use removes the name, keeps the data", async () => {
     const ref = await ownImage("ct-rmi");
     ok(await burrow(["protect", ref]));
     burrowFails(await burrow(["rmi", ref]), /is protected: run 'burrow unprotect .*' first/);
@@ -208,10 +288,29 @@ describe("images and protection", () => {
     assert.match(ok(await burrow(["images"])), /ct-rmi/);
     ok(await burrow(["unprotect", ref]));
     await create("user", ref);
-    burrowFails(await burrow(["rmi", ref]), /is used by container\(s\) user/);
-    ok(await burrow(["rmi", "-f", ref]));
+    await create("user2", ref);
+    const [info] = JSON.parse(ok(await burrow(["inspect", "user"]))) as { Image: string }[];
+    const id = info!.Image.replace(/^sha256:/, "");
+    // As udocker's rmi: the name goes, exit 0, and one line says the containers keep the files.
+    const rmi = await burrow(["rmi", ref]);
+    assert.equal(rmi.code, 0, show(rmi));
+    assert.match(rmi.stdout, /^Untagged: /m);
+    assert.equal(
+      rmi.stderr,
+      `Kept ${id.slice(0, 12)} for container(s) user, user2: its files go when the last of them is removed\n`,
+    );
     assert.doesNotMatch(ok(await burrow(["images"])), /ct-rmi/);
     assert.equal(ok(await burrow(["run", "user", "echo", "still runs"])), "still runs\n");
+    ok(await burrow(["rm", "user"]));
+    assert.ok(fs.existsSync(path.join(home.burrowDir, "images", id)), "kept for user2");
+    assert.equal(ok(await burrow(["run", "user2", "echo", "still runs"])), "still runs\n");
+    const rm = await burrow(["rm", "user2"]);
+    assert.equal(rm.code, 0, show(rm));
+    assert.match(
+      rm.stderr,
+      /^Deleted image [a-f0-9]{12}: rmi removed its name, and its last container is gone$/m,
+    );
+    assert.ok(!fs.existsSync(path.join(home.burrowDir, "images", id)), "gone with the last container");
   });
 });
 

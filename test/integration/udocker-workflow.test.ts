@@ -169,9 +169,10 @@ describe("a udocker user's session, step by step in one store", () => {
     assert.deepEqual(entry?.names, ["work"]);
     assert.equal(await psNamed("mycont"), undefined);
 
+    // udocker users read and edit the container's files there: its whole root file system.
     const p = ok(await burrow(["inspect", "-p", "work"])).trim();
-    assert.ok(p.startsWith(path.join(home.burrowDir, "containers", workId)), p);
-    assert.ok(fs.statSync(p).isDirectory(), p);
+    assert.equal(p, path.join(home.burrowDir, "containers", workId, "rootfs"));
+    assert.ok(fs.existsSync(path.join(p, "bin/busybox")), p);
   });
 
   test("run twice: the second run sees what the first wrote", async () => {
@@ -408,5 +409,190 @@ describe("a udocker user's session, step by step in one store", () => {
   test("burrow help lists the session's commands", async () => {
     const out = ok(await burrow(["help"]));
     for (const c of COMMANDS) assert.match(out, new RegExp(`^\\s*burrow ${c}\\b`, "m"), `help lists ${c}`);
+  });
+});
+
+/** The container's record as the store holds it. */
+function recordOf(id: string): { engine?: string; execmode?: string } {
+  return JSON.parse(
+    fs.readFileSync(path.join(home.burrowDir, "containers", id, "container.json"), "utf8"),
+  ) as { engine?: string; execmode?: string };
+}
+
+describe("udocker's scripts, unchanged (issue 11)", () => {
+  test("the seed article's script: pull; create --name=_; setup --execmode=F1 _; run --nosysdirs _ ...", async () => {
+    ok(await burrow(["pull", ref]));
+    const id = ok(await burrow(["create", "--name=_", ref])).trim();
+    assert.match(id, /^[a-f0-9]{64}$/);
+    const setup = await burrow(["setup", "--execmode=F1", "_"]);
+    assert.equal(setup.code, 0, show(setup));
+    assert.match(
+      setup.stderr,
+      /^burrow: execmode F1 is udocker's fakechroot mode, which burrow does not have; using \S+, the fastest engine that works here$/m,
+    );
+    // The article runs /bin/bash; the test image is Alpine, whose shell is /bin/sh.
+    assert.equal(
+      ok(await burrow(["run", "--nosysdirs", "_", "/bin/sh", "-c", 'echo "hello from inside udocker!"'])),
+      "hello from inside udocker!\n",
+    );
+  });
+
+  test("udocker's names are taken (_tmp, -x, a:b) and docker's (my.box); a name starting with - after --", async () => {
+    for (const name of ["_tmp", "my.box", "a:b"]) {
+      const id = ok(await burrow(["create", `--name=${name}`, ref])).trim();
+      assert.equal((await psNamed(name))?.id, id);
+      assert.equal(ok(await burrow(["run", name, "echo", name])), `${name}\n`);
+    }
+    const dash = ok(await burrow(["create", "--name=-x", ref])).trim();
+    assert.equal((await psNamed("-x"))?.id, dash);
+    assert.equal(ok(await burrow(["run", "--", "-x", "echo", "dash"])), "dash\n");
+    assert.match(ok(await burrow(["setup", "--", "-x"])), /^-x: engine automatic/);
+    assert.equal(
+      ok(await burrow(["inspect", "-p", "--", "-x"])).trim(),
+      path.join(home.burrowDir, "containers", dash, "rootfs"),
+    );
+    ok(await burrow(["name", "--", "-x", "-y"]));
+    assert.deepEqual((await psNamed("-x"))?.names, ["-x", "-y"]);
+    assert.deepEqual(ok(await burrow(["rm", "--", "-y", "_tmp", "my.box", "a:b"])).split("\n"), [
+      "-y",
+      "_tmp",
+      "my.box",
+      "a:b",
+      "",
+    ]);
+    assert.equal(await psNamed("-x"), undefined);
+  });
+
+  test("a name udocker refuses (/ . space [ ]) is refused with udocker's rule named; nothing is made", async () => {
+    const before = containerDirs().sort();
+    for (const name of ["a/b", ".x", "_.x", "my box", "a[1]"]) {
+      burrowFails(
+        await burrow(["create", `--name=${name}`, ref]),
+        /^burrow: invalid container name ".*": udocker's rule refuses \/ \. space \[ \] in a name, and docker's takes dots only after a letter or digit \(my\.box\): pick another$/m,
+      );
+    }
+    burrowFails(await burrow(["name", "_", "a/b"]), /udocker's rule refuses/);
+    assert.deepEqual(containerDirs().sort(), before);
+  });
+
+  test("a container name resolves before an image name: run, inspect, setup, verify", async () => {
+    ok(await burrow(["tag", ref, "shadow:1"]));
+    const id = ok(await burrow(["create", "--name=shadow:1", ref])).trim();
+    ok(await burrow(["run", "shadow:1", "sh", "-c", "echo container > /marker"]));
+    assert.equal(ok(await burrow(["run", "shadow:1", "cat", "/marker"])), "container\n");
+    assert.notEqual(
+      (await burrow(["run", "--rm", imageId.slice(0, 12), "test", "-e", "/marker"])).code,
+      0,
+      "the image has no marker",
+    );
+    const [info] = JSON.parse(ok(await burrow(["inspect", "shadow:1"]))) as { Id: string }[];
+    assert.equal(info?.Id, id, "inspect shows the container");
+    assert.match(ok(await burrow(["setup", "shadow:1"])), /^shadow:1: engine /);
+    assert.equal(ok(await burrow(["verify", "shadow:1"])), "shadow:1: OK\n");
+    ok(await burrow(["rm", "shadow:1"]));
+    ok(await burrow(["rmi", "shadow:1"]));
+  });
+
+  test("setup with no mode keeps automatic selection and says what runs (udocker's default is P1)", async () => {
+    const id = ok(await burrow(["create", "--name=auto", ref])).trim();
+    assert.equal(
+      ok(await burrow(["setup", "auto"])),
+      "auto: engine automatic (none saved): userns runs it here, the first engine that works; udocker's default, P1 (PRoot), is 'burrow setup --execmode=P1 auto'\n",
+    );
+    assert.match(
+      ok(await burrow(["setup", "auto"], { env: { BURROW_TEST_DISABLE_ENGINES: "userns" } })),
+      /^auto: engine automatic \(none saved\): runc runs it here/,
+    );
+    assert.equal(recordOf(id).engine, undefined, "nothing saved");
+  });
+
+  for (const mode of ["R1", "R2", "R3"]) {
+    test(`setup --execmode=${mode}: runc runs it, root emulated so that software installs`, async () => {
+      const name = `rmode-${mode}`;
+      const id = ok(await burrow(["create", `--name=${name}`, ref])).trim();
+      const setup = await burrow(["setup", `--execmode=${mode}`, name]);
+      assert.equal(setup.code, 0, show(setup));
+      if (mode === "R1") assert.equal(setup.stderr, `${name}: engine runc (execmode R1)\n`);
+      else {
+        assert.equal(
+          setup.stderr,
+          `burrow: execmode ${mode} is udocker's runc with PRoot inside it (${mode === "R2" ? "with" : "without"} seccomp) to install software as emulated root; burrow's runc engine emulates root itself, so runc runs it\n${name}: engine runc (execmode ${mode})\n`,
+        );
+      }
+      assert.equal(recordOf(id).engine, "runc");
+      assert.equal(recordOf(id).execmode, mode, "the mode is kept for setup to show");
+      assert.equal(ok(await burrow(["setup", name])), `${name}: engine runc (execmode ${mode})\n`);
+      const r = await burrow([
+        "run",
+        "--debug",
+        name,
+        "sh",
+        "-c",
+        "adduser -D -u 1234 builder && chown -R builder /home/builder && id -u && echo installed",
+      ]);
+      assert.equal(r.code, 0, show(r));
+      assert.match(r.stderr, /^burrow: debug: engine runc \(from the container's saved engine\)$/m);
+      assert.equal(r.stdout, "0\ninstalled\n");
+      assert.equal(
+        ok(await burrow(["run", name, "id", "-u", "builder"])),
+        "1234\n",
+        "the container keeps it",
+      );
+    });
+  }
+
+  test("setup --execmode=S1 (Singularity/Apptainer, not installed here) runs the fastest engine, saying so", async () => {
+    const id = ok(await burrow(["create", "--name=s1", ref])).trim();
+    const r = await burrow(["setup", "--execmode=S1", "s1"]);
+    assert.equal(r.code, 0, show(r));
+    assert.match(
+      r.stderr,
+      /^burrow: execmode S1 is udocker's Singularity\/Apptainer mode; neither is installed here and burrow has no engine for them, so userns runs it, the fastest engine that works here\ns1: engine userns \(execmode S1\)\n$/,
+    );
+    assert.equal(recordOf(id).engine, "userns");
+    assert.equal(ok(await burrow(["run", "s1", "echo", "ran"])), "ran\n");
+  });
+
+  test("rmi of the image the containers were made from: exit 0, one line, the containers still run", async () => {
+    // The session gave the image a second name (tag mine:latest): both go.
+    const rmi = await burrow(["rmi", ref, "mine:latest"]);
+    assert.equal(rmi.code, 0, show(rmi));
+    assert.match(rmi.stdout, /^Untagged: .*\nUntagged: mine:latest\n$/);
+    assert.match(
+      rmi.stderr,
+      /^Kept [a-f0-9]{12} for container\(s\) _, .*: its files go when the last of them is removed\n$/,
+    );
+    assert.equal(await imageNamed(ref), undefined);
+    assert.equal(ok(await burrow(["run", "--nosysdirs", "_", "echo", "still"])), "still\n");
+  });
+
+  test("UDOCKER_DIR names the store when BURROW_DIR is unset (udocker_test.sh T031-T033)", async () => {
+    const dir = path.join(home.dir, "udocker-test-dir");
+    ok(await burrow(["mkrepo", dir]));
+    ok(await burrow([`--repo=${dir}`, "pull", ref]));
+    ok(await burrow([`--repo=${dir}`, "verify", ref]));
+    const r = await burrow(["verify", ref], { env: { BURROW_DIR: undefined, UDOCKER_DIR: dir } });
+    assert.equal(r.code, 0, show(r));
+    assert.equal(r.stdout, `${ref}: OK\n`);
+    burrowFails(await burrow(["verify", ref], { env: { UDOCKER_DIR: dir } }), /no image/);
+  });
+
+  test("a folder holding udocker's own repository is said so in one line, and nothing of burrow's is put in it", async () => {
+    const dir = path.join(home.dir, "dot-udocker");
+    for (const d of ["repos/library/alpine", "layers", "containers", "bin", "lib"]) {
+      fs.mkdirSync(path.join(dir, d), { recursive: true });
+    }
+    await chownToTestUser(dir);
+    const before = fs.readdirSync(dir).sort();
+    const env = { BURROW_DIR: undefined, UDOCKER_DIR: dir };
+    const line = new RegExp(
+      `^burrow: ${dir} \\(UDOCKER_DIR\\) holds a udocker repository \\(its repos/ and layers/\\), which burrow does not read or mix its own store into: set BURROW_DIR \\(read before UDOCKER_DIR\\) or --repo to another folder, and pull or load the images there$`,
+      "m",
+    );
+    burrowFails(await burrow(["images"], { env }), line);
+    burrowFails(await burrow(["run", ref, "true"], { env }), line);
+    burrowFails(await burrow([`--repo=${dir}`, "pull", ref]), /\(--repo\) holds a udocker repository/);
+    burrowFails(await burrow(["mkrepo", dir]), /\(given to mkrepo\) holds a udocker repository/);
+    assert.deepEqual(fs.readdirSync(dir).sort(), before, "nothing added");
   });
 });

@@ -31,6 +31,28 @@ test("config layers: defaults < file < environment < flags", () => {
   assert.equal(fl.sources.storeDir, "flag");
 });
 
+test("UDOCKER_DIR names the store when BURROW_DIR is unset or empty; BURROW_DIR and --repo win over it", () => {
+  const u = resolveConfig({ storeDir: "/file/store" }, { ...env, UDOCKER_DIR: "/udocker/dir" }, {});
+  assert.equal(u.storeDir, "/udocker/dir");
+  assert.equal(u.sources.storeDir, "env");
+  assert.equal(
+    resolveConfig({}, { ...env, BURROW_DIR: "", UDOCKER_DIR: "/udocker/dir" }, {}).storeDir,
+    "/udocker/dir",
+  );
+  assert.equal(
+    resolveConfig({}, { ...env, BURROW_DIR: "/env/store", UDOCKER_DIR: "/udocker/dir" }, {}).storeDir,
+    "/env/store",
+  );
+  assert.equal(
+    resolveConfig({}, { ...env, UDOCKER_DIR: "/udocker/dir" }, { repo: "/flag/store" }).storeDir,
+    "/flag/store",
+  );
+  assert.equal(
+    resolveConfig({ storeDir: "/file/store" }, { ...env, UDOCKER_DIR: "" }, {}).storeDir,
+    "/file/store",
+  );
+});
+
 test("relative --repo is resolved against the working directory", () => {
   assert.equal(resolveConfig({}, env, { repo: "rel" }).storeDir, path.resolve("rel"));
 });

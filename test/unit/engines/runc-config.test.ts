@@ -13,7 +13,12 @@ import {
 import type { BundleOptions } from "../../../engines/runc/config.js";
 import { fakeRootSeccomp, seccompArchitectures } from "../../../engines/runc/seccomp.js";
 import { classify, isRuntimeMessage } from "../../../engines/runc/failure.js";
-import { parseFlavor, parseRuntimeVersion, versionAtLeast } from "../../../engines/runc/index.js";
+import {
+  createEngine,
+  parseFlavor,
+  parseRuntimeVersion,
+  versionAtLeast,
+} from "../../../engines/runc/index.js";
 
 const INIT = "/pkg/vendor/linux-x64/burrow-runc-init";
 
@@ -272,7 +277,17 @@ describe("runc's log and version", () => {
     assert.equal(versionAtLeast("2.0", [1, 1]), true);
     assert.equal(parseFlavor(undefined), "runc");
     assert.equal(parseFlavor("runc:crun"), "crun");
-    assert.equal(parseFlavor("R2"), "crun");
+    assert.equal(parseFlavor("R2"), undefined, "udocker's R2 is runc with emulated root, not crun");
     assert.equal(parseFlavor("podman"), undefined);
+  });
+
+  test("the registry's factory takes the setting's variant: runc:crun runs crun; an unknown variant is refused", () => {
+    assert.equal(createEngine({ storeRoot: undefined, env: {}, variant: "crun" }).flavor, "crun");
+    assert.equal(createEngine({ storeRoot: undefined, env: {} }).flavor, "runc");
+    assert.equal(createEngine({ storeRoot: undefined, env: { BURROW_RUNC_FLAVOR: "crun" } }).flavor, "crun");
+    assert.throws(
+      () => createEngine({ storeRoot: undefined, env: {}, variant: "R2" }),
+      /the runc engine has no variant "R2": use runc or runc:crun/,
+    );
   });
 });

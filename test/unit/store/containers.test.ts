@@ -6,6 +6,7 @@ import os from "node:os";
 import path from "node:path";
 import { Containers, checkContainerName } from "../../../src/store/containers.js";
 import { BurrowError } from "../../../src/errors.js";
+import { updateContainerEngine } from "../../../src/install/container-engine.js";
 
 /** A fresh containers folder with its locks folder beside it. */
 function fresh(): Containers {
@@ -44,7 +45,7 @@ describe("container names", () => {
     const c = fresh();
     await c.make(IMAGE, undefined, "dev", "overlay");
     await rejectsBurrowError(() => c.make(IMAGE, undefined, "dev", "overlay"), /in use/);
-    await rejectsBurrowError(() => c.make(IMAGE, undefined, "-bad", "overlay"), /invalid container name/);
+    await rejectsBurrowError(() => c.make(IMAGE, undefined, "a/b", "overlay"), /invalid container name/);
     assert.throws(() => checkContainerName("b".repeat(64)), /64-digit/);
     assert.equal(c.list().length, 1);
   });
@@ -91,6 +92,18 @@ describe("clone, protect, remove", () => {
     assert.equal(fs.readFileSync(path.join(c.layerPath(rec), "hello"), "utf8"), "hi\n");
     assert.ok(fs.statSync(path.join(c.path(copy.id), "work")).isDirectory());
     assert.equal(c.layerBytes(copy), "changed\n".length);
+  });
+
+  test("clone keeps the engine and the udocker execmode setup saved", async () => {
+    const c = fresh();
+    const rec = await c.make(IMAGE, "alpine", "r3", "overlay");
+    await updateContainerEngine(c, c.locks, rec.id, "runc", "R3");
+    const copy = await c.clone("r3", "r3b");
+    assert.equal(copy.engine, "runc");
+    assert.equal(copy.execmode, "R3");
+    assert.equal(c.read(copy.id)?.execmode, "R3");
+    await updateContainerEngine(c, c.locks, rec.id, "proot");
+    assert.equal(c.read(rec.id)?.execmode, undefined, "--engine forgets the execmode");
   });
 
   test("a protected container refuses removal until unprotected; removal leaves nothing behind", async () => {

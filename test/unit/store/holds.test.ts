@@ -21,6 +21,7 @@ import {
   sweepHolds,
 } from "../../../src/store/holds.js";
 import { processStart } from "../../../src/run/state.js";
+import { Containers } from "../../../src/store/containers.js";
 import { ImageNotFoundError } from "../../../src/errors.js";
 
 function digest(s: string): string {
@@ -201,5 +202,27 @@ describe("rmi of a held image", () => {
     assert.ok(present(store, marked.id), "the second run holds it");
     await second.release();
     assert.ok(!present(store, marked.id));
+  });
+
+  test("rmi of an image containers were made from: the name goes, the files stay until the last container goes", async () => {
+    const store = newStore();
+    const img = addImage(store, "used");
+    const containers = new Containers(path.join(store.paths.root, "containers"), store.paths.locks);
+    fs.mkdirSync(containers.dir);
+    const a = await containers.make(img.id, "used", "a", "overlay");
+    const b = await containers.make(img.id, "used", "b", "overlay");
+    store.removeRef("docker.io/library/used:latest");
+    assert.equal(await removeImageUnlessHeld(store, img.id), undefined, "kept for its containers");
+    assert.ok(present(store, img.id));
+    assert.deepEqual(removedImages(store), new Set([img.id]), "marked removed (images lists it no more)");
+    await sweepHolds(store);
+    assert.ok(present(store, img.id), "the sweep keeps it while containers use it");
+    containers.remove(a.id);
+    assert.equal(await finishRemoval(store, img.id), false, "one container is left");
+    assert.ok(present(store, img.id));
+    containers.remove(b.id);
+    assert.ok(await finishRemoval(store, img.id), "the last container is gone");
+    assert.ok(!present(store, img.id));
+    assert.deepEqual(removedImages(store), new Set());
   });
 });
