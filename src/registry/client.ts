@@ -976,12 +976,15 @@ function sourcesFailed(
   what: string,
   failures: { source: Source; err: unknown }[],
 ): BurrowError {
-  const tried = failures.map((f) => `${f.source.label}: ${describeCause(f.err)}`).join("; ");
+  // The advice each failure carries for a lone registry ("check the address") is said once, at the end.
+  const reason = (err: unknown): string =>
+    describeCause(err).replace(/; check the address(?: or use --insecure for plain HTTP)?$/, "");
+  const tried = failures.map((f) => `${f.source.label}: ${reason(f.err)}`).join("; ");
   const ownAsked = failures.some((f) => !f.source.mirror);
   const message =
     `cannot fetch ${what}: tried ${tried}` +
     (ownAsked ? "" : ` (${ref.registry} itself is not asked: its mirrors say nofallback)`) +
-    `; check the mirrors (burrow showconf) or the name`;
+    `; check the addresses, the mirrors (burrow showconf) and the name`;
   const last = failures[failures.length - 1]?.err;
   return failures.every((f) => f.err instanceof ManifestUnknownError)
     ? new ManifestUnknownError(message, { cause: last })
