@@ -57,7 +57,8 @@ export class ShowconfCommand extends BurrowCommand {
     }
     this.context.stdout.write(`configFile: ${config.configFile}\n`);
     for (const [k, v] of rows) {
-      const shown = Array.isArray(v) ? v.join(",") : v === undefined ? "" : String(v);
+      // Mirror rules hold comma lists of their own: they are separated as BURROW_REGISTRY_MIRRORS separates them.
+      const shown = Array.isArray(v) ? v.join(k === "mirrors" ? ";" : ",") : v === undefined ? "" : String(v);
       this.context.stdout.write(`${k}: ${shown}  (${config.sources[k]})\n`);
     }
     return 0;
