@@ -28,6 +28,9 @@ export async function makeRegistryClient(
     const arg = parseRegistryArg(registryArg);
     if (arg.scheme === "http") plainHttp.add(arg.registry);
   }
+  // A host named as an http:// mirror speaks plain HTTP as itself too (`burrow login` to that mirror).
+  for (const rule of config.mirrors)
+    for (const m of rule.mirrors) if (m.scheme === "http") plainHttp.add(m.host);
   const paths = { storeDir: store.paths.root, dockerConfigDir: config.dockerConfigDir };
   return new RegistryClient({
     insecure: (registry) => plainHttp.has(registry) || isInsecureRegistry(config, registry),

@@ -151,6 +151,8 @@ test("a plain `burrow pull alpine` works through a mirror standing in for Docker
       "hello from the mirror\n",
     );
     assert.match(ok(await burrow(["search", "--list-tags", "alpine"])), /^latest$/m);
+    // A host named as an http:// mirror is plain HTTP when named itself too (no BURROW_INSECURE_REGISTRIES).
+    assert.match(ok(await burrow(["search", "--list-tags", `${plain()}/library/alpine`])), /^latest$/m);
   });
 });
 
