@@ -231,3 +231,25 @@ test("offline: nothing is sent to any mirror or registry", async () => {
     assert.deepEqual(mirror!.requests, []);
   });
 });
+
+test("a manifest asked for by digest that a mirror answers with other bytes falls through", async () => {
+  await withRegistries(2, async ([bad, origin]) => {
+    const pushed = origin!.pushImage("team/tool", "1.0", linuxAmd64);
+    const other = bad!.pushImage("team/tool", "2.0", linuxAmd64, Buffer.from("another layer"));
+    bad!.manifests.set(`team/tool@${pushed.digest}`, bad!.manifests.get(`team/tool@${other.digest}`)!);
+    const debug: string[] = [];
+    const c = client(`${origin!.host}=http://${bad!.host}`, {}, debug);
+    const img = await c.resolveImage(
+      parseReference(`${origin!.host}/team/tool@${pushed.digest}`),
+      linuxAmd64,
+    );
+    assert.equal(img.manifestDigest, pushed.digest);
+    assert.equal(img.source, origin!.host);
+    assert.ok(
+      debug.some(
+        (l) => l.includes(`mirror http://${bad!.host} failed`) && /does not match its digest/.test(l),
+      ),
+      debug.join("\n"),
+    );
+  });
+});
