@@ -389,6 +389,19 @@ test("offline: nothing reaches any server; a missing image is one line (1 for pu
       burrowFails(await burrow(["--offline", "create", "--name", "c1", "alpine"]), offline);
       burrowFails(await burrow(["--offline", "search", "--list-tags", "alpine"]), /offline/);
       burrowFails(await burrow(["--offline", "search", "alpine"]), /offline/);
+      // Names are not looked up either: an unresolvable host gives the offline line, not "no such host".
+      const unresolvable = { BURROW_REGISTRY_MIRRORS: "docker.io=https://mirror.invalid" };
+      for (const args of [
+        ["search", "--list-tags", "registry.invalid/team/tool"],
+        ["search", "--list-tags", "alpine"],
+        ["login", "-u", "u", "--password-stdin", "registry.invalid"],
+      ]) {
+        const r = await burrow(["--offline", ...args], { env: unresolvable, input: "pw" });
+        burrowFails(
+          r,
+          /burrow is offline \(--offline or BURROW_OFFLINE=1\) and will not contact [a-z.]+\.invalid/,
+        );
+      }
       // install: its binaries' host is served here, and would answer.
       const manifest = path.join(home.dir, "manifest.json");
       fs.writeFileSync(
