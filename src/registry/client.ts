@@ -65,6 +65,11 @@ export interface RegistryClientOptions {
   mirrors?: (registry: string) => MirrorRule | undefined;
   /** No network at all: every request is refused with OfflineError before anything is sent. */
   offline?: boolean;
+  /**
+   * The connect (and TLS handshake) timeout for a mirror that another place comes after (default 5 s, or
+   * the connect timeout when that is shorter): a mirror behind a firewall that drops packets costs little.
+   */
+  mirrorConnectMs?: number;
 }
 
 /** A manifest as fetched: its digest, its media type and the exact bytes. */
@@ -164,6 +169,8 @@ interface MirrorHost {
 
 /** Tries a mirror gets when another place comes after it: a failing mirror should not hold up a pull. */
 const MIRROR_TRIES = 2;
+/** The connect timeout of such a mirror, in ms (a mirror is near: on the site's network). */
+const MIRROR_CONNECT_MS = 5_000;
 
 /** A client for OCI/Docker registries; one per CLI invocation, caching endpoints and tokens for its life. */
 export class RegistryClient {
@@ -224,6 +231,14 @@ export class RegistryClient {
   private triesFor(registry: string): number {
     const mirror = this.mirrorHosts.get(registry);
     return mirror && !mirror.last ? Math.min(MIRROR_TRIES, this.retry.tries) : this.retry.tries;
+  }
+
+  /** The timeouts of requests to `registry`: a shorter connect timeout for a mirror that others come after. */
+  private timeoutsFor(registry: string): Timeouts {
+    const mirror = this.mirrorHosts.get(registry);
+    if (!mirror || mirror.last) return this.timeouts;
+    const connect = Math.min(this.timeouts.connect, this.options.mirrorConnectMs ?? MIRROR_CONNECT_MS);
+    return { ...this.timeouts, connect };
   }
 
   /**
@@ -827,7 +842,13 @@ export class RegistryClient {
       tries.count++;
       let res: RawResponse;
       try {
-        res = await this.sendFollowing(url, headers, opts.rejectUnauthorized, opts.signal);
+        res = await this.sendFollowing(
+          url,
+          headers,
+          opts.rejectUnauthorized,
+          opts.signal,
+          this.timeoutsFor(opts.registry),
+        );
       } catch (err) {
         if (opts.signal?.aborted || !isRetryableError(err) || tries.count >= this.triesFor(opts.registry))
           throw err;
@@ -848,6 +869,7 @@ export class RegistryClient {
     startHeaders: Record<string, string>,
     rejectUnauthorized: boolean,
     signal: AbortSignal | undefined,
+    timeouts: Timeouts,
   ): Promise<RawResponse> {
     if (this.options.offline) {
       throw new OfflineError(
@@ -869,7 +891,8 @@ export class RegistryClient {
         // Only the registry itself is insecure; blob storage it redirects to is verified.
         rejectUnauthorized: sameOrigin ? rejectUnauthorized : true,
         agent: this.agents.for(url),
-        timeouts: this.timeouts,
+        // The shorter connect timeout of a mirror is for the mirror, not for the storage it redirects to.
+        timeouts: sameOrigin ? timeouts : this.timeouts,
         signal,
       });
       this.options.debug?.(`GET ${redact(url)} -> ${res.status}`);

@@ -5,6 +5,7 @@ import fs from "node:fs";
 import http from "node:http";
 import os from "node:os";
 import path from "node:path";
+import net from "node:net";
 import type { AddressInfo } from "node:net";
 import { RegistryClient } from "../../../src/registry/client.js";
 import type { RegistryClientOptions } from "../../../src/registry/client.js";
@@ -252,4 +253,37 @@ test("a manifest asked for by digest that a mirror answers with other bytes fall
       debug.join("\n"),
     );
   });
+});
+
+test("a mirror that never answers (a silent firewall) is given up after its short connect timeout", async () => {
+  // Accepts TCP and then says nothing, so the TLS handshake never completes.
+  const sockets = new Set<net.Socket>();
+  const silent = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on("error", () => undefined);
+  });
+  await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+  const port = (silent.address() as AddressInfo).port;
+  try {
+    await withRegistries(1, async ([origin]) => {
+      const pushed = origin!.pushImage("team/tool", "1.0", linuxAmd64);
+      const debug: string[] = [];
+      const c = client(`${origin!.host}=https://127.0.0.1:${port}`, { mirrorConnectMs: 150 }, debug);
+      const started = Date.now();
+      const img = await c.resolveImage(parseReference(`${origin!.host}/team/tool:1.0`), linuxAmd64);
+      assert.equal(img.manifestDigest, pushed.digest);
+      assert.ok(Date.now() - started < 5_000, `took ${Date.now() - started} ms`);
+      assert.ok(
+        debug.some((l) => l.includes(`mirror https://127.0.0.1:${port} failed`)),
+        debug.join("\n"),
+      );
+      // Down for the rest of the run: the next fetch does not wait for it again.
+      const again = Date.now();
+      await c.listTags(parseReference(`${origin!.host}/team/tool`));
+      assert.ok(Date.now() - again < 100, `took ${Date.now() - again} ms`);
+    });
+  } finally {
+    for (const s of sockets) s.destroy();
+    await new Promise<void>((resolve) => silent.close(() => resolve()));
+  }
 });
