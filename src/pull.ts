@@ -349,7 +349,9 @@ async function buildImage(
         // blob reads as a corrupt layer), that is the error to report.
         stream?.destroy();
         await downloads.get(layer.digest);
-        if (stream !== undefined && store.hasBlob(layer.digest)) throw new StreamedBytesReplaced();
+        if (stream !== undefined && client.hasMirrors(ref) && store.hasBlob(layer.digest)) {
+          throw new StreamedBytesReplaced();
+        }
         throw err instanceof DigestMismatchError ? forged(ref.toString(), err.message, { cause: err }) : err;
       }
       ev.extracted?.(layer.digest, i);

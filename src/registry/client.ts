@@ -222,6 +222,11 @@ export class RegistryClient {
     return this.options.insecure?.(registry) ?? false;
   }
 
+  /** Whether `ref`'s registry has mirrors: its blobs may then come from more than one place. */
+  hasMirrors(ref: Reference): boolean {
+    return (this.options.mirrors?.(ref.registry)?.mirrors.length ?? 0) > 0;
+  }
+
   /** The host[:port] that serves the registry API of a registry or mirror host. */
   private apiHost(registry: string): string {
     return this.mirrorHosts.has(registry) ? registry : registryApiHost(registry);
