@@ -151,6 +151,9 @@ test("a plain `burrow pull alpine` works through a mirror standing in for Docker
       "hello from the mirror\n",
     );
     assert.match(ok(await burrow(["search", "--list-tags", "alpine"])), /^latest$/m);
+    // udocker's form names Docker Hub by URL: its mirrors still apply.
+    const viaArg = ok(await burrow(["pull", "--registry=https://registry-1.docker.io", "alpine"]));
+    assert.match(viaArg, /^Status: Image is up to date for docker\.io\/library\/alpine:latest$/m);
     // A host named as an http:// mirror is plain HTTP when named itself too (no BURROW_INSECURE_REGISTRIES).
     assert.match(ok(await burrow(["search", "--list-tags", `${plain()}/library/alpine`])), /^latest$/m);
   });
