@@ -10,7 +10,7 @@ export class InstallCommand extends BurrowCommand {
     details: `
       Reads the pinned manifest (\`vendor/manifest.json\` in the package: name, version, platform, URL and sha256 of each binary) and downloads every binary listed for this platform into the store's \`bin/\`, where the engines look first after their override variables (BURROW_PROOT, BURROW_RUNC, BURROW_CRUN). Each download is checked against its sha256 while it streams and is put in place only when it matches; a mismatch installs nothing. A binary already there with the right checksum is skipped unless \`--force\`.
 
-      Sites that mirror the binaries set BURROW_INSTALL_URL: each binary is then fetched from \`$BURROW_INSTALL_URL/NAME-VERSION-PLATFORM\` (e.g. \`runc-1.2.5-linux-x64\`), still checked against the pinned sha256. HTTPS_PROXY, NO_PROXY and NODE_EXTRA_CA_CERTS apply as for pulls.
+      Sites that mirror the binaries set BURROW_INSTALL_URL: each binary is then fetched from \`$BURROW_INSTALL_URL/NAME-VERSION-PLATFORM\` (e.g. \`runc-1.2.5-linux-x64\`), still checked against the pinned sha256. Mirrors of a download host (BURROW_REGISTRY_MIRRORS or the config file's \`mirrors\`, e.g. \`github.com=https://mirror.example.org/github\`) are tried first with the same path under the mirror's URL, then the host itself unless the rule says nofallback. HTTPS_PROXY, NO_PROXY and NODE_EXTRA_CA_CERTS apply as for pulls.
     `,
     examples: [
       ["Install PRoot and runc for this machine", "$0 install"],
@@ -38,7 +38,9 @@ export class InstallCommand extends BurrowCommand {
       env,
       force: this.force,
       names: this.names,
+      mirrors: config.mirrors,
       fetch: {
+        offline: config.offline,
         proxy: { httpsProxy: config.httpsProxy, httpProxy: config.httpProxy, noProxy: config.noProxy },
         insecure: (host) => isInsecureRegistry(config, host),
         userAgent: `burrow/${packageVersion()} node/${process.version}`,

@@ -2,6 +2,7 @@
 import { Option } from "clipanion";
 import { BurrowCommand } from "./base.js";
 import { printableJson } from "./printable.js";
+import { formatMirrorRule } from "../registry/mirrors.js";
 
 /** Hides the password of a proxy URL such as `http://user:secret@proxy:3128`. */
 export function maskUrlPassword(value: string | undefined): string | undefined {
@@ -41,6 +42,8 @@ export class ShowconfCommand extends BurrowCommand {
       ["noProxy", config.noProxy],
       ["maxConcurrentDownloads", config.maxConcurrentDownloads],
       ["engine", config.engine],
+      ["mirrors", config.mirrors.map(formatMirrorRule)],
+      ["offline", config.offline],
     ];
     if (this.format === "json") {
       const out: Record<string, unknown> = { configFile: config.configFile };
@@ -54,7 +57,8 @@ export class ShowconfCommand extends BurrowCommand {
     }
     this.context.stdout.write(`configFile: ${config.configFile}\n`);
     for (const [k, v] of rows) {
-      const shown = Array.isArray(v) ? v.join(",") : v === undefined ? "" : String(v);
+      // Mirror rules hold comma lists of their own: they are separated as BURROW_REGISTRY_MIRRORS separates them.
+      const shown = Array.isArray(v) ? v.join(k === "mirrors" ? ";" : ",") : v === undefined ? "" : String(v);
       this.context.stdout.write(`${k}: ${shown}  (${config.sources[k]})\n`);
     }
     return 0;

@@ -4,7 +4,7 @@ import path from "node:path";
 import { createHash, randomBytes } from "node:crypto";
 import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { BurrowError, DigestMismatchError } from "../errors.js";
+import { BurrowError, DigestMismatchError, OfflineError } from "../errors.js";
 import { ProxyAgents } from "../registry/proxy.js";
 import type { ProxySettings } from "../registry/proxy.js";
 import {
@@ -31,6 +31,8 @@ export interface FetchOptions {
   retry?: Partial<RetryPolicy>;
   userAgent?: string;
   debug?: (line: string) => void;
+  /** No network at all (`--offline`): every GET is refused with OfflineError before anything is sent. */
+  offline?: boolean;
 }
 
 /** Sends GETs for one download, following redirects and retrying what is worth retrying. */
@@ -77,6 +79,11 @@ export class Fetcher {
   }
 
   private async follow(start: URL): Promise<RawResponse> {
+    if (this.options.offline) {
+      throw new OfflineError(
+        `burrow is offline (--offline or BURROW_OFFLINE=1) and will not download ${start.href}; unset it to use the network`,
+      );
+    }
     let url = start;
     for (let hop = 0; ; hop++) {
       const insecure = this.options.insecure?.(url.host) ?? false;

@@ -3,11 +3,13 @@ import fs from "node:fs";
 import path from "node:path";
 import { InvalidArgumentError } from "../errors.js";
 import { readBody } from "../registry/transport.js";
-import { Fetcher, downloadVerified, fileSha256 } from "./download.js";
+import { Fetcher, fileSha256 } from "./download.js";
 import type { FetchOptions } from "./download.js";
 import { DownloadError } from "./errors.js";
 import { downloadUrl, entriesFor, hostPlatform, parseManifest } from "./manifest.js";
 import type { Manifest, ManifestEntry } from "./manifest.js";
+import { downloadFromAny, mirroredUrls } from "./mirrored.js";
+import type { MirrorRule } from "../registry/mirrors.js";
 
 const MAX_MANIFEST_BYTES = 1024 * 1024;
 
@@ -63,6 +65,8 @@ export interface InstallRequest {
   names?: readonly string[];
   platform?: string;
   fetch?: FetchOptions;
+  /** Mirrors of the download hosts (README: Mirrors), tried before them. */
+  mirrors?: readonly MirrorRule[];
   /** Called after each binary, in manifest order. */
   onOutcome?: (o: InstallOutcome) => void;
 }
@@ -87,7 +91,7 @@ export async function installBinaries(req: InstallRequest): Promise<InstallOutco
     const outcomes: InstallOutcome[] = [];
     for (const entry of entries) {
       const dest = path.join(binDir, entry.name);
-      const url = downloadUrl(entry, manifest, req.env.BURROW_INSTALL_URL, location);
+      let url = downloadUrl(entry, manifest, req.env.BURROW_INSTALL_URL, location);
       const present = await fileSha256(dest);
       let action: InstallOutcome["action"];
       if (present === entry.sha256 && !req.force) {
@@ -95,12 +99,12 @@ export async function installBinaries(req: InstallRequest): Promise<InstallOutco
         fs.chmodSync(dest, 0o755);
         action = "skipped";
       } else {
-        await downloadVerified(fetcher, {
-          url,
-          dest,
-          sha256: entry.sha256,
-          what: `${entry.name} ${entry.version}`,
-        });
+        url = await downloadFromAny(
+          fetcher,
+          { url, dest, sha256: entry.sha256, what: `${entry.name} ${entry.version}` },
+          mirroredUrls(url, req.mirrors ?? []),
+          req.fetch?.debug,
+        );
         action = present === undefined ? "installed" : "replaced";
       }
       const outcome = { entry, dest, url: url.href, action };

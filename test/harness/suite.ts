@@ -146,3 +146,22 @@ export async function installBurrowCommand(home: TestHome): Promise<string> {
   await chownToTestUser(bin);
   return bin;
 }
+
+/**
+ * Pushes the Alpine image (as pushAlpine makes it) to the plain registry as Docker Hub names it,
+ * `library/alpine:TAG`, where a mirror of docker.io finds it (hubMirrorEnv). The bytes are the same every
+ * time, so test files pushing it at once agree.
+ */
+export async function pushHubAlpine(tag = "latest"): Promise<PushedImage> {
+  return pushImage("plain", "library/alpine", tag, [await alpineLayer()], {
+    config: { Cmd: ["/bin/sh"], Env: [`PATH=${DOCKER_PATH}`] },
+  });
+}
+
+/**
+ * BURROW_REGISTRY_MIRRORS that makes the plain registry stand in for Docker Hub, mirror only (README:
+ * Mirrors), so that `burrow pull alpine` works in the tests and never reaches the internet.
+ */
+export function hubMirrorEnv(): { BURROW_REGISTRY_MIRRORS: string } {
+  return { BURROW_REGISTRY_MIRRORS: `docker.io=http://${testEnv().registries.plain.host},nofallback` };
+}

@@ -58,6 +58,8 @@ const lines: string[][] = [
   ["--repo", "/s", "run", "alpine", "true"],
   ["-D", "--insecure", "run", "-q", "alpine"],
   ["--repo=/s", "-q", "run", "--rm", "alpine"],
+  ["run", "--offline", "--rm", "alpine"],
+  ["--offline", "run", "alpine", "true"],
 ];
 
 test("burrow run: the direct reader reads each command line as clipanion does", () => {
