@@ -5,6 +5,9 @@
 #
 #   sh engines/proot/build.sh               build (or bring up to date); a failed build fails
 #   sh engines/proot/build.sh --if-missing  install time: only when no binary is there, never fails
+#   PROOT_CROSS_COMPILE=aarch64-linux-gnu- sh engines/proot/build.sh
+#       cross-builds vendor/linux-arm64/proot on another machine (Debian: apt-get install
+#       gcc-aarch64-linux-gnu libc6-dev-arm64-cross); not part of `npm run build`
 #
 # Needs a C compiler with a static C library, GNU make and binutils (ar, objcopy, objdump; Debian:
 # apt-get install gcc make libc6-dev). Without them it prints one notice line and succeeds: the
@@ -28,11 +31,20 @@ notice() {
 }
 
 [ "$(uname -s)" = Linux ] || exit 0
-case $(uname -m) in
+cross=${PROOT_CROSS_COMPILE:-}
+machine=$(uname -m)
+if [ -n "$cross" ]; then
+	machine=$("${cross}gcc" -dumpmachine 2>/dev/null) || {
+		echo "proot: no ${cross}gcc for PROOT_CROSS_COMPILE=$cross" >&2
+		exit 1
+	}
+	machine=${machine%%-*}
+fi
+case $machine in
 x86_64) arch=x64 ;;
 aarch64 | arm64) arch=arm64 ;;
 ppc64le) arch=ppc64 ;;
-*) arch=$(uname -m) ;;
+*) arch=$machine ;;
 esac
 outdir=$root/vendor/linux-$arch
 out=$outdir/proot
@@ -50,7 +62,9 @@ if [ ! -f "$src/$proot_tar" ] || [ ! -f "$src/$talloc_tar" ]; then
 fi
 
 cc=
-for candidate in ${CC:-} cc gcc clang; do
+candidates="${CC:-} cc gcc clang"
+[ -n "$cross" ] && candidates=${cross}gcc
+for candidate in $candidates; do
 	command -v "$candidate" >/dev/null 2>&1 || continue
 	if printf 'int main(void) { return 0; }\n' | "$candidate" -static -x c -o /dev/null - >/dev/null 2>&1; then
 		cc=$candidate
@@ -61,7 +75,7 @@ if [ -z "$cc" ]; then
 	notice "no C compiler with a static C library (Debian: apt-get install gcc libc6-dev)"
 	exit 0
 fi
-for tool in make ar objcopy objdump sha256sum tar gzip; do
+for tool in make "${cross}ar" "${cross}objcopy" "${cross}objdump" sha256sum tar gzip; do
 	if ! command -v "$tool" >/dev/null 2>&1; then
 		notice "no $tool (Debian: apt-get install make binutils coreutils tar gzip)"
 		exit 0
@@ -102,14 +116,14 @@ build() {
 	release=${rest#*.}
 	"$cc" ${CFLAGS:--O2} -Wall -I"$here/talloc" -I"$t" -DTALLOC_BUILD_VERSION_MAJOR="$major" \
 		-DTALLOC_BUILD_VERSION_MINOR="$minor" -DTALLOC_BUILD_VERSION_RELEASE="$release" \
-		-c "$t/talloc.c" -o "$t/talloc.o" && ar rcs "$t/libtalloc.a" "$t/talloc.o" || return
+		-c "$t/talloc.c" -o "$t/talloc.o" && "${cross}ar" rcs "$t/libtalloc.a" "$t/talloc.o" || return
 	# PRoot's makefile adds its own flags to these (and asks pkg-config for talloc's, which may
 	# answer nothing). The version is given: without it the makefile asks git, which would
 	# describe burrow's repository.
 	CFLAGS="${CFLAGS:--O2} -I$t" LDFLAGS="-static -s -L$t -ltalloc" \
-		make -C "$tmp/proot-$PROOT_VERSION/src" -j"$jobs" proot CC="$cc" \
+		make -C "$tmp/proot-$PROOT_VERSION/src" -j"$jobs" proot CC="$cc" CROSS_COMPILE="$cross" \
 		GIT_VERSION="$PROOT_VERSION" GIT_COMMIT= VERSION="$PROOT_VERSION" || return
-	"$tmp/proot-$PROOT_VERSION/src/proot" --version >/dev/null || return
+	[ -n "$cross" ] || "$tmp/proot-$PROOT_VERSION/src/proot" --version >/dev/null || return
 	mkdir -p "$outdir" &&
 		cp "$tmp/proot-$PROOT_VERSION/COPYING" "$outdir/proot.COPYING" &&
 		cp "$t/LICENSE" "$outdir/talloc.LICENSE" &&
