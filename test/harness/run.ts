@@ -239,7 +239,7 @@ async function setUp(setup: Setup): Promise<void> {
   await ensurePrerequisites(log);
   // The userns helper is built by `npm run build` when a C compiler is there; on a fresh machine the
   // compiler may only have been installed just now, so build it if it is still missing.
-  for (const engine of ["userns", "runc"]) {
+  for (const engine of ["userns", "runc", "proot"]) {
     const built = await runProgram(
       "sh",
       [path.join(REPO_ROOT, `engines/${engine}/build.sh`), "--if-missing"],

@@ -17,7 +17,7 @@ import type { ProcResult } from "../harness/proc.js";
 import { removeTree } from "../harness/remove-tree.js";
 
 const ARCH_DIR = `linux-${process.arch}`;
-const HELPERS = ["burrow-ns", "burrow-runc-init"];
+const HELPERS = ["burrow-ns", "burrow-runc-init", "proot"];
 const NPM_TIMEOUT_MS = 300_000;
 
 /** Scratch for the tarballs (readable by the test user), and the user's fresh home. */
@@ -121,6 +121,15 @@ describe("npm pack", () => {
       "package/engines/userns/burrow-ns.h",
       "package/engines/runc/build.sh",
       "package/engines/runc/init.c",
+      // The static PRoot: its licences and the note of where its source is, the source, and its build.
+      ...["proot.COPYING", "proot.SOURCE", "talloc.LICENSE", "talloc.COPYING"].map(
+        (f) => `package/vendor/${ARCH_DIR}/${f}`,
+      ),
+      ...["proot_5.4.0.orig.tar.gz", "talloc-2.4.3.tar.gz", "SHA256SUMS"].map(
+        (f) => `package/vendor/src/${f}`,
+      ),
+      "package/engines/proot/build.sh",
+      "package/engines/proot/talloc/replace.h",
     ];
     for (const f of expected) assert.ok(files.has(f), `${f} is not in the tarball:\n${list.join("\n")}`);
     const unwanted = list.filter(
@@ -204,6 +213,93 @@ describe("npm exec --package=TARBALL -- burrow, as a user with an empty HOME", (
   });
 });
 
+describe("user namespaces off, no proot on PATH, no network: npm exec ... burrow run falls back to the package's PRoot", () => {
+  /** A PATH with every program of the test user's PATH but proot, as symlinks (scratch/no-proot-bin). */
+  let noProot = "";
+
+  before(async () => {
+    noProot = path.join(scratch, "no-proot-bin");
+    await fsp.mkdir(noProot);
+    await fsp.chmod(noProot, 0o755);
+    for (const dir of (userEnv().PATH ?? "").split(":")) {
+      if (!fs.existsSync(dir)) continue;
+      for (const name of fs.readdirSync(dir)) {
+        const link = path.join(noProot, name);
+        if (name === "proot" || fs.existsSync(link)) continue;
+        await fsp.symlink(path.join(dir, name), link).catch(() => undefined);
+      }
+    }
+  });
+
+  /**
+   * `npm exec --offline --package=TARBALL -- burrow ARGS` as the test user, in a user namespace of its own
+   * (mapped to root: only root there can lower the limit) whose user.max_user_namespaces is 0, so that no
+   * further user namespace can be made (the userns engine and rootless runc need one), and in a network
+   * namespace of its own (only a loopback that is down: nothing can be reached, not even the test registries).
+   */
+  function confined(args: string[]): Promise<ProcResult> {
+    const script = 'echo 0 > /proc/sys/user/max_user_namespaces && exec "$@"';
+    const npm = ["npm", "exec", "--yes", "--offline", `--package=${tarball}`, "--", "burrow", ...args];
+    return asUser(
+      ["/usr/bin/unshare", "--user", "--map-root-user", "--net", "/bin/sh", "-c", script, "sh", ...npm],
+      userEnv({ PATH: noProot, npm_config_offline: "true" }),
+    );
+  }
+
+  test("the PATH has no proot, and the namespace refuses new user namespaces", async () => {
+    const r = await asUser(
+      [
+        "/usr/bin/unshare",
+        "--user",
+        "--map-root-user",
+        "--net",
+        "/bin/sh",
+        "-c",
+        'echo 0 > /proc/sys/user/max_user_namespaces && command -v proot; unshare --user true; echo "unshare: $?"',
+      ],
+      userEnv({ PATH: noProot }),
+    );
+    assert.match(r.stdout, /^unshare: 1$/m, show(r));
+    assert.doesNotMatch(r.stdout, /proot/, "no proot on PATH");
+  });
+
+  test("burrow run picks proot by itself, says why under --debug, and runs the package's PRoot", async () => {
+    const r = await confined(["run", "--debug", "--pull", "never", image, "cat", "/etc/alpine-release"]);
+    assert.equal(r.code, 0, show(r));
+    assert.match(r.stdout, /^3\.\d+\.\d+\n$/);
+    assert.match(
+      r.stderr,
+      /^burrow: debug: engine proot \(userns: user namespaces are disabled on this machine .*; runc: .*user namespaces are disabled .*\)$/m,
+      show(r),
+    );
+    const info = await confined(["info"]);
+    assert.equal(info.code, 0, show(info));
+    assert.match(info.stdout, /^default engine:\s+proot\b/m);
+    const proot = /^ {2}proot: (.*)\n {4}binary: +(\S+)\n {4}version: +(.*)$/m.exec(info.stdout);
+    assert.ok(proot, `no proot entry in:\n${info.stdout}`);
+    assert.equal(proot[1], "usable");
+    assert.match(proot[2]!, new RegExp(`/node_modules/burrow/vendor/${ARCH_DIR}/proot$`));
+    assert.match(proot[3]!, /^5\.4\.0 /);
+    // Nothing was downloaded: no `burrow install` into the store's bin/.
+    const bin = path.join(home.dir, ".local", "share", "burrow", "bin");
+    assert.deepEqual(fs.existsSync(bin) ? fs.readdirSync(bin) : [], []);
+  });
+
+  test("the program is traced, and its exit status comes back", async () => {
+    const r = await confined([
+      "run",
+      "--pull",
+      "never",
+      image,
+      "sh",
+      "-c",
+      "grep TracerPid /proc/self/status; exit 7",
+    ]);
+    assert.equal(r.code, 7, show(r));
+    assert.doesNotMatch(r.stdout, /^TracerPid:\s+0$/m, "PRoot traces the program");
+  });
+});
+
 describe("install-time fallback for the helper (a package without the prebuilt one)", () => {
   let bare = "";
 
@@ -261,5 +357,14 @@ describe("install-time fallback for the helper (a package without the prebuilt o
     assert.ok(fs.existsSync(helper), `the install script built ${helper}`);
     assert.match(r.stdout, /^default engine:\s+userns\b/m);
     assert.match(r.stdout, new RegExp(`^ {2}userns: usable\\n {4}binary: +${helper}$`, "m"));
+    // And PRoot, from the source the package carries (no network needed), with its licence and note.
+    const proot = path.join(modules, "burrow", "vendor", ARCH_DIR, "proot");
+    assert.ok(fs.existsSync(proot), `the install script built ${proot}`);
+    for (const f of ["proot.COPYING", "proot.SOURCE"])
+      assert.ok(fs.existsSync(path.join(path.dirname(proot), f)));
+    assert.match(
+      r.stdout,
+      new RegExp(`^ {2}proot: usable\\n {4}binary: +${proot}\\n {4}version: +5\\.4\\.0 `, "m"),
+    );
   });
 });

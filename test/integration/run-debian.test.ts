@@ -113,6 +113,21 @@ for (const engine of TEST_ENGINES) {
       assert.equal(out, "hello from the package\nremoved\n");
     });
 
+    test("stat, ls -l and test -x see the container's own files (glibc's statx and faccessat2)", async () => {
+      // PRoot 5.1.0 (Debian 12's) passes statx and faccessat2 to the kernel untranslated, so these asked
+      // about the host's path; the package's PRoot 5.4.0 translates them.
+      const out = await bash(
+        [
+          "printf '#!/bin/sh\\n' > /only-in-the-container && chmod 750 /only-in-the-container",
+          "stat -c '%s %a' /only-in-the-container",
+          "ls -l /only-in-the-container | cut -c1-10",
+          "test -x /only-in-the-container && echo executable",
+          "[ -f /only-in-the-container ] && echo file",
+        ].join("\n"),
+      );
+      assert.equal(out, "10 750\n-rwxr-x---\nexecutable\nfile\n");
+    });
+
     test("glibc name lookups use the container's passwd and the host's hosts file", async () => {
       const out = await bash(
         "getent passwd root | cut -d: -f1,3; getent hosts localhost | head -1 | cut -c1-9",
