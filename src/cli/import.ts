@@ -96,7 +96,10 @@ export class ImportCommand extends BurrowCommand {
         info: (m) => this.info(m),
         checkEngine: (setting) => engineSetting(setting, engineNames),
         // Checked as a reference; kept as the exporter wrote it (a label for ps, like create's).
-        checkImageName: (n) => (parseReference(n), n),
+        checkImageName: (n) => {
+          parseReference(n);
+          return n;
+        },
       });
       this.context.stdout.write(`${container.id}\n`);
       return 0;
