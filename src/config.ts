@@ -4,6 +4,8 @@ import path from "node:path";
 import fs from "node:fs";
 import { InvalidArgumentError } from "./errors.js";
 import { jsonKind } from "./json-kind.js";
+import { parseMirrorsConfig, parseMirrorsEnv } from "./registry/mirrors.js";
+import type { MirrorRule } from "./registry/mirrors.js";
 
 /** Everything burrow reads from its configuration, after all layers are applied. */
 export interface Config {
@@ -25,6 +27,10 @@ export interface Config {
   engine: string | undefined;
   /** The group whose members may write the store too (BURROW_SHARED_GROUP, config `sharedGroup`; README: The store). */
   sharedGroup: string | undefined;
+  /** Registry mirrors, tried before the registry they mirror (BURROW_REGISTRY_MIRRORS, config `mirrors`). */
+  mirrors: MirrorRule[];
+  /** No network at all (`--offline`, BURROW_OFFLINE=1, config `offline`). */
+  offline: boolean;
   /** Where the config file lives (shown by showconf). */
   configFile: string;
   /** Which layer each key's value came from. */
@@ -40,12 +46,20 @@ export interface FileConfig {
   engine?: string;
   /** A group (name or gid) whose members share the store: its folders may be theirs and group-writable. */
   sharedGroup?: string;
+  /**
+   * Registry mirrors (README: Mirrors): `{"docker.io": ["https://m"], "quay.io": {"urls": [...], "fallback":
+   * false}}`, or a bare list of URLs for docker.io as Docker's `registry-mirrors`.
+   */
+  mirrors?: Record<string, string[] | { urls: string[]; fallback?: boolean }> | string[];
+  /** Never touch the network. */
+  offline?: boolean;
 }
 
 /** Flags that override everything else. */
 export interface FlagConfig {
   repo?: string | undefined;
   insecure?: boolean | undefined;
+  offline?: boolean | undefined;
 }
 
 /** The directory of burrow's config file: `$XDG_CONFIG_HOME/burrow`, else `~/.config/burrow`. */
@@ -120,6 +134,12 @@ const FILE_KEYS: Record<keyof FileConfig, { ok: (v: unknown) => boolean; want: s
       (typeof v === "string" && v.length > 0) || (typeof v === "number" && Number.isInteger(v) && v >= 0),
     want: 'a group name or number, such as "hpcgroup"',
   },
+  // Checked in depth by parseMirrorsConfig (checkFileConfig), which says which entry is wrong.
+  mirrors: {
+    ok: (v) => typeof v === "object" && v !== null,
+    want: 'an object such as {"docker.io": ["https://mirror.example.org"]}',
+  },
+  offline: { ok: (v) => typeof v === "boolean", want: "true or false" },
 };
 
 /**
@@ -137,6 +157,13 @@ export function checkFileConfig(raw: unknown, file: string): FileConfig {
   for (const [key, rule] of Object.entries(FILE_KEYS)) {
     const v = record[key];
     if (v !== undefined && !rule.ok(v)) refuse(`sets "${key}" to ${jsonKind(v)}: it must be ${rule.want}`);
+  }
+  if (record.mirrors !== undefined) {
+    try {
+      parseMirrorsConfig(record.mirrors);
+    } catch (err) {
+      refuse(`sets "mirrors" wrong: ${(err as Error).message}`);
+    }
   }
   return record as FileConfig;
 }
@@ -198,9 +225,24 @@ export function resolveConfig(file: FileConfig, env: NodeJS.ProcessEnv, flags: F
       : undefined,
     env.BURROW_SHARED_GROUP ? env.BURROW_SHARED_GROUP : undefined,
   );
+  const mirrors = pick<MirrorRule[]>(
+    "mirrors",
+    [],
+    file.mirrors !== undefined ? parseMirrorsConfig(file.mirrors) : undefined,
+    env.BURROW_REGISTRY_MIRRORS !== undefined ? mirrorsFromEnv(env.BURROW_REGISTRY_MIRRORS) : undefined,
+  );
+  const offline = pick(
+    "offline",
+    false,
+    file.offline,
+    env.BURROW_OFFLINE !== undefined ? envFlag(env.BURROW_OFFLINE) : undefined,
+    flags.offline ? true : undefined,
+  );
   return {
     engine,
     sharedGroup,
+    mirrors,
+    offline,
     storeDir,
     insecureRegistries,
     insecureAll,
@@ -212,6 +254,22 @@ export function resolveConfig(file: FileConfig, env: NodeJS.ProcessEnv, flags: F
     configFile: path.join(configDir(env), "config.json"),
     sources,
   };
+}
+
+/** BURROW_REGISTRY_MIRRORS parsed; a mistake in it is refused in one line that says what to do. */
+function mirrorsFromEnv(value: string): MirrorRule[] {
+  try {
+    return parseMirrorsEnv(value);
+  } catch (err) {
+    throw new InvalidArgumentError(`${(err as Error).message}; fix or unset BURROW_REGISTRY_MIRRORS`, {
+      cause: err,
+    });
+  }
+}
+
+/** A yes/no environment variable: unset, empty, `0`, `false`, `no` and `off` are no; anything else is yes. */
+export function envFlag(value: string | undefined): boolean {
+  return value !== undefined && !["", "0", "false", "no", "off"].includes(value.trim().toLowerCase());
 }
 
 /** Loads the whole configuration for one CLI invocation. */

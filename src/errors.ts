@@ -202,3 +202,10 @@ export class EngineUnavailableError extends BurrowError {
     super("ERR_ENGINE_UNAVAILABLE", message, options);
   }
 }
+
+/** Burrow is offline (`--offline`, BURROW_OFFLINE=1) and what was asked needs the network. */
+export class OfflineError extends BurrowError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("ERR_OFFLINE", message, options);
+  }
+}

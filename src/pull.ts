@@ -43,8 +43,11 @@ export interface PullOptions {
 export interface PullResult {
   image: ImageRecord;
   name: string;
-  /** `downloaded` when this pull flattened it, `uptodate` when the store already had it. */
-  status: "downloaded" | "uptodate";
+  /**
+   * `downloaded` when this pull flattened it, `uptodate` when the store already had it, `offline` when
+   * burrow is offline and the store had it (not checked with the registry).
+   */
+  status: "downloaded" | "uptodate" | "offline";
 }
 
 /** Runs `fn` over `items` with at most `limit` at once; results keep the input order. */
@@ -206,7 +209,14 @@ export async function pullImage(opts: PullOptions): Promise<PullResult> {
         const existing = store.readImage(id);
         if (existing) return existing;
         status = "downloaded";
-        return buildImage(opts, id, layers, diffIds, resolved);
+        try {
+          return await buildImage(opts, id, layers, diffIds, resolved, true);
+        } catch (err) {
+          if (!(err instanceof StreamedBytesReplaced)) throw err;
+          // The layer flattened while it downloaded came, in the end, from another place (a mirror sent
+          // bytes that failed their digest): flatten again from the verified blobs.
+          return buildImage(opts, id, layers, diffIds, resolved, false);
+        }
       });
       if (status === "uptodate") image = await ensureDiffIdsChecked(store, image, diffIds);
     }
@@ -235,6 +245,12 @@ function forged(name: string, why: string, options?: { cause?: unknown }): Diges
 
 type Resolved = Awaited<ReturnType<RegistryClient["resolveImage"]>>;
 
+/**
+ * The layer flattened from its download failed, yet the download was then verified: the bytes streamed
+ * were not the blob's (a mirror's, replaced by another place's), so the flatten must be done again.
+ */
+class StreamedBytesReplaced extends Error {}
+
 /** Downloads missing blobs (in parallel) and flattens them in order into a temp folder, then publishes it. */
 async function buildImage(
   opts: PullOptions,
@@ -242,6 +258,7 @@ async function buildImage(
   layers: LayerRecord[],
   diffIds: string[],
   resolved: Resolved,
+  streaming: boolean,
 ): Promise<ImageRecord> {
   const { store, client, ref } = opts;
   const ev = opts.events ?? {};
@@ -250,7 +267,7 @@ async function buildImage(
   const stop = new AbortController();
   const unique = [...new Map(layers.map((l) => [l.digest, l])).values()];
   // The first layer not yet in the store is flattened straight from its download.
-  const tapped = layers.find((l) => !store.hasBlob(l.digest))?.digest;
+  const tapped = streaming ? layers.find((l) => !store.hasBlob(l.digest))?.digest : undefined;
   const tap = tapped !== undefined ? new DownloadTap() : undefined;
   const fetches = limited(unique, Math.max(1, opts.concurrency), async (layer) => {
     if (stop.signal.aborted) return;
@@ -332,6 +349,7 @@ async function buildImage(
         // blob reads as a corrupt layer), that is the error to report.
         stream?.destroy();
         await downloads.get(layer.digest);
+        if (stream !== undefined && store.hasBlob(layer.digest)) throw new StreamedBytesReplaced();
         throw err instanceof DigestMismatchError ? forged(ref.toString(), err.message, { cause: err }) : err;
       }
       ev.extracted?.(layer.digest, i);

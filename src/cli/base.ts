@@ -14,13 +14,16 @@ export interface BurrowContext extends BaseContext {
   env: NodeJS.ProcessEnv;
 }
 
-/** Global options (`--repo`, `-D/--debug`, `-q/--quiet`, `--insecure`) and the error contract. */
+/** Global options (`--repo`, `-D/--debug`, `-q/--quiet`, `--insecure`, `--offline`) and the error contract. */
 export abstract class BurrowCommand extends Command<BurrowContext> implements CommandHost {
   repo = Option.String("--repo", { description: "Use DIR as the store instead of the default one" });
   debug = Option.Boolean("-D,--debug", false, { description: "Print the cause chain of errors" });
   quiet = Option.Boolean("-q,--quiet", false, { description: "Print no progress or informational output" });
   insecure = Option.Boolean("--insecure", false, {
     description: "Allow plain HTTP and unverified TLS for every registry",
+  });
+  offline = Option.Boolean("--offline", false, {
+    description: "Use no network at all: only images already in the store (also BURROW_OFFLINE=1)",
   });
 
   private cachedConfig: Config | undefined;

@@ -1,7 +1,7 @@
 // Accepting global options before the command name, as udocker users write them.
 
 /** Options valid on every command; udocker users put them before the command name. */
-const GLOBAL_FLAGS = new Set(["-D", "--debug", "-q", "--quiet", "--insecure"]);
+const GLOBAL_FLAGS = new Set(["-D", "--debug", "-q", "--quiet", "--insecure", "--offline"]);
 
 /** Moves global options written before the command name (`burrow --repo X pull`) after it. */
 export function hoistGlobalOptions(argv: string[]): string[] {

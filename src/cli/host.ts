@@ -34,12 +34,13 @@ export interface GlobalOptions {
   debug: boolean;
   quiet: boolean;
   insecure: boolean;
+  offline?: boolean;
 }
 
 /** Loads the configuration for the global options (defaults < config file < environment < flags). */
 export async function configFor(options: GlobalOptions, env: NodeJS.ProcessEnv): Promise<Config> {
   const { loadConfig } = await import("../config.js");
-  return loadConfig({ repo: options.repo, insecure: options.insecure }, env);
+  return loadConfig({ repo: options.repo, insecure: options.insecure, offline: options.offline }, env);
 }
 
 /**

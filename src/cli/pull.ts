@@ -35,7 +35,9 @@ export class PullCommand extends BurrowCommand {
       this.context.stdout.write(
         result.status === "uptodate"
           ? `Status: Image is up to date for ${result.name}\n`
-          : `Status: Downloaded newer image for ${result.name}\n`,
+          : result.status === "offline"
+            ? `Status: Image is in the store for ${result.name} (offline: not checked with the registry)\n`
+            : `Status: Downloaded newer image for ${result.name}\n`,
       );
       this.context.stdout.write(`${result.name}\n`);
     }
@@ -59,6 +61,7 @@ export async function pullReference(
       : parseReference(image);
   const config = await cmd.config();
   const store = await cmd.store();
+  if (config.offline) return storedWhileOffline(store, ref.toString(), image);
   const { makeRegistryClient } = await import("./registry-client.js");
   const client = await makeRegistryClient(
     config,
@@ -90,4 +93,23 @@ export async function pullReference(
     stopCleanup();
     client.close();
   }
+}
+
+/**
+ * A pull while burrow is offline (`--offline`, BURROW_OFFLINE=1): the stored image of that name, else one
+ * line saying that it is missing and what to do; nothing is asked of any registry.
+ */
+async function storedWhileOffline(
+  store: import("../store/store.js").Store,
+  name: string,
+  typed: string,
+): Promise<import("../pull.js").PullResult> {
+  const ref = store.getRef(name);
+  const image = ref ? store.readImage(ref.image) : undefined;
+  if (image) return { image, name, status: "offline" };
+  const { OfflineError } = await import("../errors.js");
+  throw new OfflineError(
+    `no image "${typed}" (${name}) in the store, and burrow is offline (--offline or BURROW_OFFLINE=1): ` +
+      `pull it where the network is reachable, or bring it with 'burrow load'`,
+  );
 }

@@ -7,7 +7,8 @@ import { isInsecureRegistry } from "../config.js";
 import { packageVersion } from "../package-info.js";
 
 /**
- * A client that knows which registries are insecure and where credentials live. `registryArg` (a
+ * A client that knows which registries are insecure, where credentials live, which mirrors stand in for
+ * which registry (README: Mirrors) and whether burrow is offline. `registryArg` (a
  * `--registry=http://...` URL) marks that registry insecure when its scheme is plain HTTP. `login`
  * passes the credentials to check in `override`.
  */
@@ -21,6 +22,7 @@ export async function makeRegistryClient(
   const { RegistryClient } = await import("../registry/client.js");
   const { getCredentials } = await import("../registry/credentials.js");
   const { parseRegistryArg } = await import("../registry/reference.js");
+  const { mirrorRuleFor } = await import("../registry/mirrors.js");
   const plainHttp = new Set<string>();
   if (registryArg !== undefined) {
     const arg = parseRegistryArg(registryArg);
@@ -32,6 +34,9 @@ export async function makeRegistryClient(
     credentials: (registry) => override ?? getCredentials(paths, registry),
     userAgent: `burrow/${packageVersion()} node/${process.version}`,
     proxy: { httpsProxy: config.httpsProxy, httpProxy: config.httpProxy, noProxy: config.noProxy },
+    // However the registry was named (`--registry=https://registry-1.docker.io` too), its mirrors apply.
+    mirrors: (registry) => mirrorRuleFor(config.mirrors, registry),
+    offline: config.offline,
     ...(debug ? { debug } : {}),
   });
 }

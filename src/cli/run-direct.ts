@@ -25,6 +25,7 @@ export const GLOBAL_OPTIONS: OptionSpec[] = [
   { names: ["-D", "--debug"], key: "debug", kind: "boolean" },
   { names: ["-q", "--quiet"], key: "quiet", kind: "boolean" },
   { names: ["--insecure"], key: "insecure", kind: "boolean" },
+  { names: ["--offline"], key: "offline", kind: "boolean" },
 ];
 
 /** `burrow run`'s own options (src/cli/run.ts). */
@@ -93,6 +94,7 @@ export function parseRunCommandLine(argv: string[]): ParsedRun | undefined {
     debug: false,
     quiet: false,
     insecure: false,
+    offline: false,
     volumes: [],
     env: [],
     envFiles: [],
@@ -114,7 +116,13 @@ export function parseRunCommandLine(argv: string[]): ParsedRun | undefined {
   const bool = (k: string): boolean => values[k] === true;
   const arr = (k: string): string[] => (values[k] as string[] | undefined) ?? [];
   return {
-    globals: { repo: str("repo"), debug: bool("debug"), quiet: bool("quiet"), insecure: bool("insecure") },
+    globals: {
+      repo: str("repo"),
+      debug: bool("debug"),
+      quiet: bool("quiet"),
+      insecure: bool("insecure"),
+      offline: bool("offline"),
+    },
     fields: {
       engine: str("engine"),
       volumes: arr("volumes"),

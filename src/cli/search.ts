@@ -88,6 +88,12 @@ export class SearchCommand extends BurrowCommand {
     }
     const filter = parseSearchFilters(this.filter ?? []);
     const config = await this.config();
+    if (config.offline) {
+      const { OfflineError } = await import("../errors.js");
+      throw new OfflineError(
+        "burrow is offline (--offline or BURROW_OFFLINE=1): searching needs the network; unset it to search",
+      );
+    }
     const env = this.context.env.BURROW_SEARCH_URL;
     const baseUrl =
       this.index ?? (env !== undefined && env.trim() !== "" ? env.trim() : hub.DEFAULT_SEARCH_URL);

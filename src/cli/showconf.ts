@@ -2,6 +2,7 @@
 import { Option } from "clipanion";
 import { BurrowCommand } from "./base.js";
 import { printableJson } from "./printable.js";
+import { formatMirrorRule } from "../registry/mirrors.js";
 
 /** Hides the password of a proxy URL such as `http://user:secret@proxy:3128`. */
 export function maskUrlPassword(value: string | undefined): string | undefined {
@@ -41,6 +42,8 @@ export class ShowconfCommand extends BurrowCommand {
       ["noProxy", config.noProxy],
       ["maxConcurrentDownloads", config.maxConcurrentDownloads],
       ["engine", config.engine],
+      ["mirrors", config.mirrors.map(formatMirrorRule)],
+      ["offline", config.offline],
     ];
     if (this.format === "json") {
       const out: Record<string, unknown> = { configFile: config.configFile };

@@ -9,6 +9,7 @@ import {
   BurrowError,
   DigestMismatchError,
   ManifestUnknownError,
+  OfflineError,
   RegistryError,
   UnsupportedManifestError,
   describeThrown,
@@ -18,13 +19,13 @@ import type { Credentials } from "./credentials.js";
 import { digestOf, digestProblem, parseDigest } from "./digest.js";
 import type { Descriptor, ImageManifest } from "./manifest.js";
 import { MANIFEST_ACCEPT, bareMediaType, isImageManifestMediaType, parseManifest } from "./manifest.js";
+import type { MirrorRule } from "./mirrors.js";
 import { describeNetworkError } from "./network-errors.js";
 import type { Platform } from "./platform.js";
 import { formatPlatform, normalizePlatform, platformScore, selectManifest } from "./platform.js";
 import { ProxyAgents } from "./proxy.js";
 import type { ProxySettings } from "./proxy.js";
-import type { Reference } from "./reference.js";
-import { registryApiHost } from "./reference.js";
+import { Reference, registryApiHost } from "./reference.js";
 import {
   DEFAULT_RETRY_POLICY,
   backoffDelay,
@@ -60,6 +61,10 @@ export interface RegistryClientOptions {
   timeouts?: Partial<Timeouts>;
   /** Receives one line per request (method, URL, status); never headers or secrets. */
   debug?: (line: string) => void;
+  /** The mirrors of a registry (src/registry/mirrors.ts): asked in order before it, or instead of it. */
+  mirrors?: (registry: string) => MirrorRule | undefined;
+  /** No network at all: every request is refused with OfflineError before anything is sent. */
+  offline?: boolean;
 }
 
 /** A manifest as fetched: its digest, its media type and the exact bytes. */
@@ -86,6 +91,8 @@ export interface ResolvedImage {
   platform: Platform | undefined;
   /** Whether `platform` suits the platform asked for (always true when chosen from an index). */
   platformMatches: boolean;
+  /** Where the manifest came from: the registry itself, or `mirror URL`. */
+  source: string;
 }
 
 /** Options for `downloadBlob`. */
@@ -134,6 +141,30 @@ interface RequestSpec {
   creds?: Credentials | undefined;
 }
 
+/**
+ * One place an image can be fetched from: the registry itself, or one of its mirrors. `ref` is the image
+ * as that place names it (a mirror's host as the registry, its namespace before the repository).
+ */
+interface Source {
+  /** The host[:port] requests go to and credentials are looked up by (a mirror's own, never the registry's). */
+  key: string;
+  ref: Reference;
+  /** For messages: the registry's name, or `mirror URL`. */
+  label: string;
+  mirror: boolean;
+}
+
+/** What the client knows of a mirror host it has met in this invocation. */
+interface MirrorHost {
+  /** The scheme the user named for it (no discovery, no fallback to the other one). */
+  scheme: "https" | "http";
+  /** Whether it is the last place asked for some registry (it then gets every try, as a registry does). */
+  last: boolean;
+}
+
+/** Tries a mirror gets when another place comes after it: a failing mirror should not hold up a pull. */
+const MIRROR_TRIES = 2;
+
 /** A client for OCI/Docker registries; one per CLI invocation, caching endpoints and tokens for its life. */
 export class RegistryClient {
   private readonly endpoints = new Map<string, Promise<Endpoint>>();
@@ -141,6 +172,12 @@ export class RegistryClient {
   private readonly retry: RetryPolicy;
   private readonly timeouts: Timeouts;
   private readonly agents: ProxyAgents;
+  /** Mirror hosts met so far, by host[:port]. */
+  private readonly mirrorHosts = new Map<string, MirrorHost>();
+  /** Mirrors found unreachable in this invocation, with why: not asked again while others remain. */
+  private readonly down = new Map<string, string>();
+  /** The place that served each repository's manifest (by `registry/repository`): its blobs are asked there first. */
+  private readonly preferred = new Map<string, string>();
 
   constructor(private readonly options: RegistryClientOptions = {}) {
     this.retry = { ...DEFAULT_RETRY_POLICY, ...options.retry };
@@ -174,7 +211,89 @@ export class RegistryClient {
 
   /** Whether `registry` is spoken to insecurely (plain HTTP fallback, unverified TLS), as the options say. */
   isInsecure(registry: string): boolean {
+    if (this.mirrorHosts.get(registry)?.scheme === "http") return true;
     return this.options.insecure?.(registry) ?? false;
+  }
+
+  /** The host[:port] that serves the registry API of a registry or mirror host. */
+  private apiHost(registry: string): string {
+    return this.mirrorHosts.has(registry) ? registry : registryApiHost(registry);
+  }
+
+  /** How many tries one request to `registry` gets: fewer for a mirror that others come after. */
+  private triesFor(registry: string): number {
+    const mirror = this.mirrorHosts.get(registry);
+    return mirror && !mirror.last ? Math.min(MIRROR_TRIES, this.retry.tries) : this.retry.tries;
+  }
+
+  /**
+   * The places to fetch `ref` from, in order: its mirrors, then the registry itself unless the mirrors'
+   * rule says not to. Without mirrors, the registry alone.
+   */
+  private sourcesFor(ref: Reference): Source[] {
+    const own: Source = { key: ref.registry, ref, label: ref.registry, mirror: false };
+    const rule = this.options.mirrors?.(ref.registry);
+    if (!rule || rule.mirrors.length === 0) return [own];
+    const mirrors = rule.mirrors.map((m, i): Source => {
+      const last = !rule.fallback && i === rule.mirrors.length - 1;
+      const known = this.mirrorHosts.get(m.host);
+      this.mirrorHosts.set(m.host, {
+        scheme: known?.scheme ?? m.scheme,
+        last: (known?.last ?? false) || last,
+      });
+      const repository = m.namespace !== "" ? `${m.namespace}/${ref.repository}` : ref.repository;
+      return {
+        key: m.host,
+        ref: new Reference(m.host, repository, ref.tag, ref.digest),
+        label: `mirror ${m.url}`,
+        mirror: true,
+      };
+    });
+    return rule.fallback ? [...mirrors, own] : mirrors;
+  }
+
+  /** The places for one of `ref`'s blobs: the one that served its manifest first, then the others in order. */
+  private blobSourcesFor(ref: Reference): Source[] {
+    const all = this.sourcesFor(ref);
+    const first = this.preferred.get(ref.name);
+    const at = all.findIndex((s) => s.key === first);
+    return at <= 0 ? all : [all[at]!, ...all.slice(0, at), ...all.slice(at + 1)];
+  }
+
+  /**
+   * Runs `once` against each place in turn until one answers. A mirror that fails (down, refusing,
+   * answering an error or garbage, or data that fails its digest) is told in a --debug line and the next
+   * is asked; a mirror that cannot be reached is not asked again in this invocation while others remain.
+   * When every place failed, one error names each and why.
+   */
+  private async fromSources<T>(
+    ref: Reference,
+    what: string,
+    sources: Source[],
+    once: (source: Source) => Promise<T>,
+    signal?: AbortSignal,
+  ): Promise<{ value: T; source: Source }> {
+    const failures: { source: Source; err: unknown }[] = [];
+    for (const [i, source] of sources.entries()) {
+      const next = sources[i + 1];
+      const down = source.mirror ? this.down.get(source.key) : undefined;
+      if (down !== undefined && next !== undefined) {
+        failures.push({ source, err: new RegistryError(down) });
+        continue;
+      }
+      try {
+        return { value: await once(source), source };
+      } catch (err) {
+        if (signal?.aborted || err instanceof OfflineError) throw err;
+        if (sources.length === 1 && !source.mirror) throw err;
+        failures.push({ source, err });
+        const reason = describeCause(err);
+        if (source.mirror && isUnreachable(err)) this.down.set(source.key, reason);
+        if (next !== undefined)
+          this.options.debug?.(`${what}: ${source.label} failed (${reason}); trying ${next.label}`);
+      }
+    }
+    throw sourcesFailed(ref, what, failures);
   }
 
   /**
@@ -202,6 +321,15 @@ export class RegistryClient {
    * digest returned is always computed from the bytes (sha256, or the algorithm of the digest asked for).
    */
   async getManifest(ref: Reference, tagOrDigest: string = ref.manifestRef): Promise<FetchedManifest> {
+    const what = `the manifest of ${ref.name}${tagOrDigest.includes(":") ? "@" : ":"}${tagOrDigest}`;
+    const { value } = await this.fromSources(ref, what, this.sourcesFor(ref), (s) =>
+      this.getManifestAt(s.ref, tagOrDigest),
+    );
+    return value;
+  }
+
+  /** getManifest from one place (`ref` as that place names the image). */
+  private async getManifestAt(ref: Reference, tagOrDigest: string): Promise<FetchedManifest> {
     const byDigest = tagOrDigest.includes(":");
     if (byDigest) {
       const problem = digestProblem(tagOrDigest);
@@ -264,7 +392,25 @@ export class RegistryClient {
     loadConfig: (descriptor: Descriptor, fetch: () => Promise<Buffer>) => Promise<Buffer> = (_d, fetch) =>
       fetch(),
   ): Promise<ResolvedImage> {
-    const first = await this.getManifest(ref);
+    const { value, source } = await this.fromSources(
+      ref,
+      `the manifest of ${ref.toString()}`,
+      this.sourcesFor(ref),
+      (s) => this.resolveImageAt(s, platform, loadConfig),
+    );
+    this.preferred.set(ref.name, source.key);
+    if (source.mirror) this.options.debug?.(`${ref.toString()}: manifest from ${source.label}`);
+    return value;
+  }
+
+  /** resolveImage at one place; the messages name the image as the user did. */
+  private async resolveImageAt(
+    source: Source,
+    platform: Platform,
+    loadConfig: (descriptor: Descriptor, fetch: () => Promise<Buffer>) => Promise<Buffer>,
+  ): Promise<ResolvedImage> {
+    const ref = source.ref;
+    const first = await this.getManifestAt(ref, ref.manifestRef);
     const where = ref.toString();
     const parsed = parseManifest(first.body, first.mediaType, where);
     let indexDigest: string | undefined;
@@ -275,7 +421,7 @@ export class RegistryClient {
       indexDigest = first.digest;
       indexBody = first.body;
       const chosen = selectManifest(parsed.index, platform, where);
-      fetched = await this.getManifest(ref, chosen.digest);
+      fetched = await this.getManifestAt(ref, chosen.digest);
       if (fetched.body.length !== chosen.size) {
         throw new DigestMismatchError(
           `the manifest ${chosen.digest} from ${ref.name} has ${fetched.body.length} bytes, the index says ${chosen.size}`,
@@ -295,7 +441,7 @@ export class RegistryClient {
       throw new UnsupportedManifestError(`${where} has the unsupported manifest type ${manifest.mediaType}`);
     }
     const config = await loadConfig(manifest.config, () =>
-      this.fetchBlob(ref, manifest.config, MAX_CONFIG_BYTES),
+      this.fetchBlobAt(ref, manifest.config, MAX_CONFIG_BYTES),
     );
     const declared = configPlatform(config);
     return {
@@ -310,6 +456,7 @@ export class RegistryClient {
       platform: declared,
       platformMatches:
         indexDigest !== undefined || !declared || platformScore(platform, declared) !== undefined,
+      source: source.label,
     };
   }
 
@@ -318,6 +465,15 @@ export class RegistryClient {
    * on the way is tried again, as a layer's is. One larger than `limit` is refused before it is fetched.
    */
   async fetchBlob(ref: Reference, descriptor: Descriptor, limit = MAX_CONFIG_BYTES): Promise<Buffer> {
+    const what = `blob ${descriptor.digest} of ${ref.name}`;
+    const { value } = await this.fromSources(ref, what, this.blobSourcesFor(ref), (s) =>
+      this.fetchBlobAt(s.ref, descriptor, limit),
+    );
+    return value;
+  }
+
+  /** fetchBlob from one place. */
+  private async fetchBlobAt(ref: Reference, descriptor: Descriptor, limit: number): Promise<Buffer> {
     if (descriptor.size > limit) {
       throw new UnsupportedManifestError(
         `the config of ${ref.name} is ${descriptor.size} bytes, over the limit of ${limit} bytes for an image ` +
@@ -364,6 +520,23 @@ export class RegistryClient {
     destPath: string,
     options: DownloadOptions = {},
   ): Promise<void> {
+    const what = `blob ${descriptor.digest} of ${ref.name}`;
+    await this.fromSources(
+      ref,
+      what,
+      this.blobSourcesFor(ref),
+      (s) => this.downloadBlobAt(s.ref, descriptor, destPath, options),
+      options.signal,
+    );
+  }
+
+  /** downloadBlob from one place (another place starts the blob over: a mirror's bytes are not trusted). */
+  private async downloadBlobAt(
+    ref: Reference,
+    descriptor: Descriptor,
+    destPath: string,
+    options: DownloadOptions,
+  ): Promise<void> {
     const problem = digestProblem(descriptor.digest);
     if (problem !== undefined)
       throw new DigestMismatchError(`cannot download blob "${descriptor.digest}": ${problem}`);
@@ -384,7 +557,7 @@ export class RegistryClient {
               ? err
               : describeNetworkError(err, ref.registry, this.isInsecure(ref.registry));
           }
-          if (tries.count >= this.retry.tries) {
+          if (tries.count >= this.triesFor(ref.registry)) {
             throw new RegistryError(
               `downloading blob ${descriptor.digest} from ${ref.name} failed after ${tries.count} tries: ` +
                 `${(err as Error).message}`,
@@ -402,7 +575,7 @@ export class RegistryClient {
           fs.renameSync(partial, destPath);
           return;
         }
-        if (tries.count >= this.retry.tries) {
+        if (tries.count >= this.triesFor(ref.registry)) {
           throw new RegistryError(
             `${ref.registry} keeps answering blob ${descriptor.digest} with the wrong range`,
           );
@@ -495,6 +668,14 @@ export class RegistryClient {
 
   /** Lists a repository's tags, following `Link` pagination (`pageSize` tags per page). */
   async listTags(ref: Reference, pageSize = 1000): Promise<string[]> {
+    const { value } = await this.fromSources(ref, `the tags of ${ref.name}`, this.sourcesFor(ref), (s) =>
+      this.listTagsAt(s.ref, pageSize),
+    );
+    return value;
+  }
+
+  /** listTags at one place. */
+  private async listTagsAt(ref: Reference, pageSize: number): Promise<string[]> {
     const tags: string[] = [];
     let next: string | undefined = `/v2/${ref.repository}/tags/list?n=${pageSize}`;
     // A registry whose Link points back at a page already read would go round forever: stop there.
@@ -546,7 +727,8 @@ export class RegistryClient {
 
   private async discover(registry: string): Promise<Endpoint> {
     const insecure = this.isInsecure(registry);
-    const host = registryApiHost(registry);
+    const host = this.apiHost(registry);
+    const mirror = this.mirrorHosts.get(registry);
     const attempt = async (scheme: "https" | "http"): Promise<Endpoint> => {
       const rejectUnauthorized = !insecure;
       const res = await this.sendWithRetry(
@@ -563,6 +745,14 @@ export class RegistryClient {
       }
       return { scheme, rejectUnauthorized, insecure, challenge };
     };
+    if (mirror !== undefined) {
+      // A mirror's URL names its scheme: no discovery (an http mirror is plain HTTP because the user said so).
+      try {
+        return await attempt(mirror.scheme);
+      } catch (err) {
+        throw describeNetworkError(err, registry, insecure);
+      }
+    }
     try {
       return await attempt("https");
     } catch (err) {
@@ -581,7 +771,7 @@ export class RegistryClient {
   private async request(spec: RequestSpec): Promise<RawResponse> {
     const ep = await this.endpoint(spec.registry);
     const creds = spec.creds ?? (ep.challenge ? await this.options.credentials?.(spec.registry) : undefined);
-    const url = new URL(`${ep.scheme}://${registryApiHost(spec.registry)}${spec.path}`);
+    const url = new URL(`${ep.scheme}://${this.apiHost(spec.registry)}${spec.path}`);
     const headers = { ...spec.headers };
     if (ep.challenge)
       headers.authorization = await this.auth.authorize(spec.registry, ep.challenge, spec.scope, creds);
@@ -639,12 +829,13 @@ export class RegistryClient {
       try {
         res = await this.sendFollowing(url, headers, opts.rejectUnauthorized, opts.signal);
       } catch (err) {
-        if (opts.signal?.aborted || !isRetryableError(err) || tries.count >= this.retry.tries) throw err;
+        if (opts.signal?.aborted || !isRetryableError(err) || tries.count >= this.triesFor(opts.registry))
+          throw err;
         this.options.debug?.(`GET ${url.href}: ${(err as Error).message}; trying again`);
         await sleep(backoffDelay(tries.count, this.retry), opts.signal);
         continue;
       }
-      if (!isRetryableStatus(res.status) || tries.count >= this.retry.tries) return res;
+      if (!isRetryableStatus(res.status) || tries.count >= this.triesFor(opts.registry)) return res;
       discard(res);
       const wait = backoffDelay(tries.count, this.retry, header(res, "retry-after"));
       this.options.debug?.(`GET ${url.href}: HTTP ${res.status}; trying again in ${wait} ms`);
@@ -658,6 +849,11 @@ export class RegistryClient {
     rejectUnauthorized: boolean,
     signal: AbortSignal | undefined,
   ): Promise<RawResponse> {
+    if (this.options.offline) {
+      throw new OfflineError(
+        `burrow is offline (--offline or BURROW_OFFLINE=1) and will not contact ${start.host}; unset it to use the network`,
+      );
+    }
     let url = start;
     const headers: Record<string, string> = {
       "user-agent": this.options.userAgent ?? "burrow",
@@ -733,7 +929,8 @@ export class RegistryClient {
   ): Promise<T> {
     const tries: TryCount = { count: 0 };
     try {
-      return await retryExchange(this.retry, tries, () => once(tries), {
+      const policy = { ...this.retry, tries: this.triesFor(registry) };
+      return await retryExchange(policy, tries, () => once(tries), {
         signal,
         onRetry: (err, wait) =>
           this.options.debug?.(`${what}: ${describeCause(err)}; trying again in ${wait} ms`),
@@ -750,6 +947,45 @@ export class RegistryClient {
       throw describeNetworkError(err, registry, this.isInsecure(registry));
     }
   }
+}
+
+/** Whether an error says a place could not be reached at all (no answer), rather than answered wrong. */
+function isUnreachable(err: unknown): boolean {
+  let cur: unknown = err;
+  for (let i = 0; i < 8 && cur instanceof Error; i++) {
+    const code = (cur as { code?: unknown }).code;
+    if (!(cur instanceof BurrowError) && typeof code === "string" && code !== "ERR_GOT_REQUEST_ERROR") {
+      return (
+        /^E[A-Z]+$/.test(code) ||
+        code.includes("CERT") ||
+        code.startsWith("ERR_SSL") ||
+        code.startsWith("ERR_TLS")
+      );
+    }
+    cur = cur.cause;
+  }
+  return false;
+}
+
+/**
+ * The one error for a fetch that every place failed: what was fetched, each place with why, and where the
+ * mirrors are set. It is a ManifestUnknownError when every place said it has no such thing.
+ */
+function sourcesFailed(
+  ref: Reference,
+  what: string,
+  failures: { source: Source; err: unknown }[],
+): BurrowError {
+  const tried = failures.map((f) => `${f.source.label}: ${describeCause(f.err)}`).join("; ");
+  const ownAsked = failures.some((f) => !f.source.mirror);
+  const message =
+    `cannot fetch ${what}: tried ${tried}` +
+    (ownAsked ? "" : ` (${ref.registry} itself is not asked: its mirrors say nofallback)`) +
+    `; check the mirrors (burrow showconf) or the name`;
+  const last = failures[failures.length - 1]?.err;
+  return failures.every((f) => f.err instanceof ManifestUnknownError)
+    ? new ManifestUnknownError(message, { cause: last })
+    : new RegistryError(message, { cause: last });
 }
 
 /** Reads a whole answer; one over `limit` bytes fails with the error `tooLarge` makes (given the size announced). */

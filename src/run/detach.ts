@@ -22,6 +22,7 @@ import type { RunState } from "./state.js";
 export interface DetachHost extends CommandHost {
   repo?: string | undefined;
   insecure?: boolean;
+  offline?: boolean;
 }
 
 /** The message the supervisor sends once the program runs. */
@@ -85,6 +86,7 @@ export async function detachRun(cmd: DetachHost, req: RunRequest): Promise<numbe
   if (cmd.debug) globals.push("--debug");
   if (cmd.quiet) globals.push("--quiet");
   if (cmd.insecure === true) globals.push("--insecure");
+  if (cmd.offline === true) globals.push("--offline");
   const entry = process.argv[1]!;
   const child = spawn(
     process.execPath,

@@ -98,3 +98,53 @@ test("the config file: each known key of the wrong type is one line naming the f
   };
   assert.deepEqual(checkFileConfig(good, file), good);
 });
+
+test("mirrors come from the file, then BURROW_REGISTRY_MIRRORS (which replaces them, empty included)", () => {
+  const file = { mirrors: { "docker.io": ["https://file-mirror"] } };
+  const f = resolveConfig(file, env, {});
+  assert.deepEqual(
+    f.mirrors.map((r) => r.mirrors[0]!.host),
+    ["file-mirror"],
+  );
+  assert.equal(f.sources.mirrors, "file");
+  const e = resolveConfig(file, { ...env, BURROW_REGISTRY_MIRRORS: "quay.io=http://q:5000" }, {});
+  assert.deepEqual(
+    e.mirrors.map((r) => r.registry),
+    ["quay.io"],
+  );
+  assert.equal(e.sources.mirrors, "env");
+  assert.deepEqual(resolveConfig(file, { ...env, BURROW_REGISTRY_MIRRORS: "" }, {}).mirrors, []);
+  assert.deepEqual(resolveConfig({}, env, {}).mirrors, []);
+});
+
+test("a mistake in BURROW_REGISTRY_MIRRORS is refused in one line that names the variable", () => {
+  assert.throws(
+    () => resolveConfig({}, { ...env, BURROW_REGISTRY_MIRRORS: "docker.io=ftp://m" }, {}),
+    (e: unknown) =>
+      e instanceof InvalidArgumentError && /fix or unset BURROW_REGISTRY_MIRRORS$/.test((e as Error).message),
+  );
+});
+
+test("a wrong mirrors entry in the config file is refused naming the file and the entry", () => {
+  assert.throws(
+    () => checkFileConfig({ mirrors: { "docker.io": "https://a" } }, "/c.json"),
+    (e: unknown) =>
+      e instanceof InvalidArgumentError &&
+      /^the config file \/c.json sets "mirrors" wrong: the entry "docker.io" must be a list/.test(
+        (e as Error).message,
+      ),
+  );
+  assert.throws(
+    () => checkFileConfig({ offline: "yes" }, "/c.json"),
+    /"offline" to the string "yes": it must be true or false/,
+  );
+});
+
+test("offline: the file, then BURROW_OFFLINE (1, true, yes...; 0, false, empty are off), then --offline", () => {
+  assert.equal(resolveConfig({}, env, {}).offline, false);
+  assert.equal(resolveConfig({ offline: true }, env, {}).offline, true);
+  assert.equal(resolveConfig({ offline: true }, { ...env, BURROW_OFFLINE: "0" }, {}).offline, false);
+  assert.equal(resolveConfig({}, { ...env, BURROW_OFFLINE: "1" }, {}).offline, true);
+  assert.equal(resolveConfig({}, { ...env, BURROW_OFFLINE: "" }, {}).offline, false);
+  assert.equal(resolveConfig({}, { ...env, BURROW_OFFLINE: "false" }, { offline: true }).offline, true);
+});
