@@ -10,16 +10,22 @@ export class ExportCommand extends BurrowCommand {
   static override usage = BurrowCommand.Usage({
     description: "Write a container's root filesystem as a tar archive",
     details: `
+      With --clone the archive is a container clone (udocker's container transport): the container's whole root file system with what it runs with (its image's run settings, its image name, its engine setting), which \`burrow import --clone FILE\` turns back into a container, here or on another machine.
+
       The archive holds what the container sees: for a container that keeps its changes in an overlay, the image's files with the container's own changes applied (removed files left out). Entries are relative paths owned by root, as the container sees them; symlinks stay symlinks and hardlinked files stay linked. A file is written under a temporary name and renamed into place when complete, so a failed export leaves nothing behind; an existing file is replaced. An image may be given instead of a container.
     `,
     examples: [
       ["Export a container to a file", "$0 export -o mybox.tar mybox"],
       ["Export to stdout, compressed", "$0 export - mybox | gzip > mybox.tar.gz"],
       ["Import it again as an image", "$0 import mybox.tar mybox:1"],
+      ["Move a container to another machine", "$0 export --clone -o mybox-clone.tar mybox"],
     ],
   });
 
   output = Option.String("-o,--output", { description: "Write the tar to FILE (- for stdout)" });
+  clone = Option.Boolean("--clone", false, {
+    description: "Write the container with its metadata, for import --clone",
+  });
   args = Option.Rest({ name: "CONTAINER", required: 1 });
 
   async run(): Promise<number> {
@@ -50,6 +56,11 @@ export class ExportCommand extends BurrowCommand {
     const { exportRootfs } = await import("../transport/export.js");
     let source: { lower: string; upper?: string };
     const container = containers.find(key);
+    if (this.clone && !container) {
+      throw new InvalidArgumentError(
+        `export --clone writes a container, and there is no container "${key}": 'burrow ps' lists them ('burrow save' writes an image)`,
+      );
+    }
     if (container) {
       const dir = containers.path(container.id);
       if (container.layer === "overlay") {
@@ -77,6 +88,18 @@ export class ExportCommand extends BurrowCommand {
         );
       }
       source = { lower: store.rootfs(image.id) };
+    }
+    if (this.clone && container) {
+      const { exportClone } = await import("../transport/clone-archive.js");
+      const stats = await exportClone(
+        store,
+        container,
+        source,
+        output === "-" ? (this.context.stdout as Writable) : output,
+        { warn: (m) => this.warn(m), outputLabel: output },
+      );
+      if (output !== "-") this.info(`exported container ${key} (${stats.entries} entries) to ${output}`);
+      return 0;
     }
     const stats = await exportRootfs(source, output === "-" ? (this.context.stdout as Writable) : output, {
       warn: (m) => this.warn(m),

@@ -12,11 +12,14 @@ export class ImportCommand extends BurrowCommand {
       The tarball (plain, gzip or zstd; - reads it from stdin) becomes the only layer of a new image for this machine's platform, stored and verified like a pulled one; every member is checked first, and a tarball that tries to write outside its root, or is cut short, is refused with nothing added to the store. Without REPO:TAG the image is listed by its id only (as docker does); the id is printed on stdout.
 
       With --tocontainer a container is made from it instead (its id is printed), named with --name; the image it rests on stays in the store, listed by id. --mv removes the tarball once it is imported.
+
+      With --clone FILE is a container clone written by \`burrow export --clone\` (udocker's container transport): the container comes back with its whole root file system, its run settings (Env, Cmd, WorkingDir...), its image name and its engine setting; its id is printed. A plain rootfs tarball given with --clone is imported as with --tocontainer, and said so.
     `,
     examples: [
       ["Import a tarball as myimg:1", "$0 import rootfs.tar.gz myimg:1"],
       ["Import from stdin", "cat rootfs.tar | $0 import - myimg:1"],
       ["Make a container from an exported one", "$0 import --tocontainer --name box2 box.tar"],
+      ["Bring back a container written by export --clone", "$0 import --clone --name box3 box-clone.tar"],
       ["Import and remove the tarball", "$0 import --mv rootfs.tar myimg:2"],
     ],
   });
@@ -24,15 +27,25 @@ export class ImportCommand extends BurrowCommand {
   toContainer = Option.Boolean("--tocontainer", false, {
     description: "Make a container from the tarball instead of an image",
   });
-  name = Option.String("--name", { description: "Name of the container made with --tocontainer" });
+  clone = Option.Boolean("--clone", false, {
+    description: "The file is a container with its metadata (export --clone): import it as a container",
+  });
+  name = Option.String("--name", { description: "Name of the container made with --tocontainer or --clone" });
   move = Option.Boolean("--mv", false, { description: "Remove the tarball once it is imported" });
   file = Option.String({ name: "FILE" });
   reference = Option.String({ name: "REPO:TAG", required: false });
 
   async run(): Promise<number> {
     const { InvalidArgumentError } = await import("../errors.js");
-    if (this.name !== undefined && !this.toContainer) {
-      throw new InvalidArgumentError("--name names the container made with --tocontainer: add --tocontainer");
+    if (this.clone && this.toContainer) {
+      throw new InvalidArgumentError(
+        "give one of --tocontainer (a rootfs tarball) or --clone (a container written by export --clone)",
+      );
+    }
+    if (this.name !== undefined && !this.toContainer && !this.clone) {
+      throw new InvalidArgumentError(
+        "--name names the container made with --tocontainer or --clone: add one of them",
+      );
     }
     const fromStdin = this.file === "-";
     if (this.move && fromStdin) {
@@ -55,9 +68,10 @@ export class ImportCommand extends BurrowCommand {
     }
     const store = await this.store();
     const path = await import("node:path");
-    if (this.toContainer && this.name !== undefined) {
-      // Refuse a taken name before the import's work, not after.
-      const { Containers } = await import("../store/containers.js");
+    if ((this.toContainer || this.clone) && this.name !== undefined) {
+      // Refuse a bad or taken name before the import's work, not after.
+      const { Containers, checkContainerName } = await import("../store/containers.js");
+      checkContainerName(this.name);
       const taken = new Containers(path.join(store.paths.root, "containers")).find(this.name);
       if (taken?.name === this.name) {
         const { ConflictError } = await import("../errors.js");
@@ -65,6 +79,30 @@ export class ImportCommand extends BurrowCommand {
           `the name "${this.name}" is in use by a container: pick another --name, or remove that container first`,
         );
       }
+    }
+    if (this.clone) {
+      const { importClone } = await import("../transport/clone-archive.js");
+      const { engineSetting } = await import("../install/execmode.js");
+      const { engineNames } = await import("../engines.js");
+      const { parseReference } = await import("../registry/reference.js");
+      const container = await importClone({
+        store,
+        input: fromStdin ? (stdin as unknown as Readable) : this.file,
+        label: fromStdin ? "stdin" : this.file,
+        name: this.name,
+        reference: name,
+        move: this.move,
+        warn: (m) => this.warn(m),
+        info: (m) => this.info(m),
+        checkEngine: (setting) => engineSetting(setting, engineNames),
+        // Checked as a reference; kept as the exporter wrote it (a label for ps, like create's).
+        checkImageName: (n) => {
+          parseReference(n);
+          return n;
+        },
+      });
+      this.context.stdout.write(`${container.id}\n`);
+      return 0;
     }
     const { importTarball, containerFromImage } = await import("../transport/import.js");
     const result = await importTarball({

@@ -264,7 +264,7 @@ export class Containers {
   /**
    * Creates a container over `image`; the layer folders are made ready for `layer`, and `populate`
    * (a copy of the image for a `copy` layer) fills the folder before it becomes visible. The name is
-   * claimed under the store's names lock.
+   * claimed under the store's names lock; `engine` is the engine setting it starts with (import --clone).
    */
   async make(
     image: string,
@@ -272,8 +272,9 @@ export class Containers {
     name: string | undefined,
     layer: ContainerRecord["layer"],
     populate?: (dir: string) => void,
+    engine?: string,
   ): Promise<ContainerRecord> {
-    return this.build({ image, imageName, layer }, name, (tmp) => {
+    return this.build({ image, imageName, layer, engine }, name, (tmp) => {
       if (layer === "overlay") {
         fs.mkdirSync(path.join(tmp, "upper"));
         fs.mkdirSync(path.join(tmp, "work"));

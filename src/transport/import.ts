@@ -21,7 +21,7 @@ import {
   unsupportedCompression,
   type Compression,
 } from "../image/decompress.js";
-import { hostPlatform } from "../registry/platform.js";
+import { hostPlatform, type Platform } from "../registry/platform.js";
 import { MediaType } from "../registry/manifest.js";
 import { BurrowError, InvalidArgumentError, LayerFormatError, storeFailure } from "../errors.js";
 import { removeAbandoned } from "../store/abandoned.js";
@@ -41,6 +41,10 @@ export interface ImportOptions {
   warn(message: string): void;
   /** The time recorded as the image's creation (tests pin it). */
   now?: Date | undefined;
+  /** The image config to record for the layer's diff_id (default: importConfig's, for this machine). */
+  config?: ((diff: string, created: Date) => Buffer) | undefined;
+  /** The platform the image is recorded for (default: this machine's); goes with `config`. */
+  platform?: Platform | undefined;
 }
 
 /** What an import made. */
@@ -78,7 +82,7 @@ function reason(err: unknown): string {
  * Puts the input's bytes at `blob` and returns their sha256 and size. A file given with `move` is
  * hardlinked where it lies on the store's file system (no copy; the name goes only after success).
  */
-async function stageInput(
+export async function stageInput(
   input: string | Readable,
   label: string,
   blob: string,
@@ -213,7 +217,7 @@ export async function importTarball(opts: ImportOptions): Promise<ImportResult> 
       }
       throw err;
     }
-    const config = importConfig(diff, created, label);
+    const config = opts.config ? opts.config(diff, created) : importConfig(diff, created, label);
     const configDigest = `sha256:${createHash("sha256").update(config).digest("hex")}`;
     const id = digestHex(configDigest);
     const layers: LayerRecord[] = [{ digest, size, mediaType }];
@@ -247,7 +251,7 @@ export async function importTarball(opts: ImportOptions): Promise<ImportResult> 
       manifestDigest,
       manifestMediaType: MediaType.OciManifest,
       layers,
-      platform: hostPlatform(),
+      platform: opts.platform ?? hostPlatform(),
       source: `import ${label}`,
       pulledAt: created.toISOString(),
       rootfs: summarizeTree(path.join(tmpImage, "rootfs")),
@@ -301,6 +305,7 @@ export async function containerFromImage(
   store: Store,
   image: ImageRecord,
   name: string | undefined,
+  carried: { imageName?: string | undefined; engine?: string | undefined } = {},
 ): Promise<ContainerRecord> {
   const { Containers } = await import("../store/containers.js");
   const { overlayPossibleAt } = await import("../run/overlay.js");
@@ -308,14 +313,21 @@ export async function containerFromImage(
   const containers = new Containers(path.join(store.paths.root, "containers"));
   fs.mkdirSync(containers.dir, { recursive: true });
   const layer = overlayPossibleAt(containers.dir) ? "overlay" : "copy";
-  return containers.make(image.id, undefined, name, layer, (dir) => {
-    if (layer === "overlay") return;
-    try {
-      execFileSync("cp", ["-a", "--reflink=auto", store.rootfs(image.id), path.join(dir, "rootfs")], {
-        stdio: ["ignore", "ignore", "pipe"],
-      });
-    } catch (err) {
-      throw storeFailure(`cannot copy the imported files into the new container`, err);
-    }
-  });
+  return containers.make(
+    image.id,
+    carried.imageName,
+    name,
+    layer,
+    (dir) => {
+      if (layer === "overlay") return;
+      try {
+        execFileSync("cp", ["-a", "--reflink=auto", store.rootfs(image.id), path.join(dir, "rootfs")], {
+          stdio: ["ignore", "ignore", "pipe"],
+        });
+      } catch (err) {
+        throw storeFailure(`cannot copy the imported files into the new container`, err);
+      }
+    },
+    carried.engine,
+  );
 }
