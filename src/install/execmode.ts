@@ -73,6 +73,9 @@ export type ExecmodeMeaning =
   | { kind: "engine"; mode: string; setting: string; notice?: string | undefined }
   | { kind: "fastest"; mode: string };
 
+/** Whether `value` names one of udocker's execmodes (case-insensitive). */
+export const isExecmode = (value: string): boolean => Object.hasOwn(EXECMODES, value.trim().toUpperCase());
+
 /** Reads udocker's `--execmode` value (case-insensitive): P1, P2, R1-R3, F1-F4, S1. */
 export function parseExecmode(value: string): ExecmodeMeaning {
   const mode = value.trim().toUpperCase();

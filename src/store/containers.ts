@@ -273,8 +273,9 @@ export class Containers {
     layer: ContainerRecord["layer"],
     populate?: (dir: string) => void,
     engine?: string,
+    execmode?: string,
   ): Promise<ContainerRecord> {
-    return this.build({ image, imageName, layer, engine }, name, (tmp) => {
+    return this.build({ image, imageName, layer, engine, execmode }, name, (tmp) => {
       if (layer === "overlay") {
         fs.mkdirSync(path.join(tmp, "upper"));
         fs.mkdirSync(path.join(tmp, "work"));

@@ -30,6 +30,7 @@ import { containerFromImage, importTarball, stageInput } from "./import.js";
 import { containerConfig } from "../run/image-config.js";
 import { hostPlatform, type Platform } from "../registry/platform.js";
 import { jsonKind } from "../json-kind.js";
+import { isExecmode } from "../install/execmode.js";
 import {
   ArchiveError,
   BurrowError,
@@ -60,6 +61,8 @@ export interface CloneMeta {
     names: string[];
     imageName?: string | undefined;
     engine?: string | undefined;
+    /** The udocker execmode the engine was set from (`setup --execmode`), shown by `setup`. */
+    execmode?: string | undefined;
     created: string;
   };
   /** The OCI image config of the container's image (its rootfs.diff_ids replaced on import). */
@@ -73,6 +76,8 @@ export interface CheckedMeta {
   platform: Platform;
   imageName: string | undefined;
   engine: string | undefined;
+  /** The execmode the engine came from, kept only with a known engine and a known mode. */
+  execmode: string | undefined;
   /** The engine the clone named that this burrow does not know (dropped, with a notice). */
   droppedEngine: string | undefined;
   /** How the clone's own container was called (for the notice). */
@@ -96,6 +101,7 @@ export function cloneMeta(
       names: rec.names ?? (rec.name !== undefined ? [rec.name] : []),
       ...(rec.imageName !== undefined ? { imageName: rec.imageName } : {}),
       ...(rec.engine !== undefined ? { engine: rec.engine } : {}),
+      ...(rec.engine !== undefined && rec.execmode !== undefined ? { execmode: rec.execmode } : {}),
       created: rec.created,
     },
     image: { id: image.id, config },
@@ -181,13 +187,24 @@ export function checkCloneMeta(
       droppedEngine = engineRaw;
     }
   }
+  const execmodeRaw = engine !== undefined ? optionalString("execmode") : undefined;
+  const execmode =
+    execmodeRaw !== undefined && isExecmode(execmodeRaw) ? execmodeRaw.toUpperCase() : undefined;
   const names = container.names;
   const first = Array.isArray(names) && typeof names[0] === "string" ? names[0] : undefined;
   const id = typeof container.id === "string" ? container.id : undefined;
   const from = first ?? (id !== undefined && /^[a-f0-9]{12,64}$/.test(id) ? id.slice(0, 12) : "(unnamed)");
   // The layers and their history are the exporter's: the import records its one layer itself.
   const { rootfs: _rootfs, history: _history, ...rest } = config;
-  return { config: rest, platform: carried, imageName, engine, droppedEngine, from: printable(from) };
+  return {
+    config: rest,
+    platform: carried,
+    imageName,
+    engine,
+    execmode,
+    droppedEngine,
+    from: printable(from),
+  };
 }
 
 /** Whether a string holds a control character (a NUL, a newline, an escape). */
@@ -588,6 +605,7 @@ export async function importClone(opts: ImportCloneOptions): Promise<ContainerRe
     const rec = await containerFromImage(store, result.image, opts.name, {
       imageName: meta.imageName,
       engine: meta.engine,
+      execmode: meta.execmode,
     });
     removeMoved(opts);
     opts.info(

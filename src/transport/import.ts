@@ -305,7 +305,11 @@ export async function containerFromImage(
   store: Store,
   image: ImageRecord,
   name: string | undefined,
-  carried: { imageName?: string | undefined; engine?: string | undefined } = {},
+  carried: {
+    imageName?: string | undefined;
+    engine?: string | undefined;
+    execmode?: string | undefined;
+  } = {},
 ): Promise<ContainerRecord> {
   const { Containers } = await import("../store/containers.js");
   const { overlayPossibleAt } = await import("../run/overlay.js");
@@ -329,5 +333,6 @@ export async function containerFromImage(
       }
     },
     carried.engine,
+    carried.execmode,
   );
 }

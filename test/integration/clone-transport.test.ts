@@ -333,6 +333,19 @@ for (const c of REFUSED) {
   });
 }
 
+test("a clone keeps the udocker execmode its engine was set from (setup R3: runc, shown as R3)", async () => {
+  ok(await burrow(["create", "--name", "mode-r3", alpine]));
+  ok(await burrow(["setup", "--execmode=R3", "mode-r3"]));
+  const file = path.join(home.dir, "mode-r3.tar");
+  ok(await burrow(["export", "--clone", "-o", file, "mode-r3"]));
+  const m = JSON.parse(execFileSync("tar", ["-xOf", file, "burrow-clone.json"], { encoding: "utf8" })) as {
+    container: { engine: string; execmode: string };
+  };
+  assert.deepEqual([m.container.engine, m.container.execmode], ["runc", "R3"]);
+  ok(await burrow(["import", "--clone", "--name=mode-r3-back", file]));
+  assert.match(ok(await burrow(["setup", "mode-r3-back"])), /runc \(execmode R3\)/);
+});
+
 test("import --clone takes a clone set up with an engine this burrow lacks, on automatic selection, and says so", async () => {
   const file = await homeFile(
     "future-engine.tar",
