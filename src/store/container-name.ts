@@ -1,4 +1,5 @@
 // The container name rule: udocker's (users bring scripts with `--name=_`) joined with docker's (`my.box`).
+import { printable } from "../cli/printable.js";
 import { InvalidArgumentError } from "../errors.js";
 
 /** docker's names: a letter or digit, then letters, digits, `_`, `.`, `-`. */
@@ -21,11 +22,11 @@ export function containerNameProblem(name: string): string | undefined {
   if (/^[a-f0-9]{64}$/.test(name)) return "a 64-digit hex name would read as a container id";
   const udocker =
     "udocker's rule refuses / . space [ ] in a name, and docker's takes dots only after a letter or digit (my.box): pick another";
-  if (/[/ [\]]/.test(name)) return udocker;
   // Tabs, newlines, escapes and other invisible or blank characters (udocker has no rule for them).
-  if (/[\p{Cc}\p{Cf}\p{Z}\p{Cs}\p{Co}\p{Cn}]/u.test(name)) {
+  if (/[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}]|[^\P{Z} ]/u.test(name)) {
     return "a name cannot hold blanks or control characters: pick another";
   }
+  if (/[/ [\]]/.test(name)) return udocker;
   if (DOCKER_NAME.test(name) || !UDOCKER_REFUSED.test(name)) return undefined;
   return udocker;
 }
@@ -34,6 +35,6 @@ export function containerNameProblem(name: string): string | undefined {
 export function checkContainerName(name: string): void {
   const problem = containerNameProblem(name);
   if (problem !== undefined) {
-    throw new InvalidArgumentError(`invalid container name ${JSON.stringify(name)}: ${problem}`);
+    throw new InvalidArgumentError(`invalid container name "${printable(name)}": ${problem}`);
   }
 }

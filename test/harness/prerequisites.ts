@@ -69,6 +69,12 @@ export const PREREQUISITES: Prerequisite[] = [
     why: "srun --mpi=pmix: Slurm's PMIx plugin loads libpmix.so",
   },
   { pkg: "debootstrap", programs: ["debootstrap"], why: "builds the Debian test images" },
+  { pkg: "runc", programs: ["runc"], why: "the runc engine, which every per-engine suite runs" },
+  {
+    pkg: "proot",
+    programs: ["proot"],
+    why: "Debian's PRoot 5.1.0, which has no port mapping: -p is refused with it (network-limits.test)",
+  },
   {
     pkg: "slirp4netns",
     programs: ["slirp4netns"],

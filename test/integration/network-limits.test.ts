@@ -194,9 +194,12 @@ describe("--network slirp (userns)", () => {
       await burrow(["run", "--rm", "--engine", "proot", "--network", "none", image, "true"]),
       /proot engine cannot give the container --network none/,
     );
+    // Debian's PRoot 5.1.0 has no port mapping (--port); burrow's own PRoot has (the test below).
     burrowFails(
-      await burrow(["run", "--rm", "--engine", "proot", "-p", "8080:80", image, "true"]),
-      /proot engine cannot publish -p/,
+      await burrow(["run", "--rm", "--engine", "proot", "-p", "8080:80", image, "true"], {
+        env: { BURROW_PROOT: "/usr/bin/proot" },
+      }),
+      /proot engine cannot publish -p 127\.0\.0\.1:8080:80\/tcp: this PRoot has no port mapping/,
     );
   });
 });
@@ -291,4 +294,36 @@ describe("cgroup limits", () => {
     );
     assert.equal(out, `${100 * 2 ** 20}\n100000 100000\n10\n`);
   });
+});
+
+test("--engine proot -p publishes with PRoot's port mapping: the program's bind of 80 is the host's port", async () => {
+  const port = await freePort();
+  const child = await spawnBurrow(
+    [
+      "run",
+      "--rm",
+      "--engine",
+      "proot",
+      "-p",
+      `${port}:80`,
+      image,
+      "nc",
+      "-lk",
+      "-p",
+      "80",
+      "-e",
+      "/www/serve",
+    ],
+    { home, env: plainRegistryEnv() },
+  );
+  let stderr = "";
+  child.stderr.on("data", (d: Buffer) => (stderr += d.toString("utf8")));
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  try {
+    assert.equal(await getWithRetry(port, "/index.html", 20_000), "served from the container\n", stderr);
+  } finally {
+    child.kill("SIGTERM");
+    await exited;
+  }
+  await assert.rejects(getWithRetry(port, "/", 0));
 });
