@@ -167,36 +167,21 @@ const cliBundle = (entry: string, outfile: string): BuildOptions => ({
   metafile: true,
 });
 
-/**
- * For run.cjs: a run whose image must be pulled is handed to the whole CLI (src/cli/run-direct.ts catches
- * WHOLE_CLI), which starts it again from the top; nothing before the pull has changed anything. So the
- * registry client and the pull's progress display stay out of run.cjs, which a run of an image in the
- * store reads and compiles at every start.
- */
-const pullApart: Plugin = {
-  name: "pull-apart",
-  setup(b) {
-    b.onResolve({ filter: /^\.\.\/cli\/pull\.js$/ }, (args) =>
-      args.importer.endsWith(path.join("src", "run", "prepare.ts"))
-        ? { path: "pull", namespace: "pull-apart" }
-        : undefined,
-    );
-    b.onLoad({ filter: /.*/, namespace: "pull-apart" }, () => ({
-      contents:
-        "export async function pullReference() {\n" +
-        '  throw Object.assign(new Error("the pull is made by the whole CLI"), { burrowWholeCli: true });\n' +
-        "}\n",
-      loader: "js",
-    }));
-  },
-};
-
 // bundle.cjs: every command; run.cjs: `burrow run` alone, without clipanion (src/cli/run-direct.ts).
-const runBundle = cliBundle("src/cli/run-direct.ts", "run.cjs");
 const results = await Promise.all([
   build(cliBundle("src/cli/main.ts", "bundle.cjs")),
-  build({ ...runBundle, plugins: [pullApart, ...(runBundle.plugins ?? [])] }),
+  build(cliBundle("src/cli/run-direct.ts", "run.cjs")),
 ]);
+
+// run.cjs holds no pull (run-direct.ts hands a run whose image is missing to the whole CLI) and no clipanion:
+// what it bundles is read and compiled at every start.
+const runInputs = Object.keys(results[1].metafile!.inputs);
+const heavy = runInputs.filter((f) => /^src\/(cli\/)?pull\.ts$|node_modules\/clipanion\//.test(f));
+if (heavy.length > 0) {
+  throw new Error(
+    `src/build/bundle.ts: run.cjs bundles ${heavy.join(", ")}: keep the pull and clipanion out of it`,
+  );
+}
 
 // A package left external and imported statically would be require()d: an ESM-only one fails on Node 20.
 const required = results

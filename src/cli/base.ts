@@ -1,11 +1,12 @@
-// The base of every command: the global options, config loading, and one-line error reporting.
-import { Command, Option } from "clipanion";
+// The base of every command: the global options, and the services of src/cli/host.ts (config, store,
+// warnings, one-line error reporting) through the one CommandHost, GlobalHost.
+import { Command } from "clipanion";
 import type { BaseContext } from "clipanion";
 import type { Config } from "../config.js";
 import type { Store } from "../store/store.js";
-import { configFor, failureStatusOf, reportError, storeFor } from "./host.js";
+import { GLOBAL_OPTIONS, GlobalHost, failureStatusOf, reportError } from "./host.js";
 import type { CommandHost } from "./host.js";
-import { printable } from "./printable.js";
+import { withOptions } from "./declared-options.js";
 
 export { failureStatusOf, reportError };
 
@@ -15,31 +16,29 @@ export interface BurrowContext extends BaseContext {
 }
 
 /** Global options (`--repo`, `-D/--debug`, `-q/--quiet`, `--insecure`, `--offline`) and the error contract. */
-export abstract class BurrowCommand extends Command<BurrowContext> implements CommandHost {
-  repo = Option.String("--repo", { description: "Use DIR as the store instead of the default one" });
-  debug = Option.Boolean("-D,--debug", false, { description: "Print the cause chain of errors" });
-  quiet = Option.Boolean("-q,--quiet", false, { description: "Print no progress or informational output" });
-  insecure = Option.Boolean("--insecure", false, {
-    description: "Allow plain HTTP and unverified TLS for every registry",
-  });
-  offline = Option.Boolean("--offline", false, {
-    description: "Use no network at all: only images already in the store (also BURROW_OFFLINE=1)",
-  });
-
-  private cachedConfig: Config | undefined;
+export abstract class BurrowCommand
+  extends withOptions(Command<BurrowContext>, GLOBAL_OPTIONS)
+  implements CommandHost
+{
+  #host: GlobalHost | undefined;
 
   /** The command's work; returns the exit status. */
   abstract run(): Promise<number>;
 
+  /** This command's services, made once its options are read. */
+  private get host(): GlobalHost {
+    this.#host ??= new GlobalHost(this, this.context, this.failureStatus());
+    return this.#host;
+  }
+
   /** Loads the configuration once: defaults < config file < environment < flags. */
-  async config(): Promise<Config> {
-    this.cachedConfig ??= await configFor(this, this.context.env);
-    return this.cachedConfig;
+  config(): Promise<Config> {
+    return this.host.config();
   }
 
   /** The store named by the configuration, with its folders created (refused when unsafe: 125 for run/exec, else 1). */
-  async store(): Promise<Store> {
-    return storeFor(await this.config(), this.context.env, this.failureStatus());
+  store(): Promise<Store> {
+    return this.host.store();
   }
 
   /** This command's status when burrow itself fails: 125 for run and exec, 1 for the others. */
@@ -49,19 +48,24 @@ export abstract class BurrowCommand extends Command<BurrowContext> implements Co
 
   /** Prints a warning on stderr unless `--quiet`. */
   warn(message: string): void {
-    if (!this.quiet) this.context.stderr.write(`burrow: warning: ${printable(message)}\n`);
+    this.host.warn(message);
   }
 
   /** Prints an informational line on stderr unless `--quiet`. */
   info(message: string): void {
-    if (!this.quiet) this.context.stderr.write(`${printable(message)}\n`);
+    this.host.info(message);
+  }
+
+  /** Prints `err` as one line (the chain with `--debug`); returns the exit status it calls for. */
+  report(err: unknown): number {
+    return this.host.report(err);
   }
 
   async execute(): Promise<number> {
     try {
       return await this.run();
     } catch (err) {
-      return reportError(err, this.context.stderr, this.debug, this.failureStatus());
+      return this.report(err);
     }
   }
 }

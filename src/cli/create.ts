@@ -1,9 +1,15 @@
 // `burrow create`: makes a named container over an image and prints its id.
 import { Option } from "clipanion";
 import { BurrowCommand } from "./base.js";
+import { withOptions } from "./declared-options.js";
+import { pickOptions } from "../option-table.js";
+import { RUN_OPTIONS } from "../run/options.js";
 
 /** Creates a container (its writable layer persists across runs), udocker-style. */
-export class CreateCommand extends BurrowCommand {
+export class CreateCommand extends withOptions(BurrowCommand, pickOptions(RUN_OPTIONS, "name", "platform"), {
+  name: "Name of the container (unique in the store)",
+  platform: "Platform to pull if the image is missing",
+}) {
   static override paths = [["create"], ["container", "create"]];
   static override usage = BurrowCommand.Usage({
     description: "Create a container from an image and print its id",
@@ -19,8 +25,6 @@ export class CreateCommand extends BurrowCommand {
     ],
   });
 
-  name = Option.String("--name", { description: "Name of the container (unique in the store)" });
-  platform = Option.String("--platform", { description: "Platform to pull if the image is missing" });
   image = Option.String({ name: "IMAGE" });
 
   async run(): Promise<number> {

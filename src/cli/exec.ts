@@ -1,9 +1,19 @@
 // `burrow exec`: runs a command inside a running container.
 import { Option } from "clipanion";
 import { BurrowCommand } from "./base.js";
+import { withOptions } from "./declared-options.js";
+import { pickOptions } from "../option-table.js";
+import { RUN_OPTIONS } from "../run/options.js";
+
+/** The options exec shares with run, as exec reads them. */
+const EXEC_OPTIONS = pickOptions(RUN_OPTIONS, "env", "workdir", "user", "tty", "interactive");
 
 /** Runs COMMAND in a container started with `run -d`: its namespaces and filesystem view, its environment. */
-export class ExecCommand extends BurrowCommand {
+export class ExecCommand extends withOptions(BurrowCommand, EXEC_OPTIONS, {
+  workdir: "Working directory inside (default: the container's)",
+  user: "Run as name|uid[:group|gid] (default: the container's user)",
+  tty: "Give the command a terminal (when stdin is one)",
+}) {
   static override paths = [["exec"], ["container", "exec"]];
   static override usage = BurrowCommand.Usage({
     description: "Run a command in a running container",
@@ -18,15 +28,6 @@ export class ExecCommand extends BurrowCommand {
     ],
   });
 
-  env = Option.Array("-e,--env", [], { description: "Set NAME=VALUE, or pass NAME from the host" });
-  workdir = Option.String("-w,--workdir", {
-    description: "Working directory inside (default: the container's)",
-  });
-  user = Option.String("-u,--user", {
-    description: "Run as name|uid[:group|gid] (default: the container's user)",
-  });
-  tty = Option.Boolean("-t,--tty", false, { description: "Give the command a terminal (when stdin is one)" });
-  interactive = Option.Boolean("-i,--interactive", false, { description: "Keep stdin open (it always is)" });
   container = Option.String({ name: "CONTAINER" });
   args = Option.Proxy({ required: 1 });
 

@@ -85,7 +85,7 @@ export function buildDirect(
 }
 
 /** Runs `commandClass` on `argv` through `cli` without registering it; undefined: use clipanion's parser. */
-export async function runDirect(
+export async function runWithoutParser(
   cli: Cli<BurrowContext>,
   commandClass: CommandClass<BurrowContext>,
   path: string[],

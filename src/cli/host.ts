@@ -1,10 +1,13 @@
 // What a command's work needs from the command line around it (global options, config, store, streams,
-// error reporting), without clipanion: `burrow run`'s direct path (src/cli/run-direct.ts) runs on this alone.
+// error reporting), without clipanion: every command's (src/cli/base.ts), and `burrow run`'s direct path
+// (src/cli/run-direct.ts), which runs on this alone.
 import { BurrowError, causeChain, describeThrown } from "../errors.js";
 import { systemErrorLine } from "../system-error.js";
 import { printable, printableStream } from "./printable.js";
 import type { Config } from "../config.js";
 import type { Store } from "../store/store.js";
+import type { OptionTable, OptionValues } from "../option-table.js";
+import type { RunHost } from "../run/host.js";
 
 /** The streams and environment a command writes to and reads. */
 export interface HostContext {
@@ -13,28 +16,35 @@ export interface HostContext {
   stderr: NodeJS.WritableStream;
 }
 
-/** The global options and services every command has: BurrowCommand is one, RunHost another. */
-export interface CommandHost {
-  readonly context: HostContext;
-  readonly debug: boolean;
-  readonly quiet: boolean;
-  /** The configuration: defaults < config file < environment < flags. */
-  config(): Promise<Config>;
-  /** The store named by the configuration, with its folders created. */
-  store(): Promise<Store>;
-  /** A warning on stderr unless `--quiet`. */
-  warn(message: string): void;
-  /** An informational line on stderr unless `--quiet`. */
-  info(message: string): void;
-}
+/** The global options, valid before the command name and among any command's options. */
+export const GLOBAL_OPTIONS = {
+  repo: { names: ["--repo"], kind: "string", description: "Use DIR as the store instead of the default one" },
+  debug: { names: ["-D", "--debug"], kind: "boolean", description: "Print the cause chain of errors" },
+  quiet: {
+    names: ["-q", "--quiet"],
+    kind: "boolean",
+    description: "Print no progress or informational output",
+  },
+  insecure: {
+    names: ["--insecure"],
+    kind: "boolean",
+    description: "Allow plain HTTP and unverified TLS for every registry",
+  },
+  offline: {
+    names: ["--offline"],
+    kind: "boolean",
+    description: "Use no network at all: only images already in the store (also BURROW_OFFLINE=1)",
+  },
+} as const satisfies OptionTable;
 
 /** The global options as given on the command line. */
-export interface GlobalOptions {
-  repo: string | undefined;
-  debug: boolean;
-  quiet: boolean;
-  insecure: boolean;
-  offline?: boolean;
+export type GlobalOptions = OptionValues<typeof GLOBAL_OPTIONS>;
+
+/** What a command's work needs from the command line around it: the run path's host, and info lines. */
+export interface CommandHost extends RunHost {
+  readonly context: HostContext;
+  /** An informational line on stderr unless `--quiet`. */
+  info(message: string): void;
 }
 
 /** Loads the configuration for the global options (defaults < config file < environment < flags). */
@@ -73,41 +83,50 @@ function storeSource(config: Config, env: NodeJS.ProcessEnv): string {
   return "the default store";
 }
 
-/** A CommandHost on the process's own streams, for commands run without clipanion. */
-export class ProcessHost implements CommandHost {
-  private cachedConfig: Config | undefined;
+/**
+ * The process's own streams and `env`, for a command run without clipanion. The streams are Node's lazy
+ * getters (a run that prints nothing never creates them); what burrow writes on them is made printable
+ * (the program's own output does not go through them).
+ */
+export function processContext(env: NodeJS.ProcessEnv): HostContext {
+  return {
+    env,
+    get stdout() {
+      return printableStream(process.stdout);
+    },
+    get stderr() {
+      return printableStream(process.stderr);
+    },
+  };
+}
+
+/**
+ * The one CommandHost: the services of the global options (configuration, store, warnings, error lines)
+ * on a context's streams. Each BurrowCommand holds one (src/cli/base.ts); `burrow run`'s direct path
+ * (src/cli/run-direct.ts) makes its own on the process's streams.
+ */
+export class GlobalHost implements CommandHost {
+  #config: Config | undefined;
   readonly debug: boolean;
   readonly quiet: boolean;
 
+  /** `failureStatus`: the command's status when burrow itself fails (failureStatusOf). */
   constructor(
     private readonly options: GlobalOptions,
-    env: NodeJS.ProcessEnv,
+    readonly context: HostContext,
+    private readonly failureStatus: number,
   ) {
     this.debug = options.debug;
     this.quiet = options.quiet;
-    // The streams are Node's lazy getters: a run that prints nothing never creates them. What burrow
-    // writes on them is made printable (the program's own output does not go through them).
-    this.context = {
-      env,
-      get stdout() {
-        return printableStream(process.stdout);
-      },
-      get stderr() {
-        return printableStream(process.stderr);
-      },
-    };
   }
 
-  readonly context: HostContext;
-
   async config(): Promise<Config> {
-    this.cachedConfig ??= await configFor(this.options, this.context.env);
-    return this.cachedConfig;
+    this.#config ??= await configFor(this.options, this.context.env);
+    return this.#config;
   }
 
   async store(): Promise<Store> {
-    // Only `burrow run` comes this way: its own failures exit 125.
-    return storeFor(await this.config(), this.context.env, 125);
+    return storeFor(await this.config(), this.context.env, this.failureStatus);
   }
 
   warn(message: string): void {
@@ -116,6 +135,10 @@ export class ProcessHost implements CommandHost {
 
   info(message: string): void {
     if (!this.quiet) this.context.stderr.write(`${printable(message)}\n`);
+  }
+
+  report(err: unknown): number {
+    return reportError(err, this.context.stderr, this.debug, this.failureStatus);
   }
 }
 

@@ -93,8 +93,8 @@ function runCached(bundle: string, name: string): unknown {
 async function launch(): Promise<void> {
   const argv = process.argv.slice(2);
   if (commandWord(argv) === "run" && fs.existsSync(RUN_BUNDLE)) {
-    const { runDirect } = runCached(RUN_BUNDLE, "run") as typeof import("./run-direct.js");
-    const status = await runDirect(argv, process.env);
+    const { runWithoutClipanion } = runCached(RUN_BUNDLE, "run") as typeof import("./run-direct.js");
+    const status = await runWithoutClipanion(argv, process.env);
     if (status !== undefined) {
       process.exitCode = status;
       return;

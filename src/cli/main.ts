@@ -5,7 +5,7 @@ import { Cli } from "clipanion";
 import type { CommandClass } from "clipanion";
 import { failureStatusOf, reportError } from "./base.js";
 import type { BurrowContext } from "./base.js";
-import { runDirect } from "./fast-run.js";
+import { runWithoutParser } from "./fast-run.js";
 import { packageVersion } from "../package-info.js";
 import { hoistGlobalOptions } from "./hoist.js";
 import { printable, printableStream } from "./printable.js";
@@ -88,7 +88,7 @@ async function main(): Promise<void> {
   const named = word !== undefined && word !== "help" && Object.hasOwn(commands, word) ? word : undefined;
   if (named !== undefined) {
     const commandClass = await commands[named]!();
-    const status = await runDirect(cli, commandClass, [named], argv.slice(1), context);
+    const status = await runWithoutParser(cli, commandClass, [named], argv.slice(1), context);
     if (status !== undefined) {
       process.exitCode = status;
       return;

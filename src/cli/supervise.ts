@@ -15,6 +15,11 @@ export class SuperviseCommand extends BurrowCommand {
 
   async run(): Promise<number> {
     const { superviseRun } = await import("../run/detach.js");
-    return superviseRun(this, this.start);
+    const { imageSource } = await import("./run-images.js");
+    const images = imageSource(
+      async (reference, platform) =>
+        (await (await import("./pull.js")).pullReference(this, reference, platform)).image,
+    );
+    return superviseRun(this, this.start, images);
   }
 }

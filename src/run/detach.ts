@@ -9,20 +9,27 @@
 import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
-import type { CommandHost } from "../cli/host.js";
-import { reportError } from "../cli/host.js";
 import type { EngineStarted, RunSpec } from "../engine.js";
 import { ConflictError, InvalidArgumentError } from "../errors.js";
 import { randomHex } from "../store/random.js";
-import type { RunRequest } from "./prepare.js";
+import type { ImageSource, RunHost } from "./host.js";
+import type { RunRequest } from "./options.js";
+import type { Store } from "../store/store.js";
+import type { Containers } from "../store/containers.js";
 import { detachedRoot, processRef, runStatus, stateDir, writeState } from "./state.js";
 import type { RunState } from "./state.js";
 
 /** What the command line's global options were, for the supervisor's command line. */
-export interface DetachHost extends CommandHost {
+export interface DetachHost extends RunHost {
   repo?: string | undefined;
   insecure?: boolean;
   offline?: boolean;
+}
+
+/** The store's containers (their locks in the store's locks folder). */
+async function containersOf(store: Store): Promise<Containers> {
+  const { Containers } = await import("../store/containers.js");
+  return new Containers(path.join(store.paths.root, "containers"), store.paths.locks);
 }
 
 /** The message the supervisor sends once the program runs. */
@@ -38,7 +45,7 @@ export function generatedName(image: string): string {
 }
 
 /** Starts the request in the background; prints the container's id once its program runs. */
-export async function detachRun(cmd: DetachHost, req: RunRequest): Promise<number> {
+export async function detachRun(cmd: DetachHost, req: RunRequest, images: ImageSource): Promise<number> {
   if (req.location !== undefined) {
     throw new InvalidArgumentError(
       "-d runs a container: it cannot be combined with --location (run the folder in the foreground)",
@@ -49,7 +56,6 @@ export async function detachRun(cmd: DetachHost, req: RunRequest): Promise<numbe
   }
   const store = await cmd.store();
   const root = store.paths.root;
-  const { containersOf } = await import("../cli/containers.js");
   const containers = await containersOf(store);
   const request: RunRequest = { ...req, detach: false, options: { ...req.options, tty: false } };
   const existing = req.name === undefined ? containers.find(req.target) : undefined;
@@ -71,8 +77,8 @@ export async function detachRun(cmd: DetachHost, req: RunRequest): Promise<numbe
       );
     }
     // The pull happens here, where its progress shows; the background run finds the image.
-    const { imageFor } = await import("./prepare.js");
-    await imageFor(cmd, store, req.target, req);
+    const { imageFor } = await import("./resolve-target.js");
+    await imageFor(req.target, req, store, images);
     request.pull = "never";
   }
 
@@ -144,7 +150,7 @@ function tellStarted(id: string): void {
 }
 
 /** The supervisor: runs the request in `start` (detachRun's folder), records the state, cleans up at exit. */
-export async function superviseRun(cmd: CommandHost, start: string): Promise<number> {
+export async function superviseRun(cmd: RunHost, start: string, images: ImageSource): Promise<number> {
   closeInherited();
   const request = JSON.parse(fs.readFileSync(path.join(start, "request.json"), "utf8")) as RunRequest;
   const store = await cmd.store();
@@ -185,16 +191,15 @@ export async function superviseRun(cmd: CommandHost, start: string): Promise<num
     if (run.container !== undefined && state === undefined)
       record(run.container, run.engine, run.spec, run.started);
   };
-  const { prepareRun } = await import("./prepare.js");
+  const { runRequest } = await import("./run-request.js");
   // A failure of burrow's own before the program ran propagates: the first process shows the log.
-  const status = await prepareRun(cmd, request).catch((err: unknown) => {
+  const status = await runRequest(cmd, request, images).catch((err: unknown) => {
     if (state === undefined) throw err;
-    return reportError(err, cmd.context.stderr, cmd.debug);
+    return cmd.report(err);
   });
   // 125, 126, 127: the helper failed, or the program could not be executed; the first process shows why.
   if (state === undefined && status !== 125 && status !== 126 && status !== 127) {
     // The program ended before its processes were seen (the engine saw none): the run is recorded as it ended.
-    const { containersOf } = await import("../cli/containers.js");
     const c = (await containersOf(store)).find(request.name ?? request.target ?? "");
     if (c !== undefined) record(c.id, engineName, spec, undefined);
     // --rm removed it already: there is nothing left to record, the name says which it was.

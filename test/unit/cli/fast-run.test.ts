@@ -14,7 +14,7 @@ const context: BurrowContext = { ...Cli.defaultContext, env: {} };
 function fields(command: object): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(command)) {
-    if (!["context", "cli", "path", "help", "cachedConfig"].includes(k)) out[k] = v;
+    if (!["context", "cli", "path", "help"].includes(k)) out[k] = v;
   }
   return out;
 }

@@ -11,7 +11,7 @@ import {
   rawStream,
 } from "../../../src/cli/printable.js";
 import { BurrowCommand, reportError } from "../../../src/cli/base.js";
-import { ProcessHost } from "../../../src/cli/host.js";
+import { GlobalHost, processContext } from "../../../src/cli/host.js";
 import type { BurrowContext } from "../../../src/cli/base.js";
 import { table } from "../../../src/cli/format.js";
 import { PullProgress } from "../../../src/cli/progress.js";
@@ -209,8 +209,9 @@ test("pull progress draws its cursor moves on the raw stream of a guarded termin
   assert.ok(text.includes("\x1b[1A"), JSON.stringify(text));
 });
 
-test("burrow run's direct path (ProcessHost) writes through the guards of the process's streams", () => {
-  const host = new ProcessHost({ repo: undefined, debug: false, quiet: false, insecure: false }, {});
+test("burrow run's direct path (GlobalHost on processContext) writes through the guards of the process's streams", () => {
+  const globals = { repo: undefined, debug: false, quiet: false, insecure: false, offline: false };
+  const host = new GlobalHost(globals, processContext({}), 125);
   assert.equal(host.context.stdout, printableStream(process.stdout));
   assert.equal(host.context.stderr, printableStream(process.stderr));
   assert.equal(rawStream(host.context.stderr), process.stderr);

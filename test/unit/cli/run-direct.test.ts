@@ -3,8 +3,7 @@ import assert from "node:assert/strict";
 import { Cli } from "clipanion";
 import type { BurrowContext } from "../../../src/cli/base.js";
 import { hoistGlobalOptions } from "../../../src/cli/hoist.js";
-import { readDeclarations } from "../../../src/cli/fast-run.js";
-import { GLOBAL_OPTIONS, RUN_OPTIONS, parseRunCommandLine } from "../../../src/cli/run-direct.js";
+import { parseRunCommandLine } from "../../../src/cli/run-direct.js";
 import { commandWord } from "../../../src/cli/command-word.js";
 import { RunCommand } from "../../../src/cli/run.js";
 
@@ -19,7 +18,7 @@ function clipanionParse(argv: string[]): Record<string, unknown> | "refused" {
     if (!(command instanceof RunCommand)) return "refused";
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(command)) {
-      if (!["context", "cli", "path", "help", "cachedConfig"].includes(k)) out[k] = v;
+      if (!["context", "cli", "path", "help"].includes(k)) out[k] = v;
     }
     return out;
   } catch {
@@ -94,19 +93,6 @@ test("burrow run: help, errors, other commands and unusual forms go to the whole
   for (const argv of leftToClipanion) {
     assert.equal(parseRunCommandLine(argv), undefined, `burrow ${argv.join(" ")}`);
   }
-});
-
-test("the direct reader's option table is RunCommand's (names and arity)", () => {
-  const decl = readDeclarations(RunCommand);
-  assert.ok(decl);
-  const table = new Map(
-    [...GLOBAL_OPTIONS, ...RUN_OPTIONS].flatMap((o) => o.names.map((n) => [n, o.kind === "boolean" ? 0 : 1])),
-  );
-  assert.deepEqual(
-    new Map([...decl.options].map(([name, o]) => [name, o.arity])),
-    table,
-    "add the option to RUN_OPTIONS in src/cli/run-direct.ts",
-  );
 });
 
 test("the launcher finds the command name past global options and their values", () => {

@@ -5,9 +5,10 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { isJobVar, isRendezvousVar, jobEnv, rendezvousDirs } from "../../../src/run/env.js";
-import { jobMounts, planRun } from "../../../src/run/plan.js";
-import type { RunOptions } from "../../../src/run/plan.js";
-import type { HostUser } from "../../../src/run/passwd.js";
+import { jobMounts } from "../../../src/run/plan-inputs.js";
+import { planRunSpec } from "../../../src/run/plan-spec.js";
+import type { RunOptions } from "../../../src/run/options.js";
+import { hostUser as host, planInputs, runOptions } from "./plan-data.js";
 
 const temps: string[] = [];
 const tmp = (prefix: string): string => {
@@ -126,42 +127,19 @@ test("jobMounts binds the rendezvous folders at the same path and the host's /de
   );
 });
 
-const host: HostUser = {
-  name: "me",
-  uid: 1234,
-  gid: 1234,
-  home: "/home/me",
-  shell: "/bin/sh",
-  groupName: "me",
-};
-const opts: RunOptions = {
-  args: ["/hello"],
-  env: [],
-  envFiles: [],
-  volumes: [],
-  hostauth: false,
-  nosysdirs: false,
-  bindhome: false,
-  tty: false,
-};
-
+/** The plan of `/hello` in an image, for a host environment (its job's folders bound, as read on the host). */
 function plan(hostEnv: NodeJS.ProcessEnv, extra: Partial<RunOptions> = {}) {
-  const image = tmp("img-");
-  fs.mkdirSync(path.join(image, "etc"));
-  fs.writeFileSync(path.join(image, "etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n");
-  fs.writeFileSync(path.join(image, "etc/group"), "root:x:0:\n");
-  return planRun(
-    {
-      rootfs: image,
-      mode: "ephemeral",
+  return planRunSpec(
+    planInputs({
       config: { Env: ["PATH=/usr/bin:/bin", "OMPI_MCA_btl=^openib", "UCX_TLS=rc"] },
-    },
-    { ...opts, ...extra },
-    { hostEnv, cwd: "/", scratch: tmp("scratch-"), hostUser: host, overlay: true },
-  );
+      options: runOptions({ args: ["/hello"], ...extra }),
+      host: { ...planInputs().host, env: hostEnv, user: host },
+      jobMounts: jobEnv(hostEnv).length > 0 ? jobMounts(hostEnv, true) : [],
+    }),
+  ).spec;
 }
 
-test("planRun: the host's job variables come after the image's Env and before -e, which wins", () => {
+test("planRunSpec: the host's job variables come after the image's Env and before -e, which wins", () => {
   const session = tmp("ompi.vm.1234-");
   const spec = plan(
     {
@@ -186,14 +164,14 @@ test("planRun: the host's job variables come after the image's Env and before -e
   assert.deepEqual(binds, ["/dev/shm", session]);
 });
 
-test("planRun: a plain run gets no job variables and keeps its private /dev/shm", () => {
+test("planRunSpec: a plain run gets no job variables and keeps its private /dev/shm", () => {
   const spec = plan({ PATH: "/host/bin", HOME: "/home/me", TMPDIR: "/tmp" });
   assert.ok(!spec.env.some((e) => /^(SLURM|PMIX|PMI)_/.test(e)));
   assert.ok(spec.env.includes("OMPI_MCA_btl=^openib"), "the image's own Env stays");
   assert.deepEqual(spec.mounts, []);
 });
 
-test("planRun: in a PMIx job a rank runs as the host user unless -u says otherwise", () => {
+test("planRunSpec: in a PMIx job a rank runs as the host user unless -u says otherwise", () => {
   const pmix = { PMIX_RANK: "0", PMIX_NAMESPACE: "4242" };
   const rank = plan(pmix);
   assert.deepEqual([rank.uid, rank.gid, rank.fakeRoot], [1234, 1234, false]);
@@ -204,7 +182,7 @@ test("planRun: in a PMIx job a rank runs as the host user unless -u says otherwi
   assert.equal(plan({}).uid, 0);
 });
 
-test("planRun: an MPI rank gets Open MPI's CMA single-copy turned off unless the image, host or -e set it", () => {
+test("planRunSpec: an MPI rank gets Open MPI's CMA single-copy turned off unless the image, host or -e set it", () => {
   const KEY = "OMPI_MCA_btl_vader_single_copy_mechanism";
   const value = (spec: { env: string[] }): string | undefined =>
     spec.env.find((e) => e.startsWith(`${KEY}=`))?.slice(KEY.length + 1);

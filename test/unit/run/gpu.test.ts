@@ -1,9 +1,6 @@
 // --gpu discovery (src/run/gpu.ts) from stand-in sources: /dev, ldconfig -p, nvidia-container-cli list, PATH.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
 import {
   discoverGpu,
   gpuDeviceNodes,
@@ -16,7 +13,8 @@ import {
 } from "../../../src/run/gpu.js";
 import type { GpuSources } from "../../../src/run/gpu.js";
 import { mergeEdits } from "../../../src/run/cdi.js";
-import { planRun } from "../../../src/run/plan.js";
+import { planRunSpec } from "../../../src/run/plan-spec.js";
+import { planInputs, runOptions } from "./plan-data.js";
 import { InvalidArgumentError } from "../../../src/errors.js";
 import { fakeHost } from "./fake-host.js";
 
@@ -207,58 +205,30 @@ test("with nvidia-container-cli: its list is used, each library under its file n
 });
 
 test("the RunSpec of a --gpu run: device and library binds before the volumes, LD_LIBRARY_PATH and PATH, -e wins", () => {
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), "burrow-gpu-"));
-  try {
-    const rootfs = path.join(root, "rootfs");
-    fs.mkdirSync(path.join(rootfs, "etc"), { recursive: true });
-    fs.writeFileSync(path.join(rootfs, "etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n");
-    fs.writeFileSync(path.join(rootfs, "etc/group"), "root:x:0:\n");
-    const scratch = path.join(root, "scratch");
-    fs.mkdirSync(scratch);
-    const spec = planRun(
-      {
-        rootfs,
-        mode: "direct",
-        config: {
-          Cmd: ["nvidia-smi"],
-          Env: ["PATH=/usr/bin:/bin", "LD_LIBRARY_PATH=/opt/image/lib", "KEEP=image"],
-        },
+  const { spec } = planRunSpec(
+    planInputs({
+      layout: { kind: "direct", path: "/rootfs" },
+      config: {
+        Cmd: ["nvidia-smi"],
+        Env: ["PATH=/usr/bin:/bin", "LD_LIBRARY_PATH=/opt/image/lib", "KEEP=image"],
       },
-      {
-        args: [],
-        env: ["KEEP=mine"],
-        envFiles: [],
-        volumes: [`${root}:/data`],
-        hostauth: false,
-        nosysdirs: false,
-        bindhome: false,
-        tty: false,
-        gpu: true,
-      },
-      {
-        hostEnv: {},
-        cwd: "/",
-        scratch,
-        hostUser: { name: "me", uid: 1000, gid: 1000, home: "/home/me", shell: "/bin/sh", groupName: "me" },
-        overlay: false,
-        devices: mergeEdits(gpuEdits(discoverGpu(sources())), {
-          mounts: [],
-          env: [["KEEP", "device"]],
-          libraryPath: [],
-          binPath: [],
-          notes: [],
-        }),
-      },
-    );
-    const env = new Map(spec.env.map((e) => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)]));
-    assert.equal(env.get("LD_LIBRARY_PATH"), `${GPU_LIB_DIR}:/opt/image/lib`);
-    assert.equal(env.get("PATH"), `/usr/bin:/bin:${GPU_BIN_DIR}`);
-    assert.equal(env.get("KEEP"), "mine");
-    const dests = spec.mounts.map((m) => m.destination);
-    assert.ok(dests.indexOf("/dev/nvidia0") < dests.indexOf("/data"));
-    assert.ok(dests.includes(`${GPU_LIB_DIR}/libcuda.so.1`));
-    assert.ok(dests.includes(`${GPU_BIN_DIR}/nvidia-smi`));
-  } finally {
-    fs.rmSync(root, { recursive: true, force: true });
-  }
+      options: runOptions({ env: ["KEEP=mine"], volumes: ["/srv/data:/data"], gpu: true }),
+      existingSources: new Set(["/srv/data"]),
+      devices: mergeEdits(gpuEdits(discoverGpu(sources())), {
+        mounts: [],
+        env: [["KEEP", "device"]],
+        libraryPath: [],
+        binPath: [],
+        notes: [],
+      }),
+    }),
+  );
+  const env = new Map(spec.env.map((e) => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)]));
+  assert.equal(env.get("LD_LIBRARY_PATH"), `${GPU_LIB_DIR}:/opt/image/lib`);
+  assert.equal(env.get("PATH"), `/usr/bin:/bin:${GPU_BIN_DIR}`);
+  assert.equal(env.get("KEEP"), "mine");
+  const dests = spec.mounts.map((m) => m.destination);
+  assert.ok(dests.indexOf("/dev/nvidia0") < dests.indexOf("/data"));
+  assert.ok(dests.includes(`${GPU_LIB_DIR}/libcuda.so.1`));
+  assert.ok(dests.includes(`${GPU_BIN_DIR}/nvidia-smi`));
 });

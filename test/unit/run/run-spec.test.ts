@@ -9,7 +9,11 @@ import { parsePasswd, parseGroup, resolveUser } from "../../../src/run/user.js";
 import { parseVolume } from "../../../src/run/volumes.js";
 import { extraAccounts, appendLines } from "../../../src/run/passwd.js";
 import { overlayPossible, kernelVersion } from "../../../src/run/overlay.js";
-import { planRun } from "../../../src/run/plan.js";
+import { planRunSpec } from "../../../src/run/plan-spec.js";
+import type { PlanInputs } from "../../../src/run/plan-spec.js";
+import { materialiseRoot } from "../../../src/run/materialise-root.js";
+import { readPlanInputs } from "../../../src/run/plan-inputs.js";
+import { planInputs, runOptions } from "./plan-data.js";
 import type { HostUser } from "../../../src/run/passwd.js";
 
 test('ENTRYPOINT + CMD: arguments replace CMD, --entrypoint replaces ENTRYPOINT and "" clears it', () => {
@@ -116,6 +120,77 @@ test("overlay in a user namespace needs Linux 5.11 and an upper that is not NFS,
   assert.ok(overlayPossible("6.6.0", 0x01021994));
 });
 
+test("the plan of an overlay run: the image's settings, its user, HOME, PATH, -e; /etc files into the fresh layer", () => {
+  const plan = planRunSpec(
+    planInputs({
+      config: { Cmd: ["/bin/sh"], Env: ["A=1"], WorkingDir: "/app", User: "www" },
+      options: runOptions({ env: ["B=2"] }),
+      root: {
+        passwd: "root:x:0:0:root:/root:/bin/sh\nwww:x:33:33::/var/www:/bin/sh\n",
+        group: "root:x:0:\nwww:x:33:\n",
+        hasEtc: true,
+        hasAptConfDir: true,
+      },
+    }),
+  );
+  const { spec } = plan;
+  assert.deepEqual(spec.root, {
+    kind: "overlay",
+    lower: "/store/image/rootfs",
+    upper: "/tmp/scratch/upper",
+    work: "/tmp/scratch/work",
+    mountpoint: "/tmp/scratch/root",
+  });
+  assert.deepEqual(spec.argv, ["/bin/sh"]);
+  assert.deepEqual([spec.uid, spec.gid, spec.fakeRoot], [33, 33, false]);
+  assert.equal(spec.cwd, "/app");
+  assert.ok(spec.env.includes("A=1") && spec.env.includes("B=2") && spec.env.includes("HOME=/var/www"));
+  assert.ok(spec.env.includes("HOSTNAME=node1"));
+  assert.ok(spec.env.some((e) => e.startsWith("PATH=/usr/local/sbin")));
+  assert.deepEqual(plan.etc, { kind: "fresh", into: "/tmp/scratch/upper" });
+  // www has an entry: the accounts stay the image's; apt's sandbox note is for emulated root only.
+  assert.deepEqual(Object.keys(plan.files).sort(), ["etc/hosts", "etc/resolv.conf"]);
+  assert.equal(plan.files["etc/resolv.conf"], "nameserver 192.0.2.53\n");
+});
+
+test("the plan of a direct root: /etc files bound, a user without an entry gets one, apt stays root", () => {
+  const plan = planRunSpec(
+    planInputs({
+      layout: { kind: "direct", path: "/rootfs" },
+      options: runOptions({ args: ["id"], user: "4000", network: "slirp" }),
+    }),
+  );
+  assert.deepEqual(plan.spec.root, { kind: "direct", path: "/rootfs", readonly: false });
+  assert.deepEqual(plan.etc, { kind: "bind" });
+  assert.match(plan.files["etc/passwd"]!, /^me:x:4000:0:/m);
+  assert.equal(plan.files["etc/resolv.conf"], "nameserver 10.0.2.3\n", "slirp answers DNS itself");
+  const root = planRunSpec(planInputs({ root: { ...planInputs().root, hasAptConfDir: true } }));
+  assert.equal(root.files["etc/apt/apt.conf.d/00burrow-sandbox"], 'APT::Sandbox::User "root";\n');
+  assert.deepEqual(planRunSpec(planInputs({ layout: { kind: "copy", from: "/img" } })).etc, {
+    kind: "write",
+    into: "/tmp/scratch/rootfs",
+  });
+});
+
+test("the plan refuses a -v source that does not exist, and a relative working directory", () => {
+  const volumes = runOptions({ args: ["id"], volumes: ["/does/not/exist:/x", "/srv:/srv"] });
+  assert.throws(
+    () => planRunSpec(planInputs({ options: volumes, existingSources: new Set(["/srv"]) })),
+    /volume source \/does\/not\/exist does not exist/,
+  );
+  const ok = planRunSpec(
+    planInputs({ options: volumes, existingSources: new Set(["/srv", "/does/not/exist"]) }),
+  );
+  assert.deepEqual(
+    ok.spec.mounts.map((m) => m.destination),
+    ["/x", "/srv"],
+  );
+  assert.throws(
+    () => planRunSpec(planInputs({ options: runOptions({ args: ["id"], workdir: "rel" }) })),
+    /invalid working directory "rel": it must be absolute/,
+  );
+});
+
 function fakeImage(): string {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), "img-"));
   fs.mkdirSync(path.join(root, "etc"));
@@ -128,62 +203,62 @@ function fakeImage(): string {
   return root;
 }
 
-const baseOpts = {
-  args: [],
-  env: [],
-  envFiles: [],
-  volumes: [],
-  hostauth: false,
-  nosysdirs: false,
-  bindhome: false,
-  tty: false,
-};
+/** Reads, plans and materialises a run of `image` as the run path does. */
+function planAndMake(over: Partial<PlanInputs> & Pick<PlanInputs, "layout" | "scratch">) {
+  const read = readPlanInputs({
+    layout: over.layout,
+    scratch: over.scratch,
+    config: over.config ?? {},
+    options: over.options ?? runOptions(),
+    hostEnv: {},
+  });
+  return materialiseRoot(planRunSpec(read), over.layout, over.scratch);
+}
 
 test("an ephemeral run with overlay writes its /etc files into the private layer, never the image", () => {
   const image = fakeImage();
   const before = fs.readFileSync(path.join(image, "etc/passwd"), "utf8");
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "scratch-"));
-  const spec = planRun(
-    {
-      rootfs: image,
-      mode: "ephemeral",
-      config: { Cmd: ["/bin/sh"], Env: ["A=1"], WorkingDir: "/app", User: "www" },
-    },
-    { ...baseOpts, env: ["B=2"] },
-    { hostEnv: {}, cwd: "/", scratch, hostUser: host, overlay: true },
-  );
+  const spec = planAndMake({
+    layout: { kind: "overlay", lower: image },
+    scratch,
+    config: { Cmd: ["/bin/sh"], WorkingDir: "/app", User: "www" },
+  });
   assert.equal(spec.root.kind, "overlay");
-  assert.deepEqual(spec.argv, ["/bin/sh"]);
   assert.equal(spec.uid, 33);
   assert.equal(spec.cwd, "/app");
   assert.ok(fs.existsSync(path.join(scratch, "upper/app")), "a missing WorkingDir is created in the layer");
-  assert.ok(spec.env.includes("A=1") && spec.env.includes("B=2") && spec.env.includes("HOME=/var/www"));
-  assert.ok(spec.env.some((e) => e.startsWith("PATH=/usr/local/sbin")));
-  assert.equal(spec.fakeRoot, false);
   assert.equal(fs.readFileSync(path.join(image, "etc/passwd"), "utf8"), before);
   assert.ok(fs.existsSync(path.join(scratch, "upper/etc/resolv.conf")));
 });
 
-test("a direct root gets its /etc files as binds and a missing volume source is an error", () => {
+test("a direct root gets its /etc files as binds from the scratch folder, the root untouched", () => {
   const image = fakeImage();
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "scratch-"));
-  const spec = planRun(
-    { rootfs: image, mode: "direct", config: {} },
-    { ...baseOpts, args: ["id"], user: "4000" },
-    { hostEnv: {}, cwd: "/", scratch, hostUser: host, overlay: false },
-  );
+  const spec = planAndMake({
+    layout: { kind: "direct", path: image },
+    scratch,
+    options: runOptions({ args: ["id"], user: "4000" }),
+  });
   assert.equal(spec.root.kind, "direct");
   const passwdBind = spec.mounts.find((m) => m.kind === "bind" && m.destination === "/etc/passwd");
   assert.ok(passwdBind && passwdBind.kind === "bind");
-  assert.match(fs.readFileSync(passwdBind.source, "utf8"), /^me:x:4000:0:/m);
+  assert.ok(passwdBind.source.startsWith(scratch));
+  assert.match(fs.readFileSync(passwdBind.source, "utf8"), /:4000:0:/m);
   assert.ok(!fs.readFileSync(path.join(image, "etc/passwd"), "utf8").includes("4000"));
-  assert.throws(
-    () =>
-      planRun(
-        { rootfs: image, mode: "direct", config: {} },
-        { ...baseOpts, args: ["id"], volumes: ["/does/not/exist:/x"] },
-        { hostEnv: {}, cwd: "/", scratch, hostUser: host, overlay: false },
-      ),
-    /volume source \/does\/not\/exist does not exist/,
-  );
+});
+
+test("a private copy gets the /etc files written in, and its working directory made", () => {
+  const image = fakeImage();
+  const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "scratch-"));
+  const spec = planAndMake({
+    layout: { kind: "copy", from: image },
+    scratch,
+    options: runOptions({ args: ["id"], workdir: "/srv/x" }),
+  });
+  assert.deepEqual(spec.root, { kind: "direct", path: path.join(scratch, "rootfs"), readonly: false });
+  assert.ok(fs.statSync(path.join(scratch, "rootfs/srv/x")).isDirectory());
+  assert.ok(fs.existsSync(path.join(scratch, "rootfs/etc/hosts")));
+  assert.ok(!spec.mounts.some((m) => m.destination === "/etc/hosts"), "written, not bound");
+  assert.ok(!fs.existsSync(path.join(image, "srv/x")));
 });

@@ -1,0 +1,51 @@
+// Step 2 of a run, for named containers (src/run/run-request.ts): the container a run with `--name` makes,
+// with its layer (an overlay over the image, or a copy of it), and the copy an existing overlay container
+// becomes where this engine cannot mount its overlay.
+import fs from "node:fs";
+import path from "node:path";
+import { execFileSync } from "node:child_process";
+import type { Engine } from "../engine.js";
+import { StoreError } from "../errors.js";
+import type { ContainerRecord, Containers } from "../store/containers.js";
+import type { Store } from "../store/store.js";
+import { mustBecomeCopy, newContainerLayer } from "./choose-layer.js";
+import type { LayerProbes, LayerSetting } from "./choose-layer.js";
+import type { Target } from "./resolve-target.js";
+
+/** Copies a rootfs (reflinks where the file system can). */
+function copyTree(from: string, to: string): void {
+  try {
+    execFileSync("cp", ["-a", "--reflink=auto", from, to], { stdio: ["ignore", "ignore", "pipe"] });
+  } catch (err) {
+    throw new StoreError(`cannot copy ${from} to ${to}: check the free space of the store`, { cause: err });
+  }
+}
+
+/**
+ * The container `target` runs in, if any: an existing one (made a copy where this engine cannot mount its
+ * overlay), or a new one named `name`. `made`: this run made it (removed again if the run never starts).
+ */
+export async function containerForRun(
+  target: Target,
+  name: string | undefined,
+  store: Store,
+  containers: Containers,
+  engine: Engine,
+  layer: { setting: LayerSetting; probes: LayerProbes },
+): Promise<{ container: ContainerRecord; made: boolean } | undefined> {
+  if (target.kind === "image" && name !== undefined) {
+    fs.mkdirSync(containers.dir, { recursive: true });
+    const rootfs = store.rootfs(target.image.id);
+    const kind = newContainerLayer(layer.setting, engine, containers.dir, layer.probes);
+    const populate =
+      kind === "copy" ? (dir: string) => copyTree(rootfs, path.join(dir, "rootfs")) : undefined;
+    const container = await containers.make(target.image.id, target.name, name, kind, populate);
+    return { container, made: true };
+  }
+  if (target.kind !== "container") return undefined;
+  const { container } = target;
+  if (!mustBecomeCopy(container, layer.setting, engine, containers.dir, layer.probes))
+    return { container, made: false };
+  const rootfs = store.rootfs(container.image);
+  return { container: containers.convertToCopy(container.id, rootfs, engine.name, copyTree), made: false };
+}

@@ -1,0 +1,246 @@
+// Step 3 of a run (src/run/run-request.ts): the engine-neutral RunSpec, decided from plain data (what
+// src/run/plan-inputs.ts read) with no file system: the command, user, environment, mounts, limits, the
+// root's layout and the /etc files the run gets. src/run/materialise-root.ts then makes what it names.
+import path from "node:path";
+import type { MountSpec, RootSpec, RunSpec } from "../engine.js";
+import { InvalidArgumentError } from "../errors.js";
+import type { ContainerConfig } from "./image-config.js";
+import { checkExecSize } from "./exec-limits.js";
+import type { ExecLimits } from "./exec-limits.js";
+import { resolveArgv } from "./command.js";
+import { DEFAULT_PATH, envList, jobDefaults, jobEnv, mergeEnv, parseEnvArg } from "./env.js";
+import { parseGroup, parsePasswd, resolveUser } from "./user.js";
+import { parseVolume } from "./volumes.js";
+import { appendLines, extraAccounts } from "./passwd.js";
+import type { HostUser } from "./passwd.js";
+import { applyDeviceEdits } from "./cdi.js";
+import type { DeviceEdits } from "./cdi.js";
+import { parseNetwork, SLIRP_DNS } from "./network.js";
+import { parseLimits } from "./limits.js";
+import type { RunOptions } from "./options.js";
+import { cleanGuestPath } from "../fs/in-root.js";
+
+/** How the run's root is laid out (chosen by src/run/choose-layer.ts). */
+export type RootLayout =
+  /** A folder used as it is (`--location`, a container's copy): the /etc files are bound over its own. */
+  | { kind: "direct"; path: string }
+  /**
+   * The image's root under an overlay: the upper is the container's own layer, else a fresh one in the
+   * run's scratch folder; `fuse`: fuse-overlayfs mounts it instead of the kernel.
+   */
+  | {
+      kind: "overlay";
+      lower: string;
+      layer?: { upper: string; work: string } | undefined;
+      fuse?: string | undefined;
+    }
+  /** A private copy of the image's root in the scratch folder, discarded at exit. */
+  | { kind: "copy"; from: string };
+
+/** What the root holds that the plan reads, as the container will see it. */
+export interface RootFacts {
+  /** /etc/passwd and /etc/group ("" where missing or unreadable). */
+  passwd: string;
+  group: string;
+  /** Whether /etc, and /etc/apt/apt.conf.d, are real folders (no link on the way). */
+  hasEtc: boolean;
+  hasAptConfDir: boolean;
+}
+
+/** What the host gives a run. */
+export interface HostFacts {
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+  user: HostUser;
+  hostname: string;
+  /** The host's /etc/resolv.conf and /etc/hosts ("" where unreadable). */
+  resolvConf: string;
+  hosts: string;
+  execLimits: ExecLimits;
+}
+
+/** Everything the plan decides from: plain data, read beforehand (src/run/plan-inputs.ts). */
+export interface PlanInputs {
+  layout: RootLayout;
+  /** The run's scratch folder (a path only: the plan makes nothing). */
+  scratch: string;
+  config: ContainerConfig;
+  options: RunOptions;
+  host: HostFacts;
+  root: RootFacts;
+  /** The variables of the `--env-file` files, in order. */
+  envFileVars: [string, string][];
+  /** Which of the `-v` sources exist on the host. */
+  existingSources: ReadonlySet<string>;
+  /** A job's rendezvous folders and /dev/shm (src/run/plan-inputs.ts jobMounts), in a job only. */
+  jobMounts: MountSpec[];
+  /** The delegated cgroup folder for `--memory`, `--cpus`, `--pids-limit`, when asked. */
+  cgroupParent?: string | undefined;
+  /** What `--gpu` and `--device` add (src/run/cdi.ts). */
+  devices?: DeviceEdits | undefined;
+}
+
+/** Where the generated /etc files go. */
+export type EtcPlan =
+  /** Into the run's own fresh layer (`into`), which holds nothing else to replace. */
+  | { kind: "fresh"; into: string }
+  /** Into a root the container or the image shaped (`into`), bound instead where a link is in the way. */
+  | { kind: "write"; into: string }
+  /** Bound over the root's own. */
+  | { kind: "bind" };
+
+/** The plan: the RunSpec (its working directory as asked, the /etc binds not yet in), and the /etc files. */
+export interface RunPlan {
+  spec: RunSpec;
+  /** The generated files by path in the root (`etc/passwd`), with their text. */
+  files: Record<string, string>;
+  etc: EtcPlan;
+}
+
+/**
+ * In a PMIx job (the launcher set PMIX_RANK or PMIX_NAMESPACE) and without `-u`: the host user's
+ * `uid:gid`, since the PMIx server (mpirun, Slurm's mpi/pmix) accepts only clients that say they are
+ * the job's user (the ids the program reads with getuid/getgid, which an emulated root would not
+ * match). As Apptainer, a rank runs as the user who started it; `-u` still decides when given.
+ */
+export function pmixUser(hostEnv: NodeJS.ProcessEnv, hostUser: HostUser): string | undefined {
+  if (hostEnv.PMIX_RANK === undefined && hostEnv.PMIX_NAMESPACE === undefined) return undefined;
+  return `${hostUser.uid}:${hostUser.gid}`;
+}
+
+/** The RunSpec and /etc files for `inputs`. */
+export function planRunSpec(inputs: PlanInputs): RunPlan {
+  const { config: cfg, options: opts, host } = inputs;
+  const argv = resolveArgv(cfg, { entrypoint: opts.entrypoint, args: opts.args });
+  const network = parseNetwork(opts.network, opts.publish);
+  const limits = parseLimits(opts);
+  if (limits?.cgroup !== undefined) limits.cgroup.parent = inputs.cgroupParent;
+
+  // Accounts come from the image (or a named container's own layer); the running user gets an entry if it has none.
+  const passwd = parsePasswd(inputs.root.passwd);
+  const groups = parseGroup(inputs.root.group);
+  const user = resolveUser(opts.user ?? pmixUser(host.env, host.user) ?? cfg.User, passwd, groups);
+  const home = opts.bindhome ? host.user.home : (user.entry?.home ?? (user.uid === 0 ? "/root" : "/"));
+  const accounts = extraAccounts(
+    passwd,
+    groups,
+    { uid: user.uid, gid: user.gid, home },
+    host.user,
+    opts.hostauth,
+  );
+
+  // Environment: image Env, then docker's defaults where missing, then -e and --env-file in order.
+  const fromFlags: [string, string][] = [...inputs.envFileVars];
+  for (const e of opts.env) {
+    const kv = parseEnvArg(e, host.env);
+    if (kv) fromFlags.push(kv);
+  }
+  const env = mergeEnv(cfg.Env ?? []);
+  if (!env.has("PATH")) env.set("PATH", DEFAULT_PATH);
+  if (!env.has("HOSTNAME")) env.set("HOSTNAME", opts.hostname ?? host.hostname);
+  if (!env.has("HOME") || opts.bindhome) env.set("HOME", home);
+  if (opts.tty && !env.has("TERM"))
+    env.set("TERM", host.env.TERM && host.env.TERM !== "dumb" ? host.env.TERM : "xterm");
+  // The scheduler's and MPI launcher's variables (SLURM_*, PMIX_*, OMPI_*, ...), then -e, which wins.
+  const job = jobEnv(host.env);
+  for (const [k, v] of job) env.set(k, v);
+  for (const [k, v] of jobDefaults(host.env)) if (!env.has(k)) env.set(k, v);
+  for (const [k, v] of fromFlags) env.set(k, v);
+  // A value execve would refuse (E2BIG) is one line here, before any engine or file is touched.
+  checkExecSize(argv, envList(env), host.execLimits);
+
+  const cwdAsked = opts.workdir ?? (cfg.WorkingDir && cfg.WorkingDir.length > 0 ? cfg.WorkingDir : "/");
+  if (!path.posix.isAbsolute(cwdAsked))
+    throw new InvalidArgumentError(`invalid working directory "${cwdAsked}": it must be absolute`);
+
+  // Devices: their binds before the volumes, their variables under -e and --env-file's.
+  const mounts: MountSpec[] = [];
+  if (inputs.devices) applyDeviceEdits(inputs.devices, env, mounts, new Set(fromFlags.map(([k]) => k)));
+  // Volumes: host paths must exist (a typo should not silently create an empty folder).
+  for (const v of opts.volumes) {
+    const m = parseVolume(v, host.cwd);
+    if (!inputs.existingSources.has(m.source)) {
+      throw new InvalidArgumentError(
+        `volume source ${m.source} does not exist: create it or fix the path in -v ${v}`,
+      );
+    }
+    mounts.push(m);
+  }
+  if (job.length > 0) mounts.push(...inputs.jobMounts);
+  if (opts.bindhome)
+    mounts.push({
+      kind: "bind",
+      source: host.user.home,
+      destination: host.user.home,
+      readonly: false,
+      create: true,
+    });
+
+  // Accounts are only rewritten when the running user lacks an entry, so a container's own changes stay.
+  const files: Record<string, string> = {
+    ...(accounts.passwd.length > 0 ? { "etc/passwd": appendLines(inputs.root.passwd, accounts.passwd) } : {}),
+    ...(accounts.group.length > 0 ? { "etc/group": appendLines(inputs.root.group, accounts.group) } : {}),
+    // slirp4netns answers DNS at 10.0.2.3 (the host's resolver may be on its loopback, out of reach).
+    "etc/resolv.conf": network.mode === "slirp" ? `nameserver ${SLIRP_DNS}\n` : host.resolvConf,
+    "etc/hosts": host.hosts,
+  };
+  // apt drops to its sandbox user `_apt` and checks that the switch worked, which emulated root
+  // cannot do: as emulated root, tell apt to stay root (Apptainer's fakeroot does the same).
+  if (user.uid === 0 && inputs.root.hasAptConfDir) {
+    files["etc/apt/apt.conf.d/00burrow-sandbox"] = 'APT::Sandbox::User "root";\n';
+  }
+  const { root, etc } = rootPlan(inputs);
+
+  return {
+    spec: {
+      root,
+      argv,
+      env: envList(env),
+      // Inside the root: `..` stops at its top; links are resolved inside it where the folder is made.
+      cwd: cleanGuestPath(cwdAsked),
+      uid: user.uid,
+      gid: user.gid,
+      mounts,
+      sysdirs: !opts.nosysdirs,
+      hostname: opts.hostname,
+      tty: opts.tty,
+      fakeRoot: user.uid === 0,
+      ...(network.mode !== "host" || network.publish.length > 0 ? { network } : {}),
+      ...(limits !== undefined ? { limits } : {}),
+      pidNamespace: !opts.nosysdirs,
+    },
+    files,
+    etc,
+  };
+}
+
+/** The root the engine mounts, and where the /etc files go: into the run's writable root when it has one. */
+function rootPlan({ layout, scratch, root: facts }: PlanInputs): { root: RootSpec; etc: EtcPlan } {
+  if (layout.kind === "overlay") {
+    const upper = layout.layer?.upper ?? path.join(scratch, "upper");
+    const work = layout.layer?.work ?? path.join(scratch, "work");
+    const root: RootSpec = {
+      kind: "overlay",
+      lower: layout.lower,
+      upper,
+      work,
+      mountpoint: path.join(scratch, "root"),
+    };
+    if (layout.fuse !== undefined) root.fuse = layout.fuse;
+    const etc: EtcPlan = !facts.hasEtc
+      ? { kind: "bind" }
+      : layout.layer
+        ? { kind: "write", into: upper }
+        : { kind: "fresh", into: upper };
+    return { root, etc };
+  }
+  if (layout.kind === "copy") {
+    const copy = path.join(scratch, "rootfs");
+    return {
+      root: { kind: "direct", path: copy, readonly: false },
+      etc: facts.hasEtc ? { kind: "write", into: copy } : { kind: "bind" },
+    };
+  }
+  // Direct roots are not ours to edit: the generated files are bound over the image's.
+  return { root: { kind: "direct", path: layout.path, readonly: false }, etc: { kind: "bind" } };
+}

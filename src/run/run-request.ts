@@ -1,0 +1,162 @@
+// The run path, one named step after another: resolve the target (src/run/resolve-target.ts), choose the
+// layer (src/run/choose-layer.ts, src/run/container-layer.ts), plan the RunSpec (src/run/plan-inputs.ts
+// reads, src/run/plan-spec.ts decides), materialise the root (src/run/materialise-root.ts), engine.run,
+// clean up. What it needs from the command line (services, finding and pulling images) is passed in.
+import path from "node:path";
+import type { Engine, EngineStarted } from "../engine.js";
+import type { DeviceEdits } from "./cdi.js";
+import type { ImageSource, RunHost } from "./host.js";
+import type { RunOptions, RunRequest } from "./options.js";
+import type { ImageHold } from "../store/holds.js";
+import type { ContainerRecord, Containers } from "../store/containers.js";
+import type { Store } from "../store/store.js";
+import { resolveTarget } from "./resolve-target.js";
+import type { Target } from "./resolve-target.js";
+import { layerSetting, privateLayer } from "./choose-layer.js";
+import type { LayerProbes, LayerSetting } from "./choose-layer.js";
+import { containerForRun } from "./container-layer.js";
+import { readPlanInputs } from "./plan-inputs.js";
+import { planRunSpec } from "./plan-spec.js";
+import type { RootLayout } from "./plan-spec.js";
+import { materialiseRoot } from "./materialise-root.js";
+import { makeScratch, removeScratch, scratchBase } from "./scratch.js";
+
+/** Runs the request; resolves to the exit status. */
+export async function runRequest(host: RunHost, req: RunRequest, images: ImageSource): Promise<number> {
+  // The image a run uses is held until the run ends: `rmi` meanwhile removes its names, not its files.
+  const holds: ImageHold[] = [];
+  try {
+    return await runSteps(host, req, images, holds);
+  } finally {
+    for (const h of holds) await h.release();
+  }
+}
+
+/** The steps; the image the run uses goes into `holds` (src/store/holds.ts) before its files are used. */
+async function runSteps(
+  host: RunHost,
+  req: RunRequest,
+  images: ImageSource,
+  holds: ImageHold[],
+): Promise<number> {
+  const env = host.context.env;
+  const devices = await hostDevices(host, req.options);
+  const store = await host.store();
+  const { Containers } = await import("../store/containers.js");
+  const containers = new Containers(path.join(store.paths.root, "containers"));
+
+  // 1. What to run (the image's settings checked before anything is made).
+  const { target, args } = await resolveTarget(req, store, containers, images);
+  if (target.kind !== "folder")
+    holds.push(await (await import("../store/holds.js")).holdImage(store, target.image.id));
+  const engine = await pickEngine(host, req, store, target);
+
+  // 2. Where its writes go: a named container's layer (made or used now), else a private one (below).
+  const layer = { setting: layerSetting(env), probes: await layerProbes(env, store) };
+  const made = await containerForRun(target, req.name, store, containers, engine, layer);
+  const container = made?.container;
+  let layerUse: Awaited<ReturnType<Containers["useLayer"]>> | undefined;
+  if (container?.layer === "overlay") {
+    // The container's own layer, or a snapshot of it while another run has it mounted (README: Containers).
+    layerUse = await containers.useLayer(container, store.paths.tmp);
+    if (!layerUse.shared)
+      host.warn(
+        `container ${container.name ?? container.id.slice(0, 12)} is in use by another run: this run works on a snapshot of its layer, and its changes are discarded at exit`,
+      );
+  }
+  const scratch = makeScratch(scratchBase(env, store.paths.tmp));
+  /** Whether the engine was asked to run: a container this run made is removed if refused before that. */
+  let engineCalled = false;
+  try {
+    const layout = await rootLayout(target, container, layerUse?.layer, store, containers, {
+      ...layer,
+      engine,
+      scratch,
+      nosysdirs: req.options.nosysdirs,
+    });
+
+    // 3. The plan, from what the root and the host hold.
+    const forEngine = devices && (await import("./cdi.js")).forEngine(devices, engine.name);
+    const config = target.kind === "folder" ? {} : target.config;
+    const options = { ...req.options, args };
+    const plan = planRunSpec(
+      readPlanInputs({ layout, scratch, config, options, hostEnv: env, devices: forEngine }),
+    );
+
+    // 4. The root on disk, as planned.
+    const spec = materialiseRoot(plan, layout, scratch);
+
+    // 5. The run.
+    const started = req.started;
+    engineCalled = true;
+    return await engine.run(spec, {
+      scratch,
+      disposableScratch: true,
+      env,
+      ...(started !== undefined
+        ? {
+            onStarted: (s: EngineStarted) =>
+              started({ engine: engine.name, spec, container: container?.id, started: s }),
+          }
+        : {}),
+    });
+  } finally {
+    // 6. Clean up: the scratch, the layer, the container (--rm, or one this run made and never started).
+    removeScratch(scratch);
+    await layerUse?.release();
+    if (container && (req.rm || (made?.made === true && !engineCalled)))
+      containers.remove(container.id, { force: true });
+  }
+}
+
+/** `--gpu` and `--device`, resolved on the host first: a missing device fails before any pull. */
+async function hostDevices(host: RunHost, options: RunOptions): Promise<DeviceEdits | undefined> {
+  if (!options.gpu && options.devices.length === 0) return undefined;
+  const { resolveDevices } = await import("./cdi.js");
+  return resolveDevices(
+    { gpu: options.gpu, devices: options.devices },
+    host.context.env,
+    host.debug ? (line) => host.context.stderr.write(`burrow: debug: ${line}\n`) : undefined,
+  );
+}
+
+/** The engine: `--engine`, else the container's own, BURROW_ENGINE, the configuration, the first usable one. */
+async function pickEngine(host: RunHost, req: RunRequest, store: Store, target: Target): Promise<Engine> {
+  const config = await host.config();
+  const { selectEngine } = await import("../engines.js");
+  return selectEngine({
+    flag: req.engine,
+    saved: target.kind === "container" ? target.container.engine : undefined,
+    env: host.context.env.BURROW_ENGINE,
+    config: config.engine,
+    storeRoot: store.paths.root,
+    debug: host.debug ? (line) => host.context.stderr.write(`burrow: debug: ${line}\n`) : undefined,
+  });
+}
+
+/** The host's answers on overlays (src/run/overlay.ts). */
+async function layerProbes(env: NodeJS.ProcessEnv, store: Store): Promise<LayerProbes> {
+  const { fuseOverlayfs, overlayPossibleAt } = await import("./overlay.js");
+  return { overlayPossibleAt, fuseOverlayfs: () => fuseOverlayfs(env, store.paths.root) };
+}
+
+/** How the root is laid out: the folder, the container's copy or layer, else the run's private layer. */
+async function rootLayout(
+  target: Target,
+  container: ContainerRecord | undefined,
+  containerLayer: { upper: string; work: string } | undefined,
+  store: Store,
+  containers: Containers,
+  choice: { setting: LayerSetting; probes: LayerProbes; engine: Engine; scratch: string; nosysdirs: boolean },
+): Promise<RootLayout> {
+  if (target.kind === "folder") return { kind: "direct", path: target.path };
+  const rootfs = store.rootfs(target.image.id);
+  if (container?.layer === "copy")
+    return { kind: "direct", path: path.join(containers.path(container.id), "rootfs") };
+  if (container) return { kind: "overlay", lower: rootfs, layer: containerLayer };
+  const { setting, engine, scratch, nosysdirs, probes } = choice;
+  const layer = await privateLayer(setting, engine, scratch, nosysdirs, probes);
+  return layer.kind === "overlay"
+    ? { kind: "overlay", lower: rootfs, fuse: layer.fuse }
+    : { kind: "copy", from: rootfs };
+}
