@@ -15,7 +15,7 @@
 // laid-out text (printableText) keeps tabs and newlines, which burrow itself writes.
 //
 // Where it applies (the places lines are written, so that new messages are covered too): printableStream
-// guards the CLI's stdout and stderr (src/cli/main.ts, ProcessHost in src/cli/host.ts); reportError, warn
+// guards the CLI's stdout and stderr (src/cli/main.ts, processContext in src/cli/host.ts); reportError, warn
 // and info print one printable line; table() makes each cell printable; JSON output goes through
 // printableJson; the engines' C helpers print names with put_printable (engines/common/printable.c,
 // linked into burrow-ns and burrow-runc-init), in the same forms.

@@ -110,87 +110,20 @@ export function pmixUser(hostEnv: NodeJS.ProcessEnv, hostUser: HostUser): string
 
 /** The RunSpec and /etc files for `inputs`. */
 export function planRunSpec(inputs: PlanInputs): RunPlan {
-  const { config: cfg, options: opts, host } = inputs;
+  const { config: cfg, options: opts } = inputs;
   const argv = resolveArgv(cfg, { entrypoint: opts.entrypoint, args: opts.args });
   const network = parseNetwork(opts.network, opts.publish);
   const limits = parseLimits(opts);
   if (limits?.cgroup !== undefined) limits.cgroup.parent = inputs.cgroupParent;
-
-  // Accounts come from the image (or a named container's own layer); the running user gets an entry if it has none.
-  const passwd = parsePasswd(inputs.root.passwd);
-  const groups = parseGroup(inputs.root.group);
-  const user = resolveUser(opts.user ?? pmixUser(host.env, host.user) ?? cfg.User, passwd, groups);
-  const home = opts.bindhome ? host.user.home : (user.entry?.home ?? (user.uid === 0 ? "/root" : "/"));
-  const accounts = extraAccounts(
-    passwd,
-    groups,
-    { uid: user.uid, gid: user.gid, home },
-    host.user,
-    opts.hostauth,
-  );
-
-  // Environment: image Env, then docker's defaults where missing, then -e and --env-file in order.
-  const fromFlags: [string, string][] = [...inputs.envFileVars];
-  for (const e of opts.env) {
-    const kv = parseEnvArg(e, host.env);
-    if (kv) fromFlags.push(kv);
-  }
-  const env = mergeEnv(cfg.Env ?? []);
-  if (!env.has("PATH")) env.set("PATH", DEFAULT_PATH);
-  if (!env.has("HOSTNAME")) env.set("HOSTNAME", opts.hostname ?? host.hostname);
-  if (!env.has("HOME") || opts.bindhome) env.set("HOME", home);
-  if (opts.tty && !env.has("TERM"))
-    env.set("TERM", host.env.TERM && host.env.TERM !== "dumb" ? host.env.TERM : "xterm");
-  // The scheduler's and MPI launcher's variables (SLURM_*, PMIX_*, OMPI_*, ...), then -e, which wins.
-  const job = jobEnv(host.env);
-  for (const [k, v] of job) env.set(k, v);
-  for (const [k, v] of jobDefaults(host.env)) if (!env.has(k)) env.set(k, v);
-  for (const [k, v] of fromFlags) env.set(k, v);
+  const user = runUser(inputs);
+  const { env, fromFlags, inJob } = environment(inputs, user.home);
   // A value execve would refuse (E2BIG) is one line here, before any engine or file is touched.
-  checkExecSize(argv, envList(env), host.execLimits);
-
+  checkExecSize(argv, envList(env), inputs.host.execLimits);
   const cwdAsked = opts.workdir ?? (cfg.WorkingDir && cfg.WorkingDir.length > 0 ? cfg.WorkingDir : "/");
   if (!path.posix.isAbsolute(cwdAsked))
     throw new InvalidArgumentError(`invalid working directory "${cwdAsked}": it must be absolute`);
-
-  // Devices: their binds before the volumes, their variables under -e and --env-file's.
-  const mounts: MountSpec[] = [];
-  if (inputs.devices) applyDeviceEdits(inputs.devices, env, mounts, new Set(fromFlags.map(([k]) => k)));
-  // Volumes: host paths must exist (a typo should not silently create an empty folder).
-  for (const v of opts.volumes) {
-    const m = parseVolume(v, host.cwd);
-    if (!inputs.existingSources.has(m.source)) {
-      throw new InvalidArgumentError(
-        `volume source ${m.source} does not exist: create it or fix the path in -v ${v}`,
-      );
-    }
-    mounts.push(m);
-  }
-  if (job.length > 0) mounts.push(...inputs.jobMounts);
-  if (opts.bindhome)
-    mounts.push({
-      kind: "bind",
-      source: host.user.home,
-      destination: host.user.home,
-      readonly: false,
-      create: true,
-    });
-
-  // Accounts are only rewritten when the running user lacks an entry, so a container's own changes stay.
-  const files: Record<string, string> = {
-    ...(accounts.passwd.length > 0 ? { "etc/passwd": appendLines(inputs.root.passwd, accounts.passwd) } : {}),
-    ...(accounts.group.length > 0 ? { "etc/group": appendLines(inputs.root.group, accounts.group) } : {}),
-    // slirp4netns answers DNS at 10.0.2.3 (the host's resolver may be on its loopback, out of reach).
-    "etc/resolv.conf": network.mode === "slirp" ? `nameserver ${SLIRP_DNS}\n` : host.resolvConf,
-    "etc/hosts": host.hosts,
-  };
-  // apt drops to its sandbox user `_apt` and checks that the switch worked, which emulated root
-  // cannot do: as emulated root, tell apt to stay root (Apptainer's fakeroot does the same).
-  if (user.uid === 0 && inputs.root.hasAptConfDir) {
-    files["etc/apt/apt.conf.d/00burrow-sandbox"] = 'APT::Sandbox::User "root";\n';
-  }
+  const mounts = runMounts(inputs, env, fromFlags, inJob);
   const { root, etc } = rootPlan(inputs);
-
   return {
     spec: {
       root,
@@ -209,9 +142,94 @@ export function planRunSpec(inputs: PlanInputs): RunPlan {
       ...(limits !== undefined ? { limits } : {}),
       pidNamespace: !opts.nosysdirs,
     },
-    files,
+    files: etcFiles(inputs, user, network.mode === "slirp"),
     etc,
   };
+}
+
+/** The user the program runs as, its home, and the passwd/group lines it needs added (when it has no entry). */
+function runUser({ options: opts, host, config, root }: PlanInputs) {
+  // Accounts come from the image (or a named container's own layer).
+  const passwd = parsePasswd(root.passwd);
+  const groups = parseGroup(root.group);
+  const user = resolveUser(opts.user ?? pmixUser(host.env, host.user) ?? config.User, passwd, groups);
+  const home = opts.bindhome ? host.user.home : (user.entry?.home ?? (user.uid === 0 ? "/root" : "/"));
+  const run = { uid: user.uid, gid: user.gid, home };
+  return { ...run, accounts: extraAccounts(passwd, groups, run, host.user, opts.hostauth) };
+}
+
+/**
+ * The program's environment: the image's Env, docker's defaults where missing, the job's variables, then
+ * `--env-file` and `-e` in order (`fromFlags`), which win. `inJob`: a scheduler or MPI launcher started us.
+ */
+function environment({ options: opts, host, config, envFileVars }: PlanInputs, home: string) {
+  const fromFlags: [string, string][] = [...envFileVars];
+  for (const e of opts.env) {
+    const kv = parseEnvArg(e, host.env);
+    if (kv) fromFlags.push(kv);
+  }
+  const env = mergeEnv(config.Env ?? []);
+  if (!env.has("PATH")) env.set("PATH", DEFAULT_PATH);
+  if (!env.has("HOSTNAME")) env.set("HOSTNAME", opts.hostname ?? host.hostname);
+  if (!env.has("HOME") || opts.bindhome) env.set("HOME", home);
+  if (opts.tty && !env.has("TERM"))
+    env.set("TERM", host.env.TERM && host.env.TERM !== "dumb" ? host.env.TERM : "xterm");
+  // The scheduler's and MPI launcher's variables (SLURM_*, PMIX_*, OMPI_*, ...), then -e, which wins.
+  const job = jobEnv(host.env);
+  for (const [k, v] of job) env.set(k, v);
+  for (const [k, v] of jobDefaults(host.env)) if (!env.has(k)) env.set(k, v);
+  for (const [k, v] of fromFlags) env.set(k, v);
+  return { env, fromFlags, inJob: job.length > 0 };
+}
+
+/** The binds: devices' (their variables go into `env`, under the flags'), volumes, a job's folders, the home. */
+function runMounts(
+  inputs: PlanInputs,
+  env: Map<string, string>,
+  fromFlags: [string, string][],
+  inJob: boolean,
+): MountSpec[] {
+  const { options: opts, host } = inputs;
+  const mounts: MountSpec[] = [];
+  if (inputs.devices) applyDeviceEdits(inputs.devices, env, mounts, new Set(fromFlags.map(([k]) => k)));
+  // Volumes: host paths must exist (a typo should not silently create an empty folder).
+  for (const v of opts.volumes) {
+    const m = parseVolume(v, host.cwd);
+    if (!inputs.existingSources.has(m.source)) {
+      throw new InvalidArgumentError(
+        `volume source ${m.source} does not exist: create it or fix the path in -v ${v}`,
+      );
+    }
+    mounts.push(m);
+  }
+  if (inJob) mounts.push(...inputs.jobMounts);
+  if (opts.bindhome) {
+    const home = host.user.home;
+    mounts.push({ kind: "bind", source: home, destination: home, readonly: false, create: true });
+  }
+  return mounts;
+}
+
+/** The /etc files the run gets: accounts only where the user lacks an entry (a container's own changes stay). */
+function etcFiles(
+  { root, host }: PlanInputs,
+  user: ReturnType<typeof runUser>,
+  slirp: boolean,
+): Record<string, string> {
+  const { accounts } = user;
+  const files: Record<string, string> = {
+    ...(accounts.passwd.length > 0 ? { "etc/passwd": appendLines(root.passwd, accounts.passwd) } : {}),
+    ...(accounts.group.length > 0 ? { "etc/group": appendLines(root.group, accounts.group) } : {}),
+    // slirp4netns answers DNS at 10.0.2.3 (the host's resolver may be on its loopback, out of reach).
+    "etc/resolv.conf": slirp ? `nameserver ${SLIRP_DNS}\n` : host.resolvConf,
+    "etc/hosts": host.hosts,
+  };
+  // apt drops to its sandbox user `_apt` and checks that the switch worked, which emulated root
+  // cannot do: as emulated root, tell apt to stay root (Apptainer's fakeroot does the same).
+  if (user.uid === 0 && root.hasAptConfDir) {
+    files["etc/apt/apt.conf.d/00burrow-sandbox"] = 'APT::Sandbox::User "root";\n';
+  }
+  return files;
 }
 
 /** The root the engine mounts, and where the /etc files go: into the run's writable root when it has one. */
