@@ -1,8 +1,9 @@
 // `burrow run` without clipanion: bundled alone into run.cjs (src/build/bundle.ts), which the launcher
 // loads for `run` command lines, so that a run loads neither the CLI framework nor the other commands.
-// It reads the plain forms of the command line with the tables RunCommand's options come from (GLOBAL_OPTIONS,
-// RUN_OPTIONS; test/unit/cli/run-options.test.ts checks that each reaches both); for anything else (`--help`, a usage
-// error, a form it does not read) it answers undefined and the launcher runs the whole CLI instead.
+// It reads the plain forms of the command line with the tables RunCommand's options come from
+// (GLOBAL_OPTIONS, RUN_OPTIONS; test/unit/cli/run-options.test.ts checks that each reaches both); for
+// anything else (`--help`, a usage error, a form it does not read, `-d`, an image to pull) it answers
+// undefined and the launcher runs the whole CLI instead.
 import { isatty } from "node:tty";
 import { GLOBAL_OPTIONS, GlobalHost, failureStatusOf, processContext } from "./host.js";
 import type { GlobalOptions } from "./host.js";
