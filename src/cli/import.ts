@@ -67,12 +67,11 @@ export class ImportCommand extends BurrowCommand {
       throw new InvalidArgumentError("import - reads the tarball from stdin: pipe or redirect one in");
     }
     const store = await this.store();
-    const path = await import("node:path");
     if ((this.toContainer || this.clone) && this.name !== undefined) {
       // Refuse a bad or taken name before the import's work, not after.
-      const { Containers, checkContainerName } = await import("../store/containers.js");
+      const { containersOf, checkContainerName } = await import("../store/containers.js");
       checkContainerName(this.name);
-      const taken = new Containers(path.join(store.paths.root, "containers")).find(this.name);
+      const taken = containersOf(store.paths).find(this.name);
       if (taken?.name === this.name) {
         const { ConflictError } = await import("../errors.js");
         throw new ConflictError(
