@@ -311,10 +311,10 @@ export async function containerFromImage(
     execmode?: string | undefined;
   } = {},
 ): Promise<ContainerRecord> {
-  const { Containers } = await import("../store/containers.js");
+  const { containersOf } = await import("../store/containers.js");
   const { overlayPossibleAt } = await import("../run/overlay.js");
-  const { execFileSync } = await import("node:child_process");
-  const containers = new Containers(path.join(store.paths.root, "containers"));
+  const { copyTree } = await import("../fs/copy-tree.js");
+  const containers = containersOf(store.paths);
   fs.mkdirSync(containers.dir, { recursive: true });
   const layer = overlayPossibleAt(containers.dir) ? "overlay" : "copy";
   return containers.make(
@@ -324,13 +324,7 @@ export async function containerFromImage(
     layer,
     (dir) => {
       if (layer === "overlay") return;
-      try {
-        execFileSync("cp", ["-a", "--reflink=auto", store.rootfs(image.id), path.join(dir, "rootfs")], {
-          stdio: ["ignore", "ignore", "pipe"],
-        });
-      } catch (err) {
-        throw storeFailure(`cannot copy the imported files into the new container`, err);
-      }
+      copyTree(store.rootfs(image.id), path.join(dir, "rootfs"), { label: "the imported files" });
     },
     carried.engine,
     carried.execmode,
