@@ -1,5 +1,6 @@
 // `burrow import`: makes a one-layer image (or a container) from a root filesystem tarball.
 import type { Readable } from "node:stream";
+import type { Store } from "../store/store.js";
 import { Option } from "clipanion";
 import { BurrowCommand } from "./base.js";
 
@@ -79,6 +80,25 @@ export class ImportCommand extends BurrowCommand {
         );
       }
     }
+    const { inFlight } = await import("../store/staging.js");
+    const { removeTreeAtomic } = await import("../store/atomic.js");
+    const { cleanupOnInterrupt } = await import("./interrupt.js");
+    // Leave nothing half-built behind: the staged tarball and image folder go (the next pull, load or import gets the rest).
+    const stopCleanup = cleanupOnInterrupt(() => inFlight, removeTreeAtomic);
+    try {
+      return await this.importInto(store, name, fromStdin ? (stdin as unknown as Readable) : this.file);
+    } finally {
+      stopCleanup();
+    }
+  }
+
+  /** Imports `input` (the file, or stdin) as the image `name`, or as a container with --tocontainer or --clone. */
+  private async importInto(
+    store: Store,
+    name: string | undefined,
+    input: string | Readable,
+  ): Promise<number> {
+    const label = typeof input === "string" ? input : "stdin";
     if (this.clone) {
       const { importClone } = await import("../transport/clone-archive.js");
       const { engineSetting } = await import("../install/execmode.js");
@@ -86,8 +106,8 @@ export class ImportCommand extends BurrowCommand {
       const { parseReference } = await import("../registry/reference.js");
       const container = await importClone({
         store,
-        input: fromStdin ? (stdin as unknown as Readable) : this.file,
-        label: fromStdin ? "stdin" : this.file,
+        input,
+        label,
         name: this.name,
         reference: name,
         move: this.move,
@@ -106,8 +126,8 @@ export class ImportCommand extends BurrowCommand {
     const { importTarball, containerFromImage } = await import("../transport/import.js");
     const result = await importTarball({
       store,
-      input: fromStdin ? (stdin as unknown as Readable) : this.file,
-      label: fromStdin ? "stdin" : this.file,
+      input,
+      label,
       name,
       move: this.move,
       warn: (m) => this.warn(m),
