@@ -135,7 +135,7 @@ export class InfoCommand extends BurrowCommand {
     const config = await this.config();
     const { packageVersion } = await import("../package-info.js");
     const { engineNames, probeAll, requestedEngine } = await import("../engines.js");
-    const { readUsernsSysctls, sysctlBlock } = await import("../../engines/userns/sysctl.js");
+    const { readUsernsSysctls, sysctlBlock } = await import("../../engines/common/userns-sysctl.js");
     const reports: EngineReport[] = await probeAll({ storeRoot: config.storeDir, env: this.context.env });
     const sysctls = readUsernsSysctls();
     const kernel = os.release();
