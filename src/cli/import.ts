@@ -80,11 +80,8 @@ export class ImportCommand extends BurrowCommand {
         );
       }
     }
-    const { inFlight } = await import("../store/staging.js");
-    const { removeTreeAtomic } = await import("../store/atomic.js");
-    const { cleanupOnInterrupt } = await import("./interrupt.js");
-    // Leave nothing half-built behind: the staged tarball and image folder go (the next pull, load or import gets the rest).
-    const stopCleanup = cleanupOnInterrupt(() => inFlight, removeTreeAtomic);
+    // Leave nothing half-built behind: the staged tarball and image folder.
+    const stopCleanup = await (await import("./interrupt.js")).removeStagingOnInterrupt();
     try {
       return await this.importInto(store, name, fromStdin ? (stdin as unknown as Readable) : this.file);
     } finally {

@@ -40,11 +40,8 @@ export class LoadCommand extends BurrowCommand {
     }
     const store = await this.store();
     const { loadArchive } = await import("../transport/load.js");
-    const { inFlight } = await import("../store/staging.js");
-    const { removeTreeAtomic } = await import("../store/atomic.js");
-    const { cleanupOnInterrupt } = await import("./interrupt.js");
-    // Leave nothing half-built behind: staged images and the scratch copy go (the next pull, load or import gets the rest).
-    const stopCleanup = cleanupOnInterrupt(() => inFlight, removeTreeAtomic);
+    // Leave nothing half-built behind: staged images and the scratch copy.
+    const stopCleanup = await (await import("./interrupt.js")).removeStagingOnInterrupt();
     try {
       const loaded = await loadArchive(
         store,

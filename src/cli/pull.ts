@@ -66,15 +66,12 @@ export async function pullReference(
   const { makeRegistryClient } = await import("./registry-client.js");
   const client = await makeRegistryClient(config, store, registryArg, undefined, debugWriter(cmd));
   const { pullImage } = await import("../pull.js");
-  const { inFlight } = await import("../store/staging.js");
   const { PullProgress } = await import("./progress.js");
   const events = PullProgress.wanted(cmd.context.stderr, cmd.quiet)
     ? new PullProgress(cmd.context.stderr)
     : undefined;
-  const { removeTreeAtomic } = await import("../store/atomic.js");
-  const { cleanupOnInterrupt } = await import("./interrupt.js");
-  // Leave nothing half-built behind: the staged image folders go (the next sweepStaging gets what is left).
-  const stopCleanup = cleanupOnInterrupt(() => inFlight, removeTreeAtomic);
+  // Leave nothing half-built behind.
+  const stopCleanup = await (await import("./interrupt.js")).removeStagingOnInterrupt();
   try {
     return await pullImage({
       store,

@@ -344,3 +344,27 @@ test("an import killed with SIGKILL leaves nothing that the next import or pull 
     await fresh.cleanup();
   }
 });
+
+test("an import interrupted with SIGINT exits 130 and leaves none of its staged work", async () => {
+  const fresh = await makeTestHome();
+  try {
+    const store = fresh.burrowDir;
+    const child = await spawnBurrow(["import", "-", "interrupted:1"], { home: fresh });
+    child.stdin.on("error", () => {
+      // What is still buffered for it goes nowhere once it has exited.
+    });
+    child.stdin.write(
+      writeTar([{ path: "a", type: "file", content: Buffer.alloc(1 << 20, 1) }]).subarray(0, 600_000),
+    );
+    assert.ok(
+      await waitFor(() => staged(store).some((n) => n.startsWith("import-blob-"))),
+      "the import staged its input",
+    );
+    const closed = new Promise<number | null>((r) => child.once("close", (code) => r(code)));
+    child.kill("SIGINT");
+    assert.equal(await closed, 130);
+    assert.deepEqual(staged(store), [], "the interrupted import removed what it staged");
+  } finally {
+    await fresh.cleanup();
+  }
+});
