@@ -12,8 +12,11 @@ import type { ImageRecord, Store } from "./store.js";
 /** The folders and files this process is building with, removed if it is interrupted (src/cli/interrupt.ts). */
 export const inFlight = new Set<string>();
 
-/** The scratch kinds kept in tmp/: a load's folder of archive members, an import's staged tarball. */
-export type ScratchKind = "load" | "import-blob";
+/**
+ * The scratch kinds kept in tmp/: a load's folder of archive members, an import's staged tarball, and the
+ * tar files of `export --clone` and `import --clone`.
+ */
+export type ScratchKind = "load" | "import-blob" | "clone-export" | "clone-import";
 
 /** `HOST-PID-HEX`: who made a staged entry, read back by the sweep. */
 function maker(): string {
@@ -64,9 +67,13 @@ export class StagedImage {
   }
 }
 
-/** A new name in the store's tmp/ for scratch work of `kind` (`tmp/KIND-HOST-PID-HEX`), registered. */
-export function scratchPath(store: Store, kind: ScratchKind): string {
-  const p = path.join(store.paths.tmp, `${kind}-${maker()}`);
+/** A new name in the store's tmp/ for scratch work of `kind` (`tmp/KIND-HOST-PID-HEX[SUFFIX]`), registered. */
+export function scratchPath(
+  store: Store,
+  kind: ScratchKind,
+  suffix: "" | ".tar" | "-rootfs.tar" = "",
+): string {
+  const p = path.join(store.paths.tmp, `${kind}-${maker()}${suffix}`);
   inFlight.add(p);
   return p;
 }
@@ -84,11 +91,12 @@ export function removeScratch(p: string): void {
 const ABANDONED: readonly { where: "images" | "tmp"; pattern: RegExp }[] = [
   { where: "images", pattern: /^\.?\.tmp-[a-f0-9]{12}-(.+)-(\d+)-[a-f0-9]{8}(?:\.rm-[a-f0-9]{12})?$/ },
   { where: "tmp", pattern: /^\.?(?:load|import-blob)-(.+)-(\d+)-[a-f0-9]{8}(?:\.rm-[a-f0-9]{12})?$/ },
+  { where: "tmp", pattern: /^clone-(?:export|import)-(.+)-(\d+)-[a-f0-9]{8}(?:-rootfs)?\.tar$/ },
 ];
 
 /**
- * Removes what pulls, loads and imports of this host whose process is gone left in the store (image
- * folders, scratch files and folders, half-removed graves); other hosts' entries stay.
+ * Removes what pulls, loads, imports and clone exports of this host whose process is gone left in the
+ * store (image folders, scratch files and folders, half-removed graves); other hosts' entries stay.
  */
 export function sweepStaging(store: Store): void {
   for (const { where, pattern } of ABANDONED) removeAbandoned(store.paths[where], pattern, removeTreeAtomic);

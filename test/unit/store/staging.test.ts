@@ -73,6 +73,10 @@ test("a discarded staged image leaves nothing; a second publish of one id remove
 
 test("scratch paths in tmp/ are named for the sweep and registered until removed", () => {
   const store = newStore();
+  assert.match(
+    path.basename(scratchPath(store, "clone-import", "-rootfs.tar")),
+    new RegExp(`^clone-import-${os.hostname()}-${process.pid}-[0-9a-f]{8}-rootfs\\.tar$`),
+  );
   const blob = scratchPath(store, "import-blob");
   assert.match(path.basename(blob), new RegExp(`^import-blob-${os.hostname()}-${process.pid}-[0-9a-f]{8}$`));
   assert.equal(path.dirname(blob), store.paths.tmp);
@@ -94,6 +98,8 @@ test("the sweep removes what dead pulls, loads and imports of this host left, an
     path.join(store.paths.tmp, `load-${host}-${dead}-0123abcd`),
     path.join(store.paths.tmp, `import-blob-${host}-${dead}-0123abcd`),
     path.join(store.paths.tmp, `.import-blob-${host}-${dead}-0123abce.rm-0123456789ab`),
+    path.join(store.paths.tmp, `clone-export-${host}-${dead}-0123abcd.tar`),
+    path.join(store.paths.tmp, `clone-import-${host}-${dead}-0123abcd-rootfs.tar`),
   ];
   const kept = [
     // Alive (this process), another host's (a shared store), and names the sweep does not make.
@@ -103,7 +109,7 @@ test("the sweep removes what dead pulls, loads and imports of this host left, an
     path.join(store.paths.tmp, `export-${host}-${dead}-0123abcd`),
   ];
   for (const p of [...gone, ...kept]) {
-    if (path.basename(p).includes("blob")) fs.writeFileSync(p, "x");
+    if (/blob|\.tar$/.test(path.basename(p))) fs.writeFileSync(p, "x");
     else fs.mkdirSync(path.join(p, "rootfs", "etc"), { recursive: true });
   }
   sweepStaging(store);
