@@ -146,6 +146,8 @@ async function storedConfig(store: Store, digest: string, fetch: () => Promise<B
 export async function pullImage(opts: PullOptions): Promise<PullResult> {
   const { store, client, ref } = opts;
   const ev = opts.events ?? {};
+  // What killed pulls, loads and imports left goes first, whatever this pull finds.
+  sweepStaging(store);
   const resolved = await client.resolveImage(ref, opts.platform, (descriptor, fetch) =>
     storedConfig(store, descriptor.digest, fetch),
   );
@@ -185,7 +187,6 @@ export async function pullImage(opts: PullOptions): Promise<PullResult> {
       image = await ensureDiffIdsChecked(store, image, diffIds);
     } else {
       ev.resolved?.(layers);
-      sweepStaging(store);
       image = await withLock(store.paths.locks, `image-${id}`, async () => {
         const existing = store.readImage(id);
         if (existing) return existing;
@@ -243,6 +244,8 @@ async function buildImage(
 ): Promise<ImageRecord> {
   const { store, client, ref } = opts;
   const ev = opts.events ?? {};
+  // What killed pulls, loads and imports left goes first, whatever this pull finds.
+  sweepStaging(store);
   const downloads = new Map<string, Promise<void>>();
   // A failed build stops the downloads still running, so that nothing lands in the store after it.
   const stop = new AbortController();
