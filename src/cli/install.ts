@@ -1,7 +1,7 @@
 // `burrow install`: downloads the pinned static PRoot/runc builds into the store's bin/, checksum-verified.
 import { Option } from "clipanion";
 import { BurrowCommand } from "./base.js";
-import { debugWriter } from "./debug-line.js";
+import { debugWriter } from "../debug-line.js";
 
 /** Fills the store's bin/ from the pinned manifest (vendor/manifest.json). */
 export class InstallCommand extends BurrowCommand {

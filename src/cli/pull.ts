@@ -1,7 +1,7 @@
 // `burrow pull`: fetches an image from a registry and flattens it into the store.
 import { Option } from "clipanion";
 import { BurrowCommand } from "./base.js";
-import { debugWriter } from "./debug-line.js";
+import { debugWriter } from "../debug-line.js";
 import type { CommandHost } from "./host.js";
 
 /** Pulls one image (any registry; `--platform` picks from multi-platform images). */

@@ -3,7 +3,7 @@ import { Option } from "clipanion";
 import { BurrowCommand } from "./base.js";
 import { formatOption, outputFormat } from "./output-format.js";
 import type { OutputFormat } from "./output-format.js";
-import { debugWriter } from "./debug-line.js";
+import { debugWriter } from "../debug-line.js";
 import { printable, printableJson } from "./printable.js";
 
 /** Searches the image index for TERM, or with `--list-tags` lists the tags of a repository on any registry. */

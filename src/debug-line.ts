@@ -1,4 +1,4 @@
-// The `--debug` line writer, one for every command (`burrow: debug: ...` on stderr).
+// The `--debug` line writer, one for every command and for the run path (`burrow: debug: ...` on stderr).
 /** What a writer needs of a command: its --debug and its stderr. */
 export interface DebugSource {
   readonly debug: boolean;
