@@ -4,6 +4,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
+import type { ChildProcessWithoutNullStreams } from "node:child_process";
 import path from "node:path";
 import zlib from "node:zlib";
 import { makeTestHome, chownToTestUser, spawnBurrow } from "../harness/env.js";
@@ -290,25 +291,38 @@ async function waitFor(ready: () => boolean): Promise<boolean> {
   return false;
 }
 
+/**
+ * Starts `import - NAME` in `home` and feeds it part of a tarball, keeping its stdin open: resolves once
+ * the import is staging its input in tmp/, mid-way through, with the child and the status it ends with.
+ */
+async function importMidStaging(
+  home: TestHome,
+  name: string,
+): Promise<{ child: ChildProcessWithoutNullStreams; closed: Promise<number | null> }> {
+  const child = await spawnBurrow(["import", "-", name], { home });
+  const closed = new Promise<number | null>((r) => child.once("close", (code) => r(code)));
+  child.stdin.on("error", () => {
+    // What is still buffered for it goes nowhere once it has ended.
+  });
+  child.stdin.write(
+    writeTar([{ path: "a", type: "file", content: Buffer.alloc(1 << 20, 1) }]).subarray(0, 600_000),
+  );
+  assert.ok(
+    await waitFor(() => staged(home.burrowDir).some((n) => n.startsWith("import-blob-"))),
+    "the import staged its input",
+  );
+  return { child, closed };
+}
+
 test("an import killed with SIGKILL leaves nothing that the next import or pull does not sweep", async () => {
   const fresh = await makeTestHome();
   try {
     const run = burrowIn(() => fresh);
     const store = fresh.burrowDir;
     // Killed while it stages the tarball from stdin: the staged copy is left in tmp/.
-    const reading = await spawnBurrow(["import", "-", "killed:1"], { home: fresh });
-    reading.stdin.on("error", () => {
-      // What is still buffered for it goes nowhere once it is killed.
-    });
-    reading.stdin.write(
-      writeTar([{ path: "a", type: "file", content: Buffer.alloc(1 << 20, 1) }]).subarray(0, 600_000),
-    );
-    assert.ok(
-      await waitFor(() => staged(store).some((n) => n.startsWith("import-blob-"))),
-      "the import staged its input",
-    );
-    reading.kill("SIGKILL");
-    await new Promise((r) => reading.once("close", r));
+    const reading = await importMidStaging(fresh, "killed:1");
+    reading.child.kill("SIGKILL");
+    await reading.closed;
     assert.equal(staged(store).length, 1, staged(store).join(" "));
     ok(
       await run(["import", "-", "small:1"], { input: writeTar([{ path: "x", type: "file", content: "x" }]) }),
@@ -349,18 +363,7 @@ test("an import interrupted with SIGINT exits 130 and leaves none of its staged 
   const fresh = await makeTestHome();
   try {
     const store = fresh.burrowDir;
-    const child = await spawnBurrow(["import", "-", "interrupted:1"], { home: fresh });
-    child.stdin.on("error", () => {
-      // What is still buffered for it goes nowhere once it has exited.
-    });
-    child.stdin.write(
-      writeTar([{ path: "a", type: "file", content: Buffer.alloc(1 << 20, 1) }]).subarray(0, 600_000),
-    );
-    assert.ok(
-      await waitFor(() => staged(store).some((n) => n.startsWith("import-blob-"))),
-      "the import staged its input",
-    );
-    const closed = new Promise<number | null>((r) => child.once("close", (code) => r(code)));
+    const { child, closed } = await importMidStaging(fresh, "interrupted:1");
     child.kill("SIGINT");
     assert.equal(await closed, 130);
     assert.deepEqual(staged(store), [], "the interrupted import removed what it staged");
