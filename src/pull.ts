@@ -1,15 +1,12 @@
 // Pulling an image: resolve it at the registry, fetch its blobs once, flatten them, publish atomically.
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
-import { randomBytes } from "node:crypto";
 import { PassThrough } from "node:stream";
 import type { Store, ImageRecord, LayerRecord } from "./store/store.js";
 import { withLock } from "./store/lock.js";
-import { removeAbandoned } from "./store/abandoned.js";
-import { removeTreeAtomic } from "./store/atomic.js";
 import { digestHex } from "./store/paths.js";
 import { summarizeTree } from "./store/summary.js";
+import { StagedImage, sweepStaging } from "./store/staging.js";
 import { storeFailure, BurrowError, DigestMismatchError } from "./errors.js";
 import type { Reference } from "./registry/reference.js";
 import type { Platform } from "./registry/platform.js";
@@ -72,19 +69,6 @@ function limited<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): 
         next();
       }),
   );
-}
-
-/** A temp dir name that says who made it, so a later pull can clean up after a killed one. */
-function tempImageDir(store: Store, id: string): string {
-  return path.join(
-    store.paths.images,
-    `.tmp-${id.slice(0, 12)}-${os.hostname()}-${process.pid}-${randomBytes(4).toString("hex")}`,
-  );
-}
-
-/** Removes half-built images left by pulls on this host whose process is gone. */
-export function cleanAbandoned(store: Store): void {
-  removeAbandoned(store.paths.images, /^\.tmp-[a-f0-9]{12}-(.+)-(\d+)-[a-f0-9]{8}$/, removeTreeAtomic);
 }
 
 /** Deletes `<blob>.partial-*` files of one digest (only call while holding that blob's lock). */
@@ -158,13 +142,12 @@ async function storedConfig(store: Store, digest: string, fetch: () => Promise<B
   );
 }
 
-/** Temp image folders of this process, removed if it is interrupted. */
-export const inFlight = new Set<string>();
-
 /** Pulls `ref` into the store and names it; concurrent pulls of one image download and flatten it once. */
 export async function pullImage(opts: PullOptions): Promise<PullResult> {
   const { store, client, ref } = opts;
   const ev = opts.events ?? {};
+  // What killed pulls, loads and imports left goes first, whatever this pull finds.
+  sweepStaging(store);
   const resolved = await client.resolveImage(ref, opts.platform, (descriptor, fetch) =>
     storedConfig(store, descriptor.digest, fetch),
   );
@@ -204,7 +187,6 @@ export async function pullImage(opts: PullOptions): Promise<PullResult> {
       image = await ensureDiffIdsChecked(store, image, diffIds);
     } else {
       ev.resolved?.(layers);
-      cleanAbandoned(store);
       image = await withLock(store.paths.locks, `image-${id}`, async () => {
         const existing = store.readImage(id);
         if (existing) return existing;
@@ -262,6 +244,8 @@ async function buildImage(
 ): Promise<ImageRecord> {
   const { store, client, ref } = opts;
   const ev = opts.events ?? {};
+  // What killed pulls, loads and imports left goes first, whatever this pull finds.
+  sweepStaging(store);
   const downloads = new Map<string, Promise<void>>();
   // A failed build stops the downloads still running, so that nothing lands in the store after it.
   const stop = new AbortController();
@@ -307,10 +291,8 @@ async function buildImage(
   // Do not leave unobserved rejections behind if flattening fails first.
   for (const p of fetches) p.catch(() => undefined);
 
-  const tmp = tempImageDir(store, id);
-  inFlight.add(tmp);
+  const staged = new StagedImage(store, id);
   try {
-    fs.mkdirSync(path.join(tmp, "rootfs"), { recursive: true });
     let tapUsed = false;
     for (const [i, layer] of layers.entries()) {
       let stream: PassThrough | undefined;
@@ -329,7 +311,7 @@ async function buildImage(
       ev.extracting?.(layer.digest, i);
       try {
         await flattenLayers(
-          path.join(tmp, "rootfs"),
+          staged.rootfs,
           [
             {
               digest: layer.digest,
@@ -376,21 +358,15 @@ async function buildImage(
       },
       source: `${ref.registry}/${ref.repository}`,
       pulledAt: new Date().toISOString(),
-      rootfs: summarizeTree(path.join(tmp, "rootfs")),
+      rootfs: summarizeTree(staged.rootfs),
       diffIds,
     };
-    if (!store.publishImage(tmp, record)) return store.readImage(id) ?? record;
+    if (!staged.publish(record)) return store.readImage(id) ?? record;
     return record;
   } catch (err) {
     stop.abort(err);
     await Promise.allSettled(fetches);
-    try {
-      removeTreeAtomic(tmp);
-    } catch {
-      // Left for cleanAbandoned.
-    }
+    staged.discard();
     throw err;
-  } finally {
-    inFlight.delete(tmp);
   }
 }

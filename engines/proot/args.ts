@@ -2,7 +2,7 @@
 import type { RunSpec } from "../../src/engine.js";
 import { ProotOptionError } from "./errors.js";
 import type { GuestBind } from "./guest-path.js";
-import { envObject } from "../userns/args.js";
+import { envObject } from "../common/env.js";
 
 /** What the PRoot binary at hand supports beyond 5.1.0's options. */
 export interface ProotFeatures {

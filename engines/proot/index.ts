@@ -10,7 +10,7 @@ import type { EngineContext } from "../../src/engines.js";
 import { EngineUnavailableError, InvalidArgumentError } from "../../src/errors.js";
 import { printable } from "../../src/cli/printable.js";
 import { findPackageRoot } from "../../src/package-info.js";
-import { spawnEngine, waitForChild } from "../userns/signals.js";
+import { spawnEngine, waitForChild } from "../common/signals.js";
 import { checkSupported, INIT_PATH, initWords, LIFELINE_FD, prootArgs, prootEnv } from "./args.js";
 import { checkNetwork, publishText } from "../../src/run/network.js";
 import { launchPrefix } from "../../src/run/limits.js";

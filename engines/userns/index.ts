@@ -8,15 +8,21 @@ import { EngineUnavailableError, InvalidArgumentError } from "../../src/errors.j
 import { findPackageRoot } from "../../src/package-info.js";
 import { fileIdentity, fileProbeCache } from "../../src/run/probe-cache.js";
 import type { ProbeCache } from "../../src/run/probe-cache.js";
-import { envObject, HELPER_INTERFACE, helperArgs } from "./args.js";
+import { HELPER_INTERFACE, helperArgs } from "./args.js";
+import { envObject } from "../common/env.js";
 import { checkNetwork } from "../../src/run/network.js";
 import { findHelper, helperSearch, HELPER_NAME, isExecutableFile } from "./locate.js";
 import type { HelperSearch } from "./locate.js";
-import { spawnEngine, waitForChild } from "./signals.js";
+import { spawnEngine, waitForChild } from "../common/signals.js";
 
-export { exitStatus } from "./signals.js";
-import { explainUsernsFailure, readProcSys, readUsernsSysctls, sysctlBlock } from "./sysctl.js";
-import type { SysctlReader, UsernsSysctls } from "./sysctl.js";
+export { exitStatus } from "../common/signals.js";
+import {
+  explainUsernsFailure,
+  readProcSys,
+  readUsernsSysctls,
+  sysctlBlock,
+} from "../common/userns-sysctl.js";
+import type { SysctlReader, UsernsSysctls } from "../common/userns-sysctl.js";
 
 /** What the engine is made with: the store root (for its `bin/`) and burrow's environment. */
 export interface UsernsOptions {

@@ -51,8 +51,8 @@ export class ExportCommand extends BurrowCommand {
       );
     }
     const store = await this.store();
-    const { Containers } = await import("../store/containers.js");
-    const containers = new Containers(path.join(store.paths.root, "containers"));
+    const { containersOf } = await import("./containers.js");
+    const containers = await containersOf(store);
     const { exportRootfs } = await import("../transport/export.js");
     let source: { lower: string; upper?: string };
     const container = containers.find(key);

@@ -1,6 +1,7 @@
 // `burrow images`: the images in the store, with their names, ids, age and size.
 import { Option } from "clipanion";
 import { BurrowCommand } from "./base.js";
+import { formatOption, outputFormat } from "./output-format.js";
 import { humanSize, table, timeAgo } from "./format.js";
 import { familiarName } from "./format.js";
 import { printableJson } from "./printable.js";
@@ -18,13 +19,10 @@ export class ImagesCommand extends BurrowCommand {
   });
 
   long = Option.Boolean("-l,--long", false, { description: "Also list each image's layers and their sizes" });
-  format = Option.String("--format", { description: "Output format: table (default) or json" });
+  format = formatOption();
 
   async run(): Promise<number> {
-    if (this.format !== undefined && this.format !== "table" && this.format !== "json") {
-      const { UsageError } = await import("clipanion");
-      throw new UsageError(`unknown --format "${this.format}": use table or json`);
-    }
+    const format = outputFormat(this.format);
     const store = await this.store();
     const refs = store.listRefs();
     // An image rmi removed while runs still use it is gone for the user (src/store/holds.ts).
@@ -33,7 +31,7 @@ export class ImagesCommand extends BurrowCommand {
     const images = store.listImages().filter((i) => !removed.has(i.id) || refs.some((r) => r.image === i.id));
     const byImage = new Map<string, string[]>();
     for (const r of refs) byImage.set(r.image, [...(byImage.get(r.image) ?? []), r.name]);
-    if (this.format === "json") {
+    if (format === "json") {
       const out = images.map((i) => ({
         id: `sha256:${i.id}`,
         names: byImage.get(i.id) ?? [],

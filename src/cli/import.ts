@@ -1,5 +1,6 @@
 // `burrow import`: makes a one-layer image (or a container) from a root filesystem tarball.
 import type { Readable } from "node:stream";
+import type { Store } from "../store/store.js";
 import { Option } from "clipanion";
 import { BurrowCommand } from "./base.js";
 
@@ -67,12 +68,11 @@ export class ImportCommand extends BurrowCommand {
       throw new InvalidArgumentError("import - reads the tarball from stdin: pipe or redirect one in");
     }
     const store = await this.store();
-    const path = await import("node:path");
     if ((this.toContainer || this.clone) && this.name !== undefined) {
       // Refuse a bad or taken name before the import's work, not after.
-      const { Containers, checkContainerName } = await import("../store/containers.js");
+      const { containersOf, checkContainerName } = await import("../store/containers.js");
       checkContainerName(this.name);
-      const taken = new Containers(path.join(store.paths.root, "containers")).find(this.name);
+      const taken = containersOf(store.paths).find(this.name);
       if (taken?.name === this.name) {
         const { ConflictError } = await import("../errors.js");
         throw new ConflictError(
@@ -80,6 +80,22 @@ export class ImportCommand extends BurrowCommand {
         );
       }
     }
+    // Leave nothing half-built behind: the staged tarball and image folder.
+    const stopCleanup = await (await import("./interrupt.js")).removeStagingOnInterrupt();
+    try {
+      return await this.importInto(store, name, fromStdin ? (stdin as unknown as Readable) : this.file);
+    } finally {
+      stopCleanup();
+    }
+  }
+
+  /** Imports `input` (the file, or stdin) as the image `name`, or as a container with --tocontainer or --clone. */
+  private async importInto(
+    store: Store,
+    name: string | undefined,
+    input: string | Readable,
+  ): Promise<number> {
+    const label = typeof input === "string" ? input : "stdin";
     if (this.clone) {
       const { importClone } = await import("../transport/clone-archive.js");
       const { engineSetting } = await import("../install/execmode.js");
@@ -87,8 +103,8 @@ export class ImportCommand extends BurrowCommand {
       const { parseReference } = await import("../registry/reference.js");
       const container = await importClone({
         store,
-        input: fromStdin ? (stdin as unknown as Readable) : this.file,
-        label: fromStdin ? "stdin" : this.file,
+        input,
+        label,
         name: this.name,
         reference: name,
         move: this.move,
@@ -107,8 +123,8 @@ export class ImportCommand extends BurrowCommand {
     const { importTarball, containerFromImage } = await import("../transport/import.js");
     const result = await importTarball({
       store,
-      input: fromStdin ? (stdin as unknown as Readable) : this.file,
-      label: fromStdin ? "stdin" : this.file,
+      input,
+      label,
       name,
       move: this.move,
       warn: (m) => this.warn(m),

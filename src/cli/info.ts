@@ -2,8 +2,8 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { Option } from "clipanion";
 import { BurrowCommand } from "./base.js";
+import { formatOption, outputFormat } from "./output-format.js";
 import type { EngineReport } from "../engines.js";
 import { printableJson } from "./printable.js";
 
@@ -117,15 +117,12 @@ export class InfoCommand extends BurrowCommand {
     ],
   });
 
-  format = Option.String("--format", { description: "Output format: table (default) or json" });
+  format = formatOption();
 
   async run(): Promise<number> {
-    if (this.format !== undefined && this.format !== "table" && this.format !== "json") {
-      const { UsageError } = await import("clipanion");
-      throw new UsageError(`unknown --format "${this.format}": use table or json`);
-    }
+    const format = outputFormat(this.format);
     const report = await this.gather();
-    if (this.format === "json") {
+    if (format === "json") {
       this.context.stdout.write(printableJson(report) + "\n");
       return 0;
     }
@@ -138,7 +135,7 @@ export class InfoCommand extends BurrowCommand {
     const config = await this.config();
     const { packageVersion } = await import("../package-info.js");
     const { engineNames, probeAll, requestedEngine } = await import("../engines.js");
-    const { readUsernsSysctls, sysctlBlock } = await import("../../engines/userns/sysctl.js");
+    const { readUsernsSysctls, sysctlBlock } = await import("../../engines/common/userns-sysctl.js");
     const reports: EngineReport[] = await probeAll({ storeRoot: config.storeDir, env: this.context.env });
     const sysctls = readUsernsSysctls();
     const kernel = os.release();

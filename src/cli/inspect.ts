@@ -107,7 +107,7 @@ export class InspectCommand extends BurrowCommand {
         );
       }
       try {
-        const { copyTree } = await import("../store/containers.js");
+        const { copyTree } = await import("../fs/copy-tree.js");
         const { humanSize } = await import("./format.js");
         this.info(
           `burrow: container ${label} kept only its changes over its image; it now gets its own copy of the image (${humanSize(image.rootfs.bytes)}, once, a reflink where the file system allows) with them applied, so that this folder is its whole root file system`,

@@ -1,6 +1,7 @@
 // `burrow install`: downloads the pinned static PRoot/runc builds into the store's bin/, checksum-verified.
 import { Option } from "clipanion";
 import { BurrowCommand } from "./base.js";
+import { debugWriter } from "../debug-line.js";
 
 /** Fills the store's bin/ from the pinned manifest (vendor/manifest.json). */
 export class InstallCommand extends BurrowCommand {
@@ -44,9 +45,7 @@ export class InstallCommand extends BurrowCommand {
         proxy: { httpsProxy: config.httpsProxy, httpProxy: config.httpProxy, noProxy: config.noProxy },
         insecure: (host) => isInsecureRegistry(config, host),
         userAgent: `burrow/${packageVersion()} node/${process.version}`,
-        ...(this.debug
-          ? { debug: (line: string) => this.context.stderr.write(`burrow: debug: ${line}\n`) }
-          : {}),
+        debug: debugWriter(this),
       },
       onOutcome: (o) => {
         if (this.quiet) return;

@@ -31,3 +31,13 @@ export function cleanupOnInterrupt(
     for (const s of signals) process.off(s, onSignal);
   };
 }
+
+/**
+ * cleanupOnInterrupt for what a pull, load or import is staging (src/store/staging.ts, inFlight): its
+ * image folders and scratch go at once; what a SIGKILL leaves, the next pull, load or import sweeps.
+ */
+export async function removeStagingOnInterrupt(): Promise<() => void> {
+  const { inFlight } = await import("../store/staging.js");
+  const { removeTreeAtomic } = await import("../store/atomic.js");
+  return cleanupOnInterrupt(() => inFlight, removeTreeAtomic);
+}

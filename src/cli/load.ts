@@ -39,12 +39,9 @@ export class LoadCommand extends BurrowCommand {
       }
     }
     const store = await this.store();
-    const { loadArchive, stagingInFlight } = await import("../transport/load.js");
-    const { inFlight } = await import("../pull.js");
-    const { removeTreeAtomic } = await import("../store/atomic.js");
-    const { cleanupOnInterrupt } = await import("./interrupt.js");
-    // Leave nothing half-built behind: temp images and the scratch copy go (the next pull or load gets the rest).
-    const stopCleanup = cleanupOnInterrupt(() => [...inFlight, ...stagingInFlight], removeTreeAtomic);
+    const { loadArchive } = await import("../transport/load.js");
+    // Leave nothing half-built behind: staged images and the scratch copy.
+    const stopCleanup = await (await import("./interrupt.js")).removeStagingOnInterrupt();
     try {
       const loaded = await loadArchive(
         store,

@@ -1,6 +1,7 @@
 // `burrow ps`: the named containers of the store.
 import { Option } from "clipanion";
 import { BurrowCommand } from "./base.js";
+import { formatOption, outputFormat } from "./output-format.js";
 import { printableJson } from "./printable.js";
 
 /** Lists containers: id, protection, names, image (udocker's columns), with the engine and size on request. */
@@ -21,13 +22,10 @@ export class PsCommand extends BurrowCommand {
   engines = Option.Boolean("-m", false, { description: "Show the engine each container runs with" });
   sizes = Option.Boolean("-s,--size", false, { description: "Show the size of each container's own layer" });
   all = Option.Boolean("-a,--all", false, { description: "Accepted for docker habits (all are listed)" });
-  format = Option.String("--format", { description: "Output format: table (default) or json" });
+  format = formatOption();
 
   async run(): Promise<number> {
-    if (this.format !== undefined && this.format !== "table" && this.format !== "json") {
-      const { UsageError } = await import("clipanion");
-      throw new UsageError(`unknown --format "${this.format}": use table or json`);
-    }
+    const format = outputFormat(this.format);
     const store = await this.store();
     const { containersOf } = await import("./containers.js");
     const containers = await containersOf(store);
@@ -50,7 +48,7 @@ export class PsCommand extends BurrowCommand {
       }
       return { status: "created", pid: null, exitCode: null };
     };
-    if (this.format === "json") {
+    if (format === "json") {
       const out = list.map((c) => ({
         id: c.id,
         names: c.names ?? [],

@@ -1,6 +1,7 @@
 // `burrow pull`: fetches an image from a registry and flattens it into the store.
 import { Option } from "clipanion";
 import { BurrowCommand } from "./base.js";
+import { debugWriter } from "../debug-line.js";
 import type { CommandHost } from "./host.js";
 
 /** Pulls one image (any registry; `--platform` picks from multi-platform images). */
@@ -63,22 +64,14 @@ export async function pullReference(
   const store = await cmd.store();
   if (config.offline) return storedWhileOffline(store, ref.toString(), image);
   const { makeRegistryClient } = await import("./registry-client.js");
-  const client = await makeRegistryClient(
-    config,
-    store,
-    registryArg,
-    undefined,
-    cmd.debug ? (line) => cmd.context.stderr.write(`burrow: debug: ${line}\n`) : undefined,
-  );
-  const { pullImage, inFlight } = await import("../pull.js");
+  const client = await makeRegistryClient(config, store, registryArg, undefined, debugWriter(cmd));
+  const { pullImage } = await import("../pull.js");
   const { PullProgress } = await import("./progress.js");
   const events = PullProgress.wanted(cmd.context.stderr, cmd.quiet)
     ? new PullProgress(cmd.context.stderr)
     : undefined;
-  const { removeTreeAtomic } = await import("../store/atomic.js");
-  const { cleanupOnInterrupt } = await import("./interrupt.js");
-  // Leave nothing half-built behind: the temp image folders go (cleanAbandoned gets what is left).
-  const stopCleanup = cleanupOnInterrupt(() => inFlight, removeTreeAtomic);
+  // Leave nothing half-built behind.
+  const stopCleanup = await (await import("./interrupt.js")).removeStagingOnInterrupt();
   try {
     return await pullImage({
       store,

@@ -1,6 +1,9 @@
 // `burrow search`: searches Docker Hub (or a mirror of its search API), or lists a repository's tags.
 import { Option } from "clipanion";
 import { BurrowCommand } from "./base.js";
+import { formatOption, outputFormat } from "./output-format.js";
+import type { OutputFormat } from "./output-format.js";
+import { debugWriter } from "../debug-line.js";
 import { printable, printableJson } from "./printable.js";
 
 /** Searches the image index for TERM, or with `--list-tags` lists the tags of a repository on any registry. */
@@ -28,7 +31,7 @@ export class SearchCommand extends BurrowCommand {
       "Keep only results with stars=N (at least), is-official=true|false or is-automated=true|false",
   });
   noTrunc = Option.Boolean("--no-trunc", false, { description: "Do not cut descriptions short" });
-  format = Option.String("--format", { description: "Output format: table (default) or json" });
+  format = formatOption();
   index = Option.String("--index", {
     description: "Search API to ask (default: $BURROW_SEARCH_URL, else https://index.docker.io)",
   });
@@ -44,10 +47,8 @@ export class SearchCommand extends BurrowCommand {
   term = Option.String({ name: "TERM" });
 
   async run(): Promise<number> {
+    const format = outputFormat(this.format);
     const { InvalidArgumentError } = await import("../errors.js");
-    if (this.format !== undefined && this.format !== "table" && this.format !== "json") {
-      throw new InvalidArgumentError(`unknown --format "${this.format}": use table or json`);
-    }
     if (this.listTags) {
       for (const [given, name] of [
         [this.limit, "--limit"],
@@ -58,7 +59,7 @@ export class SearchCommand extends BurrowCommand {
           throw new InvalidArgumentError(`${name} is for searching: leave it out with --list-tags`);
         }
       }
-      return this.runListTags();
+      return this.runListTags(format);
     }
     for (const [given, name] of [
       [this.registry, "--registry"],
@@ -66,11 +67,11 @@ export class SearchCommand extends BurrowCommand {
     ] as const) {
       if (given !== undefined) throw new InvalidArgumentError(`${name} goes with --list-tags`);
     }
-    return this.runSearch();
+    return this.runSearch(format);
   }
 
   /** `search TERM`: the search API, then docker's filters, table or JSON. */
-  private async runSearch(): Promise<number> {
+  private async runSearch(format: OutputFormat): Promise<number> {
     const { InvalidArgumentError } = await import("../errors.js");
     const hub = await import("../search/hub.js");
     const { applySearchFilter, parseSearchFilters, searchJson, searchTable } =
@@ -107,17 +108,15 @@ export class SearchCommand extends BurrowCommand {
       insecure: isInsecureRegistry(config, endpoint.host),
       proxy: { httpsProxy: config.httpsProxy, httpProxy: config.httpProxy, noProxy: config.noProxy },
       userAgent: `burrow/${packageVersion()} node/${process.version}`,
-      ...(this.debug
-        ? { debug: (line: string) => this.context.stderr.write(`burrow: debug: ${line}\n`) }
-        : {}),
+      debug: debugWriter(this),
     });
     const shown = applySearchFilter(results, filter);
-    this.context.stdout.write(this.format === "json" ? searchJson(shown) : searchTable(shown, this.noTrunc));
+    this.context.stdout.write(format === "json" ? searchJson(shown) : searchTable(shown, this.noTrunc));
     return 0;
   }
 
   /** `search --list-tags IMAGE`: the registry's tags API, every page. */
-  private async runListTags(): Promise<number> {
+  private async runListTags(format: OutputFormat): Promise<number> {
     const { parseReference, parseRegistryArg } = await import("../registry/reference.js");
     const { listRepositoryTags, parsePageSize, DEFAULT_TAGS_PAGE_SIZE } = await import("../registry/tags.js");
     const pageSize = this.pageSize !== undefined ? parsePageSize(this.pageSize) : DEFAULT_TAGS_PAGE_SIZE;
@@ -128,19 +127,11 @@ export class SearchCommand extends BurrowCommand {
     const config = await this.config();
     const store = await this.store();
     const { makeRegistryClient } = await import("./registry-client.js");
-    const client = await makeRegistryClient(
-      config,
-      store,
-      this.registry,
-      undefined,
-      this.debug ? (line) => this.context.stderr.write(`burrow: debug: ${line}\n`) : undefined,
-    );
+    const client = await makeRegistryClient(config, store, this.registry, undefined, debugWriter(this));
     try {
       const list = await listRepositoryTags(client, ref, pageSize);
       this.context.stdout.write(
-        this.format === "json"
-          ? printableJson(list) + "\n"
-          : list.tags.map((t) => `${printable(t)}\n`).join(""),
+        format === "json" ? printableJson(list) + "\n" : list.tags.map((t) => `${printable(t)}\n`).join(""),
       );
     } finally {
       client.close();

@@ -1,5 +1,4 @@
 // `burrow setup`: saves (or shows, or forgets) the engine a named container runs with.
-import path from "node:path";
 import { Option } from "clipanion";
 import { BurrowCommand } from "./base.js";
 
@@ -37,8 +36,8 @@ export class SetupCommand extends BurrowCommand {
       throw new InvalidArgumentError("give one of --engine, --execmode or --purge");
     }
     const store = await this.store();
-    const { Containers } = await import("../store/containers.js");
-    const containers = new Containers(path.join(store.paths.root, "containers"));
+    const { containersOf } = await import("./containers.js");
+    const containers = await containersOf(store);
     const record = containers.find(this.container);
     if (!record) {
       throw new InvalidArgumentError(

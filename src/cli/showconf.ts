@@ -1,6 +1,6 @@
 // `burrow showconf`: the configuration in force and where each value came from.
-import { Option } from "clipanion";
 import { BurrowCommand } from "./base.js";
+import { formatOption, outputFormat } from "./output-format.js";
 import { printableJson } from "./printable.js";
 import { formatMirrorRule } from "../registry/mirrors.js";
 
@@ -28,9 +28,10 @@ export class ShowconfCommand extends BurrowCommand {
     ],
   });
 
-  format = Option.String("--format", { description: "Output format: table (default) or json" });
+  format = formatOption();
 
   async run(): Promise<number> {
+    const format = outputFormat(this.format);
     const config = await this.config();
     const rows: [string, unknown][] = [
       ["storeDir", config.storeDir],
@@ -45,15 +46,11 @@ export class ShowconfCommand extends BurrowCommand {
       ["mirrors", config.mirrors.map(formatMirrorRule)],
       ["offline", config.offline],
     ];
-    if (this.format === "json") {
+    if (format === "json") {
       const out: Record<string, unknown> = { configFile: config.configFile };
       for (const [k, v] of rows) out[k] = { value: v ?? null, source: config.sources[k] };
       this.context.stdout.write(printableJson(out) + "\n");
       return 0;
-    }
-    if (this.format !== undefined && this.format !== "table") {
-      const { UsageError } = await import("clipanion");
-      throw new UsageError(`unknown --format "${this.format}": use table or json`);
     }
     this.context.stdout.write(`configFile: ${config.configFile}\n`);
     for (const [k, v] of rows) {

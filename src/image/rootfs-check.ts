@@ -1,11 +1,9 @@
 // Whether a stored rootfs is still what its layers make: `verify` flattens them afresh beside it and compares
 // the two trees entry by entry (type, permission bits, link target, size and content), never following links.
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
-import { randomBytes } from "node:crypto";
 import type { Store, ImageRecord } from "../store/store.js";
-import { removeTreeAtomic } from "../store/atomic.js";
+import { StagedImage } from "../store/staging.js";
 import { flattenLayers } from "./flatten.js";
 
 /** At most this many differences are listed one by one; the rest are counted. */
@@ -111,19 +109,15 @@ export function compareTrees(root: string, want: string): string[] {
 
 /**
  * Flattens an image's layers (their blobs already checked) into a scratch folder beside the stored images,
- * named as a pull names its own so a killed verify is cleaned up by the next pull, and compares the stored
+ * staged as a pull stages its own (src/store/staging.ts) so a killed verify is cleaned up by the next pull, and compares the stored
  * rootfs with it. Returns the differences, or the reason the layers could not be flattened.
  */
 export async function rootfsDifferences(store: Store, image: ImageRecord): Promise<string[]> {
-  const scratch = path.join(
-    store.paths.images,
-    `.tmp-${image.id.slice(0, 12)}-${os.hostname()}-${process.pid}-${randomBytes(4).toString("hex")}`,
-  );
+  const scratch = new StagedImage(store, image.id);
   try {
-    fs.mkdirSync(path.join(scratch, "rootfs"), { recursive: true });
     try {
       await flattenLayers(
-        path.join(scratch, "rootfs"),
+        scratch.rootfs,
         image.layers.map((l, i) => ({
           digest: l.digest,
           mediaType: l.mediaType,
@@ -136,12 +130,8 @@ export async function rootfsDifferences(store: Store, image: ImageRecord): Promi
     } catch (err) {
       return [`rootfs: its layers cannot be flattened again to compare: ${(err as Error).message}`];
     }
-    return compareTrees(store.rootfs(image.id), path.join(scratch, "rootfs"));
+    return compareTrees(store.rootfs(image.id), scratch.rootfs);
   } finally {
-    try {
-      removeTreeAtomic(scratch);
-    } catch {
-      // Left for the next pull's cleanAbandoned.
-    }
+    scratch.discard();
   }
 }

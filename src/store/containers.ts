@@ -1,7 +1,6 @@
 // Named containers: a persistent writable layer over a shared image, under containers/<id>/.
 import fs from "node:fs";
 import path from "node:path";
-import { execFileSync } from "node:child_process";
 import { randomHex } from "./random.js";
 import { ownerTag } from "./owner.js";
 import { writeFileAtomic, removeTreeAtomic } from "./atomic.js";
@@ -10,8 +9,10 @@ import type { Lock } from "./lock.js";
 import { applyUpper, readOpaqueDirsSync } from "./overlay-upper.js";
 import { ConflictError, InvalidArgumentError, StoreError } from "../errors.js";
 import { checkContainerName } from "./container-name.js";
+import { copyTree } from "../fs/copy-tree.js";
 
-export { checkContainerName };
+// Re-exported for the callers that copy a container's tree (src/fs/copy-tree.ts is the copy itself).
+export { checkContainerName, copyTree };
 
 /** `containers/<id>/container.json`. */
 export interface ContainerRecord {
@@ -49,57 +50,6 @@ function hasOwnChanges(upper: string): boolean {
     return false;
   };
   return walk(upper, "");
-}
-
-/**
- * Copies a tree with its modes, times, links, xattrs and overlay whiteouts (reflinks where it can).
- * `container` (a name or id) words the failure for a container's own tree: a file the container made
- * unreadable (`chmod 000` as its emulated root) is named, with the command that makes it readable.
- */
-export function copyTree(from: string, to: string, container?: string): void {
-  try {
-    // A whiteout is a 0/0 character device, which Linux 5.8+ lets anybody make: cp -a copies it.
-    execFileSync("cp", ["-a", "--reflink=auto", from, to], { stdio: ["ignore", "ignore", "pipe"] });
-  } catch (err) {
-    throw copyFailure(from, to, container, err);
-  }
-}
-
-/** The one line for a failed `cp -a`, from what cp printed. */
-export function copyFailure(
-  from: string,
-  to: string,
-  container: string | undefined,
-  err: unknown,
-): StoreError {
-  const text = String((err as { stderr?: unknown }).stderr ?? "");
-  const what = container !== undefined ? `container ${container}` : from;
-  const denied = /^cp: cannot [^']*'(.+)'[^\n]*: Permission denied$/m.exec(text)?.[1];
-  if (denied !== undefined && denied.startsWith(`${from}/`)) {
-    const inside = denied.slice(from.length);
-    const fix =
-      container !== undefined
-        ? `make it readable inside the container (burrow run ${container} chmod -R u+rwX ${shellWord(inside)}) and retry`
-        : `make it readable (chmod -R u+rwX ${shellWord(denied)}) and retry`;
-    return new StoreError(`cannot copy ${what}: ${inside} in it cannot be read (permission denied): ${fix}`, {
-      cause: err,
-    });
-  }
-  if (/No space left on device|Disk quota exceeded/.test(text)) {
-    return new StoreError(
-      `cannot copy ${what}: no space left on the store's file system: free some space and retry`,
-      {
-        cause: err,
-      },
-    );
-  }
-  const first = /^cp: (.*)$/m.exec(text)?.[1] ?? (err as Error).message;
-  return new StoreError(`cannot copy ${what} to ${to}: ${first}`, { cause: err });
-}
-
-/** A path as one shell word (quoted when it holds anything but safe characters). */
-function shellWord(p: string): string {
-  return /^[\w@%+=:,./-]+$/.test(p) ? p : `'${p.replace(/'/g, "'\\''")}'`;
 }
 
 /** The bytes a tree's files hold (apparent sizes, links not followed). */
@@ -143,6 +93,11 @@ function withNames(rec: ContainerRecord, names: string[]): ContainerRecord {
 /** How a label for messages reads: the first name, else the short id. */
 export function containerLabel(rec: ContainerRecord): string {
   return rec.name ?? rec.id.slice(0, 12);
+}
+
+/** The containers of the store whose paths are `paths` (`<root>/containers`, locks in `<root>/locks`). */
+export function containersOf(paths: { root: string; locks: string }): Containers {
+  return new Containers(path.join(paths.root, "containers"), paths.locks);
 }
 
 /** The containers of one store. */
@@ -289,11 +244,9 @@ export class Containers {
     const src = this.resolve(key);
     const { image, imageName, layer, engine, execmode } = src;
     return this.build({ image, imageName, layer, engine, execmode }, name, (tmp) => {
-      copyTree(
-        this.layerPath(src),
-        path.join(tmp, layer === "overlay" ? "upper" : "rootfs"),
-        containerLabel(src),
-      );
+      copyTree(this.layerPath(src), path.join(tmp, layer === "overlay" ? "upper" : "rootfs"), {
+        container: containerLabel(src),
+      });
       if (layer === "overlay") fs.mkdirSync(path.join(tmp, "work"));
     });
   }
@@ -426,7 +379,7 @@ export class Containers {
   snapshotLayer(rec: ContainerRecord, dest: string): { upper: string; work: string } {
     const upper = path.join(dest, "upper");
     const work = path.join(dest, "work");
-    copyTree(this.layerPath(rec), upper, containerLabel(rec));
+    copyTree(this.layerPath(rec), upper, { container: containerLabel(rec) });
     fs.mkdirSync(work);
     return { upper, work };
   }

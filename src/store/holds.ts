@@ -160,8 +160,8 @@ export async function removeImageUnlessHeld(store: Store, id: string): Promise<s
     fs.mkdirSync(holdsDir(store), { recursive: true, mode: 0o755 });
     fs.writeFileSync(mark, "");
   }
-  const { Containers } = await import("./containers.js");
-  const containers = new Containers(path.join(store.paths.root, "containers"), store.paths.locks);
+  const { containersOf } = await import("./containers.js");
+  const containers = containersOf(store.paths);
   const gone = await withLock(store.paths.locks, "gc", () => {
     if (liveHolds(store, id).length > 0) return Promise.resolve(false);
     if (containers.list().some((c) => c.image === id)) return Promise.resolve(false);
@@ -179,8 +179,8 @@ export async function removeImageUnlessHeld(store: Store, id: string): Promise<s
  */
 export async function finishRemoval(store: Store, id: string): Promise<boolean> {
   const mark = removedMark(store, id);
-  const { Containers } = await import("./containers.js");
-  const containers = new Containers(path.join(store.paths.root, "containers"), store.paths.locks);
+  const { containersOf } = await import("./containers.js");
+  const containers = containersOf(store.paths);
   const gone = await withLock(store.paths.locks, "gc", () => {
     if (!fs.existsSync(mark)) return Promise.resolve(false);
     const image = store.readImage(id);

@@ -7,6 +7,7 @@ import { parsePaxRecords } from "../image/tar-parser.js";
 import { normalizeEntryPath } from "../image/safe-path.js";
 import { findOnPath } from "../find-on-path.js";
 import { RootPaths } from "../image/byte-path.js";
+import { copyTree } from "../fs/copy-tree.js";
 
 const BLOCK = 512;
 
@@ -141,8 +142,6 @@ export function applyUpper(upper: string, root: string, opaque: Set<string>): vo
   };
   walk("");
   // One copy of the whole upper layer; no destination is left that it could follow out of `root`.
-  execFileSync("cp", ["-a", "--reflink=auto", "--remove-destination", `${upper}/.`, `${root}/`], {
-    stdio: ["ignore", "ignore", "pipe"],
-  });
+  copyTree(upper, root, { into: true });
   for (const r of whiteouts) fs.rmSync(path.join(root, r), { force: true });
 }

@@ -7,7 +7,6 @@
 // goes through the same import as any rootfs tarball (the flattener checks every member).
 import fs from "node:fs";
 import fsp from "node:fs/promises";
-import os from "node:os";
 import path from "node:path";
 import { Readable, type Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -15,8 +14,7 @@ import type { Store, ImageRecord } from "../store/store.js";
 import type { ContainerRecord } from "../store/containers.js";
 import { containerLabel } from "../store/containers.js";
 import { tempSibling } from "../store/atomic.js";
-import { randomHex } from "../store/random.js";
-import { removeAbandoned } from "../store/abandoned.js";
+import { removeScratch, scratchPath, sweepStaging } from "../store/staging.js";
 import { TarFormatError, TarParser, type TarEntry, type TarHandler } from "../image/tar-parser.js";
 import {
   DecompressError,
@@ -271,12 +269,9 @@ export async function exportClone(
   if (!isObject(config)) throw new StoreError(`the config of container ${label}'s image is not an object`);
   const meta = Buffer.from(JSON.stringify(cloneMeta(rec, image, config), null, 2) + "\n");
 
-  cleanStagedExports(store);
   fs.mkdirSync(store.paths.tmp, { recursive: true });
-  const inner = path.join(
-    store.paths.tmp,
-    `clone-export-${os.hostname()}-${process.pid}-${randomHex(4)}.tar`,
-  );
+  sweepStaging(store);
+  const inner = scratchPath(store, "clone-export", ".tar");
   try {
     const stats = await exportRootfs(source, inner, { warn: opts.warn, container: label });
     const size = fs.statSync(inner).size;
@@ -296,19 +291,12 @@ export async function exportClone(
     await writeFileFrom(output, opts.outputLabel, chunks());
     return stats;
   } finally {
-    fs.rmSync(inner, { force: true });
+    removeScratch(inner);
   }
 }
 
 function pad(size: number): number {
   return (BLOCK - (size % BLOCK)) % BLOCK;
-}
-
-/** Removes export staging files in tmp/ left by processes of this host that are gone. */
-function cleanStagedExports(store: Store): void {
-  removeAbandoned(store.paths.tmp, /^clone-(?:export|import)-(.+)-(\d+)-[a-f0-9]{8}(?:-rootfs)?\.tar$/, (f) =>
-    fs.rmSync(f, { force: true }),
-  );
 }
 
 /** Writes the chunks to `file` under a temporary name, renamed into place when complete. */
@@ -543,10 +531,9 @@ export interface ImportCloneOptions {
 export async function importClone(opts: ImportCloneOptions): Promise<ContainerRecord> {
   const { store, label } = opts;
   fs.mkdirSync(store.paths.tmp, { recursive: true });
-  cleanStagedExports(store);
-  const tag = `${os.hostname()}-${process.pid}-${randomHex(4)}`;
-  const staged = path.join(store.paths.tmp, `clone-import-${tag}.tar`);
-  const rootfsFile = path.join(store.paths.tmp, `clone-import-${tag}-rootfs.tar`);
+  sweepStaging(store);
+  const staged = scratchPath(store, "clone-import", ".tar");
+  const rootfsFile = scratchPath(store, "clone-import", "-rootfs.tar");
   let file: string;
   try {
     if (typeof opts.input === "string") {
@@ -616,7 +603,7 @@ export async function importClone(opts: ImportCloneOptions): Promise<ContainerRe
     if (err instanceof BurrowError) throw err;
     throw storeFailure(`cannot import ${label}`, err);
   } finally {
-    fs.rmSync(staged, { force: true });
-    fs.rmSync(rootfsFile, { force: true });
+    removeScratch(staged);
+    removeScratch(rootfsFile);
   }
 }

@@ -1,17 +1,15 @@
 // Importing a rootfs tarball (plain, gzip or zstd) as a one-layer image, published like a pulled one.
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import { createHash } from "node:crypto";
 import type { Readable } from "node:stream";
 import type { Store, ImageRecord, LayerRecord } from "../store/store.js";
 import type { ContainerRecord } from "../store/containers.js";
-import { removeTreeAtomic } from "../store/atomic.js";
 import { withLock } from "../store/lock.js";
 import { randomHex } from "../store/random.js";
 import { digestHex } from "../store/paths.js";
 import { summarizeTree } from "../store/summary.js";
-import { cleanAbandoned } from "../pull.js";
+import { StagedImage, removeScratch, scratchPath, sweepStaging } from "../store/staging.js";
 import { flattenLayers } from "../image/flatten.js";
 import {
   DecompressError,
@@ -24,7 +22,6 @@ import {
 import { hostPlatform, type Platform } from "../registry/platform.js";
 import { MediaType } from "../registry/manifest.js";
 import { BurrowError, InvalidArgumentError, LayerFormatError, storeFailure } from "../errors.js";
-import { removeAbandoned } from "../store/abandoned.js";
 
 /** What to import and how. */
 export interface ImportOptions {
@@ -58,18 +55,6 @@ const LAYER_MEDIA_TYPE: Record<Compression, string> = {
   gzip: MediaType.OciLayerGzip,
   zstd: MediaType.OciLayerZstd,
 };
-
-/** A file name in the store's tmp/ that says who made it. */
-function tempName(store: Store, what: string): string {
-  return path.join(store.paths.tmp, `import-${what}-${os.hostname()}-${process.pid}-${randomHex(4)}`);
-}
-
-/** Removes staged tarballs in tmp/ left by imports on this host whose process is gone (killed mid-way). */
-function cleanStaged(store: Store): void {
-  removeAbandoned(store.paths.tmp, /^import-blob-(.+)-(\d+)-[a-f0-9]{8}$/, (f) =>
-    fs.rmSync(f, { force: true }),
-  );
-}
 
 /** A reason from a system error without Node's syscall and path decoration. */
 function reason(err: unknown): string {
@@ -188,10 +173,9 @@ export async function importTarball(opts: ImportOptions): Promise<ImportResult> 
   if (opts.move && typeof opts.input !== "string") {
     throw new InvalidArgumentError("--mv removes the file imported: it cannot be used with - (stdin)");
   }
-  cleanAbandoned(store);
-  cleanStaged(store);
-  const staged = tempName(store, "blob");
-  let tmpImage: string | undefined;
+  sweepStaging(store);
+  const staged = scratchPath(store, "import-blob");
+  let image: StagedImage | undefined;
   try {
     const { digest, size } = await stageInput(opts.input, label, staged, opts.move === true);
     if (size === 0) throw new LayerFormatError(`cannot import ${label}: it is empty, not a tarball`);
@@ -231,14 +215,10 @@ export async function importTarball(opts: ImportOptions): Promise<ImportResult> 
     );
     const manifestDigest = `sha256:${createHash("sha256").update(manifest).digest("hex")}`;
 
-    tmpImage = path.join(
-      store.paths.images,
-      `.tmp-${id.slice(0, 12)}-${os.hostname()}-${process.pid}-${randomHex(4)}`,
-    );
-    fs.mkdirSync(path.join(tmpImage, "rootfs"), { recursive: true });
+    image = new StagedImage(store, id);
     try {
       await flattenLayers(
-        path.join(tmpImage, "rootfs"),
+        image.rootfs,
         [{ digest: marker, mediaType, file: staged, size, diffId: diff, label: marker }],
         { warn: (m) => opts.warn(m.replace(`layer ${marker}`, label)) },
       );
@@ -254,7 +234,7 @@ export async function importTarball(opts: ImportOptions): Promise<ImportResult> 
       platform: opts.platform ?? hostPlatform(),
       source: `import ${label}`,
       pulledAt: created.toISOString(),
-      rootfs: summarizeTree(path.join(tmpImage, "rootfs")),
+      rootfs: summarizeTree(image.rootfs),
       diffIds: [diff],
     };
 
@@ -266,9 +246,8 @@ export async function importTarball(opts: ImportOptions): Promise<ImportResult> 
         if (store.hasBlob(digest)) fs.rmSync(staged, { force: true });
         else fs.renameSync(staged, store.blobPath(digest));
       });
-      // Publishing removes the temporary folder itself when another process published this id first.
-      store.publishImage(tmpImage, record);
-      tmpImage = undefined;
+      // Publishing removes the staged folder itself when another process published this id first.
+      image.publish(record);
       if (opts.name !== undefined) store.setRef(opts.name, id, manifestDigest);
     } finally {
       claim.release();
@@ -285,14 +264,8 @@ export async function importTarball(opts: ImportOptions): Promise<ImportResult> 
     if (err instanceof BurrowError) throw err;
     throw storeFailure(`cannot import ${label}`, err);
   } finally {
-    fs.rmSync(staged, { force: true });
-    if (tmpImage !== undefined) {
-      try {
-        removeTreeAtomic(tmpImage);
-      } catch {
-        // Left for cleanAbandoned.
-      }
-    }
+    removeScratch(staged);
+    image?.discard();
   }
 }
 
@@ -311,10 +284,10 @@ export async function containerFromImage(
     execmode?: string | undefined;
   } = {},
 ): Promise<ContainerRecord> {
-  const { Containers } = await import("../store/containers.js");
+  const { containersOf } = await import("../store/containers.js");
   const { overlayPossibleAt } = await import("../run/overlay.js");
-  const { execFileSync } = await import("node:child_process");
-  const containers = new Containers(path.join(store.paths.root, "containers"));
+  const { copyTree } = await import("../fs/copy-tree.js");
+  const containers = containersOf(store.paths);
   fs.mkdirSync(containers.dir, { recursive: true });
   const layer = overlayPossibleAt(containers.dir) ? "overlay" : "copy";
   return containers.make(
@@ -324,13 +297,7 @@ export async function containerFromImage(
     layer,
     (dir) => {
       if (layer === "overlay") return;
-      try {
-        execFileSync("cp", ["-a", "--reflink=auto", store.rootfs(image.id), path.join(dir, "rootfs")], {
-          stdio: ["ignore", "ignore", "pipe"],
-        });
-      } catch (err) {
-        throw storeFailure(`cannot copy the imported files into the new container`, err);
-      }
+      copyTree(store.rootfs(image.id), path.join(dir, "rootfs"), { label: "the imported files" });
     },
     carried.engine,
     carried.execmode,

@@ -2,13 +2,11 @@
 // every blob checked against its digest, layers flattened by the hostile-input-safe flattener, images
 // published atomically as a pull publishes them.
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
-import { createHash, randomBytes } from "node:crypto";
+import { createHash } from "node:crypto";
 import { PassThrough } from "node:stream";
 import type { Readable } from "node:stream";
 import type { Store, ImageRecord, LayerRecord } from "../store/store.js";
-import { removeTreeAtomic } from "../store/atomic.js";
 import { digestHex } from "../store/paths.js";
 import { summarizeTree } from "../store/summary.js";
 import { ArchiveError, BurrowError, DigestMismatchError, storeFailure } from "../errors.js";
@@ -34,8 +32,7 @@ import { parseReference } from "../registry/reference.js";
 import { MANIFEST_JSON, configDiffIds, digestInName, parseDockerManifest } from "./docker-archive.js";
 import { ensureDiffIdsChecked } from "../image/diff-ids.js";
 import { INDEX_JSON, OCI_LAYOUT_FILE, layoutBlobPath, parseLayoutIndex } from "./oci-layout.js";
-import { cleanAbandoned, inFlight } from "../pull.js";
-import { removeAbandoned } from "../store/abandoned.js";
+import { StagedImage, removeScratch, scratchPath, sweepStaging } from "../store/staging.js";
 
 /** A member of the archive copied into the store's scratch space, with the sha256 of its bytes. */
 export interface Staged {
@@ -53,10 +50,7 @@ class Staging {
   private n = 0;
 
   constructor(store: Store) {
-    this.dir = path.join(
-      store.paths.tmp,
-      `load-${os.hostname()}-${process.pid}-${randomBytes(4).toString("hex")}`,
-    );
+    this.dir = scratchPath(store, "load");
     fs.mkdirSync(this.dir, { mode: 0o700 });
   }
 
@@ -66,18 +60,8 @@ class Staging {
   }
 
   remove(): void {
-    fs.rmSync(this.dir, { recursive: true, force: true });
+    removeScratch(this.dir);
   }
-}
-
-/** Scratch folders of this process, removed if it is interrupted. */
-export const stagingInFlight = new Set<string>();
-
-/** Removes scratch folders of loads on this host whose process is gone. */
-export function cleanAbandonedStaging(store: Store): void {
-  removeAbandoned(store.paths.tmp, /^load-(.+)-(\d+)-[a-f0-9]{8}$/, (dir) =>
-    fs.rmSync(dir, { recursive: true, force: true }),
-  );
 }
 
 /** A member path named by a manifest, checked to stay inside the archive. */
@@ -664,14 +648,6 @@ async function flattenChecked(rootfs: string, layer: LayerPlan, warn: (m: string
   }
 }
 
-/** A temp image folder named as a pull names them, so a later pull or load cleans up after a killed one. */
-function tempImageDir(store: Store, id: string): string {
-  return path.join(
-    store.paths.images,
-    `.tmp-${id.slice(0, 12)}-${os.hostname()}-${process.pid}-${randomBytes(4).toString("hex")}`,
-  );
-}
-
 /** Where an archive comes from. */
 export interface LoadSource {
   /** A file or directory; absent for a stream. */
@@ -696,11 +672,9 @@ export async function loadArchive(
   source: LoadSource,
   warn: (message: string) => void,
 ): Promise<LoadedImage[]> {
-  cleanAbandoned(store);
-  cleanAbandonedStaging(store);
+  sweepStaging(store);
   const staging = new Staging(store);
-  stagingInFlight.add(staging.dir);
-  const built: { plan: ImagePlan; tmp?: string; record?: ImageRecord }[] = [];
+  const built: { plan: ImagePlan; staged?: StagedImage; record?: ImageRecord }[] = [];
   try {
     let view: ArchiveView;
     if (source.path !== undefined && fs.statSync(source.path).isDirectory()) {
@@ -717,11 +691,9 @@ export async function loadArchive(
         built.push({ plan });
         continue;
       }
-      const tmp = tempImageDir(store, plan.id);
-      inFlight.add(tmp);
-      built.push({ plan, tmp });
-      fs.mkdirSync(path.join(tmp, "rootfs"), { recursive: true });
-      for (const layer of plan.layers) await flattenChecked(path.join(tmp, "rootfs"), layer, warn);
+      const staged = new StagedImage(store, plan.id);
+      built.push({ plan, staged });
+      for (const layer of plan.layers) await flattenChecked(staged.rootfs, layer, warn);
       const config = JSON.parse(plan.config.toString("utf8")) as {
         os?: string;
         architecture?: string;
@@ -740,7 +712,7 @@ export async function loadArchive(
         },
         source: `archive ${sourceName}`,
         pulledAt: new Date().toISOString(),
-        rootfs: summarizeTree(path.join(tmp, "rootfs")),
+        rootfs: summarizeTree(staged.rootfs),
         diffIds: plan.layers.map((l) => l.diffId),
       };
     }
@@ -749,10 +721,10 @@ export async function loadArchive(
     );
     const out: LoadedImage[] = [];
     try {
-      for (const { plan, tmp, record } of built) {
+      for (const { plan, staged, record } of built) {
         // An image already in the store keeps its own manifest and layer blobs (a pull's compressed
         // ones, say): only blobs its record names are added, so nothing is left for the collector.
-        let existing = tmp === undefined ? store.readImage(plan.id) : undefined;
+        let existing = staged === undefined ? store.readImage(plan.id) : undefined;
         // One already there is named again only if its layers are its config's (checked once, if not yet).
         if (existing) {
           existing = await ensureDiffIdsChecked(
@@ -774,16 +746,13 @@ export async function loadArchive(
           fs.chmodSync(l.staged.file, 0o644);
           fs.renameSync(l.staged.file, store.blobPath(l.record.digest));
         }
-        if (tmp !== undefined && record !== undefined) {
-          store.publishImage(tmp, record);
-          inFlight.delete(tmp);
-        }
+        if (staged !== undefined && record !== undefined) staged.publish(record);
         for (const n of plan.names) store.setRef(n, plan.id, manifestDigest);
         out.push({
           id: plan.id,
           names: plan.names,
           bareTags: plan.bareTags,
-          status: tmp !== undefined ? "loaded" : "uptodate",
+          status: staged !== undefined ? "loaded" : "uptodate",
         });
       }
     } finally {
@@ -794,16 +763,7 @@ export async function loadArchive(
     if (err instanceof BurrowError) throw err;
     throw storeFailure(`cannot load ${source.label}`, err);
   } finally {
-    for (const { tmp } of built) {
-      if (tmp === undefined || !inFlight.has(tmp)) continue;
-      try {
-        removeTreeAtomic(tmp);
-      } catch {
-        // Left for cleanAbandoned.
-      }
-      inFlight.delete(tmp);
-    }
+    for (const { staged } of built) staged?.discard();
     staging.remove();
-    stagingInFlight.delete(staging.dir);
   }
 }

@@ -4,12 +4,13 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
+import type { ChildProcessWithoutNullStreams } from "node:child_process";
 import path from "node:path";
 import zlib from "node:zlib";
-import { makeTestHome, chownToTestUser } from "../harness/env.js";
+import { makeTestHome, chownToTestUser, spawnBurrow } from "../harness/env.js";
 import type { TestHome } from "../harness/env.js";
 import { writeTar } from "../harness/tar-writer.js";
-import { burrowIn, burrowFails, ok, pullAlpine } from "../harness/suite.js";
+import { burrowIn, burrowFails, ok, pullAlpine, pushAlpine } from "../harness/suite.js";
 
 let home: TestHome;
 let alpine = "";
@@ -269,4 +270,104 @@ test("export refuses a missing container and an unwritable destination without l
   burrowFails(await burrow(["export", "-o", path.join(home.dir, "no-dir", "x.tar"), "c"]), /cannot write/);
   const before = fs.readdirSync(home.dir).sort();
   assert.ok(!before.some((n) => n.includes(".part-")), "no temporary export file is left");
+});
+
+/** What an import, load or pull stages in `store` (image folders in images/, scratch in tmp/), by name. */
+function staged(store: string): string[] {
+  const list = (d: string): string[] => (fs.existsSync(d) ? fs.readdirSync(d) : []);
+  return [
+    ...list(path.join(store, "images")).filter((n) => n.startsWith(".")),
+    ...list(path.join(store, "tmp")).filter((n) => /^\.?(?:import|load)-/.test(n)),
+  ];
+}
+
+/** Polls `ready` every 5 ms for at most 60 s. */
+async function waitFor(ready: () => boolean): Promise<boolean> {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    if (ready()) return true;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  return false;
+}
+
+/**
+ * Starts `import - NAME` in `home` and feeds it part of a tarball, keeping its stdin open: resolves once
+ * the import is staging its input in tmp/, mid-way through, with the child and the status it ends with.
+ */
+async function importMidStaging(
+  home: TestHome,
+  name: string,
+): Promise<{ child: ChildProcessWithoutNullStreams; closed: Promise<number | null> }> {
+  const child = await spawnBurrow(["import", "-", name], { home });
+  const closed = new Promise<number | null>((r) => child.once("close", (code) => r(code)));
+  child.stdin.on("error", () => {
+    // What is still buffered for it goes nowhere once it has ended.
+  });
+  child.stdin.write(
+    writeTar([{ path: "a", type: "file", content: Buffer.alloc(1 << 20, 1) }]).subarray(0, 600_000),
+  );
+  assert.ok(
+    await waitFor(() => staged(home.burrowDir).some((n) => n.startsWith("import-blob-"))),
+    "the import staged its input",
+  );
+  return { child, closed };
+}
+
+test("an import killed with SIGKILL leaves nothing that the next import or pull does not sweep", async () => {
+  const fresh = await makeTestHome();
+  try {
+    const run = burrowIn(() => fresh);
+    const store = fresh.burrowDir;
+    // Killed while it stages the tarball from stdin: the staged copy is left in tmp/.
+    const reading = await importMidStaging(fresh, "killed:1");
+    reading.child.kill("SIGKILL");
+    await reading.closed;
+    assert.equal(staged(store).length, 1, staged(store).join(" "));
+    ok(
+      await run(["import", "-", "small:1"], { input: writeTar([{ path: "x", type: "file", content: "x" }]) }),
+    );
+    assert.deepEqual(staged(store), [], "the next import swept it");
+
+    // Killed while it builds the image's folder: the folder and the staged tarball are left.
+    const many = writeTar(
+      Array.from({ length: 30_000 }, (_, i) => ({ path: `f${i}`, type: "file" as const, content: "x" })),
+    );
+    const tarball = path.join(fresh.dir, "many.tar");
+    fs.writeFileSync(tarball, many);
+    await chownToTestUser(tarball);
+    const building = await spawnBurrow(["import", tarball, "killed:2"], { home: fresh });
+    building.stdin.end();
+    assert.ok(
+      await waitFor(() => staged(store).some((n) => n.startsWith(".tmp-"))),
+      "the import started the image's folder",
+    );
+    building.kill("SIGKILL");
+    await new Promise((r) => building.once("close", r));
+    assert.ok(staged(store).length >= 1, "the killed import left its work");
+    const { ref } = await pushAlpine("impexp-killed");
+    ok(await run(["pull", ref]));
+    assert.deepEqual(staged(store), [], "the next pull swept it");
+    const images = JSON.parse(ok(await run(["images", "--format", "json"]))) as { names: string[] }[];
+    assert.equal(
+      images.filter((i) => i.names.some((n) => /\/killed:\d$/.test(n))).length,
+      0,
+      "no half image",
+    );
+  } finally {
+    await fresh.cleanup();
+  }
+});
+
+test("an import interrupted with SIGINT exits 130 and leaves none of its staged work", async () => {
+  const fresh = await makeTestHome();
+  try {
+    const store = fresh.burrowDir;
+    const { child, closed } = await importMidStaging(fresh, "interrupted:1");
+    child.kill("SIGINT");
+    assert.equal(await closed, 130);
+    assert.deepEqual(staged(store), [], "the interrupted import removed what it staged");
+  } finally {
+    await fresh.cleanup();
+  }
 });

@@ -1,7 +1,7 @@
 // Signal forwarding rules (which signals the terminal already delivered) and the host facts of `burrow info`.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { inForegroundOfTerminal, parseStat, shouldForward } from "../../../engines/userns/signals.js";
+import { inForegroundOfTerminal, parseStat, shouldForward } from "../../../engines/common/signals.js";
 import { cgroupVersion, kernelAtLeast, unifiedCgroupPath, usernsAllowed } from "../../../src/cli/info.js";
 
 describe("signal forwarding", () => {

@@ -1,7 +1,7 @@
-// spawnEngine (engines/userns/signals.ts): what Node throws at spawn time is the engine's one line.
+// spawnEngine (engines/common/signals.ts): what Node throws at spawn time is the engine's one line.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawnEngine } from "../../../engines/userns/signals.js";
+import { spawnEngine } from "../../../engines/common/signals.js";
 import { EngineUnavailableError, InvalidArgumentError } from "../../../src/errors.js";
 
 test("E2BIG at spawn: one line naming the engine and what to do, not Node's `spawn E2BIG`", () => {

@@ -2,7 +2,8 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import type { RunSpec } from "../../../src/engine.js";
-import { envObject, escapeField, helperArgs, mountArg, octalMode } from "../../../engines/userns/args.js";
+import { escapeField, helperArgs, mountArg, octalMode } from "../../../engines/userns/args.js";
+import { envObject } from "../../../engines/common/env.js";
 
 /** A minimal spec: direct writable root, nothing optional. */
 function spec(over: Partial<RunSpec> = {}): RunSpec {

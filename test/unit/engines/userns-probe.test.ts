@@ -11,7 +11,7 @@ import {
   UNPRIVILEGED_USERNS_CLONE,
   readUsernsSysctls,
   sysctlBlock,
-} from "../../../engines/userns/sysctl.js";
+} from "../../../engines/common/userns-sysctl.js";
 
 const VERSION_LINE = "burrow-ns 0.1.0 (interface 2)\n";
 const STORE_HELPER = "/store/bin/burrow-ns";

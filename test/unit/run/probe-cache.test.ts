@@ -9,7 +9,7 @@ import { fileIdentity, fileProbeCache } from "../../../src/run/probe-cache.js";
 import { UsernsEngine } from "../../../engines/userns/index.js";
 import type { TrialResult } from "../../../engines/userns/index.js";
 import type { ProbeCache } from "../../../src/run/probe-cache.js";
-import { MAX_USER_NAMESPACES } from "../../../engines/userns/sysctl.js";
+import { MAX_USER_NAMESPACES } from "../../../engines/common/userns-sysctl.js";
 
 const OK = { ok: true as const, binary: "/x/burrow-ns", version: "0.1.0 (interface 2)" };
 

@@ -21,7 +21,7 @@ import {
   sweepHolds,
 } from "../../../src/store/holds.js";
 import { processStart } from "../../../src/run/state.js";
-import { Containers } from "../../../src/store/containers.js";
+import { containersOf } from "../../../src/store/containers.js";
 import { ImageNotFoundError } from "../../../src/errors.js";
 
 function digest(s: string): string {
@@ -207,7 +207,7 @@ describe("rmi of a held image", () => {
   test("rmi of an image containers were made from: the name goes, the files stay until the last container goes", async () => {
     const store = newStore();
     const img = addImage(store, "used");
-    const containers = new Containers(path.join(store.paths.root, "containers"), store.paths.locks);
+    const containers = containersOf(store.paths);
     fs.mkdirSync(containers.dir);
     const a = await containers.make(img.id, "used", "a", "overlay");
     const b = await containers.make(img.id, "used", "b", "overlay");

@@ -1,5 +1,6 @@
-// Passes the signals burrow receives on to the helper while it runs, each exactly once where burrow can tell,
-// and waits for it: every engine's program runs as a child of burrow this way.
+// Passes the signals burrow receives on to an engine's program while it runs, each exactly once where burrow
+// can tell, and waits for it: every engine's program (burrow-ns, runc or crun, PRoot) runs as a child of burrow
+// this way.
 import fs from "node:fs";
 import os from "node:os";
 import { spawn } from "node:child_process";

@@ -1,4 +1,5 @@
-// The kernel settings that decide whether an unprivileged user may create user namespaces.
+// The kernel settings that decide whether an unprivileged user may create user namespaces (the userns and
+// runc engines both need them; `burrow info` shows them).
 import fs from "node:fs";
 
 /** Reads one `/proc/sys` file; undefined when it does not exist (or cannot be read). */
