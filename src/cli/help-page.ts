@@ -31,6 +31,22 @@ export function commandName(def: Definition): string {
   return def.usage.split(" ")[1] ?? "";
 }
 
+/**
+ * The help a command line asks for in its plain forms: "list" for `burrow`, `burrow help`, `burrow --help`,
+ * `burrow -h`; NAME for `burrow NAME --help` (or `-h`) and `burrow help NAME`, NAME one of `commands`;
+ * undefined for anything else (clipanion reads it).
+ */
+export function helpPage(argv: readonly string[], commands: readonly string[]): "list" | string | undefined {
+  const [first, second, ...rest] = argv;
+  if (first === undefined || (second === undefined && ["help", "--help", "-h"].includes(first)))
+    return "list";
+  const known = (w: string): boolean => commands.includes(w) && !w.startsWith("__");
+  if (second === undefined || rest.length > 0) return undefined;
+  if (first === "help" && known(second)) return second;
+  if (known(first) && (second === "--help" || second === "-h")) return first;
+  return undefined;
+}
+
 /** The options every command takes (the global ones), in the order the commands declare them. */
 export function globalOptions(defs: readonly Definition[]): Definition["options"] {
   const [first, ...rest] = defs;

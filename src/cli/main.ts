@@ -8,6 +8,7 @@ import { failureStatusOf, reportError } from "./base.js";
 import type { BurrowContext } from "./base.js";
 import { runDirect } from "./fast-run.js";
 import { packageVersion } from "../package-info.js";
+import { helpPage } from "./help-page.js";
 import { hoistGlobalOptions } from "./hoist.js";
 import { printable, printableStream } from "./printable.js";
 
@@ -43,6 +44,21 @@ async function main(): Promise<void> {
     stderr: printableStream(process.stderr),
     env: process.env,
   };
+  // Help without clipanion's parser, whose compilation for every command is most of what a help costs.
+  const page = helpPage(argv, Object.keys(commands));
+  if (page === "list") {
+    for (const c of await loadAllCommands()) cli.register(c);
+    context.stdout.write(cli.usage(null));
+    return;
+  }
+  if (page !== undefined) {
+    // The command and `help`, whose options are the global ones that the page names apart.
+    const commandClass = await commands[page]!();
+    cli.register(await commands.help!());
+    cli.register(commandClass);
+    context.stdout.write(cli.usage(commandClass, { detailed: true }));
+    return;
+  }
   // `burrow NAME ...` (help aside, which lists every command): load that command alone and, where the
   // command line is plain, run it without building clipanion's parser (the cost grows with every command).
   const word = argv[0];

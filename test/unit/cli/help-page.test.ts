@@ -4,7 +4,7 @@ import { before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { BurrowCli } from "../../../src/cli/burrow-cli.js";
 import { loadAllCommands } from "../../../src/cli/command-table.js";
-import { HELP_GROUPS } from "../../../src/cli/help-page.js";
+import { HELP_GROUPS, helpPage } from "../../../src/cli/help-page.js";
 import { PullCommand } from "../../../src/cli/pull.js";
 
 const GLOBALS = ["--repo", "--debug", "--quiet", "--insecure", "--offline"];
@@ -61,5 +61,31 @@ describe("burrow help", () => {
     for (const g of GLOBALS) assert.ok(!options.includes(g), `${g} is not among pull's own options`);
     assert.match(out, /^Global options: --repo VALUE, -D\/--debug, -q\/--quiet, --insecure, --offline/m);
     assert.match(out, /\nExamples\n\nPull Alpine from Docker Hub\n {2}\$ burrow pull alpine\n/);
+  });
+});
+
+describe("helpPage: the help a command line asks for, read without clipanion", () => {
+  const names = ["help", "pull", "run", "__supervise"];
+  test("the list for burrow, burrow help, --help and -h", () => {
+    for (const argv of [[], ["help"], ["--help"], ["-h"]])
+      assert.equal(helpPage(argv, names), "list", argv.join(" "));
+  });
+  test("one command's page for NAME --help, NAME -h and help NAME", () => {
+    assert.equal(helpPage(["pull", "--help"], names), "pull");
+    assert.equal(helpPage(["pull", "-h"], names), "pull");
+    assert.equal(helpPage(["help", "run"], names), "run");
+  });
+  test("anything else is left to clipanion (unknown names, hidden commands, more words)", () => {
+    for (const argv of [
+      ["help", "frobnicate"],
+      ["frobnicate", "--help"],
+      ["__supervise", "--help"],
+      ["pull", "alpine", "--help"],
+      ["help", "image", "ls"],
+      ["pull", "alpine"],
+      ["--repo", "/r", "help"],
+    ]) {
+      assert.equal(helpPage(argv, names), undefined, argv.join(" "));
+    }
   });
 });
