@@ -4,10 +4,17 @@
 # processes (BENCH_RUNS of them, medians), and the whole start of a Node process that spawns
 # /bin/true with one and with the other (hyperfine -N), the way `burrow run` starts its helper.
 #
+# The figures go to stdout; bench/README.md and the README's "Libraries" quote them.
+#
 # Environment:
 #   BENCH_RUNS=40           fresh processes per load measurement, hyperfine runs per start
 #   BENCH_WORK=DIR          scratch (default bench/work/execa)
 set -euo pipefail
+# A clean environment: a login shell's NODE_EXTRA_CA_CERTS or NODE_OPTIONS would slow every Node start.
+if [[ -z ${BENCH_CLEAN_ENV:-} ]]; then
+  exec env -i BENCH_CLEAN_ENV=1 PATH="$PATH" HOME="$HOME" LANG=C.UTF-8 \
+    ${BENCH_RUNS:+BENCH_RUNS="$BENCH_RUNS"} ${BENCH_WORK:+BENCH_WORK="$BENCH_WORK"} "$0" "$@"
+fi
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
@@ -20,25 +27,31 @@ have hyperfine || die "hyperfine is not installed (apt-get install hyperfine)"
 [[ -f $REPO/node_modules/execa/package.json ]] || die "execa is not installed here: run npm ci (it is a devDependency)"
 EXECA_VERSION=$(node -p "require('$REPO/node_modules/execa/package.json').version")
 
-# One fresh process: the time import() of MODULE takes, in ms (execa resolved from the checkout).
-cat > "$W/load.mjs" << 'LOAD'
+# One fresh process: the wall and CPU time (user + system, steadier on a busy machine) that import() of
+# MODULE takes, in ms; it lives in the checkout's node_modules so that `execa` resolves from there.
+cat > "$REPO/node_modules/.burrow-bench-load.mjs" << 'LOAD'
 const spec = process.argv[2];
+const c = process.cpuUsage();
 const t = process.hrtime.bigint();
 await import(spec);
-process.stdout.write(`${Number(process.hrtime.bigint() - t) / 1e6}\n`);
+const cpu = process.cpuUsage(c);
+process.stdout.write(`${Number(process.hrtime.bigint() - t) / 1e6} ${(cpu.user + cpu.system) / 1000}\n`);
 LOAD
-median() { sort -n | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
-load_ms() { # module
-  for _ in $(seq "$RUNS"); do (cd "$REPO" && node "$W/load.mjs" "$1"); done | median
-}
-cp "$W/load.mjs" "$REPO/node_modules/.burrow-bench-load.mjs"
 trap 'rm -f "$REPO/node_modules/.burrow-bench-load.mjs"' EXIT
-load_ms_here() { # module, resolved from the checkout's node_modules
-  for _ in $(seq "$RUNS"); do node "$REPO/node_modules/.burrow-bench-load.mjs" "$1"; done | median
+median() { sort -n | awk '{a[NR] = $1} END {printf "%.1f", (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
+load_ms() { # module: "WALL CPU", medians of RUNS fresh processes
+  for _ in $(seq "$RUNS"); do node "$REPO/node_modules/.burrow-bench-load.mjs" "$1"; done > "$W/load.txt"
+  echo "$(cut -d' ' -f1 "$W/load.txt" | median) $(cut -d' ' -f2 "$W/load.txt" | median)"
 }
-CP=$(load_ms_here node:child_process)
-EX=$(load_ms_here execa)
-log "import() in a fresh process, median of $RUNS: node:child_process $CP ms, execa $EX ms"
+read -r CP CP_CPU <<< "$(load_ms node:child_process)"
+read -r EX EX_CPU <<< "$(load_ms execa)"
+# How many JavaScript files the import reads (strace, when installed).
+FILES="?"
+if have strace; then
+  strace -f -qq -e trace=openat -o "$W/open.txt" node "$REPO/node_modules/.burrow-bench-load.mjs" execa > /dev/null
+  FILES=$(grep -c '\.js", O_RDONLY' "$W/open.txt" || true)
+fi
+log "import() in a fresh process, medians of $RUNS (wall / CPU ms): node:child_process $CP / $CP_CPU, execa $EX / $EX_CPU ($FILES files)"
 
 cat > "$W/spawn-cp.mjs" << 'CP'
 import { spawn } from "node:child_process";
@@ -55,9 +68,14 @@ hyperfine -N --style basic -w 5 -r "$RUNS" --export-json "$W/spawn.json" \
   -n "spawn /bin/true: execa $EXECA_VERSION" "node $REPO/node_modules/.burrow-bench-spawn-execa.mjs" > "$W/hyperfine.txt" 2>&1 ||
   { cat "$W/hyperfine.txt" >&2; die "hyperfine failed"; }
 node -e '
-const r = require(process.argv[1]).results;
+const [file, version, cp, cpCpu, ex, exCpu, files, runs] = process.argv.slice(1);
+const r = require(file).results;
 const med = (x) => { const t = [...x.times].sort((a, b) => a - b); const m = t.length >> 1; return t.length % 2 ? t[m] : (t[m - 1] + t[m]) / 2; };
-const floor = med(r[0]);
-console.log(`execa ${process.argv[2]}, node ${process.version}; import() in a fresh process (median of ${process.argv[5]}): node:child_process ${process.argv[3]} ms, execa ${process.argv[4]} ms`);
-for (const x of r) console.log(`${x.command.padEnd(38)} median ${(med(x) * 1000).toFixed(1).padStart(6)} ms  min ${(x.min * 1000).toFixed(1).padStart(6)} ms  ${(med(x) / floor).toFixed(2)}x node -e 0`);
-' "$W/spawn.json" "$EXECA_VERSION" "$CP" "$EX" "$RUNS"
+const cpu = (x) => (x.user + x.system) * 1000;
+console.log(`execa ${version}, node ${process.version}, load ${require("fs").readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ")}`);
+console.log(`import() in a fresh process (medians of ${runs}): node:child_process ${cp} ms (${cpCpu} ms CPU), execa ${ex} ms (${exCpu} ms CPU, ${files} files)`);
+for (const x of r) {
+  console.log(`${x.command.padEnd(38)} median ${(med(x) * 1000).toFixed(1).padStart(6)} ms  min ${(x.min * 1000).toFixed(1).padStart(6)} ms  ` +
+    `CPU ${cpu(x).toFixed(1).padStart(5)} ms  ${(med(x) / med(r[0])).toFixed(2)}x node -e 0 (CPU ${(cpu(x) / cpu(r[0])).toFixed(2)}x)`);
+}
+' "$W/spawn.json" "$EXECA_VERSION" "$CP" "$CP_CPU" "$EX" "$EX_CPU" "$FILES" "$RUNS"
