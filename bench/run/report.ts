@@ -17,6 +17,9 @@ const load = (file: string): HyperfineResult[] =>
   (JSON.parse(fs.readFileSync(`${dir}/${file}`, "utf8")) as { results: HyperfineResult[] }).results;
 const start = load("startup.json");
 const work = load("workload.json");
+/** The concurrent start-ups (absent from results written before they were measured). */
+const atOnce = fs.existsSync(`${dir}/at-once.json`) ? load("at-once.json") : [];
+const n = e.AT_ONCE ?? "32";
 
 const ms = (s: number): string => (s * 1000).toFixed(1);
 /** The median of a command's run times, in seconds. */
@@ -47,6 +50,9 @@ const burrow = by(start, "burrow run");
 const userns = by(start, "burrow run --engine userns");
 const chRun = by(start, "ch-run");
 const podman = by(start, "podman run (runc)");
+const burrowAtOnce = by(atOnce, `${n} x burrow run`);
+const nodeAtOnce = by(atOnce, `${n} x node -e 0`);
+const chAtOnce = by(atOnce, `${n} x ch-run`);
 const burrowWork = by(work, "burrow run: workload");
 const chWork = by(work, "ch-run: workload");
 /** The workload with each tool's own start-up taken away: what the container costs the program. */
@@ -62,6 +68,9 @@ const ratios = {
   burrow_version_vs_node: ratio(version, node),
   burrow_vs_ch_run: ratio(burrow, chRun),
   burrow_vs_podman: ratio(burrow, podman),
+  at_once_burrow_s: burrowAtOnce ? median(burrowAtOnce) : undefined,
+  at_once_burrow_vs_node: ratio(burrowAtOnce, nodeAtOnce),
+  at_once_burrow_vs_ch_run: ratio(burrowAtOnce, chAtOnce),
   workload_burrow_vs_ch_run: ratio(burrowWork, chWork),
   best_burrow_vs_node: bestRatio(burrow, node),
   best_workload_burrow_vs_ch_run: bestRatio(burrowWork, chWork),
@@ -78,6 +87,11 @@ const out = [
   head,
   ...start.map(row),
   "",
+  `${n} started at once (bench/run/at-once.sh: the ranks of a job on one node):`,
+  "",
+  head,
+  ...atOnce.map(row),
+  "",
   `Workload (${e.LOOPS} x /bin/true, ${e.FINDS} x find over /usr /lib /etc /bin /sbin):`,
   "",
   head,
@@ -89,6 +103,8 @@ const out = [
   `            node spawning /bin/true / node -e 0 = ${fmt(ratios.spawn_floor_vs_node)} (the floor of a Node CLI that runs a program); ` +
     `burrow run / that floor = ${fmt(ratios.burrow_vs_spawn_floor)}`,
   `            burrow run / ch-run = ${fmt(ratios.burrow_vs_ch_run)}; burrow run / podman run = ${fmt(ratios.burrow_vs_podman)}`,
+  `  at once:  ${n} x burrow run = ${burrowAtOnce ? ms(median(burrowAtOnce)) : "n/a"} ms (target <= 600 ms); ` +
+    `/ ${n} x node -e 0 = ${fmt(ratios.at_once_burrow_vs_node)}; / ${n} x ch-run = ${fmt(ratios.at_once_burrow_vs_ch_run)}`,
   `  workload: burrow / ch-run = ${fmt(ratios.workload_burrow_vs_ch_run)} [${fmt(ratios.best_workload_burrow_vs_ch_run)}] (target <= 1.05x); ` +
     `without either start-up: ${fmt(net)}`,
 ];
@@ -112,9 +128,11 @@ const results = {
   },
   pull_ms: Number(e.PULL_MS),
   workload: { loops: Number(e.LOOPS), finds: Number(e.FINDS) },
+  at_once: Number(n),
   left_out: { ch_run: e.CH_WHY || null, podman: e.PODMAN_WHY || null },
   ratios,
   startup: start,
+  at_once_results: atOnce,
   workload_results: work,
 };
 fs.writeFileSync(`${dir}/results.json`, JSON.stringify(results, null, 2) + "\n");

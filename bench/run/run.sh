@@ -12,12 +12,15 @@
 #   3. as the user: `burrow pull` into a fresh store; ch-run gets the same
 #      rootfs folder (`burrow inspect -p`); podman pulls the same image;
 #   4. hyperfine (-N, no shell; run as the user) times each command (also
-#      `burrow version`: the CLI's own load, no container); report.ts prints a
+#      `burrow version`: the CLI's own load, no container), then BENCH_AT_ONCE of
+#      `node -e 0`, `burrow run` and `ch-run` started at once (bench/run/at-once.sh); report.ts prints a
 #      table and the ratios and writes bench/work/run/results.json.
 #
 # Environment:
 #   BENCH_RUNS=40           hyperfine runs per start-up command (after BENCH_WARMUP=5)
 #   BENCH_WORK_RUNS=10      runs per workload command
+#   BENCH_AT_ONCE=32        commands started at once in the concurrent start-up (a node's ranks)
+#   BENCH_AT_ONCE_RUNS=10   hyperfine runs of each concurrent start-up (after 2 warm-up runs)
 #   BENCH_LOOPS=3000        /bin/true executions in the workload
 #   BENCH_FINDS=30          `find /usr /lib /etc /bin /sbin` passes in the workload
 #   BENCH_TOOLS=LIST        subset of node,burrow,burrow-userns,ch-run,podman
@@ -34,6 +37,8 @@ W=${BENCH_WORK:-$REPO/bench/work/run}
 RUNS=${BENCH_RUNS:-40}
 WARMUP=${BENCH_WARMUP:-5}
 WORK_RUNS=${BENCH_WORK_RUNS:-10}
+AT_ONCE=${BENCH_AT_ONCE:-32}
+AT_ONCE_RUNS=${BENCH_AT_ONCE_RUNS:-10}
 LOOPS=${BENCH_LOOPS:-3000}
 FINDS=${BENCH_FINDS:-30}
 TOOLS=${BENCH_TOOLS:-node,burrow,burrow-userns,ch-run,podman}
@@ -68,6 +73,7 @@ fi
 UHOME=$W/home
 npm_build
 stage_pkg
+cp "$HERE/at-once.sh" "$W/pkg/at-once.sh"
 rm -rf "$UHOME"
 user_dirs "$UHOME"
 BURROW=$W/pkg/dist/src/cli/burrow.cjs # the package's bin, what `burrow` runs
@@ -146,6 +152,13 @@ want burrow && add "burrow run" "$NODE $BURROW run $REF /bin/true"
 want burrow-userns && add "burrow run --engine userns" "$NODE $BURROW run --engine userns $REF /bin/true"
 want ch-run && [[ -z $CH_WHY ]] && add "ch-run" "ch-run $ROOTFS -- /bin/true"
 want podman && [[ -z $PODMAN_WHY ]] && add "podman run (runc)" "podman ${PODMAN_FLAGS[*]} run --rm --network=host $REF /bin/true"
+# The same start-ups, BENCH_AT_ONCE at the same moment: the ranks of an MPI job on one node.
+PNAMES=()
+PCMDS=()
+AT="bash $W/pkg/at-once.sh $AT_ONCE"
+want node && PNAMES+=("$AT_ONCE x node -e 0") && PCMDS+=("$AT $NODE -e 0")
+want burrow && PNAMES+=("$AT_ONCE x burrow run") && PCMDS+=("$AT $NODE $BURROW run $REF /bin/true")
+want ch-run && [[ -z $CH_WHY ]] && PNAMES+=("$AT_ONCE x ch-run") && PCMDS+=("$AT ch-run $ROOTFS -- /bin/true")
 WNAMES=()
 WCMDS=()
 want burrow && WNAMES+=("burrow run: workload") && WCMDS+=("$NODE $BURROW run $REF sh -c '$WORKLOAD'")
@@ -169,6 +182,8 @@ hf() { # json runs warmup names... -- commands...
 }
 log "start-up: ${#CMDS[@]} commands, $RUNS runs each after $WARMUP warm-up runs (load: $(cut -d' ' -f1-3 /proc/loadavg))"
 hf "$W/startup.json" "$RUNS" "$WARMUP" "${NAMES[@]}" -- "${CMDS[@]}"
+log "at once: $AT_ONCE of each started together, ${#PCMDS[@]} commands, $AT_ONCE_RUNS runs each"
+hf "$W/at-once.json" "$AT_ONCE_RUNS" 2 "${PNAMES[@]}" -- "${PCMDS[@]}"
 log "workload: $LOOPS x /bin/true + $FINDS x find, ${#WCMDS[@]} commands, $WORK_RUNS runs each"
 hf "$W/workload.json" "$WORK_RUNS" 1 "${WNAMES[@]}" -- "${WCMDS[@]}"
 
@@ -178,7 +193,7 @@ CH_VERSION="ch-run $(USER=$U ch-run --version 2>&1 | head -n 1 || true)"
 PODMAN_VERSION=$(podman --version 2> /dev/null || true)
 RUNC_VERSION=$(runc --version 2> /dev/null | head -n 1 || true)
 HF_VERSION=$(hyperfine --version)
-W="$W" PULL_MS=$PULL_MS CH_WHY="$CH_WHY" PODMAN_WHY="$PODMAN_WHY" LOOPS=$LOOPS FINDS=$FINDS \
+W="$W" AT_ONCE=$AT_ONCE PULL_MS=$PULL_MS CH_WHY="$CH_WHY" PODMAN_WHY="$PODMAN_WHY" LOOPS=$LOOPS FINDS=$FINDS \
   BURROW_VERSION="$BURROW_VERSION" CH_VERSION="$CH_VERSION" PODMAN_VERSION="$PODMAN_VERSION" \
   RUNC_VERSION="$RUNC_VERSION" HF_VERSION="$HF_VERSION" NODE_VERSION="$(node --version)" \
   KERNEL="$(uname -r)" NPROC="$(nproc)" LOAD="$(cut -d' ' -f1-3 /proc/loadavg)" \

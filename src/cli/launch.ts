@@ -3,11 +3,16 @@
 // CLI bundle (bundle.cjs), or for `burrow run` the run path alone (run.cjs), with V8's code cache, kept per
 // user in $XDG_CACHE_HOME/burrow, so that a start does not compile the bundle again. Without a usable
 // cache it compiles as `require` would and saves one.
-import fs from "node:fs";
-import path from "node:path";
-import vm from "node:vm";
-import Module from "node:module";
 import { commandWord } from "./command-word.js";
+
+// The builtins by require(), not import: esbuild's CommonJS form of `import fs from "node:fs"` copies every
+// export of the builtin onto a new object (its __toESM), at each start, before anything runs.
+/* eslint-disable @typescript-eslint/no-require-imports */
+const fs = require("node:fs") as typeof import("node:fs");
+const path = require("node:path") as typeof import("node:path");
+const vm = require("node:vm") as typeof import("node:vm");
+const Module = require("node:module") as typeof import("node:module");
+/* eslint-enable @typescript-eslint/no-require-imports */
 
 /** The CLI bundle beside this file (CommonJS globals: this file only runs as burrow.cjs). */
 const BUNDLE = path.join(__dirname, "bundle.cjs");

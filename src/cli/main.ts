@@ -2,53 +2,15 @@
 // The `burrow` entry point: loads the command named on the command line and runs it; clipanion's full
 // parser (every command registered) is built only for help, usage errors and forms the direct reader leaves alone.
 import { Cli } from "clipanion";
-import type { CommandClass } from "clipanion";
+import { BurrowCli } from "./burrow-cli.js";
+import { commands, loadAllCommands } from "./command-table.js";
 import { failureStatusOf, reportError } from "./base.js";
 import type { BurrowContext } from "./base.js";
 import { runWithoutParser } from "./fast-run.js";
 import { packageVersion } from "../package-info.js";
+import { helpPage } from "./help-page.js";
 import { hoistGlobalOptions } from "./hoist.js";
 import { printable, printableStream } from "./printable.js";
-
-type Loader = () => Promise<CommandClass<BurrowContext>>;
-
-/** The commands by name (the file under src/cli/ that holds each), each imported only when it is used. */
-const commands: Record<string, Loader> = {
-  help: async () => (await import("./help.js")).HelpCommand,
-  version: async () => (await import("./version.js")).VersionCommand,
-  showconf: async () => (await import("./showconf.js")).ShowconfCommand,
-  pull: async () => (await import("./pull.js")).PullCommand,
-  images: async () => (await import("./images.js")).ImagesCommand,
-  rmi: async () => (await import("./rmi.js")).RmiCommand,
-  tag: async () => (await import("./tag.js")).TagCommand,
-  inspect: async () => (await import("./inspect.js")).InspectCommand,
-  verify: async () => (await import("./verify.js")).VerifyCommand,
-  login: async () => (await import("./login.js")).LoginCommand,
-  logout: async () => (await import("./logout.js")).LogoutCommand,
-  info: async () => (await import("./info.js")).InfoCommand,
-  run: async () => (await import("./run.js")).RunCommand,
-  install: async () => (await import("./install.js")).InstallCommand,
-  setup: async () => (await import("./setup.js")).SetupCommand,
-  export: async () => (await import("./export.js")).ExportCommand,
-  import: async () => (await import("./import.js")).ImportCommand,
-  mkrepo: async () => (await import("./mkrepo.js")).MkrepoCommand,
-  save: async () => (await import("./save.js")).SaveCommand,
-  load: async () => (await import("./load.js")).LoadCommand,
-  create: async () => (await import("./create.js")).CreateCommand,
-  ps: async () => (await import("./ps.js")).PsCommand,
-  rm: async () => (await import("./rm.js")).RmCommand,
-  name: async () => (await import("./name.js")).NameCommand,
-  rmname: async () => (await import("./rmname.js")).RmnameCommand,
-  rename: async () => (await import("./rename.js")).RenameCommand,
-  clone: async () => (await import("./clone.js")).CloneCommand,
-  protect: async () => (await import("./protect.js")).ProtectCommand,
-  unprotect: async () => (await import("./unprotect.js")).UnprotectCommand,
-  exec: async () => (await import("./exec.js")).ExecCommand,
-  logs: async () => (await import("./logs.js")).LogsCommand,
-  stop: async () => (await import("./stop.js")).StopCommand,
-  __supervise: async () => (await import("./supervise.js")).SuperviseCommand,
-  search: async () => (await import("./search.js")).SearchCommand,
-};
 
 /** One line for a command line clipanion could not parse, saying what to do next. */
 function describeParseError(err: unknown, argv: string[]): string {
@@ -67,7 +29,7 @@ function describeParseError(err: unknown, argv: string[]): string {
 }
 
 async function main(): Promise<void> {
-  const cli = new Cli<BurrowContext>({
+  const cli = new BurrowCli({
     binaryLabel: "burrow",
     binaryName: "burrow",
     binaryVersion: packageVersion(),
@@ -82,6 +44,21 @@ async function main(): Promise<void> {
     stderr: printableStream(process.stderr),
     env: process.env,
   };
+  // Help without clipanion's parser, whose compilation for every command is most of what a help costs.
+  const page = helpPage(argv, Object.keys(commands));
+  if (page === "list") {
+    for (const c of await loadAllCommands()) cli.register(c);
+    context.stdout.write(cli.usage(null));
+    return;
+  }
+  if (page !== undefined) {
+    // The command and `help`, whose options are the global ones that the page names apart.
+    const commandClass = await commands[page]!();
+    cli.register(await commands.help!());
+    cli.register(commandClass);
+    context.stdout.write(cli.usage(commandClass, { detailed: true }));
+    return;
+  }
   // `burrow NAME ...` (help aside, which lists every command): load that command alone and, where the
   // command line is plain, run it without building clipanion's parser (the cost grows with every command).
   const word = argv[0];
@@ -94,7 +71,7 @@ async function main(): Promise<void> {
       return;
     }
   }
-  for (const c of await Promise.all(Object.values(commands).map((load) => load()))) cli.register(c);
+  for (const c of await loadAllCommands()) cli.register(c);
   let command;
   try {
     command = argv.length === 0 ? cli.process(["help"], context) : cli.process(argv, context);

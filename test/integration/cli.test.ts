@@ -45,6 +45,40 @@ test("help lists every command and each command has --help", async () => {
   assert.match(none.stdout, /burrow pull/);
 });
 
+test("help groups the commands (images, containers, running, registries, set-up) and prints the global options once", async () => {
+  const r = await runBurrow(["--help"], { home });
+  assert.equal(r.code, 0);
+  assert.equal(
+    (await runBurrow(["help"], { home })).stdout,
+    r.stdout,
+    "burrow help prints what --help prints",
+  );
+  const headers = r.stdout
+    .split("\n")
+    .filter((l) => /^(Images|Containers|Running|Registries|Set-up)$/.test(l));
+  assert.deepEqual(headers, ["Images", "Containers", "Running", "Registries", "Set-up"]);
+  const groupOf = (c: string): string | undefined => {
+    const at = r.stdout.search(new RegExp(`^ {2}burrow ${c}\\b`, "m"));
+    return at < 0 ? undefined : headers.filter((h) => r.stdout.indexOf(`\n${h}\n`) < at).pop();
+  };
+  assert.equal(groupOf("pull"), "Images");
+  assert.equal(groupOf("ps"), "Containers");
+  assert.equal(groupOf("run"), "Running");
+  assert.equal(groupOf("login"), "Registries");
+  assert.equal(groupOf("info"), "Set-up");
+  for (const g of ["--repo", "--debug", "--quiet", "--insecure", "--offline"]) {
+    assert.equal(r.stdout.split(g).length - 1, 1, `${g} appears once`);
+  }
+  assert.match(r.stdout, /^Global options/m);
+  // A command's own page: its options, the global ones named on one line.
+  const p = await runBurrow(["pull", "--help"], { home });
+  assert.equal(p.code, 0);
+  const own = p.stdout.slice(p.stdout.indexOf("\nOptions\n"), p.stdout.indexOf("\nGlobal options:"));
+  assert.match(own, /--platform/);
+  assert.doesNotMatch(own, /--repo|--debug/);
+  assert.match(p.stdout, /^Global options: --repo/m);
+});
+
 test("an unknown command or option is a one-line usage error with status 125", async () => {
   const r = await runBurrow(["frobnicate"], { home });
   assert.equal(r.code, 125);
