@@ -31,7 +31,8 @@ export class CreateCommand extends withOptions(BurrowCommand, pickOptions(RUN_OP
     const store = await this.store();
     const { containersOf } = await import("./containers.js");
     const containers = await containersOf(store);
-    const { checkContainerName, copyTree } = await import("../store/containers.js");
+    const { checkContainerName } = await import("../store/containers.js");
+    const { copyTree } = await import("../fs/copy-tree.js");
     if (this.name !== undefined) checkContainerName(this.name);
     const { resolveLocalImage } = await import("./resolve.js");
     const { ImageNotFoundError, InvalidArgumentError } = await import("../errors.js");

@@ -3,23 +3,13 @@
 // becomes where this engine cannot mount its overlay.
 import fs from "node:fs";
 import path from "node:path";
-import { execFileSync } from "node:child_process";
 import type { Engine } from "../engine.js";
-import { StoreError } from "../errors.js";
+import { copyTree } from "../fs/copy-tree.js";
 import type { ContainerRecord, Containers } from "../store/containers.js";
 import type { Store } from "../store/store.js";
 import { mustBecomeCopy, newContainerLayer } from "./choose-layer.js";
 import type { LayerProbes, LayerSetting } from "./choose-layer.js";
 import type { Target } from "./resolve-target.js";
-
-/** Copies a rootfs (reflinks where the file system can). */
-function copyTree(from: string, to: string): void {
-  try {
-    execFileSync("cp", ["-a", "--reflink=auto", from, to], { stdio: ["ignore", "ignore", "pipe"] });
-  } catch (err) {
-    throw new StoreError(`cannot copy ${from} to ${to}: check the free space of the store`, { cause: err });
-  }
-}
 
 /**
  * The container `target` runs in, if any: an existing one (made a copy where this engine cannot mount its

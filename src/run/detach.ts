@@ -28,8 +28,7 @@ export interface DetachHost extends RunHost {
 
 /** The store's containers (their locks in the store's locks folder). */
 async function containersOf(store: Store): Promise<Containers> {
-  const { Containers } = await import("../store/containers.js");
-  return new Containers(path.join(store.paths.root, "containers"), store.paths.locks);
+  return (await import("../store/containers.js")).containersOf(store.paths);
 }
 
 /** The message the supervisor sends once the program runs. */

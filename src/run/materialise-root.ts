@@ -4,9 +4,9 @@
 // so that removing the scratch undoes just that (src/run/scratch.ts).
 import fs from "node:fs";
 import path from "node:path";
-import { execFileSync } from "node:child_process";
 import type { MountSpec, RunSpec } from "../engine.js";
 import { StoreError } from "../errors.js";
+import { copyTree } from "../fs/copy-tree.js";
 import { makeScratchDir, noteMade } from "./scratch.js";
 import type { RootLayout, RunPlan } from "./plan-spec.js";
 import { InRoot, OutsideRootError } from "../fs/in-root.js";
@@ -41,10 +41,10 @@ function makeRoot(plan: RunPlan, layout: RootLayout, scratch: string): string {
   }
   if (layout.kind === "copy" && root.kind === "direct") {
     try {
-      execFileSync("cp", ["-a", "--reflink=auto", layout.from, root.path], {
-        stdio: ["ignore", "ignore", "pipe"],
-      });
+      copyTree(layout.from, root.path, { label: "the image" });
     } catch (err) {
+      // The copy goes to this run's scratch, not the store: where space runs out, say how to move it.
+      if (!/no space left/.test((err as Error).message)) throw err;
       throw new StoreError(
         `cannot make a private copy of the image for this run in ${scratch}: set BURROW_TMPDIR to a folder with space`,
         { cause: err },

@@ -20,6 +20,7 @@ import { planRunSpec } from "./plan-spec.js";
 import type { RootLayout } from "./plan-spec.js";
 import { materialiseRoot } from "./materialise-root.js";
 import { makeScratch, removeScratch, scratchBase } from "./scratch.js";
+import { debugWriter } from "../debug-line.js";
 
 /** Runs the request; resolves to the exit status. */
 export async function runRequest(host: RunHost, req: RunRequest, images: ImageSource): Promise<number> {
@@ -42,8 +43,8 @@ async function runSteps(
   const env = host.context.env;
   const devices = await hostDevices(host, req.options);
   const store = await host.store();
-  const { Containers } = await import("../store/containers.js");
-  const containers = new Containers(path.join(store.paths.root, "containers"));
+  const { containersOf } = await import("../store/containers.js");
+  const containers = containersOf(store.paths);
 
   // 1. What to run (the image's settings checked before anything is made).
   const { target, args } = await resolveTarget(req, store, containers, images);
@@ -116,7 +117,7 @@ async function hostDevices(host: RunHost, options: RunOptions): Promise<DeviceEd
   return resolveDevices(
     { gpu: options.gpu, devices: options.devices },
     host.context.env,
-    host.debug ? (line) => host.context.stderr.write(`burrow: debug: ${line}\n`) : undefined,
+    debugWriter(host),
   );
 }
 
@@ -130,7 +131,7 @@ async function pickEngine(host: RunHost, req: RunRequest, store: Store, target: 
     env: host.context.env.BURROW_ENGINE,
     config: config.engine,
     storeRoot: store.paths.root,
-    debug: host.debug ? (line) => host.context.stderr.write(`burrow: debug: ${line}\n`) : undefined,
+    debug: debugWriter(host),
   });
 }
 

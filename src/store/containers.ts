@@ -12,7 +12,7 @@ import { checkContainerName } from "./container-name.js";
 import { copyTree } from "../fs/copy-tree.js";
 
 // Re-exported for the callers that copy a container's tree (src/fs/copy-tree.ts is the copy itself).
-export { checkContainerName, copyTree };
+export { checkContainerName };
 
 /** `containers/<id>/container.json`. */
 export interface ContainerRecord {
