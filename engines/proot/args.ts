@@ -1,5 +1,5 @@
 // Translates an engine-neutral RunSpec into a PRoot command line (engines/proot/README.md).
-import type { RunSpec } from "../../src/engine.js";
+import type { RunSpec } from "../../src/engine-interface.js";
 import { ProotOptionError } from "./errors.js";
 import type { GuestBind } from "./guest-path.js";
 import { envObject } from "../common/env.js";

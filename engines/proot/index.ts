@@ -3,10 +3,17 @@ import type { ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import type { Engine, ExecSpec, ProbeResult, RunIO, RunningContainer, RunSpec } from "../../src/engine.js";
+import type {
+  Engine,
+  ExecSpec,
+  ProbeResult,
+  RunIO,
+  RunningContainer,
+  RunSpec,
+} from "../../src/engine-interface.js";
 import { binarySearch, findBinary, isExecutableFile } from "../../src/binaries.js";
 import type { BinarySearch } from "../../src/binaries.js";
-import type { EngineContext } from "../../src/engines.js";
+import type { EngineContext } from "../../src/engine-registry.js";
 import { EngineUnavailableError, InvalidArgumentError } from "../../src/errors.js";
 import { printable } from "../../src/cli/printable.js";
 import { findPackageRoot } from "../../src/package-info.js";
@@ -397,7 +404,7 @@ export class ProotEngine implements Engine {
 export const EXEC_NOTICE =
   "burrow: engine proot shares no processes with the running container: the command runs in a new PRoot on its rootfs and binds\n";
 
-/** The engine registry's factory (src/engines.ts). */
+/** The engine registry's factory (src/engine-registry.ts). */
 export function createEngine(ctx: EngineContext): ProotEngine {
   return new ProotEngine({ storeRoot: ctx.storeRoot, env: ctx.env, variant: ctx.variant });
 }

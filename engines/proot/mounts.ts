@@ -1,7 +1,7 @@
 // Turns the RunSpec's system directories and mounts into PRoot binds: missing destinations made, tmpfs emulated.
 import fs from "node:fs";
 import path from "node:path";
-import type { RunSpec } from "../../src/engine.js";
+import type { RunSpec } from "../../src/engine-interface.js";
 import { checkBindPath, SYSDIRS } from "./args.js";
 import { ProotRunError } from "./errors.js";
 import { resolveGuest } from "./guest-path.js";

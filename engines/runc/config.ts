@@ -1,5 +1,5 @@
 // Translates an engine-neutral RunSpec into an OCI runtime config.json for rootless runc 1.1 (engines/runc/README.md).
-import type { MountSpec, RunSpec } from "../../src/engine.js";
+import type { MountSpec, RunSpec } from "../../src/engine-interface.js";
 import { InvalidArgumentError } from "../../src/errors.js";
 import { fakeRootSeccomp } from "./seccomp.js";
 import type { OciSeccomp } from "./seccomp.js";

@@ -5,7 +5,14 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import type { Readable } from "node:stream";
-import type { Engine, ExecSpec, ProbeResult, RunIO, RunningContainer, RunSpec } from "../../src/engine.js";
+import type {
+  Engine,
+  ExecSpec,
+  ProbeResult,
+  RunIO,
+  RunningContainer,
+  RunSpec,
+} from "../../src/engine-interface.js";
 import { binarySearch, findBinary, isExecutableFile } from "../../src/binaries.js";
 import type { BinarySearch } from "../../src/binaries.js";
 import { BurrowError, EngineUnavailableError, InvalidArgumentError } from "../../src/errors.js";
@@ -445,7 +452,7 @@ function readText(file: string): string {
 }
 
 /**
- * The engine registry's factory (src/engines.ts): the setting's variant (`runc:crun`, saved by `setup
+ * The engine registry's factory (src/engine-registry.ts): the setting's variant (`runc:crun`, saved by `setup
  * --engine crun`) or `flavor` overrides BURROW_RUNC_FLAVOR; an unknown variant is refused.
  */
 export function createEngine(ctx: {

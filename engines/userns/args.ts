@@ -1,5 +1,5 @@
 // Translates an engine-neutral RunSpec into burrow-ns's command line (engines/userns/README.md, interface 2).
-import type { MountSpec, RunSpec } from "../../src/engine.js";
+import type { MountSpec, RunSpec } from "../../src/engine-interface.js";
 
 /** The burrow-ns command-line interface this translation is written against (`--version` prints it). */
 export const HELPER_INTERFACE = 2;

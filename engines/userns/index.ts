@@ -3,7 +3,14 @@ import { runCaptured as captured } from "../../src/captured-run.js";
 import type { CapturedRun } from "../../src/captured-run.js";
 
 import path from "node:path";
-import type { Engine, ExecSpec, ProbeResult, RunIO, RunningContainer, RunSpec } from "../../src/engine.js";
+import type {
+  Engine,
+  ExecSpec,
+  ProbeResult,
+  RunIO,
+  RunningContainer,
+  RunSpec,
+} from "../../src/engine-interface.js";
 import { EngineUnavailableError, InvalidArgumentError } from "../../src/errors.js";
 import { findPackageRoot } from "../../src/package-info.js";
 import { fileIdentity, fileProbeCache } from "../../src/run/probe-cache.js";
@@ -295,7 +302,7 @@ async function joinContainer(helper: string, container: RunningContainer, exec: 
   return waitForChild(child, "userns", helper);
 }
 
-/** The engine registry's factory (src/engines.ts). */
+/** The engine registry's factory (src/engine-registry.ts). */
 export function createEngine(ctx: { storeRoot: string | undefined; env: NodeJS.ProcessEnv }): UsernsEngine {
   const probeCache =
     ctx.storeRoot !== undefined ? fileProbeCache(path.join(ctx.storeRoot, "tmp"), "userns") : undefined;

@@ -10,7 +10,7 @@
 // without ESM facades), and `import()` of burrow's own modules becomes a lazy initialiser in the same
 // file: a module's code runs (and its builtins load) only when the command reaches it. npm packages
 // loaded through `import()` (conf, fzstd) stay in node_modules and are imported when used; got, which
-// src/registry/transport.ts imports statically and which is ESM-only, gets its own CommonJS bundle.
+// src/registry/http.ts imports statically and which is ESM-only, gets its own CommonJS bundle.
 // The launcher's code cache then spares compiling the bundle at each start (see src/cli/launch.ts).
 // dist/src/cli/main.js goes through Node's ESM loader first (about 10 ms more): `bin` skips it.
 import fs from "node:fs";

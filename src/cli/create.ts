@@ -72,7 +72,7 @@ export class CreateCommand extends withOptions(BurrowCommand, pickOptions(RUN_OP
   /** Whether the engine `run` would pick here mounts overlays (true when none can be picked: decided at run). */
   private async engineSupportsOverlay(storeRoot: string): Promise<boolean> {
     const config = await this.config();
-    const { selectEngine } = await import("../engines.js");
+    const { selectEngine } = await import("../engine-registry.js");
     try {
       const engine = await selectEngine({
         flag: undefined,

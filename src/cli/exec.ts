@@ -53,7 +53,7 @@ export class ExecCommand extends withOptions(BurrowCommand, EXEC_OPTIONS, {
     }
     const { state } = st;
     const path = await import("node:path");
-    const { loadEngine, splitEngineSetting } = await import("../engines.js");
+    const { loadEngine, splitEngineSetting } = await import("../engine-registry.js");
     const flavor = state.handle?.flavor;
     const setting =
       flavor !== undefined && flavor !== state.engine ? `${state.engine}:${flavor}` : state.engine;

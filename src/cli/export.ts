@@ -53,7 +53,7 @@ export class ExportCommand extends BurrowCommand {
     const store = await this.store();
     const { containersOf } = await import("./containers.js");
     const containers = await containersOf(store);
-    const { exportRootfs } = await import("../transport/export.js");
+    const { exportRootfs } = await import("../archive/export.js");
     let source: { lower: string; upper?: string };
     const container = containers.find(key);
     if (this.clone && !container) {
@@ -90,7 +90,7 @@ export class ExportCommand extends BurrowCommand {
       source = { lower: store.rootfs(image.id) };
     }
     if (this.clone && container) {
-      const { exportClone } = await import("../transport/clone-archive.js");
+      const { exportClone } = await import("../archive/clone-archive.js");
       const stats = await exportClone(
         store,
         container,

@@ -97,9 +97,9 @@ export class ImportCommand extends BurrowCommand {
   ): Promise<number> {
     const label = typeof input === "string" ? input : "stdin";
     if (this.clone) {
-      const { importClone } = await import("../transport/clone-archive.js");
+      const { importClone } = await import("../archive/clone-archive.js");
       const { engineSetting } = await import("../install/execmode.js");
-      const { engineNames } = await import("../engines.js");
+      const { engineNames } = await import("../engine-registry.js");
       const { parseReference } = await import("../registry/reference.js");
       const container = await importClone({
         store,
@@ -120,7 +120,7 @@ export class ImportCommand extends BurrowCommand {
       this.context.stdout.write(`${container.id}\n`);
       return 0;
     }
-    const { importTarball, containerFromImage } = await import("../transport/import.js");
+    const { importTarball, containerFromImage } = await import("../archive/import.js");
     const result = await importTarball({
       store,
       input,

@@ -4,7 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import { BurrowCommand } from "./base.js";
 import { formatOption, outputFormat } from "./output-format.js";
-import type { EngineReport } from "../engines.js";
+import type { EngineReport } from "../engine-registry.js";
 import { printableJson } from "./printable.js";
 
 /** Filesystem magic numbers (statfs f_type) that tell the cgroup layout. */
@@ -134,7 +134,7 @@ export class InfoCommand extends BurrowCommand {
   private async gather(): Promise<InfoReport> {
     const config = await this.config();
     const { packageVersion } = await import("../package-info.js");
-    const { engineNames, probeAll, requestedEngine } = await import("../engines.js");
+    const { engineNames, probeAll, requestedEngine } = await import("../engine-registry.js");
     const { readUsernsSysctls, sysctlBlock } = await import("../../engines/common/userns-sysctl.js");
     const reports: EngineReport[] = await probeAll({ storeRoot: config.storeDir, env: this.context.env });
     const sysctls = readUsernsSysctls();

@@ -39,7 +39,7 @@ export class LoadCommand extends BurrowCommand {
       }
     }
     const store = await this.store();
-    const { loadArchive } = await import("../transport/load.js");
+    const { loadArchive } = await import("../archive/load.js");
     // Leave nothing half-built behind: staged images and the scratch copy.
     const stopCleanup = await (await import("./interrupt.js")).removeStagingOnInterrupt();
     try {

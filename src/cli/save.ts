@@ -32,7 +32,7 @@ export class SaveCommand extends BurrowCommand {
     }
     const store = await this.store();
     const { resolveLocalImage } = await import("./resolve.js");
-    const { planSave, writeSave } = await import("../transport/save.js");
+    const { planSave, writeSave } = await import("../archive/save.js");
     const items = new Map<string, { image: ImageRecord; names: string[] }>();
     for (const raw of this.images) {
       const { image, ref } = resolveLocalImage(store, raw);

@@ -56,7 +56,7 @@ export class SetupCommand extends BurrowCommand {
       this.context.stdout.write(`${label}: ${line}\n`);
       return 0;
     }
-    const { engineNames } = await import("../engines.js");
+    const { engineNames } = await import("../engine-registry.js");
     let setting: string | undefined;
     let mode: string | undefined;
     if (this.purge) {
@@ -83,7 +83,7 @@ export class SetupCommand extends BurrowCommand {
 
   /** What runs a container with no saved engine here: BURROW_ENGINE's, the config file's, or the probe's. */
   private async whatRuns(storeRoot: string): Promise<string> {
-    const { requestedEngine, selectEngine } = await import("../engines.js");
+    const { requestedEngine, selectEngine } = await import("../engine-registry.js");
     const config = await this.config();
     const req = {
       env: this.context.env.BURROW_ENGINE,
@@ -114,7 +114,7 @@ export class SetupCommand extends BurrowCommand {
 
   /** The first engine (in preference order, fastest first) whose probe succeeds here. */
   private async fastestEngine(storeRoot: string): Promise<string> {
-    const { probeAll } = await import("../engines.js");
+    const { probeAll } = await import("../engine-registry.js");
     const reports = await probeAll({ storeRoot, env: this.context.env });
     const usable = reports.find((r) => r.probe.ok);
     if (!usable) {

@@ -15,8 +15,8 @@ import {
   sleep,
 } from "../registry/retry.js";
 import type { RetryPolicy } from "../registry/retry.js";
-import { DEFAULT_TIMEOUTS, discard, header, send } from "../registry/transport.js";
-import type { RawResponse } from "../registry/transport.js";
+import { DEFAULT_TIMEOUTS, discard, header, send } from "../registry/http.js";
+import type { RawResponse } from "../registry/http.js";
 import { DownloadError, describeDownloadFailure } from "./errors.js";
 
 const MAX_REDIRECTS = 10;

@@ -2,7 +2,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { InvalidArgumentError } from "../errors.js";
-import { readBody } from "../registry/transport.js";
+import { readBody } from "../registry/http.js";
 import { Fetcher, fileSha256 } from "./download.js";
 import type { FetchOptions } from "./download.js";
 import { DownloadError } from "./errors.js";

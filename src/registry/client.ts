@@ -35,8 +35,8 @@ import {
   sleep,
 } from "./retry.js";
 import type { RetryPolicy, TryCount } from "./retry.js";
-import { DEFAULT_TIMEOUTS, discard, header, readResponse, send } from "./transport.js";
-import type { RawResponse, Timeouts } from "./transport.js";
+import { DEFAULT_TIMEOUTS, discard, header, readResponse, send } from "./http.js";
+import type { RawResponse, Timeouts } from "./http.js";
 import { parseWwwAuthenticate } from "./www-authenticate.js";
 import type { AuthChallenge } from "./www-authenticate.js";
 

@@ -5,7 +5,7 @@
 // host (an unprivileged user cannot mknod), hooks are not run (see `hookEdits`).
 import fs from "node:fs";
 import path from "node:path";
-import type { MountSpec } from "../engine.js";
+import type { MountSpec } from "../engine-interface.js";
 import { InvalidArgumentError } from "../errors.js";
 // Types only (erased): the package itself is imported when a YAML spec is read.
 import type * as YAML from "yaml";

@@ -2,7 +2,7 @@
 // cgroup per run with the limits written, remove it afterwards. Where none is delegated, one clear line.
 import fs from "node:fs";
 import path from "node:path";
-import type { CgroupLimits } from "../engine.js";
+import type { CgroupLimits } from "../engine-interface.js";
 import { InvalidArgumentError } from "../errors.js";
 import { cgroupFiles } from "./limits.js";
 

@@ -3,7 +3,7 @@
 // container keeps its changes in an overlay layer or in a copy of its own. BURROW_LAYER=copy forces the
 // copy, =fuse fuse-overlayfs (kernels whose overlay misbehaves, tests).
 import { InvalidArgumentError } from "../errors.js";
-import type { Engine } from "../engine.js";
+import type { Engine } from "../engine-interface.js";
 import type { ContainerRecord } from "../store/containers.js";
 
 /** BURROW_LAYER, read. */

@@ -3,7 +3,7 @@
 // becomes where this engine cannot mount its overlay.
 import fs from "node:fs";
 import path from "node:path";
-import type { Engine } from "../engine.js";
+import type { Engine } from "../engine-interface.js";
 import { copyTree } from "../fs/copy-tree.js";
 import type { ContainerRecord, Containers } from "../store/containers.js";
 import type { Store } from "../store/store.js";

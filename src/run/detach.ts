@@ -9,7 +9,7 @@
 import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
-import type { EngineStarted, RunSpec } from "../engine.js";
+import type { EngineStarted, RunSpec } from "../engine-interface.js";
 import { ConflictError, InvalidArgumentError } from "../errors.js";
 import { randomHex } from "../store/random.js";
 import type { ImageSource, RunHost } from "./host.js";

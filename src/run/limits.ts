@@ -1,7 +1,7 @@
 // `--cpuset-cpus`, `--ulimit`, `--memory`, `--cpus`, `--pids-limit`: parsed into the RunSpec's LimitsSpec,
 // and the launcher words (taskset, prlimit, cgroup join) for engines that start a program without the helper.
 import fs from "node:fs";
-import type { CgroupLimits, LimitsSpec, RlimitSpec } from "../engine.js";
+import type { CgroupLimits, LimitsSpec, RlimitSpec } from "../engine-interface.js";
 import { InvalidArgumentError } from "../errors.js";
 
 /** The `--ulimit` names (setrlimit's resources, as docker and prlimit(1) spell them). */

@@ -4,7 +4,7 @@
 // so that removing the scratch undoes just that (src/run/scratch.ts).
 import fs from "node:fs";
 import path from "node:path";
-import type { MountSpec, RunSpec } from "../engine.js";
+import type { MountSpec, RunSpec } from "../engine-interface.js";
 import { StoreError } from "../errors.js";
 import { copyTree } from "../fs/copy-tree.js";
 import { makeScratchDir, noteMade } from "./scratch.js";

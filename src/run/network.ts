@@ -1,5 +1,5 @@
 // `--network` and `-p/--publish`: parsed into the RunSpec's NetworkSpec, and what each engine can honour.
-import type { NetworkSpec, PortMapping, RunSpec } from "../engine.js";
+import type { NetworkSpec, PortMapping, RunSpec } from "../engine-interface.js";
 import { InvalidArgumentError } from "../errors.js";
 
 /** The gateway (the host) and DNS addresses slirp4netns gives the container (its default 10.0.2.0/24). */

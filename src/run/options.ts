@@ -1,7 +1,7 @@
 // `burrow run`'s options, declared once. The clipanion command (src/cli/run.ts, and create/exec for the
 // options they share), run.cjs's direct reader (src/cli/run-direct.ts) and the engine-neutral request
 // (RunRequest, RunOptions below) all come from RUN_OPTIONS: a new option is one entry here plus its use.
-import type { EngineStarted, RunSpec } from "../engine.js";
+import type { EngineStarted, RunSpec } from "../engine-interface.js";
 import type { OptionDecl, OptionValue, OptionValues } from "../option-table.js";
 
 /**

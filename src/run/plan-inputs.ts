@@ -4,7 +4,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import type { MountSpec } from "../engine.js";
+import type { MountSpec } from "../engine-interface.js";
 import { execLimits } from "./exec-limits.js";
 import { jobEnv, readEnvFile, rendezvousDirs } from "./env.js";
 import { parseGroup } from "./user.js";

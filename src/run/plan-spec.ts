@@ -2,7 +2,7 @@
 // src/run/plan-inputs.ts read) with no file system: the command, user, environment, mounts, limits, the
 // root's layout and the /etc files the run gets. src/run/materialise-root.ts then makes what it names.
 import path from "node:path";
-import type { MountSpec, RootSpec, RunSpec } from "../engine.js";
+import type { MountSpec, RootSpec, RunSpec } from "../engine-interface.js";
 import { InvalidArgumentError } from "../errors.js";
 import type { ContainerConfig } from "./image-config.js";
 import { checkExecSize } from "./exec-limits.js";

@@ -5,7 +5,7 @@
 // failed probes are never kept, so their reasons are always fresh.
 import fs from "node:fs";
 import path from "node:path";
-import type { ProbeResult } from "../engine.js";
+import type { ProbeResult } from "../engine-interface.js";
 import { randomHex } from "../store/random.js";
 
 /** Where a probe result is kept, read back only under the same key. */

@@ -3,7 +3,7 @@
 // reads, src/run/plan-spec.ts decides), materialise the root (src/run/materialise-root.ts), engine.run,
 // clean up. What it needs from the command line (services, finding and pulling images) is passed in.
 import path from "node:path";
-import type { Engine, EngineStarted } from "../engine.js";
+import type { Engine, EngineStarted } from "../engine-interface.js";
 import type { DeviceEdits } from "./cdi.js";
 import type { ImageSource, RunHost } from "./host.js";
 import type { RunOptions, RunRequest } from "./options.js";
@@ -114,17 +114,13 @@ async function runSteps(
 async function hostDevices(host: RunHost, options: RunOptions): Promise<DeviceEdits | undefined> {
   if (!options.gpu && options.devices.length === 0) return undefined;
   const { resolveDevices } = await import("./cdi.js");
-  return resolveDevices(
-    { gpu: options.gpu, devices: options.devices },
-    host.context.env,
-    debugWriter(host),
-  );
+  return resolveDevices({ gpu: options.gpu, devices: options.devices }, host.context.env, debugWriter(host));
 }
 
 /** The engine: `--engine`, else the container's own, BURROW_ENGINE, the configuration, the first usable one. */
 async function pickEngine(host: RunHost, req: RunRequest, store: Store, target: Target): Promise<Engine> {
   const config = await host.config();
-  const { selectEngine } = await import("../engines.js");
+  const { selectEngine } = await import("../engine-registry.js");
   return selectEngine({
     flag: req.engine,
     saved: target.kind === "container" ? target.container.engine : undefined,

@@ -3,7 +3,7 @@
 // helper's --net-sync handshake (fd 3: the namespace exists; fd 4: the network is up, go on).
 import type { ChildProcess, StdioOptions } from "node:child_process";
 import { randomHex } from "../store/random.js";
-import type { RunIO, RunSpec } from "../engine.js";
+import type { RunIO, RunSpec } from "../engine-interface.js";
 import { makeRunCgroup } from "./cgroup.js";
 import type { RunCgroup } from "./cgroup.js";
 import type { Slirp } from "./slirp.js";

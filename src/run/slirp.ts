@@ -4,7 +4,7 @@ import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import net from "node:net";
-import type { NetworkSpec, PortMapping } from "../engine.js";
+import type { NetworkSpec, PortMapping } from "../engine-interface.js";
 import { binarySearch, findBinary } from "../binaries.js";
 import { BurrowError, EngineUnavailableError, InvalidArgumentError } from "../errors.js";
 import { publishText } from "./network.js";

@@ -1,7 +1,7 @@
 // The run state of detached containers: `<store>/run/detached/<container id>/{state.json,log}`.
 import fs from "node:fs";
 import path from "node:path";
-import type { RunSpec } from "../engine.js";
+import type { RunSpec } from "../engine-interface.js";
 import { writeFileAtomic } from "../store/atomic.js";
 
 /** A process, named by its pid and its start time (so that a reused pid is not mistaken for it). */

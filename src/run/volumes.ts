@@ -1,7 +1,7 @@
 // `-v/--volume HOST[:CONTAINER[:ro|rw]]` parsed into a bind mount.
 import path from "node:path";
 import { InvalidArgumentError } from "../errors.js";
-import type { MountSpec } from "../engine.js";
+import type { MountSpec } from "../engine-interface.js";
 
 /**
  * Parses one volume. A single path binds it at the same place (udocker's form). The host path is

@@ -15,8 +15,8 @@ import {
   sleep,
 } from "../registry/retry.js";
 import type { RetryPolicy, TryCount } from "../registry/retry.js";
-import { DEFAULT_TIMEOUTS, discard, header, readResponse, send } from "../registry/transport.js";
-import type { RawResponse } from "../registry/transport.js";
+import { DEFAULT_TIMEOUTS, discard, header, readResponse, send } from "../registry/http.js";
+import type { RawResponse } from "../registry/http.js";
 
 /** Where `burrow search TERM` asks when neither `--index` nor `BURROW_SEARCH_URL` says otherwise. */
 export const DEFAULT_SEARCH_URL = "https://index.docker.io";

@@ -8,7 +8,7 @@ import { chownToTestUser, makeTestHome, testEnv } from "../harness/env.js";
 import type { TestHome } from "../harness/env.js";
 import { uniqueRepo } from "../harness/image-builder.js";
 import { alpineLayer, burrowIn, burrowFails, ok, pullAlpine, show } from "../harness/suite.js";
-import { engineNames } from "../../src/engines.js";
+import { engineNames } from "../../src/engine-registry.js";
 
 /** Prints the tracer of the program (PRoot traces what it runs). */
 const PROBE = ["sh", "-c", "grep TracerPid /proc/self/status"];
@@ -45,7 +45,9 @@ async function create(name: string, from = image, env: Record<string, string> = 
 
 /** Skips (out loud) a test that needs an engine this build does not have. */
 function needs(engine: string): { skip: string | false } {
-  return { skip: engineNames.includes(engine) ? false : `needs the ${engine} engine, not in src/engines.ts` };
+  return {
+    skip: engineNames.includes(engine) ? false : `needs the ${engine} engine, not in src/engine-registry.ts`,
+  };
 }
 
 /** Pushes the Alpine layer under a config of its own (a distinct image id) and pulls it. */

@@ -8,7 +8,7 @@ import { makeTestHome } from "../harness/env.js";
 import type { TestHome } from "../harness/env.js";
 import { uniqueRepo } from "../harness/image-builder.js";
 import { burrowIn, burrowFails, ok, pullAlpine, show } from "../harness/suite.js";
-import { engineNames } from "../../src/engines.js";
+import { engineNames } from "../../src/engine-registry.js";
 
 /** Prints the shell's pid and the tracer of the program (PRoot traces what it runs). */
 const PROBE = ["sh", "-c", 'echo "pid=$$"; grep TracerPid /proc/self/status'];
@@ -51,7 +51,7 @@ function needs(...engines: string[]): { skip: string | false } {
   return {
     skip:
       missing.length > 0
-        ? `needs the ${missing.join(", ")} engine(s), not in src/engines.ts yet (issue 4)`
+        ? `needs the ${missing.join(", ")} engine(s), not in src/engine-registry.ts yet (issue 4)`
         : false,
   };
 }

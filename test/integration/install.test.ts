@@ -11,7 +11,7 @@ import path from "node:path";
 import type { AddressInfo } from "node:net";
 import { asTestUser, makeTestHome, runBurrow } from "../harness/env.js";
 import type { BurrowResult, TestHome } from "../harness/env.js";
-import { engineNames } from "../../src/engines.js";
+import { engineNames } from "../../src/engine-registry.js";
 
 const PLATFORM = `linux-${process.arch}`;
 const STAND_INS = { proot: "/usr/bin/proot", runc: "/usr/sbin/runc" } as const;
@@ -171,7 +171,7 @@ describe("burrow install", () => {
     {
       skip:
         missing.length > 0
-          ? `the ${missing.join(" and ")} engine(s) are not in src/engines.ts's registry yet (issue 4)`
+          ? `the ${missing.join(" and ")} engine(s) are not in src/engine-registry.ts's registry yet (issue 4)`
           : false,
     },
     async () => {

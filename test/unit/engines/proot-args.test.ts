@@ -1,7 +1,7 @@
 // prootArgs and friends: every RunSpec field becomes the PRoot option engines/proot/README.md documents, or a clear refusal.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import type { RunSpec } from "../../../src/engine.js";
+import type { RunSpec } from "../../../src/engine-interface.js";
 import {
   bindArg,
   checkSupported,

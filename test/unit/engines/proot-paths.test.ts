@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import type { RunSpec } from "../../../src/engine.js";
+import type { RunSpec } from "../../../src/engine-interface.js";
 import { findProgram, hostPathOf, resolveGuest } from "../../../engines/proot/guest-path.js";
 import { prepareBinds } from "../../../engines/proot/mounts.js";
 

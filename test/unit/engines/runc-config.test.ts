@@ -1,7 +1,7 @@
 // ociConfig: every RunSpec field becomes the config.json engines/runc/README.md documents; runc's log is read back.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import type { RunSpec } from "../../../src/engine.js";
+import type { RunSpec } from "../../../src/engine-interface.js";
 import { InvalidArgumentError } from "../../../src/errors.js";
 import {
   escapeOverlayPath,

@@ -1,11 +1,11 @@
-// The runc engine's variant, through the real registry (src/engines.ts) and the real engines/runc module:
+// The runc engine's variant, through the real registry (src/engine-registry.ts) and the real engines/runc module:
 // regression for `--engine runc:crun` running runc (selectEngine passed `variant`, createEngine read `flavor`).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { loadEngine, selectEngine, splitEngineSetting } from "../../../src/engines.js";
+import { loadEngine, selectEngine, splitEngineSetting } from "../../../src/engine-registry.js";
 import { InvalidArgumentError } from "../../../src/errors.js";
 import type { RuncEngine } from "../../../engines/runc/index.js";
 

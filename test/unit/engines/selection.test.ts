@@ -1,7 +1,7 @@
 // selectEngine: --engine > the container's saved engine > BURROW_ENGINE > config > the first usable probe.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import type { Engine, ProbeResult } from "../../../src/engine.js";
+import type { Engine, ProbeResult } from "../../../src/engine-interface.js";
 import {
   engineNames,
   isEngineName,
@@ -9,8 +9,8 @@ import {
   probeAll,
   requestedEngine,
   selectEngine,
-} from "../../../src/engines.js";
-import type { EngineContext, EngineLoader } from "../../../src/engines.js";
+} from "../../../src/engine-registry.js";
+import type { EngineContext, EngineLoader } from "../../../src/engine-registry.js";
 import { EngineUnavailableError, InvalidArgumentError } from "../../../src/errors.js";
 
 /** A fake engine whose probe answers `probe`. */

@@ -1,7 +1,7 @@
 // helperArgs: every RunSpec field becomes the burrow-ns argument engines/userns/README.md documents.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import type { RunSpec } from "../../../src/engine.js";
+import type { RunSpec } from "../../../src/engine-interface.js";
 import { escapeField, helperArgs, mountArg, octalMode } from "../../../engines/userns/args.js";
 import { envObject } from "../../../engines/common/env.js";
 

@@ -5,7 +5,7 @@
 // The helper is the package's vendor/ copy, or BURROW_NS.
 import fs from "node:fs";
 import { UsernsEngine } from "../../../engines/userns/index.js";
-import type { RunSpec } from "../../../src/engine.js";
+import type { RunSpec } from "../../../src/engine-interface.js";
 
 const [mode, specJson] = process.argv.slice(2);
 

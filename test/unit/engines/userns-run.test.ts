@@ -11,7 +11,7 @@ import fsp from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import type { RunSpec } from "../../../src/engine.js";
+import type { RunSpec } from "../../../src/engine-interface.js";
 import { removeTree } from "../../harness/remove-tree.js";
 import { asUser, ensureTestUser } from "../../harness/test-user.js";
 import type { TestUser } from "../../harness/test-user.js";

@@ -1,9 +1,9 @@
 // selectEngine's additions for `setup`: NAME:VARIANT settings reach the engine's context, the --debug line, the test-only switch.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import type { Engine, ProbeResult } from "../../../src/engine.js";
-import { probeAll, selectEngine } from "../../../src/engines.js";
-import type { EngineContext } from "../../../src/engines.js";
+import type { Engine, ProbeResult } from "../../../src/engine-interface.js";
+import { probeAll, selectEngine } from "../../../src/engine-registry.js";
+import type { EngineContext } from "../../../src/engine-registry.js";
 
 const NAMES = ["userns", "runc", "proot"];
 const ok: ProbeResult = { ok: true, binary: "/bin/x", version: "1" };

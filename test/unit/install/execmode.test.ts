@@ -7,7 +7,7 @@ import {
   fastestNotice,
   parseExecmode,
 } from "../../../src/install/execmode.js";
-import { splitEngineSetting } from "../../../src/engines.js";
+import { splitEngineSetting } from "../../../src/engine-registry.js";
 
 const ENGINES = ["userns", "runc", "proot"];
 

@@ -16,7 +16,7 @@ import {
   resolveDevices,
 } from "../../../src/run/cdi.js";
 import type { LoadedSpecs } from "../../../src/run/cdi.js";
-import type { MountSpec } from "../../../src/engine.js";
+import type { MountSpec } from "../../../src/engine-interface.js";
 import { InvalidArgumentError } from "../../../src/errors.js";
 import { fakeHost } from "./fake-host.js";
 

@@ -15,7 +15,7 @@ import type { CgroupView } from "../../../src/run/cgroup.js";
 import { hostfwdRequest, slirpArgs } from "../../../src/run/slirp.js";
 import { helperArgs } from "../../../engines/userns/args.js";
 import { ociConfig, ociJson } from "../../../engines/runc/config.js";
-import type { RunSpec } from "../../../src/engine.js";
+import type { RunSpec } from "../../../src/engine-interface.js";
 import { InvalidArgumentError } from "../../../src/errors.js";
 
 test("--network: host by default, none, slirp and its aliases, allow_host_loopback", () => {

@@ -2,7 +2,7 @@
 // wrong one is one line naming it, and what the import records is the carried config with its own layer.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { checkCloneMeta, cloneConfig } from "../../../src/transport/clone-archive.js";
+import { checkCloneMeta, cloneConfig } from "../../../src/archive/clone-archive.js";
 import { ArchiveError, InvalidArgumentError } from "../../../src/errors.js";
 
 const ENGINES = ["userns", "proot", "runc"];

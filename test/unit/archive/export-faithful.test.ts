@@ -6,7 +6,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { execFileSync } from "node:child_process";
-import { exportRootfs } from "../../../src/transport/export.js";
+import { exportRootfs } from "../../../src/archive/export.js";
 import { flattenLayers } from "../../../src/image/flatten.js";
 
 function tempDir(): string {

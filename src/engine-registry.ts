@@ -1,5 +1,5 @@
 // The engine registry (engines/<name>/, loaded lazily) and the choice of the engine a run uses.
-import type { Engine, ProbeResult } from "./engine.js";
+import type { Engine, ProbeResult } from "./engine-interface.js";
 import { EngineUnavailableError, InvalidArgumentError } from "./errors.js";
 
 /** What an engine is made with: the store root (for its `bin/`) and burrow's environment. */

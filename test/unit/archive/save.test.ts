@@ -7,7 +7,7 @@ import path from "node:path";
 import { PassThrough } from "node:stream";
 import { Store } from "../../../src/store/store.js";
 import type { ImageRecord } from "../../../src/store/store.js";
-import { planSave, tarHeader, writeSave } from "../../../src/transport/save.js";
+import { planSave, tarHeader, writeSave } from "../../../src/archive/save.js";
 import { TarParser, type TarEntry } from "../../../src/image/tar-parser.js";
 import { parseTarNumber } from "../../../src/image/tar-parser.js";
 import { StoreError } from "../../../src/errors.js";

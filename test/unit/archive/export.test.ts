@@ -6,8 +6,8 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { execFileSync } from "node:child_process";
-import { exportRootfs, readOpaqueDirs, rootfsTar } from "../../../src/transport/export.js";
-import type { ExportSource } from "../../../src/transport/export.js";
+import { exportRootfs, readOpaqueDirs, rootfsTar } from "../../../src/archive/export.js";
+import type { ExportSource } from "../../../src/archive/export.js";
 import { TarParser } from "../../../src/image/tar-parser.js";
 import { findOnPath } from "../../../src/image/decompress.js";
 

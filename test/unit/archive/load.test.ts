@@ -8,9 +8,9 @@ import path from "node:path";
 import zlib from "node:zlib";
 import { Readable } from "node:stream";
 import { Store } from "../../../src/store/store.js";
-import { loadArchive, memberPath } from "../../../src/transport/load.js";
-import { digestInName, parseDockerManifest } from "../../../src/transport/docker-archive.js";
-import { parseLayoutIndex } from "../../../src/transport/oci-layout.js";
+import { loadArchive, memberPath } from "../../../src/archive/load.js";
+import { digestInName, parseDockerManifest } from "../../../src/archive/docker-archive.js";
+import { parseLayoutIndex } from "../../../src/archive/oci-layout.js";
 import { ArchiveError, DigestMismatchError } from "../../../src/errors.js";
 import { buildTar, tempDir, type Member } from "../image/tar-writer.js";
 
