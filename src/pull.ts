@@ -15,6 +15,7 @@ import type { Reference } from "./registry/reference.js";
 import type { Platform } from "./registry/platform.js";
 import type { RegistryClient } from "./registry/client.js";
 import { flattenLayers } from "./image/flatten.js";
+import { keepYoungGenerationSmall } from "./image/young-generation.js";
 import { configDiffIds, ensureDiffIdsChecked, layerCountProblem } from "./image/diff-ids.js";
 
 /** What a pull reports while it works (the progress display listens). */
@@ -105,7 +106,7 @@ function removePartials(store: Store, digest: string): void {
  * download while the flattener is behind, so memory stays bounded.
  */
 class DownloadTap {
-  readonly stream = new PassThrough({ highWaterMark: 4 << 20 });
+  readonly stream = new PassThrough({ highWaterMark: 1 << 20 });
   private delivered = 0;
   private markStarted!: () => void;
   /** Settles when the first byte arrives (a download by this process is under way). */
@@ -163,6 +164,7 @@ export const inFlight = new Set<string>();
 
 /** Pulls `ref` into the store and names it; concurrent pulls of one image download and flatten it once. */
 export async function pullImage(opts: PullOptions): Promise<PullResult> {
+  keepYoungGenerationSmall();
   const { store, client, ref } = opts;
   const ev = opts.events ?? {};
   const resolved = await client.resolveImage(ref, opts.platform, (descriptor, fetch) =>
