@@ -126,6 +126,7 @@ export function readHead(file: string, length = 512): Buffer {
   }
 }
 
+/** Read size of a blob on disk: small enough that the dead chunks between two collections stay a few MiB. */
 const READ_CHUNK = 256 * 1024;
 
 /**
@@ -192,7 +193,9 @@ async function* zlibGunzip(
   onRead?: (bytes: number) => void,
 ): AsyncGenerator<Buffer> {
   const input = openSource(file);
-  const gunzip = zlib.createGunzip({ chunkSize: 64 * 1024 });
+  // 128 KiB of tar a chunk: with 256 KiB (and 1 MiB reads, a 4 MiB download buffer) a pull held 20 MiB more
+  // of dead chunks at its peak (bench/pull); 64 KiB saved little more and cost 10 % more CPU on a 1 GiB layer.
+  const gunzip = zlib.createGunzip({ chunkSize: 128 * 1024 });
   let total = 0;
   let failure: unknown;
   input.on("data", (c: string | Buffer) => {
