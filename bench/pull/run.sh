@@ -26,6 +26,8 @@
 #   BENCH_BIG_MIB=N         also pull (once, burrow only) a 2-layer image: the rootfs
 #                           layer plus a layer holding N MiB of incompressible data,
 #                           to show whether burrow's peak memory grows with the image
+#   BENCH_BASELINE=DIR      also measure the burrow built in DIR (another checkout, after
+#                           `npm ci`), as the tool `burrow-base`: a before/after in one run
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -253,6 +255,7 @@ cmd_for() {
     ch-image-nocache) CMD=("${CH_ENV[@]}" ch-image --storage "$out/storage" --no-cache pull "$REF") ;;
     # The CA is given the standard Node way; no --insecure needed.
     burrow) CMD=(env "NODE_EXTRA_CA_CERTS=$CA" node "$BURROW_MAIN" --repo "$out" pull "$REF") ;;
+    burrow-base) CMD=(env "NODE_EXTRA_CA_CERTS=$CA" node "$BASE_MAIN" --repo "$out" pull "$REF") ;;
     podman) CMD=(podman --root "$out/root" --runroot "$out/run" pull --cert-dir "$TLS/podman" "$REF") ;;
   esac
 }
@@ -286,6 +289,15 @@ if want burrow; then
   else
     NOTE[burrow]="not built: $BURROW_MAIN missing"
   fi
+fi
+
+BASE_MAIN=
+BASE_VERSION=
+if [[ -n "${BENCH_BASELINE:-}" ]]; then
+  BASE_MAIN=$(cd "$BENCH_BASELINE" && pwd)/dist/src/cli/main.js
+  [[ -f $BASE_MAIN ]] || die "BENCH_BASELINE: $BASE_MAIN missing (run npm ci there)"
+  BASE_VERSION="$(git -C "$BENCH_BASELINE" rev-parse --short HEAD 2> /dev/null || basename "$BENCH_BASELINE")"
+  ACTIVE+=(burrow-base)
 fi
 
 PODMAN_VERSION=
@@ -325,6 +337,11 @@ if [[ -n "$BIG_REF" && -n "${BURROW_VERSION:-}" ]]; then
   measure "burrow-big-$BIG_MIB" 1 "$out" env "NODE_EXTRA_CA_CERTS=$CA" node "$BURROW_MAIN" --repo "$out" pull "$BIG_REF" ||
     NOTE[burrow-big-$BIG_MIB]="failed; see $RUNS_DIR/burrow-big-$BIG_MIB.1.log: $(tail -n 3 "$RUNS_DIR/burrow-big-$BIG_MIB.1.log" | tr '\n' ' ' | cut -c1-300)"
   rm -rf "$out"
+  if [[ -n $BASE_MAIN ]]; then
+    measure "burrow-base-big-$BIG_MIB" 1 "$out" env "NODE_EXTRA_CA_CERTS=$CA" node "$BASE_MAIN" --repo "$out" pull "$BIG_REF" ||
+      NOTE[burrow-base-big-$BIG_MIB]="failed; see $RUNS_DIR/burrow-base-big-$BIG_MIB.1.log"
+    rm -rf "$out"
+  fi
 fi
 
 # ---------------------------------------------------------------- 4. compare trees
@@ -379,7 +396,7 @@ fi
 notes_json=$(for k in "${!NOTE[@]}"; do printf '%s\t%s\n' "$k" "${NOTE[$k]}"; done)
 same_json=$(for k in "${!SAME[@]}"; do printf '%s\t%s\n' "$k" "${SAME[$k]}"; done)
 RESULTS_TSV=$RES NOTES=$notes_json SAMES=$same_json RUNS=$RUNS DROP=$DROP_CACHES \
-  CH_VERSION=$CH_VERSION BURROW_VERSION=$BURROW_VERSION PODMAN_VERSION=$PODMAN_VERSION \
+  CH_VERSION=$CH_VERSION BURROW_VERSION=$BURROW_VERSION BASE_VERSION=$BASE_VERSION PODMAN_VERSION=$PODMAN_VERSION \
   TAR_VERSION="$(tar --version | head -n 1)" NODE_VERSION="$(node --version)" \
   REG_VERSION="$(docker-registry --version 2>&1 | head -n 1)" NFILES=$NFILES TAR_SIZE=$TAR_SIZE \
   LAYER_SIZE=$LAYER_SIZE LAYER_DIGEST=$LAYER_DIGEST REF=$REF ROOTFS=$ROOTFS OUT_JSON=$W/results.json \
@@ -392,7 +409,8 @@ const rows = readFileSync(e.RESULTS_TSV, "utf8").split("\n").filter(Boolean).map
   const [tool, run, wall, rss, rc, load, user, sys] = l.split("\t");
   return { tool, run: +run, wall_s: +wall, peak_rss_mib: +(rss / 1024).toFixed(1), user_s: +user, sys_s: +sys, rc: +rc, load1_before: +load };
 });
-const order = ["tar", "curl-tar", "ch-image", "ch-image-nocache", "burrow", "podman", ...new Set(rows.map((x) => x.tool).filter((t) => t.startsWith("burrow-big-")))];
+const big = (t) => /^burrow(-base)?-big-/.test(t);
+const order = ["tar", "curl-tar", "ch-image", "ch-image-nocache", "burrow", "burrow-base", "podman", ...new Set(rows.map((x) => x.tool).filter(big))];
 const tools = {};
 for (const t of order) {
   const r = rows.filter((x) => x.tool === t);
@@ -400,7 +418,7 @@ for (const t of order) {
   const ok = r.filter((x) => x.rc === 0);
   const walls = ok.map((x) => x.wall_s).sort((a, b) => a - b);
   tools[t] = {
-    ok: ok.length === (t.startsWith("burrow-big-") ? 1 : Number(e.RUNS)),
+    ok: ok.length === (big(t) ? 1 : Number(e.RUNS)),
     runs: r,
     best_wall_s: walls.length ? walls[0] : null,
     median_wall_s: walls.length ? walls[Math.floor((walls.length - 1) / 2)] : null,
@@ -408,17 +426,22 @@ for (const t of order) {
   };
 }
 const ratio = (a, b) => (tools[a]?.ok && tools[b]?.ok ? +(tools[a].best_wall_s / tools[b].best_wall_s).toFixed(2) : null);
-for (const t of Object.keys(tools)) tools[t].ratio_vs_tar = t.startsWith("burrow-big-") ? null : ratio(t, "tar");
+for (const t of Object.keys(tools)) tools[t].ratio_vs_tar = big(t) ? null : ratio(t, "tar");
 const out = {
   date: new Date().toISOString(),
   host: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model, mem_gib: +(os.totalmem() / 2 ** 30).toFixed(1), kernel: os.release() },
   image: { ref: e.REF, rootfs: e.ROOTFS, entries: +e.NFILES, uncompressed_bytes: +e.TAR_SIZE, layer_gzip_bytes: +e.LAYER_SIZE, layer_digest: e.LAYER_DIGEST },
   method: { runs: +e.RUNS, page_cache_dropped: e.DROP === "1", timer: "/usr/bin/time -f \"%e %M %U %S\" (peak RSS = largest single process)" },
-  versions: { tar: e.TAR_VERSION, ch_image: e.CH_VERSION || null, burrow: e.BURROW_VERSION || null, node: e.NODE_VERSION, podman: e.PODMAN_VERSION || null, docker_registry: e.REG_VERSION },
+  versions: { tar: e.TAR_VERSION, ch_image: e.CH_VERSION || null, burrow: e.BURROW_VERSION || null, burrow_base: e.BASE_VERSION || null, node: e.NODE_VERSION, podman: e.PODMAN_VERSION || null, docker_registry: e.REG_VERSION },
   tools,
   burrow_vs_ch_image: ratio("burrow", "ch-image"),
   burrow_vs_ch_image_nocache: ratio("burrow", "ch-image-nocache"),
   burrow_vs_tar: ratio("burrow", "tar"),
+  median_ratios: Object.fromEntries(
+    [["burrow", "ch-image-nocache"], ["burrow", "tar"], ["burrow-base", "ch-image-nocache"], ["burrow-base", "tar"]]
+      .filter(([a, b]) => tools[a]?.ok && tools[b]?.ok)
+      .map(([a, b]) => [`${a}_vs_${b}`, +(tools[a].median_wall_s / tools[b].median_wall_s).toFixed(2)]),
+  ),
   tree_check: kv(e.SAMES),
   notes: kv(e.NOTES),
 };
@@ -433,6 +456,7 @@ for (const [t, v] of Object.entries(tools)) {
 }
 lines.push("");
 lines.push(`burrow vs ch-image: ${out.burrow_vs_ch_image ?? "-"}x   burrow vs ch-image --no-cache: ${out.burrow_vs_ch_image_nocache ?? "-"}x   burrow vs GNU tar: ${out.burrow_vs_tar ?? "-"}x`);
+lines.push(`medians: ${Object.entries(out.median_ratios).map(([k, v]) => `${k} ${v}x`).join("   ") || "-"}`);
 for (const [k, v] of Object.entries(out.tree_check)) lines.push(`tree check ${k}: ${v}`);
 for (const [k, v] of Object.entries(out.notes)) lines.push(`note ${k}: ${v}`);
 lines.push(`versions: ${Object.entries(out.versions).map(([k, v]) => `${k}=${v ?? "-"}`).join("; ")}`);
