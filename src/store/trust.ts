@@ -262,8 +262,7 @@ export function openTrustedStore(root: string, trust: StoreTrust, status: number
         // tmp/ is not setgid: a run's scratch there must be of the user's own group, which the user
         // namespace maps (an overlay refuses a work folder of an unmapped group).
         const mode = shared && name === "tmp" ? 0o770 : folderMode;
-        fs.mkdirSync(dir, { mode });
-        if (shared) {
+        if (makeFolder(dir, mode) && shared) {
           fs.chownSync(dir, -1, trust.sharedGid!);
           fs.chmodSync(dir, mode);
         }
@@ -287,5 +286,19 @@ export function openTrustedStore(root: string, trust: StoreTrust, status: number
     }
     const why = folderProblem(st, trust);
     if (why !== undefined) fail(`refusing the store ${root}: its folder ${dir} ${why}; ${remedy(trust)}`);
+  }
+}
+
+/**
+ * Makes `dir` with `mode`; false when another process made it first (concurrent first commands on a new
+ * store, as a job array's tasks are), whose folder is then checked like any other.
+ */
+function makeFolder(dir: string, mode: number): boolean {
+  try {
+    fs.mkdirSync(dir, { mode });
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "EEXIST") return false;
+    throw err;
   }
 }
