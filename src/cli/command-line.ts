@@ -1,6 +1,6 @@
 // Reading a command line against declared options the way clipanion does, for its plain forms, without
 // clipanion itself: src/cli/fast-run.ts (any command, its declarations read from clipanion) and
-// src/cli/run-direct.ts (`burrow run`, from its own table) share it.
+// src/cli/run-direct.ts (`burrow run`, from the one declaration of its options, src/run/options.ts) share it.
 
 /** What a command takes: its options (clipanion's declarations, or a table of its own), positionals, proxy. */
 export interface Declarations {

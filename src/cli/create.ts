@@ -35,7 +35,7 @@ export class CreateCommand extends withOptions(BurrowCommand, pickOptions(RUN_OP
     const { copyTree } = await import("../fs/copy-tree.js");
     if (this.name !== undefined) checkContainerName(this.name);
     const { resolveLocalImage } = await import("./resolve.js");
-    const { ImageNotFoundError, InvalidArgumentError } = await import("../errors.js");
+    const { ImageNotFoundError } = await import("../errors.js");
     let image;
     try {
       image = resolveLocalImage(store, this.image).image;
@@ -45,14 +45,13 @@ export class CreateCommand extends withOptions(BurrowCommand, pickOptions(RUN_OP
       image = (await pullReference(this, this.image, this.platform)).image;
     }
     // The layer the container's runs will use: an overlay where the engine picked here can mount one.
-    const layerMode = this.context.env.BURROW_LAYER;
-    if (layerMode !== undefined && layerMode !== "" && layerMode !== "auto" && layerMode !== "copy") {
-      throw new InvalidArgumentError(`invalid BURROW_LAYER "${layerMode}": use auto or copy`);
-    }
+    // BURROW_LAYER is read as run reads it (fuse: a new container's layer is a copy, as with run --name).
+    const { layerSetting } = await import("../run/choose-layer.js");
+    const setting = layerSetting(this.context.env);
     const fs = await import("node:fs");
     fs.mkdirSync(containers.dir, { recursive: true });
     let overlay = false;
-    if (layerMode !== "copy") {
+    if (setting === "auto") {
       const { overlayPossibleAt } = await import("../run/overlay.js");
       overlay = overlayPossibleAt(containers.dir) && (await this.engineSupportsOverlay(store.paths.root));
     }
