@@ -1,6 +1,7 @@
 // Variable substitution as Docker's builder does it in ADD, COPY, ENV, EXPOSE, FROM, LABEL, STOPSIGNAL, USER,
 // VOLUME, WORKDIR and ARG defaults: $var, ${var}, ${var:-word}, ${var-word}, ${var:+word}, ${var+word},
-// ${var:?message}, ${var?message}; 'single quotes' keep text literal, "double quotes" still substitute, and
+// ${var:?message}, ${var?message}, and (Dockerfile syntax 1.7) ${var#glob}, ${var##glob}, ${var%glob},
+// ${var%%glob}, ${var/glob/text}, ${var//glob/text}; 'single quotes' keep text literal, "double quotes" still substitute, and
 // the escape character makes the next character literal. Quotes are removed from the result.
 
 /** The value a name has in the step (ENV over ARG), or undefined when it is not set. */
@@ -13,6 +14,8 @@ interface Piece {
   text: string;
   /** Whether the text came from an unquoted expansion (ProcessWords splits it on blanks). */
   split: boolean;
+  /** Whether it is one bare character (not quoted, escaped or expanded): a glob character in a pattern. */
+  bare?: boolean;
 }
 
 /** One word: the text with variables replaced and quotes and escapes removed. */
@@ -60,13 +63,14 @@ class Lexer {
 
   /** Reads up to `stop` (a `}` closing a ${...} word) or the end; `blanks` marks unquoted blanks as split points. */
   pieces(stop: string | undefined, blanks = false): Piece[] {
+    // `stop` holds the characters that end the word (`}`, or `/` and `}` in a ${var/glob/text} pattern).
     const out: Piece[] = [];
     const add = (text: string, split = false): void => {
       out.push({ text, split });
     };
     while (this.at < this.text.length) {
       const c = this.text[this.at]!;
-      if (stop !== undefined && c === stop) return out;
+      if (stop !== undefined && stop.includes(c)) return out;
       if (c === this.escape) {
         this.at++;
         if (this.at < this.text.length) add(this.text[this.at++]!);
@@ -84,7 +88,7 @@ class Lexer {
         add(this.dollar(), true);
       } else {
         this.at++;
-        add(c, blanks && (c === " " || c === "\t"));
+        out.push({ text: c, split: blanks && (c === " " || c === "\t"), bare: true });
       }
     }
     if (stop !== undefined) throw new SubstitutionError("missing '}' in a ${...} substitution");
@@ -137,6 +141,11 @@ class Lexer {
       return value ?? "";
     }
     if (this.at >= this.text.length) throw new SubstitutionError("missing '}' in a ${...} substitution");
+    const pattern = /^(##?|%%?|\/\/?)/.exec(this.text.slice(this.at))?.[0];
+    if (pattern !== undefined) {
+      this.at += pattern.length;
+      return this.patternOp(pattern, value ?? "");
+    }
     const modifier = /^:?[-+?]/.exec(this.text.slice(this.at))?.[0];
     if (modifier === undefined) {
       throw new SubstitutionError(
@@ -158,5 +167,87 @@ class Lexer {
         if (!set) throw new SubstitutionError(`${inner}: ${word === "" ? "is not set" : word}`);
         return value!;
     }
+  }
+
+  /** ${var#glob} and ${var##glob} (prefix), ${var%glob} and ${var%%glob} (suffix), ${var/glob/text} and //. */
+  private patternOp(op: string, value: string): string {
+    const replace = op.startsWith("/");
+    const glob = globRegex(this.pieces(replace ? "/}" : "}"));
+    let text = "";
+    if (replace && this.text[this.at] === "/") {
+      this.at++;
+      text = this.pieces("}")
+        .map((p) => p.text)
+        .join("");
+    }
+    if (this.text[this.at] !== "}") throw new SubstitutionError("missing '}' in a ${...} substitution");
+    this.at++;
+    const n = value.length;
+    switch (op) {
+      case "#":
+        for (let k = 0; k <= n; k++) if (glob.test(value.slice(0, k))) return value.slice(k);
+        return value;
+      case "##":
+        for (let k = n; k >= 0; k--) if (glob.test(value.slice(0, k))) return value.slice(k);
+        return value;
+      case "%":
+        for (let k = n; k >= 0; k--) if (glob.test(value.slice(k))) return value.slice(0, k);
+        return value;
+      case "%%":
+        for (let k = 0; k <= n; k++) if (glob.test(value.slice(k))) return value.slice(0, k);
+        return value;
+      default: {
+        // The longest match at the first place one starts; `//` replaces every match.
+        let out = "";
+        let i = 0;
+        let replaced = false;
+        while (i < n) {
+          let end = -1;
+          if (!replaced || op === "//")
+            for (let j = n; j > i; j--)
+              if (glob.test(value.slice(i, j))) {
+                end = j;
+                break;
+              }
+          if (end < 0) {
+            out += value[i++];
+            continue;
+          }
+          out += text;
+          i = end;
+          replaced = true;
+        }
+        return out;
+      }
+    }
+  }
+}
+
+/** A shell glob (`*`, `?`, `[...]`; quoted or escaped text is literal) as an anchored regular expression. */
+function globRegex(pieces: Piece[]): RegExp {
+  let re = "";
+  for (let i = 0; i < pieces.length; i++) {
+    const piece = pieces[i]!;
+    if (piece.bare === true && piece.text === "*") re += ".*";
+    else if (piece.bare === true && piece.text === "?") re += ".";
+    else if (piece.bare === true && piece.text === "[") {
+      const close = pieces.findIndex((p, j) => j > i + 1 && p.bare === true && p.text === "]");
+      if (close < 0) {
+        re += "\\[";
+        continue;
+      }
+      let body = pieces
+        .slice(i + 1, close)
+        .map((p) => p.text)
+        .join("");
+      if (body.startsWith("!")) body = "^" + body.slice(1);
+      re += "[" + body.replace(/[\\\]]/g, "\\$&") + "]";
+      i = close;
+    } else re += piece.text.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
+  }
+  try {
+    return new RegExp("^" + re + "$", "s");
+  } catch {
+    throw new SubstitutionError("bad pattern in a ${...} substitution");
   }
 }

@@ -60,8 +60,35 @@ test("malformed substitutions are SubstitutionErrors", () => {
   assert.throws(() => word("${foo"), SubstitutionError);
   assert.throws(() => word("'open"), /single-quote/);
   assert.throws(() => word('"open'), /double-quote/);
-  assert.throws(() => word("${foo#/}"), /unsupported modifier \(#\)/);
+  assert.throws(() => word("${foo^^}"), /unsupported modifier \(\^\)/);
+  assert.throws(() => word("${foo#*"), /missing '}'/);
   assert.throws(() => word("${}"), /bad substitution/);
+});
+
+test("${var#glob} ${var##glob} ${var%glob} ${var%%glob} (Dockerfile syntax 1.7)", () => {
+  const v = (n: string): string | undefined => ({ file: "/home/tux/book/book.tar.bz2", v: "v1.2.3" })[n];
+  const w = (t: string): string => substituteWord(t, v, "\\");
+  assert.equal(w("${file#*/}"), "home/tux/book/book.tar.bz2");
+  assert.equal(w("${file##*/}"), "book.tar.bz2");
+  assert.equal(w("${file%.*}"), "/home/tux/book/book.tar");
+  assert.equal(w("${file%%.*}"), "/home/tux/book/book");
+  assert.equal(w("${v#v}"), "1.2.3");
+  assert.equal(w("${v#x}"), "v1.2.3");
+  assert.equal(w("${v%.[0-9]}"), "v1.2");
+  assert.equal(w("${unset#x}"), "");
+  // Quoted or escaped glob characters are literal.
+  assert.equal(w("${file#'*'}"), "/home/tux/book/book.tar.bz2");
+  assert.equal(w("${file%\\*}"), "/home/tux/book/book.tar.bz2");
+});
+
+test("${var/glob/text} replaces the first match, ${var//glob/text} every one", () => {
+  const v = (n: string): string | undefined => ({ file: "/home/tux/book/book.tar.bz2", sep: "-" })[n];
+  const w = (t: string): string => substituteWord(t, v, "\\");
+  assert.equal(w("${file/tux/wilber}"), "/home/wilber/book/book.tar.bz2");
+  assert.equal(w("${file//book/page}"), "/home/tux/page/page.tar.bz2");
+  assert.equal(w("${file//\\//$sep}"), "-home-tux-book-book.tar.bz2");
+  assert.equal(w("${file/book}"), "/home/tux//book.tar.bz2");
+  assert.equal(w("${file/b?o/X}"), "/home/tux/Xk/book.tar.bz2");
 });
 
 test("substituteWords splits what unquoted variables bring, not what quotes hold", () => {
