@@ -6,7 +6,8 @@ import { checkFlags, extractFlags, parseJsonArray, parseKeyValues, splitWords, t
 import type { Command, HealthcheckInstruction, Instruction, InstructionBase } from "./instructions.js";
 import type { LogicalLine } from "./lines.js";
 
-const HEREDOC = /(^|[^<])<<-?[ \t]*(["']?)[A-Za-z_][A-Za-z0-9_]*\2(?=$|[ \t;|&)])/;
+// A heredoc as Docker finds one: a word of its own, `<<` (after an optional fd number), `-`, a quoted name.
+const HEREDOC = /(^|[ \t])\d*<<-?(["']?)[A-Za-z_][A-Za-z0-9_]*\2(?=$|[ \t])/;
 const STAGE_NAME = /^[a-z][a-z0-9_.-]*$/;
 
 /** Parses one logical line; `escape` is the Dockerfile's escape character. */

@@ -5,8 +5,21 @@ import { parseInstruction } from "./parse-instruction.js";
 import { DockerfileError } from "./errors.js";
 import type { Dockerfile } from "./instructions.js";
 
-/** Parses a Dockerfile; throws DockerfileError naming the line of the first mistake. */
-export function parseDockerfile(text: string): Dockerfile {
+/** Parses a Dockerfile; throws DockerfileError naming the line of the first mistake (and `file`, if given). */
+export function parseDockerfile(text: string, file?: string): Dockerfile {
+  try {
+    return parseText(text);
+  } catch (error) {
+    if (file === undefined || !(error instanceof DockerfileError)) throw error;
+    const message = error.message.replace(/^Dockerfile( line \d+)?: /, "");
+    throw new DockerfileError(error.line, message, {
+      file,
+      ...(error.cause === undefined ? {} : { cause: error.cause }),
+    });
+  }
+}
+
+function parseText(text: string): Dockerfile {
   const physical = text.replace(/^\uFEFF/, "").split("\n");
   const directives = readDirectives(physical);
   const instructions = logicalLines(physical, directives).map((l) => parseInstruction(l, directives.escape));

@@ -97,9 +97,12 @@ test("an empty Dockerfile is refused", () => {
 test("heredocs are refused by name with their line", () => {
   refuses("FROM x\nRUN <<EOF\necho hi\nEOF\n", 2, "heredoc");
   refuses("FROM x\nCOPY <<-'EOT' /etc/x\n", 2, "heredoc");
-  // A here-string is no heredoc.
-  const [, run] = parse("FROM x\nRUN cat <<<hello\n");
-  assert.equal(run?.kind, "RUN");
+  refuses('FROM x\nRUN python3 2<<"EOF" > out\n', 2, "heredoc");
+  // A here-string, or << that is not a word of its own, is no heredoc (as in Docker).
+  for (const text of ["cat <<<hello", "echo '<<EOF'x", "cat<<EOF", "echo a << b"]) {
+    const [, run] = parse(`FROM x\nRUN ${text}\n`);
+    assert.deepEqual(run?.kind === "RUN" && run.command, { form: "shell", text });
+  }
 });
 
 test("FROM: image, --platform and AS name (lower-cased)", () => {
@@ -281,4 +284,15 @@ test("CRLF line ends and a byte order mark are accepted", () => {
   const [from, run] = parse("\uFEFFFROM x\r\nRUN echo a \\\r\n  b\r\n");
   assert.equal(from?.kind === "FROM" && from.image, "x");
   assert.deepEqual(run?.kind === "RUN" && run.command, { form: "shell", text: "echo a   b" });
+});
+
+test("a Dockerfile given by path is named in the error", () => {
+  assert.throws(
+    () => parseDockerfile("FROM x\nBAD\n", "docker/Dockerfile.dev"),
+    /^DockerfileError: docker\/Dockerfile.dev line 2: unknown instruction: BAD$/,
+  );
+  assert.throws(
+    () => parseDockerfile("", "ctx/Dockerfile"),
+    /^DockerfileError: ctx\/Dockerfile: the Dockerfile is empty/,
+  );
 });
