@@ -1,6 +1,7 @@
 // Applies variable substitution to the parts of an instruction where Docker applies it (ADD, COPY, ENV,
 // EXPOSE, FROM, LABEL, STOPSIGNAL, USER, VOLUME, WORKDIR, ARG defaults); RUN, CMD, ENTRYPOINT, SHELL,
-// HEALTHCHECK and ONBUILD are returned as written (the shell, or the child build, substitutes).
+// HEALTHCHECK and ONBUILD are returned as written (the shell, or the child build, substitutes). COPY --from
+// is left too: it sees only the global ARGs (stages.ts, fromRef), as BuildKit resolves it before the build.
 import { DockerfileError } from "./errors.js";
 import { SubstitutionError, substituteWord, substituteWords, type Lookup } from "./substitute.js";
 import type { Instruction } from "./instructions.js";
@@ -20,7 +21,6 @@ export function expandInstruction<T extends Instruction>(instruction: T, lookup:
       case "COPY":
       case "ADD": {
         const out = { ...i, sources: i.sources.map(word), dest: word(i.dest) };
-        if (i.kind === "COPY" && i.from !== undefined) out.from = word(i.from);
         if (i.chown !== undefined) out.chown = word(i.chown);
         if (i.chmod !== undefined) out.chmod = word(i.chmod);
         return out as T;

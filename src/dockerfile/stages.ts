@@ -4,6 +4,7 @@
 // --build-arg overrides defaults; ENV wins over ARG; the proxy args need no declaration).
 import { DockerfileError } from "./errors.js";
 import { expandInstruction } from "./expand.js";
+import { SubstitutionError, substituteWord } from "./substitute.js";
 import type {
   ArgDeclaration,
   ArgInstruction,
@@ -159,6 +160,45 @@ export function resolveBase(
   const earlier = plan.stages.find((s) => s.index < stage.index && s.name === from.image.toLowerCase());
   if (earlier !== undefined) return { base: { kind: "stage", stage: earlier }, ...platform };
   return { base: { kind: "image", reference: from.image }, ...platform };
+}
+
+/** The COPY --from value substituted with the global ARGs only (BuildKit resolves it before the build). */
+export function fromRef(
+  plan: StagePlan,
+  raw: string,
+  globals: ReadonlyMap<string, string | undefined>,
+  line: number,
+): string {
+  const lookup = (name: string): string | undefined => globals.get(name);
+  try {
+    return substituteWord(raw, lookup, plan.escape);
+  } catch (error) {
+    if (error instanceof SubstitutionError)
+      throw new DockerfileError(line, `COPY --from: ${error.message}`, { cause: error });
+    throw error;
+  }
+}
+
+/** The stages a build of `target` needs, in build order: its base stages and COPY --from stages, transitively. */
+export function neededStages(
+  plan: StagePlan,
+  target: Stage,
+  globals: ReadonlyMap<string, string | undefined>,
+): Stage[] {
+  const needed = new Set<number>();
+  const visit = (stage: Stage): void => {
+    if (needed.has(stage.index)) return;
+    needed.add(stage.index);
+    const base = resolveBase(plan, stage, globals).base;
+    if (base.kind === "stage") visit(base.stage);
+    for (const i of stage.instructions) {
+      if (i.kind !== "COPY" || i.from === undefined) continue;
+      const source = copySource(plan, fromRef(plan, i.from, globals, i.line), stage, i.line);
+      if ("stage" in source) visit(source.stage);
+    }
+  };
+  visit(target);
+  return plan.stages.filter((s) => needed.has(s.index));
 }
 
 function proxyArg(name: string, buildArgs: ReadonlyMap<string, string>): string | undefined {

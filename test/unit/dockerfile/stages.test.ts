@@ -5,7 +5,9 @@ import {
   StageVariables,
   copySource,
   findEarlierStage,
+  fromRef,
   globalArgValues,
+  neededStages,
   resolveBase,
   splitStages,
   targetStage,
@@ -182,4 +184,39 @@ test("proxy args need no ARG line and reach RUN; other undeclared build args are
   assert.deepEqual(vars.runArgs(), ["http_proxy=http://proxy:3128"]);
   assert.deepEqual(unusedBuildArgs(p, [p.stages[1]!], buildArgs), ["UNUSED", "USED"]);
   assert.deepEqual(unusedBuildArgs(p, p.stages, buildArgs), ["UNUSED"]);
+});
+
+test("COPY --from is substituted with the global ARGs only", () => {
+  const p = plan("ARG SRC=assets\nFROM scratch AS assets\nFROM x\nARG LOCAL=assets\nCOPY --from=$SRC a b\n");
+  const globals = globalArgValues(p, new Map());
+  assert.equal(fromRef(p, "$SRC", globals, 5), "assets");
+  assert.equal(fromRef(p, "${LOCAL:-none}", globals, 5), "none");
+  assert.throws(() => fromRef(p, "${SRC", globals, 5), /line 5: COPY --from: missing '}'/);
+});
+
+test("the stages a target needs: its base chain and COPY --from stages, transitively, in order", () => {
+  const p = plan(
+    [
+      "ARG TOOLS=tools",
+      "FROM alpine AS tools",
+      "FROM debian AS unused",
+      "FROM debian AS base",
+      "FROM base AS build",
+      "COPY --from=${TOOLS} /t /t",
+      "FROM scratch AS final",
+      "COPY --from=build /out /out",
+      "COPY --from=nginx:1 /etc/nginx /etc/nginx",
+    ].join("\n"),
+  );
+  const globals = globalArgValues(p, new Map());
+  const names = (target: string): unknown =>
+    neededStages(p, targetStage(p, target), globals).map((s) => s.name);
+  assert.deepEqual(names("final"), ["tools", "base", "build", "final"]);
+  assert.deepEqual(names("base"), ["base"]);
+  assert.deepEqual(names("unused"), ["unused"]);
+  const bad = plan("FROM a AS one\nCOPY --from=two x y\nFROM b AS two\n");
+  assert.throws(
+    () => neededStages(bad, bad.stages[0]!, new Map()),
+    /line 2: COPY --from=two: stage "two" comes after this one/,
+  );
 });

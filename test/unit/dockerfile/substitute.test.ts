@@ -157,7 +157,7 @@ test("expandInstruction resolves the instructions Docker substitutes in and leav
       "/bar",
       [["."], "/bar", null, null],
       [["$foo"], "/quux", null, null],
-      [["a"], "/x", "world", "world"],
+      [["a"], "/x", "world", "$name"],
       [
         { key: "A", value: "world x" },
         { key: "B", value: "/bar" },
