@@ -71,6 +71,17 @@ test("an exception inside a left-out folder is walked into; other files there st
   assert.deepEqual(ignored("build\n!*.keep\n", ["build/a.keep", "top.keep"]), ["build/a.keep"]);
 });
 
+test("everything out but one folder: * then !docs keeps the folder and all under it", () => {
+  assert.deepEqual(ignored("*\n!docs\n", ["a.txt", "src/x.ts", "docs", "docs/guide/x.md"]), [
+    "a.txt",
+    "src/x.ts",
+  ]);
+  // The reference's case: everything markdown out but README files, and Dockerfile kept apart by the builder.
+  assert.deepEqual(ignored("*.md\n!README*.md\n", ["CHANGES.md", "README-dev.md", "sub/CHANGES.md"]), [
+    "CHANGES.md",
+  ]);
+});
+
 test("character classes, ranges, negation and escapes as in Go's filepath.Match", () => {
   assert.deepEqual(ignored("file[0-9].txt\n", ["file1.txt", "filea.txt"]), ["file1.txt"]);
   assert.deepEqual(ignored("file[!0-9].txt\n", ["file1.txt", "filea.txt"]), ["filea.txt"]);
