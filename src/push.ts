@@ -90,7 +90,7 @@ export async function pushImage(opts: PushOptions): Promise<PushResult> {
         dest,
         { ...blob, file: store.blobPath(blob.digest) },
         from,
-        (n) => opts.events?.blobProgress?.(blob.digest, n),
+        opts.events?.blobProgress ? (n) => opts.events?.blobProgress?.(blob.digest, n) : undefined,
       );
       outcomes.set(blob.digest, outcome);
       opts.events?.blobDone?.(blob.digest, outcome, outcome === "mounted" ? from : undefined);
