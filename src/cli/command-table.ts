@@ -40,6 +40,8 @@ export const commands: Record<string, Loader> = {
   logs: async () => (await import("./logs.js")).LogsCommand,
   stop: async () => (await import("./stop.js")).StopCommand,
   __supervise: async () => (await import("./supervise.js")).SuperviseCommand,
+  push: async () => (await import("./push.js")).PushCommand,
+  history: async () => (await import("./history.js")).HistoryCommand,
   search: async () => (await import("./search.js")).SearchCommand,
 };
 

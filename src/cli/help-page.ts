@@ -6,20 +6,20 @@ import type { Definition } from "clipanion";
 export const HELP_GROUPS: readonly { title: string; commands: readonly string[] }[] = [
   {
     title: "Images",
-    commands: ["pull", "images", "inspect", "tag", "rmi", "verify", "save", "load", "import"],
+    commands: ["pull", "images", "history", "inspect", "tag", "rmi", "verify", "save", "load", "import"],
   },
   {
     title: "Containers",
     commands: ["create", "ps", "name", "rmname", "rename", "clone", "export", "protect", "unprotect", "rm"],
   },
   { title: "Running", commands: ["run", "exec", "logs", "stop"] },
-  { title: "Registries", commands: ["login", "logout", "search"] },
+  { title: "Registries", commands: ["push", "login", "logout", "search"] },
   { title: "Set-up", commands: ["install", "setup", "info", "showconf", "mkrepo", "version", "help"] },
 ];
 
 /** docker's two-word forms that burrow also takes, as the list's last lines say. */
 const DOCKER_FORMS = [
-  "burrow image ls|pull|inspect|tag|rm|save|load|import",
+  "burrow image ls|pull|push|history|inspect|tag|rm|save|load|import",
   "burrow container create|ls|rename|export|rm|exec|logs|stop",
 ];
 

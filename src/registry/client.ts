@@ -36,7 +36,8 @@ import {
 } from "./retry.js";
 import type { RetryPolicy, TryCount } from "./retry.js";
 import { DEFAULT_TIMEOUTS, discard, header, readResponse, send } from "./http.js";
-import type { RawResponse, Timeouts } from "./http.js";
+import type { Exchange, RawResponse, Timeouts } from "./http.js";
+import type { Readable } from "node:stream";
 import { parseWwwAuthenticate } from "./www-authenticate.js";
 import type { AuthChallenge } from "./www-authenticate.js";
 
@@ -144,6 +145,12 @@ interface RequestSpec {
   tries?: { count: number };
   /** Overrides the credentials lookup (login). */
   creds?: Credentials | undefined;
+  /** GET unless said (push sends HEAD, POST, PUT, PATCH). */
+  method?: Exchange["method"];
+  /** An absolute URL to send to instead of `path` (an upload's Location); its origin must be the registry's. */
+  url?: URL;
+  /** Makes the body of an upload, afresh for each try. */
+  body?: (() => Buffer | Readable) | undefined;
 }
 
 /**
@@ -481,6 +488,43 @@ export class RegistryClient {
   }
 
   /**
+   * One push request (HEAD, POST, PUT, PATCH) to `ref`'s registry, authorized for `scope` (pull and push of
+   * `ref`'s repository unless said); the answer, its body unread, is the caller's (src/registry/upload.ts).
+   */
+  async pushRequest(
+    ref: Reference,
+    spec: {
+      method: Exchange["method"];
+      path?: string;
+      url?: URL;
+      headers?: Record<string, string>;
+      body?: () => Buffer | Readable;
+      scope?: string;
+    },
+  ): Promise<RawResponse> {
+    return this.request({
+      registry: ref.registry,
+      path: spec.path ?? "",
+      url: spec.url,
+      method: spec.method,
+      headers: spec.headers,
+      body: spec.body,
+      scope: spec.scope ?? `repository:${ref.repository}:pull,push`,
+      tries: { count: 0 },
+    });
+  }
+
+  /** Runs one step of a push as an exchange: tried again whole when the connection drops, told in one line. */
+  async pushExchange<T>(registry: string, what: string, once: () => Promise<T>): Promise<T> {
+    return this.exchange(registry, what, once);
+  }
+
+  /** The error for an answer a push did not expect: refused access, rate limits, or the status itself. */
+  pushStatusError(res: RawResponse, registry: string, what: string): BurrowError {
+    return this.statusError(res, registry, what);
+  }
+
+  /**
    * Fetches a small blob (a config) into memory and verifies its digest and size; a connection that drops
    * on the way is tried again, as a layer's is. One larger than `limit` is refused before it is fetched.
    */
@@ -791,7 +835,7 @@ export class RegistryClient {
   private async request(spec: RequestSpec): Promise<RawResponse> {
     const ep = await this.endpoint(spec.registry);
     const creds = spec.creds ?? (ep.challenge ? await this.options.credentials?.(spec.registry) : undefined);
-    const url = new URL(`${ep.scheme}://${this.apiHost(spec.registry)}${spec.path}`);
+    const url = spec.url ?? new URL(`${ep.scheme}://${this.apiHost(spec.registry)}${spec.path}`);
     const headers = { ...spec.headers };
     if (ep.challenge)
       headers.authorization = await this.auth.authorize(spec.registry, ep.challenge, spec.scope, creds);
@@ -800,6 +844,8 @@ export class RegistryClient {
       registry: spec.registry,
       signal: spec.signal,
       tries: spec.tries,
+      method: spec.method,
+      body: spec.body,
     };
     let res = await this.sendWithRetry(url, headers, opts);
     if (res.status !== 401) return res;
@@ -840,9 +886,14 @@ export class RegistryClient {
       registry: string;
       signal?: AbortSignal | undefined;
       tries?: { count: number } | undefined;
+      method?: Exchange["method"] | undefined;
+      body?: (() => Buffer | Readable) | undefined;
     },
   ): Promise<RawResponse> {
     const tries = opts.tries ?? { count: 0 };
+    // An upload is not sent again here: its caller starts the blob's upload afresh (a PATCH half sent is lost).
+    const upload = opts.method !== undefined && opts.method !== "GET" && opts.method !== "HEAD";
+    const most = upload ? 1 : this.triesFor(opts.registry);
     for (;;) {
       tries.count++;
       let res: RawResponse;
@@ -853,15 +904,16 @@ export class RegistryClient {
           opts.rejectUnauthorized,
           opts.signal,
           this.timeoutsFor(opts.registry),
+          opts.method,
+          opts.body,
         );
       } catch (err) {
-        if (opts.signal?.aborted || !isRetryableError(err) || tries.count >= this.triesFor(opts.registry))
-          throw err;
+        if (opts.signal?.aborted || !isRetryableError(err) || tries.count >= most) throw err;
         this.options.debug?.(`GET ${url.href}: ${(err as Error).message}; trying again`);
         await sleep(backoffDelay(tries.count, this.retry), opts.signal);
         continue;
       }
-      if (!isRetryableStatus(res.status) || tries.count >= this.triesFor(opts.registry)) return res;
+      if (!isRetryableStatus(res.status) || tries.count >= most) return res;
       discard(res);
       const wait = backoffDelay(tries.count, this.retry, header(res, "retry-after"));
       this.options.debug?.(`GET ${url.href}: HTTP ${res.status}; trying again in ${wait} ms`);
@@ -875,6 +927,8 @@ export class RegistryClient {
     rejectUnauthorized: boolean,
     signal: AbortSignal | undefined,
     timeouts: Timeouts,
+    method: Exchange["method"] = "GET",
+    body?: () => Buffer | Readable,
   ): Promise<RawResponse> {
     if (this.options.offline) {
       throw new OfflineError(
@@ -890,9 +944,10 @@ export class RegistryClient {
       const sameOrigin = url.origin === start.origin;
       if (!sameOrigin) delete headers.authorization;
       const res = await send({
-        method: "GET",
+        method,
         url,
         headers,
+        body: body?.(),
         // Only the registry itself is insecure; blob storage it redirects to is verified.
         rejectUnauthorized: sameOrigin ? rejectUnauthorized : true,
         agent: this.agents.for(url),
@@ -900,9 +955,11 @@ export class RegistryClient {
         timeouts: sameOrigin ? timeouts : this.timeouts,
         signal,
       });
-      this.options.debug?.(`GET ${redact(url)} -> ${res.status}`);
+      this.options.debug?.(`${method} ${redact(url)} -> ${res.status}`);
       const location = header(res, "location");
-      if (![301, 302, 303, 307, 308].includes(res.status) || location === undefined) return res;
+      // An upload's answer names where to go on in Location: the caller reads it; only GETs follow.
+      if (method !== "GET" || ![301, 302, 303, 307, 308].includes(res.status) || location === undefined)
+        return res;
       discard(res);
       if (hop >= MAX_REDIRECTS) throw new RegistryError(`too many redirects from ${start.host}`);
       url = new URL(location, url);

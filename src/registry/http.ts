@@ -19,8 +19,10 @@ export const DEFAULT_TIMEOUTS: Readonly<Timeouts> = { connect: 30_000, idle: 60_
 
 /** One request to send. */
 export interface Exchange {
-  method: "GET" | "HEAD";
+  method: "GET" | "HEAD" | "POST" | "PUT" | "PATCH";
   url: URL;
+  /** The body of an upload (a fresh stream or buffer for each try). */
+  body?: Buffer | Readable | undefined;
   headers: Record<string, string>;
   /** False only for insecure registries (unverified certificates). */
   rejectUnauthorized: boolean;
@@ -57,6 +59,12 @@ export function send(ex: Exchange): Promise<RawResponse> {
         socket: ex.timeouts.idle,
       },
       ...(ex.signal ? { signal: ex.signal } : {}),
+      // A POST, PUT or PATCH without a body still ends its request (got's stream would wait for one).
+      ...(ex.body !== undefined
+        ? { body: ex.body }
+        : ex.method !== "GET" && ex.method !== "HEAD"
+          ? { body: Buffer.alloc(0) }
+          : {}),
     });
     const onError = (err: Error): void => reject(err);
     stream.once("error", onError);
