@@ -54,6 +54,26 @@ async function getWithRetry(port: number, urlPath: string, ms: number): Promise<
 const SERVE =
   "#!/bin/sh\nread -r line\nprintf 'HTTP/1.0 200 OK\\r\\nContent-Type: text/plain\\r\\n\\r\\n'\ncat /www/index.html\n";
 
+/**
+ * Runs the image's HTTP responder on the container's port 80 with `flags` (which publish it), calls `check`
+ * (with the run's stderr so far) while it serves, then stops the run.
+ */
+async function serving(flags: string[], check: (stderr: () => string) => Promise<void>): Promise<void> {
+  const child = await spawnBurrow(
+    ["run", "--rm", ...flags, image, "nc", "-lk", "-p", "80", "-e", "/www/serve"],
+    { home, env: plainRegistryEnv() },
+  );
+  let stderr = "";
+  child.stderr.on("data", (d: Buffer) => (stderr += d.toString("utf8")));
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  try {
+    await check(() => stderr);
+  } finally {
+    child.kill("SIGTERM");
+    await exited;
+  }
+}
+
 before(async () => {
   home = await makeTestHome();
   const www = await layerFromEntries([
@@ -136,35 +156,11 @@ describe("--network slirp (userns)", () => {
 
   test("-p HOSTPORT:80 serves a file from the container to an HTTP GET on the host's 127.0.0.1", async () => {
     const port = await freePort();
-    const child = await spawnBurrow(
-      [
-        "run",
-        "--rm",
-        "--network",
-        "slirp",
-        "-p",
-        `${port}:80`,
-        image,
-        "nc",
-        "-lk",
-        "-p",
-        "80",
-        "-e",
-        "/www/serve",
-      ],
-      { home, env: plainRegistryEnv() },
-    );
-    let stderr = "";
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString("utf8")));
-    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-    try {
+    await serving(["--network", "slirp", "-p", `${port}:80`], async (stderr) => {
       const body = await getWithRetry(port, "/index.html", 20_000);
-      assert.equal(body, "served from the container\n", stderr);
+      assert.equal(body, "served from the container\n", stderr());
       assert.equal(await getWithRetry(port, "/", 5_000), "served from the container\n");
-    } finally {
-      child.kill("SIGTERM");
-      await exited;
-    }
+    });
     // slirp4netns went with the container: nothing listens on the port any more.
     await assert.rejects(getWithRetry(port, "/", 0));
   });
@@ -298,32 +294,8 @@ describe("cgroup limits", () => {
 
 test("--engine proot -p publishes with PRoot's port mapping: the program's bind of 80 is the host's port", async () => {
   const port = await freePort();
-  const child = await spawnBurrow(
-    [
-      "run",
-      "--rm",
-      "--engine",
-      "proot",
-      "-p",
-      `${port}:80`,
-      image,
-      "nc",
-      "-lk",
-      "-p",
-      "80",
-      "-e",
-      "/www/serve",
-    ],
-    { home, env: plainRegistryEnv() },
-  );
-  let stderr = "";
-  child.stderr.on("data", (d: Buffer) => (stderr += d.toString("utf8")));
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  try {
-    assert.equal(await getWithRetry(port, "/index.html", 20_000), "served from the container\n", stderr);
-  } finally {
-    child.kill("SIGTERM");
-    await exited;
-  }
+  await serving(["--engine", "proot", "-p", `${port}:80`], async (stderr) => {
+    assert.equal(await getWithRetry(port, "/index.html", 20_000), "served from the container\n", stderr());
+  });
   await assert.rejects(getWithRetry(port, "/", 0));
 });
