@@ -50,9 +50,13 @@ async function getWithRetry(port: number, urlPath: string, ms: number): Promise<
   }
 }
 
-/** A tiny HTTP responder for busybox `nc -lk -e` (Alpine's minirootfs busybox has no httpd applet). */
+/**
+ * A tiny HTTP responder for busybox `nc -lk -e` (Alpine's minirootfs busybox has no httpd applet). It reads
+ * the whole request head first: a socket closed with unread bytes is reset, which can beat the answer to
+ * the client where no proxy (slirp4netns) stands between them, as with PRoot's port mapping.
+ */
 const SERVE =
-  "#!/bin/sh\nread -r line\nprintf 'HTTP/1.0 200 OK\\r\\nContent-Type: text/plain\\r\\n\\r\\n'\ncat /www/index.html\n";
+  "#!/bin/sh\nwhile read -r line && [ ${#line} -gt 1 ]; do :; done\nprintf 'HTTP/1.0 200 OK\\r\\nContent-Type: text/plain\\r\\n\\r\\n'\ncat /www/index.html\n";
 
 /**
  * Runs the image's HTTP responder on the container's port 80 with `flags` (which publish it), calls `check`
