@@ -13,7 +13,7 @@ import { DockerfileError } from "../dockerfile/errors.js";
 import { BuildCache, stepKey } from "./cache.js";
 import type { CacheRecord, HistoryEntry } from "./cache.js";
 import { StageState } from "./stage-state.js";
-import type { StageImage } from "./stage-state.js";
+import type { RootContext, StageImage } from "./stage-state.js";
 import { DEFAULT_SHELL, applyMetadata, commandArgv, createdBy, nextWorkdir } from "./image-config.js";
 import type { RunSettings } from "./image-config.js";
 import type { RunStepOutcome, RunStepRequest } from "./run-step.js";
@@ -36,6 +36,8 @@ export interface BuildRequest {
   target?: string | undefined;
   noCache: boolean;
   engine?: string | undefined;
+  /** In the build's namespace of subordinate ids (src/builder/namespace.ts): files' owners are real. */
+  realOwners: boolean;
 }
 
 /** What the build uses from the command that runs it. */
@@ -72,9 +74,8 @@ function platformArgs(): Map<string, string> {
 /** Reads, checks and builds the Dockerfile; resolves to the target stage's image in the store. */
 export async function buildImage(req: BuildRequest, services: BuildServices): Promise<BuildResult> {
   const { parseDockerfile } = await import("../dockerfile/parse.js");
-  const { splitStages, targetStage, globalArgValues, neededStages, unusedBuildArgs } = await import(
-    "../dockerfile/stages.js"
-  );
+  const { splitStages, targetStage, globalArgValues, neededStages, unusedBuildArgs } =
+    await import("../dockerfile/stages.js");
   let text: string;
   try {
     text = fs.readFileSync(req.dockerfile, "utf8");
@@ -125,7 +126,8 @@ export async function buildStages(
     for (const stage of stages) states.set(stage.index, await build.stage(stage, states));
     const final = states.get(target.index)!;
     const { publishBuilt } = await import("./publish.js");
-    return { image: await publishBuilt(final, store, work, services) };
+    const ctx = { store, work, warn: services.warn, realOwners: req.realOwners };
+    return { image: await publishBuilt(final, ctx, services.now) };
   } finally {
     removeScratch(work);
   }
@@ -160,13 +162,27 @@ class StageBuilder {
       const from = states.get(base.stage.index)!;
       const image = cloneImage(from.image);
       const vars = new StageVariables(this.globals, this.req.buildArgs, image.settings.Env ?? []);
-      state = new StageState(name, { kind: "stage", state: from }, image, vars, new Map(from.owners), from.key);
+      state = new StageState(
+        name,
+        { kind: "stage", state: from },
+        image,
+        vars,
+        new Map(from.owners),
+        from.key,
+      );
     } else if (base.kind === "image") {
       const record = await this.services.image(base.reference, platform);
       const image = imageOf(record, this.services.store);
       const vars = new StageVariables(this.globals, this.req.buildArgs, image.settings.Env ?? []);
       const key = stepKey("image", record.id);
-      state = new StageState(name, { kind: "image", id: record.id, label: base.reference }, image, vars, new Map(), key);
+      state = new StageState(
+        name,
+        { kind: "image", id: record.id, label: base.reference },
+        image,
+        vars,
+        new Map(),
+        key,
+      );
     } else {
       const image = scratchImage();
       const vars = new StageVariables(this.globals, this.req.buildArgs);
@@ -178,7 +194,8 @@ class StageBuilder {
       state.image.settings = { ...state.image.settings, OnBuild: null };
       const { parseDockerfile } = await import("../dockerfile/parse.js");
       for (const text of triggers) {
-        for (const i of parseDockerfile(text, "ONBUILD trigger").instructions) await this.instruction(state, i, states, stage);
+        for (const i of parseDockerfile(text, "ONBUILD trigger").instructions)
+          await this.instruction(state, i, states, stage);
       }
     }
     for (const i of stage.instructions) {
@@ -214,7 +231,11 @@ class StageBuilder {
       case "ARG": {
         state.vars.declare(i.args);
         // The values a step sees are part of what it is: a new --build-arg value misses the cache after it.
-        state.key = stepKey(state.key, "ARG", ...i.args.map((a) => `${a.name}=${state.vars.lookup(a.name) ?? ""}`));
+        state.key = stepKey(
+          state.key,
+          "ARG",
+          ...i.args.map((a) => `${a.name}=${state.vars.lookup(a.name) ?? ""}`),
+        );
         return;
       }
       case "ENV":
@@ -238,7 +259,8 @@ class StageBuilder {
     // A metadata step is cached too: its record keeps its time, so an unchanged rebuild makes the same config.
     const key = stepKey(state.key, stepText(i));
     const record =
-      this.cached(key) ?? this.record(key, { created: this.now(), created_by: createdBy(raw, shell), empty_layer: true });
+      this.cached(key) ??
+      this.record(key, { created: this.now(), created_by: createdBy(raw, shell), empty_layer: true });
     state.image.history.push(record.history);
     state.key = key;
   }
@@ -282,7 +304,7 @@ class StageBuilder {
       state.key = key;
       return;
     }
-    const root = await state.root(this.services.store, this.work, this.services.warn);
+    const root = await state.root(this.rootContext());
     const before = snapshotTree(root);
     await act(root);
     const changes = diffTree(root, before);
@@ -290,7 +312,10 @@ class StageBuilder {
     const record: CacheRecord = { history };
     if (changes.length > 0) {
       const file = path.join(this.work, `layer-${randomHex(4)}.tar.gz`);
-      const layer = await writeLayerTar(root, changes, file, { owners: state.owners });
+      const layer = await writeLayerTar(root, changes, file, {
+        owners: state.owners,
+        ownersFromStat: this.req.realOwners,
+      });
       await this.storeBlob(file, layer.digest);
       record.layer = layer;
       state.addLayer(layer, true);
@@ -303,7 +328,13 @@ class StageBuilder {
   }
 
   /** A RUN: the command on the root; the mount points it made for /etc files, /proc, /dev and /sys go again. */
-  private async run(root: string, line: number, argv: string[], state: StageState, text: string): Promise<void> {
+  private async run(
+    root: string,
+    line: number,
+    argv: string[],
+    state: StageState,
+    text: string,
+  ): Promise<void> {
     const placeholders = missingMountPoints(root);
     const settings = state.image.settings;
     const outcome = await this.services.runStep({
@@ -338,7 +369,11 @@ class StageBuilder {
       ...(i.chmod !== undefined ? { chmod: i.chmod } : {}),
     };
     if (i.from === undefined) {
-      const from = { kind: "context" as const, dir: this.req.context, ignore: await this.ignore(IgnoreMatcher) };
+      const from = {
+        kind: "context" as const,
+        dir: this.req.context,
+        ignore: await this.ignore(IgnoreMatcher),
+      };
       const digest = await copySourcesDigest({ ...common, from });
       return {
         identity: [digest],
@@ -352,7 +387,7 @@ class StageBuilder {
       return {
         identity: ["stage", other.key],
         act: async (root) => {
-          const dir = await other.root(this.services.store, this.work, this.services.warn);
+          const dir = await other.root(this.rootContext());
           await copyStep({ ...common, from: { kind: "root", dir }, root, owners: state.owners });
         },
       };
@@ -361,7 +396,12 @@ class StageBuilder {
     return {
       identity: ["image", record.id],
       act: (root) =>
-        copyStep({ ...common, from: { kind: "root", dir: this.services.store.rootfs(record.id) }, root, owners: state.owners }),
+        copyStep({
+          ...common,
+          from: { kind: "root", dir: this.services.store.rootfs(record.id) },
+          root,
+          owners: state.owners,
+        }),
     };
   }
 
@@ -390,6 +430,11 @@ class StageBuilder {
       if (store.hasBlob(digest)) fs.rmSync(file, { force: true });
       else fs.renameSync(file, store.blobPath(digest));
     });
+  }
+
+  private rootContext(): RootContext {
+    const { store, warn } = this.services;
+    return { store, work: this.work, warn, realOwners: this.req.realOwners };
   }
 
   private cached(key: string): CacheRecord | undefined {

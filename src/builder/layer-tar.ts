@@ -37,6 +37,8 @@ export interface WrittenLayer {
 /** What shapes the members beyond the tree: owners, and the latest modification time a member may carry. */
 export interface LayerTarOptions {
   owners: Owners;
+  /** The files' own owners are real (the build's namespace of subordinate ids); else root's. */
+  ownersFromStat: boolean;
   /** SOURCE_DATE_EPOCH: times after it are clamped to it (reproducible layers of RUN steps). */
   clampMtime?: number | undefined;
 }
@@ -75,7 +77,11 @@ export async function writeLayerTar(
 }
 
 /** The tar stream of `changes`, in large pieces, ending with the two zero blocks. */
-function* layerMembers(root: string, changes: readonly TreeChange[], opts: LayerTarOptions): Generator<Buffer> {
+function* layerMembers(
+  root: string,
+  changes: readonly TreeChange[],
+  opts: LayerTarOptions,
+): Generator<Buffer> {
   const paths = new RootPaths(root);
   const firstName = new Map<bigint, string>();
   let parts: Buffer[] = [];
@@ -105,8 +111,8 @@ function* layerMembers(root: string, changes: readonly TreeChange[], opts: Layer
         name: rel,
         mode: Number(st.mode) & 0o7777,
         mtime: opts.clampMtime !== undefined ? Math.min(mtime, opts.clampMtime) : mtime,
-        uid: owner?.uid ?? 0,
-        gid: owner?.gid ?? 0,
+        uid: owner?.uid ?? (opts.ownersFromStat ? Number(st.uid) : 0),
+        gid: owner?.gid ?? (opts.ownersFromStat ? Number(st.gid) : 0),
       };
       const sys = paths.sys(rel);
       if (st.isDirectory()) {
@@ -125,7 +131,9 @@ function* layerMembers(root: string, changes: readonly TreeChange[], opts: Layer
         if (st.nlink > 1n) firstName.set(st.ino, rel);
         const length = Number(st.size);
         yield* add(memberHeader({ ...base, type: "0", size: length }));
-        const fd = withAccess(sys, 0o400, () => fs.openSync(sys, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW));
+        const fd = withAccess(sys, 0o400, () =>
+          fs.openSync(sys, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW),
+        );
         try {
           let offset = 0;
           while (offset < length) {

@@ -3,8 +3,8 @@
 // store has that image already (an unchanged rebuild makes the same config, so the same id).
 import fs from "node:fs";
 import { createHash } from "node:crypto";
-import type { ImageRecord, Store } from "../store/store.js";
-import type { StageState } from "./stage-state.js";
+import type { ImageRecord } from "../store/store.js";
+import type { RootContext, StageState } from "./stage-state.js";
 import { StagedImage } from "../store/staging.js";
 import { summarizeTree } from "../store/summary.js";
 import { MediaType } from "../registry/manifest.js";
@@ -35,10 +35,10 @@ export function stageConfig(state: StageState): Buffer {
 /** Publishes the stage's image in the store; resolves to its record. */
 export async function publishBuilt(
   state: StageState,
-  store: Store,
-  work: string,
-  services: { warn(message: string): void; now(): Date },
+  ctx: RootContext,
+  now: () => Date,
 ): Promise<ImageRecord> {
+  const { store } = ctx;
   const config = stageConfig(state);
   const configDigest = digestOf(config);
   const id = digestHex(configDigest);
@@ -55,7 +55,9 @@ export async function publishBuilt(
   const existing = store.readImage(id);
   if (existing !== undefined) return existing;
 
-  const root = state.takeRoot() ?? (await state.root(store, work, services.warn));
+  const root = state.takeRoot() ?? (await state.root(ctx));
+  // A stored rootfs belongs to the user, as a pulled one does: every run (one id mapped) can use it, rmi remove it.
+  if (ctx.realOwners) ownAll(root);
   const staged = new StagedImage(store, id);
   try {
     fs.rmdirSync(staged.rootfs);
@@ -72,11 +74,15 @@ export async function publishBuilt(
         ...(image.variant !== undefined ? { variant: image.variant } : {}),
       },
       source: "build",
-      pulledAt: services.now().toISOString(),
+      pulledAt: now().toISOString(),
       rootfs: summarizeTree(staged.rootfs),
       diffIds: image.diffIds,
     };
-    const claim = await store.claimBlobs([configDigest, manifestDigest, ...image.layers.map((l) => l.digest)]);
+    const claim = await store.claimBlobs([
+      configDigest,
+      manifestDigest,
+      ...image.layers.map((l) => l.digest),
+    ]);
     try {
       store.putBlob(configDigest, config);
       store.putBlob(manifestDigest, manifest);
@@ -88,4 +94,23 @@ export async function publishBuilt(
   } finally {
     staged.discard();
   }
+}
+
+/**
+ * Gives every entry under `root` to the namespace's root (the user outside), keeping the set-id bits that
+ * chown clears; the layers keep the owners the build gave.
+ */
+function ownAll(root: string): void {
+  const walk = (dir: Buffer): void => {
+    for (const entry of fs.readdirSync(dir, { withFileTypes: true, encoding: "buffer" })) {
+      const p = Buffer.concat([dir, Buffer.from("/"), entry.name]);
+      const st = fs.lstatSync(p);
+      if (st.uid !== 0 || st.gid !== 0) {
+        fs.lchownSync(p, 0, 0);
+        if (!st.isSymbolicLink() && (st.mode & 0o6000) !== 0) fs.chmodSync(p, st.mode & 0o7777);
+      }
+      if (st.isDirectory()) walk(p);
+    }
+  };
+  walk(Buffer.from(root));
 }

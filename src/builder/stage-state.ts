@@ -9,15 +9,23 @@ import type { RunSettings } from "./image-config.js";
 import type { StageVariables } from "../dockerfile/stages.js";
 import { copyTree } from "../fs/copy-tree.js";
 import { flattenLayers } from "../image/flatten.js";
+import { applyOwners, layerOwners } from "./layer-owners.js";
 
 /** Owners the build gave files, by guest path (src/builder/layer-tar.ts). */
 export type OwnerTable = Map<string, { uid: number; gid: number }>;
 
 /** Where a stage's files start from. */
 export type StageBase =
-  | { kind: "scratch" }
-  | { kind: "image"; id: string; label: string }
-  | { kind: "stage"; state: StageState };
+  { kind: "scratch" } | { kind: "image"; id: string; label: string } | { kind: "stage"; state: StageState };
+
+/** Where a stage's root is made and how: the store, the build's work folder, whether owners are real. */
+export interface RootContext {
+  store: Store;
+  work: string;
+  warn(message: string): void;
+  /** In the build's namespace of subordinate ids: the layers' owners are given to the files. */
+  realOwners: boolean;
+}
 
 /** The image a stage has made so far. */
 export interface StageImage {
@@ -64,14 +72,19 @@ export class StageState {
     return this.rootDir !== undefined && this.pending.length === 0;
   }
 
-  /** The root folder, made or brought up to date (under `work`, named after the stage). */
-  async root(store: Store, work: string, warn: (m: string) => void): Promise<string> {
+  /** The root folder, made or brought up to date (under the work folder, named after the stage). */
+  async root(ctx: RootContext): Promise<string> {
+    const { store } = ctx;
     if (this.rootDir === undefined) {
-      const dir = path.join(work, `root-${this.name}`);
+      const dir = path.join(ctx.work, `root-${this.name}`);
       const base = this.base;
       if (base.kind === "scratch") fs.mkdirSync(dir, { mode: 0o755 });
-      else if (base.kind === "image") copyTree(store.rootfs(base.id), dir, { label: `image ${base.label}` });
-      else copyTree(await base.state.root(store, work, warn), dir, { label: `stage ${base.state.name}` });
+      else if (base.kind === "image") {
+        copyTree(store.rootfs(base.id), dir, { label: `image ${base.label}` });
+        const layers = store.readImage(base.id)?.layers ?? [];
+        if (ctx.realOwners)
+          applyOwners(dir, await layerOwners(layers.map((l) => ({ file: store.blobPath(l.digest) }))));
+      } else copyTree(await base.state.root(ctx), dir, { label: `stage ${base.state.name}` });
       this.rootDir = dir;
     }
     if (this.pending.length > 0) {
@@ -82,7 +95,8 @@ export class StageState {
         size: l.size,
         diffId: l.diffId,
       }));
-      await flattenLayers(this.rootDir, layers, { warn });
+      await flattenLayers(this.rootDir, layers, { warn: ctx.warn });
+      if (ctx.realOwners) applyOwners(this.rootDir, await layerOwners(layers));
       this.pending = [];
     }
     return this.rootDir;

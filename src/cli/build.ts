@@ -15,14 +15,19 @@ export class BuildCommand extends BurrowCommand {
       "Runs the Dockerfile's steps in CONTEXT (RUN through burrow's engines as emulated root, on the host's network); each step that changes files becomes one layer. A step is reused from the build cache when its parent, its instruction and (COPY, ADD) its sources are unchanged. The image goes into the store like a pulled one and is named by each -t; its id is printed on stdout, the steps and their output on stderr. A failing RUN exits 1, as docker does; any other failure exits 125.",
     examples: [
       ["Build the Dockerfile in the current folder", "$0 build -t tool:1 ."],
-      ["Another Dockerfile, a build arg and a stage", "$0 build -f docker/Dockerfile --build-arg V=3 --target app -t tool:dev ."],
+      [
+        "Another Dockerfile, a build arg and a stage",
+        "$0 build -f docker/Dockerfile --build-arg V=3 --target app -t tool:dev .",
+      ],
       ["Rebuild every step", "$0 build --no-cache -t tool:1 ."],
     ],
   });
 
   tags = Option.Array("-t,--tag", [], { description: "Name the image NAME[:TAG] (repeatable)" });
   file = Option.String("-f,--file", { description: "The Dockerfile (default: CONTEXT/Dockerfile)" });
-  buildArgs = Option.Array("--build-arg", [], { description: "Set build arg NAME=VALUE (NAME alone: from the environment)" });
+  buildArgs = Option.Array("--build-arg", [], {
+    description: "Set build arg NAME=VALUE (NAME alone: from the environment)",
+  });
   target = Option.String("--target", { description: "Build up to this stage" });
   noCache = Option.Boolean("--no-cache", false, { description: "Do every step again, reusing nothing" });
   engine = Option.String("--engine", { description: "Engine for RUN steps: userns, runc, proot" });
@@ -42,16 +47,33 @@ export class BuildCommand extends BurrowCommand {
     });
     const context = path.resolve(this.contextDir);
     if (!fs.statSync(context, { throwIfNoEntry: false })?.isDirectory())
-      throw new InvalidArgumentError(`the build context ${this.contextDir} is not a folder: give the folder the Dockerfile's COPY sources are in`);
+      throw new InvalidArgumentError(
+        `the build context ${this.contextDir} is not a folder: give the folder the Dockerfile's COPY sources are in`,
+      );
     const dockerfile = this.file !== undefined ? path.resolve(this.file) : path.join(context, "Dockerfile");
     const buildArgs = new Map<string, string>();
     for (const arg of this.buildArgs) {
       const eq = arg.indexOf("=");
       const name = eq < 0 ? arg : arg.slice(0, eq);
       if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name))
-        throw new InvalidArgumentError(`--build-arg ${arg}: give NAME=VALUE (or NAME to take it from the environment)`);
+        throw new InvalidArgumentError(
+          `--build-arg ${arg}: give NAME=VALUE (or NAME to take it from the environment)`,
+        );
       const value = eq < 0 ? this.context.env[name] : arg.slice(eq + 1);
       if (value !== undefined) buildArgs.set(name, value);
+    }
+
+    const { inBuildNamespace, namespacePlan, rerunInNamespace, namespaceWorks } =
+      await import("../builder/namespace.js");
+    const env = this.context.env;
+    const realOwners = inBuildNamespace(env);
+    if (!realOwners) {
+      const plan = namespacePlan();
+      const why = "unshare" in plan ? namespaceWorks(plan.unshare, env) : plan.reason;
+      if (why === undefined && "unshare" in plan) return rerunInNamespace(plan.unshare, env);
+      this.warn(
+        `no user namespace of subordinate ids for this build (${why}): the layers record root as the owner of what RUN steps make (COPY --chown owners are kept); see README, Building images`,
+      );
     }
 
     const store = await this.store();
@@ -72,6 +94,7 @@ export class BuildCommand extends BurrowCommand {
           target: this.target,
           noCache: this.noCache,
           engine: this.engine,
+          realOwners,
         },
         {
           store,

@@ -6,7 +6,19 @@ import type { Definition } from "clipanion";
 export const HELP_GROUPS: readonly { title: string; commands: readonly string[] }[] = [
   {
     title: "Images",
-    commands: ["pull", "build", "images", "history", "inspect", "tag", "rmi", "verify", "save", "load", "import"],
+    commands: [
+      "pull",
+      "build",
+      "images",
+      "history",
+      "inspect",
+      "tag",
+      "rmi",
+      "verify",
+      "save",
+      "load",
+      "import",
+    ],
   },
   {
     title: "Containers",

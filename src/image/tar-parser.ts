@@ -36,6 +36,9 @@ export interface TarEntry {
   mode: number;
   /** Modification time in seconds since the epoch (may be fractional from PAX). */
   mtime: number;
+  /** The owner's ids (PAX uid/gid over the header's; 0 where a field cannot be read). */
+  uid: number;
+  gid: number;
 }
 
 /** Receives the members of a tar stream, synchronously and in order. */
@@ -71,6 +74,15 @@ const enum State {
 function headerOnly(type: number): boolean {
   // '1' hardlink, '2' symlink, '3' char, '4' block, '5' dir, '6' fifo
   return type >= 0x31 && type <= 0x36;
+}
+
+/** An owner id field: nothing burrow checks, so one that cannot be read is root's rather than an error. */
+function ownerId(buf: Buffer, off: number): number {
+  try {
+    return parseTarNumber(buf, off, 8, "uid");
+  } catch {
+    return 0;
+  }
 }
 
 /** Parses a numeric header field: octal text, or GNU base-256 when the high bit of the first byte is set. */
@@ -210,6 +222,8 @@ export class TarParser {
     size: 0,
     mode: 0,
     mtime: 0,
+    uid: 0,
+    gid: 0,
     sparse: undefined,
     xattrs: undefined,
   };
@@ -380,6 +394,8 @@ export class TarParser {
     e.type = typeByte === 0 ? "0" : String.fromCharCode(typeByte);
     e.mode = parseTarNumber(buf, off + 100, 8, "mode") & 0o7777;
     e.mtime = parseTarNumber(buf, off + 136, 12, "mtime");
+    e.uid = ownerId(buf, off + 108);
+    e.gid = ownerId(buf, off + 116);
     e.sparse = undefined;
     e.xattrs = undefined;
 
@@ -414,6 +430,10 @@ export class TarParser {
       }
       const m = pax.get("mtime");
       if (m !== undefined) e.mtime = paxTime(m);
+      const u = pax.get("uid");
+      if (u !== undefined && /^\d+$/.test(u)) e.uid = Number(u);
+      const g = pax.get("gid");
+      if (g !== undefined && /^\d+$/.test(g)) e.gid = Number(g);
       for (const [k, v] of pax) {
         if (k.startsWith(XATTR_PREFIX) && k.length > XATTR_PREFIX.length) {
           (e.xattrs ??= new Map()).set(k.slice(XATTR_PREFIX.length), v);
