@@ -2,7 +2,9 @@
 // the owners its layers give them: a stored rootfs belongs to the user (as pulls make it), so once the root
 // is copied or a layer applied, the owners the layers record (other than root) are given back, read from
 // the layers' tar headers. Paths are resolved inside the root, links on the way refused.
+import fs from "node:fs";
 import path from "node:path";
+import { writeFileAtomic } from "../store/atomic.js";
 import { TarParser } from "../image/tar-parser.js";
 import type { TarEntry } from "../image/tar-parser.js";
 import { decompressFile, readHead, sniffCompression } from "../image/decompress.js";
@@ -45,6 +47,27 @@ export async function layerOwners(layers: readonly LayerFile[]): Promise<Map<str
     for await (const chunk of decompressFile(layer.file, compression)) parser.write(chunk);
     parser.end();
   }
+  return owners;
+}
+
+/**
+ * The owners an image's layers give its files (other than root), kept in the build cache's folder once
+ * read (an image's layers never change, and reading them costs a decompression of every layer).
+ */
+export async function imageOwners(
+  cacheDir: string,
+  id: string,
+  layers: readonly LayerFile[],
+): Promise<Map<string, [number, number]>> {
+  const file = path.join(cacheDir, `owners-${id}.json`);
+  try {
+    return new Map(JSON.parse(fs.readFileSync(file, "utf8")) as [string, [number, number]][]);
+  } catch {
+    // Not read yet (or unreadable): read the layers.
+  }
+  const owners = await layerOwners(layers);
+  fs.mkdirSync(cacheDir, { recursive: true, mode: 0o755 });
+  writeFileAtomic(file, JSON.stringify([...owners]));
   return owners;
 }
 

@@ -9,7 +9,7 @@ import type { RunSettings } from "./image-config.js";
 import type { StageVariables } from "../dockerfile/stages.js";
 import { copyTree } from "../fs/copy-tree.js";
 import { flattenLayers } from "../image/flatten.js";
-import { applyOwners, layerOwners } from "./layer-owners.js";
+import { applyOwners, imageOwners, layerOwners } from "./layer-owners.js";
 
 /** Owners the build gave files, by guest path (src/builder/layer-tar.ts). */
 export type OwnerTable = Map<string, { uid: number; gid: number }>;
