@@ -82,8 +82,10 @@ export class StageState {
       else if (base.kind === "image") {
         copyTree(store.rootfs(base.id), dir, { label: `image ${base.label}` });
         const layers = store.readImage(base.id)?.layers ?? [];
-        if (ctx.realOwners)
-          applyOwners(dir, await layerOwners(layers.map((l) => ({ file: store.blobPath(l.digest) }))));
+        if (ctx.realOwners) {
+          const files = layers.map((l) => ({ file: store.blobPath(l.digest) }));
+          applyOwners(dir, await imageOwners(store.paths.buildCache, base.id, files));
+        }
       } else copyTree(await base.state.root(ctx), dir, { label: `stage ${base.state.name}` });
       this.rootDir = dir;
     }
