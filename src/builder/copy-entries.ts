@@ -5,7 +5,8 @@
 import fs from "node:fs";
 import type { SourceTree } from "./source-tree.js";
 import { type DestRoot, type OpenDir, guestJoin, guestSplit } from "./dest-root.js";
-import { at, lstatAt, openDirAt, openFileAt, self } from "./fd-path.js";
+import { at, errnoCode, lstatAt, openDirAt, openFileAt, self } from "./fd-path.js";
+import { BurrowError } from "../errors.js";
 
 const { COPYFILE_EXCL, COPYFILE_FICLONE, O_RDONLY, O_NOFOLLOW } = fs.constants;
 
@@ -48,7 +49,10 @@ export function copyOneEntry(job: CopyJob, comps: string[], stat: fs.Stats, targ
   let dst: OpenDir | undefined;
   try {
     dst = job.dest.openDir(dir, true)!;
-    copyEntry(job, src, comps.at(-1)!, comps.join("/"), stat, dst, name);
+    const into = dst;
+    guarded(job, comps.join("/"), () =>
+      copyEntry(job, src, comps.at(-1)!, comps.join("/"), stat, into, name),
+    );
   } finally {
     fs.closeSync(src);
     if (dst !== undefined) fs.closeSync(dst.fd);
@@ -61,8 +65,25 @@ function copyChildren(job: CopyJob, srcFd: number, rel: string, dstFd: number, d
     const st = lstatAt(srcFd, name);
     if (st === undefined) continue;
     const childRel = rel === "" ? name : `${rel}/${name}`;
-    if (st.isDirectory()) copyFolder(job, srcFd, name, childRel, st, { fd: dstFd, guest: dstGuest });
-    else copyEntry(job, srcFd, name, childRel, st, { fd: dstFd, guest: dstGuest }, name);
+    guarded(job, childRel, () => {
+      if (st.isDirectory()) copyFolder(job, srcFd, name, childRel, st, { fd: dstFd, guest: dstGuest });
+      else copyEntry(job, srcFd, name, childRel, st, { fd: dstFd, guest: dstGuest }, name);
+    });
+  }
+}
+
+/** Runs `fn`, turning a file-system failure (other than a full disk) into one line naming the source path. */
+function guarded(job: CopyJob, rel: string, fn: () => void): void {
+  try {
+    fn();
+  } catch (err) {
+    const code = errnoCode(err);
+    if (err instanceof BurrowError || code === undefined || code === "ENOSPC" || code === "EDQUOT") throw err;
+    const why =
+      code === "EACCES" || code === "EPERM"
+        ? "permission denied"
+        : (/^[A-Z]+: [^,]+/.exec((err as Error).message)?.[0] ?? code);
+    throw job.tree.fail(`cannot copy "${rel}" from ${job.tree.label}: ${why}`, err);
   }
 }
 

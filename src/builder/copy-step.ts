@@ -28,11 +28,12 @@ export async function copyStep(req: CopyRequest): Promise<void> {
   refuseRemote(req, keyword);
   const chmod = req.chmod === undefined ? undefined : parseChmod(req.chmod, keyword, req.line);
   const chown = req.chown === undefined ? undefined : resolveChown(req.chown, req.root, keyword, req.line);
-  const tree = new SourceTree(req.from, keyword, req.line);
+  let tree: SourceTree | undefined;
   try {
-    const selected = selectSources(tree, req.sources);
+    const source = (tree = new SourceTree(req.from, keyword, req.line));
+    const selected = selectSources(source, req.sources);
     const dest = new DestRoot(req.root, req.owners, chown ?? { uid: 0, gid: 0 }, (m, cause) =>
-      tree.fail(m, cause),
+      source.fail(m, cause),
     );
     try {
       const spec = destSpec(req.dest, req.workdir);
@@ -43,7 +44,7 @@ export async function copyStep(req: CopyRequest): Promise<void> {
           `When using ${keyword} with more than one source file, the destination must be a directory and end with a /: write "${req.dest}/"`,
         );
       }
-      const job: CopyJob = { tree, dest, chmod };
+      const job: CopyJob = { tree: source, dest, chmod };
       for (const s of selected) {
         if (s.stat.isDirectory()) copyFolderContents(job, s.comps, spec.path);
         else if (req.add && s.stat.isFile() && (await unpacked(job, s, spec.path, chown))) continue;
@@ -55,7 +56,7 @@ export async function copyStep(req: CopyRequest): Promise<void> {
   } catch (err) {
     throw stepFailure(err, keyword, req.line);
   } finally {
-    tree.close();
+    tree?.close();
   }
 }
 
@@ -64,8 +65,9 @@ export async function copySourcesDigest(req: Omit<CopyRequest, "root" | "owners"
   const keyword = req.add ? "ADD" : "COPY";
   refuseRemote(req, keyword);
   if (req.chmod !== undefined) parseChmod(req.chmod, keyword, req.line);
-  const tree = new SourceTree(req.from, keyword, req.line);
+  let tree: SourceTree | undefined;
   try {
+    tree = new SourceTree(req.from, keyword, req.line);
     const selected = selectSources(tree, req.sources);
     const spec = destSpec(req.dest, req.workdir);
     return digestSources(tree, selected, {
@@ -78,7 +80,7 @@ export async function copySourcesDigest(req: Omit<CopyRequest, "root" | "owners"
   } catch (err) {
     throw stepFailure(err, keyword, req.line);
   } finally {
-    tree.close();
+    tree?.close();
   }
 }
 

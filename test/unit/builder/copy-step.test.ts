@@ -174,6 +174,34 @@ describe("files and folders", () => {
   });
 });
 
+describe("failures", () => {
+  test("an unreadable source and a named pipe are one line naming the path", async (t) => {
+    const s = setup({ "src/ok": "ok", "src/secret": "s" });
+    fs.chmodSync(path.join(s.ctx, "src/secret"), 0o000);
+    if (process.getuid?.() === 0) t.diagnostic("skipped the unreadable case: root reads any file");
+    else {
+      await refused(
+        copyStep(req(s, ["src"], "/app/")),
+        /COPY failed: cannot copy "src\/secret" from the build context: permission denied/,
+      );
+    }
+    fs.rmSync(path.join(s.ctx, "src/secret"));
+    execFileSync("mkfifo", [path.join(s.ctx, "src/pipe")]);
+    await refused(
+      copyStep(req(s, ["src"], "/b/")),
+      /"src\/pipe" in the build context is a named pipe, which burrow cannot copy/,
+    );
+  });
+
+  test("a destination below a file is one line", async () => {
+    const s = setup({ "a.txt": "A" }, "", { "etc/passwd": "root:x:0:0::/:/bin/sh\n" });
+    await refused(
+      copyStep(req(s, ["a.txt"], "/etc/passwd/x")),
+      /cannot copy to \/etc\/passwd\/x: .*is not a folder/,
+    );
+  });
+});
+
 describe("sources", () => {
   test("wildcards match per path component, as Go's filepath.Match", async () => {
     const s = setup({
