@@ -63,8 +63,13 @@ export function copyOneEntry(job: CopyJob, comps: string[], stat: fs.Stats, targ
 function copyChildren(job: CopyJob, srcFd: number, rel: string, dstFd: number, dstGuest: string): void {
   for (const name of job.tree.list(srcFd, rel)) {
     const st = lstatAt(srcFd, name);
-    if (st === undefined) continue;
     const childRel = rel === "" ? name : `${rel}/${name}`;
+    if (st === undefined && name.includes("\uFFFD")) {
+      throw job.tree.fail(
+        `cannot copy "${childRel}" from ${job.tree.label}: its name is not valid UTF-8; rename it`,
+      );
+    }
+    if (st === undefined) continue;
     guarded(job, childRel, () => {
       if (st.isDirectory()) copyFolder(job, srcFd, name, childRel, st, { fd: dstFd, guest: dstGuest });
       else copyEntry(job, srcFd, name, childRel, st, { fd: dstFd, guest: dstGuest }, name);

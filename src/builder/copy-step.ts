@@ -27,9 +27,9 @@ export async function copyStep(req: CopyRequest): Promise<void> {
   const keyword = req.add ? "ADD" : "COPY";
   refuseRemote(req, keyword);
   const chmod = req.chmod === undefined ? undefined : parseChmod(req.chmod, keyword, req.line);
-  const chown = req.chown === undefined ? undefined : resolveChown(req.chown, req.root, keyword, req.line);
   let tree: SourceTree | undefined;
   try {
+    const chown = req.chown === undefined ? undefined : resolveChown(req.chown, req.root, keyword, req.line);
     const source = (tree = new SourceTree(req.from, keyword, req.line));
     const selected = selectSources(source, req.sources);
     const dest = new DestRoot(req.root, req.owners, chown ?? { uid: 0, gid: 0 }, (m, cause) =>

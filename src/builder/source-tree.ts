@@ -76,13 +76,14 @@ export class SourceTree {
     const stack: { fd: number; name: string }[] = [];
     const fds = (): number[] => stack.map((s) => s.fd);
     const top = (): number => stack.at(-1)?.fd ?? this.fd;
-    let pending = comps.filter((c) => c !== "" && c !== ".");
+    let pending = [...comps];
     let followed = 0;
     /** The last link followed, for the message when what it points to climbs out of the context. */
     let lastLink: { at: string; target: string } | undefined;
     try {
       while (pending.length > 0) {
         const c = pending.shift()!;
+        if (c === "" || c === ".") continue;
         if (c === "..") {
           if (stack.length > 0) fs.closeSync(stack.pop()!.fd);
           else if (this.isContext) throw lastLink ? this.linkOutside(word, lastLink) : this.outside(word);

@@ -279,12 +279,14 @@ describe("sources", () => {
   });
 
   test("a link in the context named as a source is followed while it stays in the context", async () => {
-    const s = setup({ "real/a.txt": "A", ln: { link: "real/a.txt" }, dirln: { link: "real" } });
+    const s = setup({ "real/a.txt": "A", ln: { link: "real/a.txt" }, dirln: { link: "./real/" } });
     await copyStep(req(s, ["ln"], "/app/"));
     assert.equal(read(s, "app/ln"), "A");
     assert.equal(fs.lstatSync(path.join(s.root, "app/ln")).isFile(), true);
     await copyStep(req(s, ["dirln/a.txt"], "/b/"));
     assert.equal(read(s, "b/a.txt"), "A");
+    await copyStep(req(s, ["dirln"], "/c/"));
+    assert.deepEqual(fs.readdirSync(path.join(s.root, "c")), ["a.txt"]);
   });
 
   test("a source named through a link that points out of the context is refused (/etc/passwd, ../)", async () => {
