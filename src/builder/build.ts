@@ -23,6 +23,7 @@ import { randomHex } from "../store/random.js";
 import { inFlight, removeScratch, sweepStaging } from "../store/staging.js";
 import { RunFailedError } from "./errors.js";
 import { InRoot } from "../fs/in-root.js";
+import { applyOwners } from "./layer-owners.js";
 import { hostPlatform } from "../registry/platform.js";
 
 /** What to build. */
@@ -377,7 +378,7 @@ class StageBuilder {
       const digest = await copySourcesDigest({ ...common, from });
       return {
         identity: [digest],
-        act: (root) => copyStep({ ...common, from, root, owners: state.owners }),
+        act: (root) => this.copy(copyStep, { ...common, from, root }, state),
       };
     }
     const { copySource, fromRef } = await import("../dockerfile/stages.js");
@@ -388,21 +389,41 @@ class StageBuilder {
         identity: ["stage", other.key],
         act: async (root) => {
           const dir = await other.root(this.rootContext());
-          await copyStep({ ...common, from: { kind: "root", dir }, root, owners: state.owners });
+          const from = { kind: "root" as const, dir, label: `stage ${other.name}` };
+          await this.copy(copyStep, { ...common, from, root }, state);
         },
       };
     }
     const record = await this.services.image(source.image, undefined);
     return {
       identity: ["image", record.id],
-      act: (root) =>
-        copyStep({
-          ...common,
-          from: { kind: "root", dir: this.services.store.rootfs(record.id) },
-          root,
-          owners: state.owners,
-        }),
+      act: (root) => {
+        const from = {
+          kind: "root" as const,
+          dir: this.services.store.rootfs(record.id),
+          label: `image ${source.image}`,
+        };
+        return this.copy(copyStep, { ...common, from, root }, state);
+      },
     };
+  }
+
+  /**
+   * Runs the COPY or ADD; the owners it gives are made real in the build's namespace of subordinate ids
+   * (a later RUN sees them, and the layer reads them from the files), else kept in the stage's table.
+   */
+  private async copy(
+    copyStep: typeof import("./copy-step.js").copyStep,
+    req: Omit<import("./copy-step.js").CopyRequest, "owners">,
+    state: StageState,
+  ): Promise<void> {
+    if (!this.req.realOwners) return copyStep({ ...req, owners: state.owners });
+    const given = new Map<string, { uid: number; gid: number }>();
+    await copyStep({ ...req, owners: given });
+    const owners = new Map<string, [number, number]>();
+    for (const [guest, o] of given)
+      if (o.uid !== 0 || o.gid !== 0) owners.set(guest.replace(/^\/+/, ""), [o.uid, o.gid]);
+    applyOwners(req.root, owners);
   }
 
   private ignoreMatcher: unknown;

@@ -36,7 +36,7 @@ export interface TarEntry {
   mode: number;
   /** Modification time in seconds since the epoch (may be fractional from PAX). */
   mtime: number;
-  /** The owner's ids (PAX uid/gid over the header's; 0 where a field cannot be read). */
+  /** The owner's numeric ids (PAX `uid`/`gid` when given, else the header fields). */
   uid: number;
   gid: number;
 }
@@ -74,15 +74,6 @@ const enum State {
 function headerOnly(type: number): boolean {
   // '1' hardlink, '2' symlink, '3' char, '4' block, '5' dir, '6' fifo
   return type >= 0x31 && type <= 0x36;
-}
-
-/** An owner id field: nothing burrow checks, so one that cannot be read is root's rather than an error. */
-function ownerId(buf: Buffer, off: number): number {
-  try {
-    return parseTarNumber(buf, off, 8, "uid");
-  } catch {
-    return 0;
-  }
 }
 
 /** Parses a numeric header field: octal text, or GNU base-256 when the high bit of the first byte is set. */
@@ -130,6 +121,21 @@ function paxTime(value: string): number {
   const t = Number(value);
   if (value === "" || !Number.isFinite(t)) throw new TarFormatError(`invalid PAX mtime "${value}"`);
   return t;
+}
+
+/** A header's uid or gid field; one that is not a number reads as 0 (flatten never used them). */
+function headerId(buf: Buffer, off: number): number {
+  try {
+    return parseTarNumber(buf, off, 8, "id");
+  } catch {
+    return 0;
+  }
+}
+
+/** A PAX uid or gid record (decimal), or `fallback` when there is none or it is not a number. */
+function paxId(value: string | undefined, fallback: number): number {
+  if (value === undefined || !/^\d{1,10}$/.test(value)) return fallback;
+  return Number(value);
 }
 
 /** The key under which the repeated GNU sparse 0.0 offset/numbytes records are gathered (as 0.1's map). */
@@ -394,8 +400,8 @@ export class TarParser {
     e.type = typeByte === 0 ? "0" : String.fromCharCode(typeByte);
     e.mode = parseTarNumber(buf, off + 100, 8, "mode") & 0o7777;
     e.mtime = parseTarNumber(buf, off + 136, 12, "mtime");
-    e.uid = ownerId(buf, off + 108);
-    e.gid = ownerId(buf, off + 116);
+    e.uid = headerId(buf, off + 108);
+    e.gid = headerId(buf, off + 116);
     e.sparse = undefined;
     e.xattrs = undefined;
 
@@ -430,10 +436,8 @@ export class TarParser {
       }
       const m = pax.get("mtime");
       if (m !== undefined) e.mtime = paxTime(m);
-      const u = pax.get("uid");
-      if (u !== undefined && /^\d+$/.test(u)) e.uid = Number(u);
-      const g = pax.get("gid");
-      if (g !== undefined && /^\d+$/.test(g)) e.gid = Number(g);
+      e.uid = paxId(pax.get("uid"), e.uid);
+      e.gid = paxId(pax.get("gid"), e.gid);
       for (const [k, v] of pax) {
         if (k.startsWith(XATTR_PREFIX) && k.length > XATTR_PREFIX.length) {
           (e.xattrs ??= new Map()).set(k.slice(XATTR_PREFIX.length), v);
