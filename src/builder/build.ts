@@ -10,6 +10,7 @@ import type { ImageRecord, Store } from "../store/store.js";
 import type { Instruction, CopyInstruction } from "../dockerfile/instructions.js";
 import type { StagePlan, Stage } from "../dockerfile/stages.js";
 import { DockerfileError } from "../dockerfile/errors.js";
+import { BurrowError } from "../errors.js";
 import { BuildCache, stepKey } from "./cache.js";
 import type { CacheRecord, HistoryEntry } from "./cache.js";
 import { StageState } from "./stage-state.js";
@@ -97,7 +98,14 @@ export async function buildImage(req: BuildRequest, services: BuildServices): Pr
   const unused = unusedBuildArgs(plan, stages, req.buildArgs);
   if (unused.length > 0)
     services.warn(`build args not used by any ARG of the stages built: ${unused.join(", ")}`);
-  return buildStages(plan, stages, target, globals, req, services);
+  try {
+    return await buildStages(plan, stages, target, globals, req, services);
+  } catch (err) {
+    // Steps name their line: with the Dockerfile given by -f, under its own name.
+    if (err instanceof DockerfileError && !err.message.startsWith(req.dockerfileLabel))
+      throw err.inFile(req.dockerfileLabel);
+    throw err;
+  }
 }
 
 /** The folder a build works in (`tmp/build-HOST-PID-HEX`), swept when its process is gone. */
@@ -172,7 +180,7 @@ class StageBuilder {
         from.key,
       );
     } else if (base.kind === "image") {
-      const record = await this.services.image(base.reference, platform);
+      const record = await this.baseImage(stage, base.reference, platform);
       const image = imageOf(record, this.services.store);
       const vars = new StageVariables(this.globals, this.req.buildArgs, image.settings.Env ?? []);
       const key = stepKey("image", record.id);
@@ -204,6 +212,23 @@ class StageBuilder {
       await this.instruction(state, i, states, stage);
     }
     return state;
+  }
+
+  /** The image a FROM names; a failure to find or pull it names the line. */
+  private async baseImage(
+    stage: Stage,
+    reference: string,
+    platform: string | undefined,
+  ): Promise<ImageRecord> {
+    try {
+      return await this.services.image(reference, platform);
+    } catch (err) {
+      if (!(err instanceof BurrowError)) throw err;
+      throw new DockerfileError(stage.from.line, `FROM ${reference}: ${err.message}`, {
+        cause: err,
+        file: this.req.dockerfileLabel,
+      });
+    }
   }
 
   private announce(i: Instruction): void {
