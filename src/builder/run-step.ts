@@ -2,6 +2,7 @@
 // so that it takes the run path every run takes (engine choice, emulated root, the host's network, /etc
 // files bound, not written) and its output can be shown as it comes and its last lines kept for an error.
 import { spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 
 /** What a RUN step runs and how. */
 export interface RunStepRequest {
@@ -45,6 +46,13 @@ export function runStepArgs(req: RunStepRequest, host: Pick<RunStepHost, "storeR
   return args;
 }
 
+/** The steps running now: killed when the build exits first (interrupted), which takes their containers down. */
+const running = new Set<ChildProcess>();
+
+function killRunning(): void {
+  for (const child of running) child.kill("SIGKILL");
+}
+
 /** Runs the step; resolves to its status and output tail. */
 export function runStep(req: RunStepRequest, host: RunStepHost): Promise<RunStepOutcome> {
   const entry = process.argv[1]!;
@@ -52,6 +60,8 @@ export function runStep(req: RunStepRequest, host: RunStepHost): Promise<RunStep
     stdio: ["ignore", "pipe", "pipe"],
     env: host.env,
   });
+  if (running.size === 0) process.on("exit", killRunning);
+  running.add(child);
   const tail: string[] = [];
   let partial = "";
   const keep = (chunk: Buffer): void => {
@@ -70,8 +80,13 @@ export function runStep(req: RunStepRequest, host: RunStepHost): Promise<RunStep
     host.stderr?.write(c);
   });
   return new Promise((resolve) => {
-    child.on("error", () => resolve({ status: 125, tail }));
+    child.on("error", () => {
+      running.delete(child);
+      resolve({ status: 125, tail });
+    });
     child.on("close", (code, signal) => {
+      running.delete(child);
+      if (running.size === 0) process.off("exit", killRunning);
       if (partial.trim() !== "") tail.push(partial);
       resolve({ status: code ?? (signal !== null ? 128 + 15 : 125), tail: tail.slice(-TAIL_LINES) });
     });
