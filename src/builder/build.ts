@@ -19,6 +19,7 @@ import { DEFAULT_SHELL, applyMetadata, commandArgv, createdBy, nextWorkdir } fro
 import type { RunSettings } from "./image-config.js";
 import type { RunStepOutcome, RunStepRequest } from "./run-step.js";
 import { snapshotTree, diffTree } from "./tree-diff.js";
+import type { TreeChange, TreeSnapshot } from "./tree-diff.js";
 import { writeLayerTar } from "./layer-tar.js";
 import { randomHex } from "../store/random.js";
 import { inFlight, removeScratch, sweepStaging } from "../store/staging.js";
@@ -302,7 +303,8 @@ class StageBuilder {
   ): Promise<void> {
     const settings = state.image.settings;
     let identity: string[];
-    let act: (root: string) => Promise<void>;
+    /** Does the step on the root; false when it changed nothing (no walk needed to tell). */
+    let act: (root: string) => Promise<boolean | void>;
     if (i.kind === "RUN") {
       const argv = commandArgv(i.command, shell);
       identity = [JSON.stringify(argv), settings.User ?? "", settings.WorkingDir ?? "/"];
@@ -311,9 +313,12 @@ class StageBuilder {
       const dir = nextWorkdir(settings.WorkingDir, i.value);
       state.image.settings = { ...settings, WorkingDir: dir };
       identity = [dir];
-      act = async (root) => {
-        InRoot.with(root, (r) => r.mkdirAll(dir, "follow"));
-      };
+      act = async (root) =>
+        InRoot.with(root, (r) => {
+          if (r.isDir(dir)) return false;
+          r.mkdirAll(dir, "follow");
+          return true;
+        });
     } else if (i.kind === "COPY" || i.kind === "ADD") {
       const copy = await this.copyPlan(i, state, states, stage);
       identity = copy.identity;
@@ -331,9 +336,15 @@ class StageBuilder {
       return;
     }
     const root = await state.root(this.rootContext());
-    const before = snapshotTree(root);
-    await act(root);
-    const changes = diffTree(root, before);
+    const before = state.snapshot ?? snapshotTree(root);
+    state.snapshot = undefined;
+    let changes: TreeChange[] = [];
+    if ((await act(root)) === false) state.snapshot = before;
+    else {
+      const after: TreeSnapshot = new Map();
+      changes = diffTree(root, before, after);
+      state.snapshot = after;
+    }
     const history: HistoryEntry = { created: this.now(), created_by: createdBy(raw, shell) };
     const record: CacheRecord = { history };
     if (changes.length > 0) {

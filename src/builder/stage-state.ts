@@ -10,6 +10,7 @@ import type { StageVariables } from "../dockerfile/stages.js";
 import { copyTree } from "../fs/copy-tree.js";
 import { flattenLayers } from "../image/flatten.js";
 import { applyOwners, imageOwners, layerOwners } from "./layer-owners.js";
+import type { TreeSnapshot } from "./tree-diff.js";
 
 /** Owners the build gave files, by guest path (src/builder/layer-tar.ts). */
 export type OwnerTable = Map<string, { uid: number; gid: number }>;
@@ -48,6 +49,8 @@ export class StageState {
   private rootDir: string | undefined;
   /** Whether this stage set CMD itself (ENTRYPOINT clears an inherited one only). */
   cmdSetHere = false;
+  /** The root's snapshot as the last step left it (src/builder/tree-diff.ts), while nothing else changed it. */
+  snapshot: TreeSnapshot | undefined;
 
   constructor(
     readonly name: string,
@@ -97,6 +100,7 @@ export class StageState {
         size: l.size,
         diffId: l.diffId,
       }));
+      this.snapshot = undefined;
       await flattenLayers(this.rootDir, layers, { warn: ctx.warn });
       if (ctx.realOwners) applyOwners(this.rootDir, await layerOwners(layers));
       this.pending = [];

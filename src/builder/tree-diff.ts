@@ -52,9 +52,10 @@ export function snapshotTree(root: string): TreeSnapshot {
 /**
  * The changes from `before` to the tree now at `root`, depth first with names sorted: each new or changed
  * entry with the folders above it, a folder made anew marked opaque, and a whiteout for each removed path
- * whose parent still stands (a removed folder's own entries need none).
+ * whose parent still stands (a removed folder's own entries need none). `after`, when given, is filled
+ * with the tree's snapshot as it is now (the next step's `before`, without a walk of its own).
  */
-export function diffTree(root: string, before: TreeSnapshot): TreeChange[] {
+export function diffTree(root: string, before: TreeSnapshot, after?: TreeSnapshot): TreeChange[] {
   const paths = new RootPaths(root);
   const children = childrenByFolder(before);
 
@@ -72,6 +73,7 @@ export function diffTree(root: string, before: TreeSnapshot): TreeChange[] {
       }
       const st = fs.lstatSync(paths.sys(r), { bigint: true });
       const now = signature(st);
+      after?.set(r, now);
       const was = before.get(r);
       const changed = was !== now;
       if (!st.isDirectory()) {
