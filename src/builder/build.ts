@@ -52,6 +52,8 @@ export interface BuildServices {
   /** A progress line ("STEP 2/7: RUN ..."). */
   progress(line: string): void;
   warn(message: string): void;
+  /** A --debug line, when asked for. */
+  debug?: ((line: string) => void) | undefined;
   now(): Date;
 }
 
@@ -335,15 +337,20 @@ class StageBuilder {
       state.key = key;
       return;
     }
+    const times = new StepTimes();
     const root = await state.root(this.rootContext());
     const before = state.snapshot ?? snapshotTree(root);
     state.snapshot = undefined;
+    times.mark("root");
     let changes: TreeChange[] = [];
-    if ((await act(root)) === false) state.snapshot = before;
+    const changed = await act(root);
+    times.mark("step");
+    if (changed === false) state.snapshot = before;
     else {
       const after: TreeSnapshot = new Map();
       changes = diffTree(root, before, after);
       state.snapshot = after;
+      times.mark("diff");
     }
     const history: HistoryEntry = { created: this.now(), created_by: createdBy(raw, shell) };
     const record: CacheRecord = { history };
@@ -356,9 +363,11 @@ class StageBuilder {
       await this.storeBlob(file, layer.digest);
       record.layer = layer;
       state.addLayer(layer, true);
+      times.mark("layer");
     } else {
       history.empty_layer = true;
     }
+    this.services.debug?.(`${i.kind} on line ${i.line}: ${times}, ${changes.length} change(s)`);
     this.cache.put(key, record);
     state.image.history.push(history);
     state.key = key;
@@ -506,6 +515,22 @@ class StageBuilder {
 
   private now(): string {
     return this.services.now().toISOString();
+  }
+}
+
+/** How long the parts of a step took, for --debug. */
+class StepTimes {
+  private last = performance.now();
+  private readonly parts: string[] = [];
+
+  mark(part: string): void {
+    const now = performance.now();
+    this.parts.push(`${part} ${Math.round(now - this.last)} ms`);
+    this.last = now;
+  }
+
+  toString(): string {
+    return this.parts.join(", ");
   }
 }
 

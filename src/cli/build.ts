@@ -5,6 +5,7 @@ import { Option } from "clipanion";
 import { BurrowCommand } from "./base.js";
 import { InvalidArgumentError } from "../errors.js";
 import { printable } from "./printable.js";
+import { debugWriter } from "../debug-line.js";
 
 /** Builds an image from a Dockerfile; prints its id on stdout, the steps and their output on stderr. */
 export class BuildCommand extends BurrowCommand {
@@ -113,6 +114,7 @@ export class BuildCommand extends BurrowCommand {
             if (!quiet) stderr.write(printable(line) + "\n");
           },
           warn: (m) => this.warn(m),
+          debug: debugWriter(this),
           now: () => new Date(),
         },
       );
