@@ -309,7 +309,9 @@ class StageBuilder {
     let act: (root: string) => Promise<boolean | void>;
     if (i.kind === "RUN") {
       const argv = commandArgv(i.command, shell);
-      identity = [JSON.stringify(argv), settings.User ?? "", settings.WorkingDir ?? "/"];
+      // Where owners are not real (no namespace of subordinate ids), a step's layer differs: not the same step.
+      const owners = this.req.realOwners ? "real owners" : "root owns";
+      identity = [JSON.stringify(argv), settings.User ?? "", settings.WorkingDir ?? "/", owners];
       act = (root) => this.run(root, i.line, argv, state, i.original);
     } else if (i.kind === "WORKDIR") {
       const dir = nextWorkdir(settings.WorkingDir, i.value);

@@ -68,7 +68,13 @@ export class BuildCommand extends BurrowCommand {
       await import("../builder/namespace.js");
     const env = this.context.env;
     const realOwners = inBuildNamespace(env);
-    if (!realOwners) {
+    // runc makes its own user namespace of one id, which it cannot make inside the build's namespace.
+    const engine = this.engine ?? env.BURROW_ENGINE ?? (await this.config()).engine;
+    if (!realOwners && engine?.startsWith("runc") === true)
+      this.warn(
+        "RUN steps on engine runc run in its namespace of one id: the layers record root as the owner of what they make (COPY --chown owners are kept)",
+      );
+    else if (!realOwners) {
       const plan = namespacePlan();
       const why = "unshare" in plan ? namespaceWorks(plan.unshare, env) : plan.reason;
       if (why === undefined && "unshare" in plan) return rerunInNamespace(plan.unshare, env);

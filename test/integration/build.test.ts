@@ -8,7 +8,7 @@ import path from "node:path";
 import zlib from "node:zlib";
 import { makeTestHome, chownToTestUser, spawnBurrow } from "../harness/env.js";
 import type { TestHome } from "../harness/env.js";
-import { burrowIn, ok, pullAlpine } from "../harness/suite.js";
+import { burrowIn, ok, pullAlpine, TEST_ENGINES } from "../harness/suite.js";
 import { TarParser } from "../../src/image/tar-parser.js";
 
 let home: TestHome;
@@ -100,10 +100,14 @@ test("the cache: an unchanged rebuild is the same image, an edited file reruns i
   const fresh = await build(["--no-cache", "-t", "cache:3", dir]);
   assert.deepEqual(cachedSteps(fresh.stderr), []);
   assert.equal(ok(await burrow(["run", "cache:3"])), "second\n");
-  // rmi removes the names; the cache keeps its layers, and the next build makes the image again from them.
+  // rmi removes the names; the cache keeps its layers (as --no-cache left them), and the next build makes
+  // the image again from them.
   ok(await burrow(["rmi", "cache:2"]));
+  ok(await burrow(["rmi", "cache:3"]));
+  assert.equal(fs.existsSync(path.join(home.burrowDir, "images", fresh.id)), false);
   const back = await build(["-t", "cache:2", dir]);
-  assert.equal(back.id, edited.id);
+  assert.equal(back.id, fresh.id);
+  assert.deepEqual(cachedSteps(back.stderr), [2, 3, 4, 5]);
   assert.equal(ok(await burrow(["run", "cache:2"])), "second\n");
   const history = ok(await burrow(["history", "--no-trunc", "cache:2"]));
   assert.match(history, /RUN \/bin\/sh -c cat \/app\/a.txt > \/app\/copy/);
@@ -194,3 +198,32 @@ test("an interrupted build leaves no work folder and no image; the next build re
   const { stderr } = await build(["-t", "interrupted:1", dir]);
   assert.deepEqual(cachedSteps(stderr), [2]);
 });
+
+for (const engine of TEST_ENGINES) {
+  test(`RUN steps on engine ${engine}: the build's network, build args in the environment, the image runs`, async () => {
+    const dir = await context(`engine-${engine}`, {
+      Dockerfile: [
+        `FROM ${alpine}`,
+        "ARG WHO=nobody",
+        'RUN echo "built by $WHO on $(cat /etc/hostname 2>/dev/null || hostname)" > /made && adduser -D app && chown app /made',
+        'CMD ["cat", "/made"]',
+      ].join("\n"),
+    });
+    const { id } = await build([
+      "--engine",
+      engine,
+      "--build-arg",
+      "WHO=tester",
+      "-t",
+      `engine-${engine}:1`,
+      dir,
+    ]);
+    assert.match(ok(await burrow(["run", id])), /^built by tester on /);
+    const made = layerMembers(id)
+      .slice(1)
+      .flat()
+      .find((m) => m.startsWith("made "));
+    // Owners are real where the build's namespace holds the step (userns, proot); runc keeps its own.
+    assert.equal(made, engine === "runc" ? "made 0:0" : "made 1000:0");
+  });
+}
