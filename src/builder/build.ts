@@ -13,7 +13,7 @@ import { DockerfileError } from "../dockerfile/errors.js";
 import { BurrowError } from "../errors.js";
 import { BuildCache, stepKey } from "./cache.js";
 import type { CacheRecord, HistoryEntry } from "./cache.js";
-import { StageState } from "./stage-state.js";
+import { StageState, prepareImageRoot } from "./stage-state.js";
 import type { RootContext, StageImage } from "./stage-state.js";
 import { DEFAULT_SHELL, applyMetadata, commandArgv, createdBy, nextWorkdir } from "./image-config.js";
 import type { RunSettings } from "./image-config.js";
@@ -48,6 +48,8 @@ export interface BuildServices {
   store: Store;
   /** The image a FROM or COPY --from names: the store's, else pulled. */
   image(reference: string, platform: string | undefined): Promise<ImageRecord>;
+  /** The image a reference names in the store, if it is there (nothing pulled). */
+  local(reference: string): Promise<ImageRecord | undefined>;
   runStep(req: RunStepRequest): Promise<RunStepOutcome>;
   /** A progress line ("STEP 2/7: RUN ..."). */
   progress(line: string): void;
@@ -132,8 +134,9 @@ export async function buildStages(
   sweepStaging(store);
   const cache = new BuildCache(store.paths.buildCache, (d) => store.hasBlob(d));
   const work = workFolder(store);
+  let build: StageBuilder | undefined;
   try {
-    const build = new StageBuilder(plan, globals, req, services, cache, work, countSteps(stages));
+    build = new StageBuilder(plan, globals, req, services, cache, work, stages);
     const states = new Map<number, StageState>();
     for (const stage of stages) states.set(stage.index, await build.stage(stage, states));
     const final = states.get(target.index)!;
@@ -141,6 +144,7 @@ export async function buildStages(
     const ctx = { store, work, warn: services.warn, realOwners: req.realOwners };
     return { image: await publishBuilt(final, ctx, services.now) };
   } finally {
+    await build?.settled();
     removeScratch(work);
   }
 }
@@ -152,6 +156,9 @@ function countSteps(stages: Stage[]): number {
 /** The steps of the stages of one build. */
 class StageBuilder {
   private step = 0;
+  private readonly steps: number;
+  /** Roots of later stages' images being copied while earlier stages build (by stage index). */
+  private readonly prepared = new Map<number, { id: string; root: Promise<string> }>();
 
   constructor(
     private readonly plan: StagePlan,
@@ -160,8 +167,35 @@ class StageBuilder {
     private readonly services: BuildServices,
     private readonly cache: BuildCache,
     private readonly work: string,
-    private readonly steps: number,
-  ) {}
+    private readonly stages: Stage[],
+  ) {
+    this.steps = countSteps(stages);
+  }
+
+  /**
+   * Once a step must be done (not taken from the cache), the later stages on a stored image are likely to
+   * need their roots too: their copies start now, beside this stage's steps.
+   */
+  private async prepareLater(current: Stage): Promise<void> {
+    const { resolveBase } = await import("../dockerfile/stages.js");
+    for (const stage of this.stages) {
+      if (stage.index <= current.index || this.prepared.has(stage.index)) continue;
+      const { base, platform } = resolveBase(this.plan, stage, this.globals, this.req.buildArgs);
+      if (base.kind !== "image" || platform !== undefined) continue;
+      const record = await this.services.local(base.reference);
+      if (record === undefined) continue;
+      const dir = path.join(this.work, `ahead-${stage.name ?? stage.index}`);
+      const copy = prepareImageRoot(this.rootContext(), record.id, base.reference, dir);
+      // Awaited by the stage that uses it; a failure is reported there (or nowhere, if no step needs it).
+      copy.catch(() => {});
+      this.prepared.set(stage.index, { id: record.id, root: copy });
+    }
+  }
+
+  /** Waits for the copies started ahead to end (before the work folder is removed). */
+  async settled(): Promise<void> {
+    await Promise.allSettled([...this.prepared.values()].map((p) => p.root));
+  }
 
   /** Builds `stage` (the stages it needs are in `states`). */
   async stage(stage: Stage, states: Map<number, StageState>): Promise<StageState> {
@@ -187,9 +221,11 @@ class StageBuilder {
       const image = imageOf(record, this.services.store);
       const vars = new StageVariables(this.globals, this.req.buildArgs, image.settings.Env ?? []);
       const key = stepKey("image", record.id);
+      const ahead = this.prepared.get(stage.index);
+      const prepared = ahead?.id === record.id ? ahead.root : undefined;
       state = new StageState(
         name,
-        { kind: "image", id: record.id, label: base.reference },
+        { kind: "image", id: record.id, label: base.reference, prepared },
         image,
         vars,
         new Map(),
@@ -332,6 +368,7 @@ class StageBuilder {
     }
     const key = stepKey(state.key, stepText(i), ...identity);
     const hit = this.cached(key);
+    if (hit === undefined) await this.prepareLater(stage);
     if (hit !== undefined) {
       this.services.progress("--> Using cache " + key.slice(0, 12));
       if (hit.layer !== undefined) state.addLayer(hit.layer, false);

@@ -7,7 +7,7 @@ import type { LayerRecord, Store } from "../store/store.js";
 import type { HistoryEntry, CachedLayer } from "./cache.js";
 import type { RunSettings } from "./image-config.js";
 import type { StageVariables } from "../dockerfile/stages.js";
-import { copyTree } from "../fs/copy-tree.js";
+import { copyTreeAsync } from "../fs/copy-tree.js";
 import { flattenLayers } from "../image/flatten.js";
 import { applyOwners, imageOwners, layerOwners } from "./layer-owners.js";
 import type { TreeSnapshot } from "./tree-diff.js";
@@ -17,7 +17,15 @@ export type OwnerTable = Map<string, { uid: number; gid: number }>;
 
 /** Where a stage's files start from. */
 export type StageBase =
-  { kind: "scratch" } | { kind: "image"; id: string; label: string } | { kind: "stage"; state: StageState };
+  | { kind: "scratch" }
+  | {
+      kind: "image";
+      id: string;
+      label: string;
+      /** Its root, being made ahead of need (prepareImageRoot), if a step before started it. */
+      prepared?: Promise<string> | undefined;
+    }
+  | { kind: "stage"; state: StageState };
 
 /** Where a stage's root is made and how: the store, the build's work folder, whether owners are real. */
 export interface RootContext {
@@ -79,17 +87,12 @@ export class StageState {
   async root(ctx: RootContext): Promise<string> {
     const { store } = ctx;
     if (this.rootDir === undefined) {
-      const dir = path.join(ctx.work, `root-${this.name}`);
       const base = this.base;
+      let dir = path.join(ctx.work, `root-${this.name}`);
       if (base.kind === "scratch") fs.mkdirSync(dir, { mode: 0o755 });
-      else if (base.kind === "image") {
-        copyTree(store.rootfs(base.id), dir, { label: `image ${base.label}` });
-        const layers = store.readImage(base.id)?.layers ?? [];
-        if (ctx.realOwners) {
-          const files = layers.map((l) => ({ file: store.blobPath(l.digest) }));
-          applyOwners(dir, await imageOwners(store.paths.buildCache, base.id, files));
-        }
-      } else copyTree(await base.state.root(ctx), dir, { label: `stage ${base.state.name}` });
+      else if (base.kind === "image")
+        dir = await (base.prepared ?? prepareImageRoot(ctx, base.id, base.label, dir));
+      else await copyTreeAsync(await base.state.root(ctx), dir, { label: `stage ${base.state.name}` });
       this.rootDir = dir;
     }
     if (this.pending.length > 0) {
@@ -114,4 +117,27 @@ export class StageState {
     if (dir !== undefined) this.rootDir = undefined;
     return dir;
   }
+}
+
+/**
+ * A copy of image `id`'s rootfs at `dir`, its files given the owners its layers record where they are real;
+ * the copy and the reading of the layers' owners go on at once.
+ */
+export async function prepareImageRoot(
+  ctx: RootContext,
+  id: string,
+  label: string,
+  dir: string,
+): Promise<string> {
+  const { store } = ctx;
+  const copied = copyTreeAsync(store.rootfs(id), dir, { label: `image ${label}` });
+  if (!ctx.realOwners) {
+    await copied;
+    return dir;
+  }
+  const layers = store.readImage(id)?.layers ?? [];
+  const files = layers.map((l) => ({ file: store.blobPath(l.digest) }));
+  const [, owners] = await Promise.all([copied, imageOwners(store.paths.buildCache, id, files)]);
+  applyOwners(dir, owners);
+  return dir;
 }

@@ -108,6 +108,7 @@ export class BuildCommand extends BurrowCommand {
           image: async (reference, platform) =>
             (platform === undefined ? await findLocalImage(store, reference) : undefined) ??
             (await pullReference(this, reference, platform)).image,
+          local: (reference) => findLocalImage(store, reference),
           runStep: (req) =>
             runStep(req, {
               storeRoot: store.paths.root,

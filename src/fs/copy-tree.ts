@@ -1,7 +1,7 @@
 // Copying a tree as `cp -a` does (modes, times, links, xattrs, overlay whiteouts; reflinks where the file
 // system makes them), with the one-line message of each way it fails.
 import path from "node:path";
-import { execFileSync } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
 import { StoreError } from "../errors.js";
 
 /** How a copy is made and named in its failure. */
@@ -28,6 +28,19 @@ export function copyTree(from: string, to: string, opts: CopyTreeOptions = {}): 
   } catch (err) {
     throw copyFailure(from, to, opts, err);
   }
+}
+
+/** copyTree without blocking: other work (reading layers, another stage's steps) goes on meanwhile. */
+export function copyTreeAsync(from: string, to: string, opts: CopyTreeOptions = {}): Promise<void> {
+  const args = opts.into
+    ? ["-a", "--reflink=auto", "--remove-destination", `${from}/.`, `${to}/`]
+    : ["-a", "--reflink=auto", from, to];
+  return new Promise((resolve, reject) => {
+    execFile("cp", args, { maxBuffer: 1 << 20 }, (err, _stdout, stderr) => {
+      if (err) reject(copyFailure(from, to, opts, Object.assign(err, { stderr })));
+      else resolve();
+    });
+  });
 }
 
 /** The one line for a failed `cp -a`, from what cp printed. */
