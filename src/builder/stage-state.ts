@@ -3,7 +3,8 @@
 // the base's root with the cached layers since then applied, in the build's work folder.
 import fs from "node:fs";
 import path from "node:path";
-import type { LayerRecord, Store } from "../store/store.js";
+import type { ImageRecord, LayerRecord, Store } from "../store/store.js";
+import { hostPlatform } from "../registry/platform.js";
 import type { HistoryEntry, CachedLayer } from "./cache.js";
 import type { RunSettings } from "./image-config.js";
 import type { StageVariables } from "../dockerfile/stages.js";
@@ -140,4 +141,38 @@ export async function prepareImageRoot(
   const [, owners] = await Promise.all([copied, imageOwners(store.paths.buildCache, id, files)]);
   applyOwners(dir, owners);
   return dir;
+}
+
+/** The image a stage starts from when it builds on a stored image. */
+export function imageOf(record: ImageRecord, store: Store): StageImage {
+  const blob = store.readBlob(record.configDigest);
+  const config = (blob ? JSON.parse(blob.toString("utf8")) : {}) as {
+    architecture?: string;
+    os?: string;
+    variant?: string;
+    author?: string;
+    config?: RunSettings | null;
+    rootfs?: { diff_ids?: string[] };
+    history?: HistoryEntry[];
+  };
+  return {
+    architecture: config.architecture ?? record.platform.architecture,
+    os: config.os ?? record.platform.os,
+    variant: config.variant ?? record.platform.variant,
+    author: config.author,
+    settings: { ...(config.config ?? {}) },
+    layers: record.layers.map((l) => ({ ...l })),
+    diffIds: [...(record.diffIds ?? config.rootfs?.diff_ids ?? [])],
+    history: [...(config.history ?? [])],
+  };
+}
+
+/** A stage from scratch: no files, no settings, the host's platform. */
+export function scratchImage(): StageImage {
+  const { architecture, os, variant } = hostPlatform();
+  return { architecture, os, variant, settings: {}, layers: [], diffIds: [], history: [] };
+}
+
+export function cloneImage(image: StageImage): StageImage {
+  return JSON.parse(JSON.stringify(image)) as StageImage;
 }

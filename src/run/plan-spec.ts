@@ -234,8 +234,9 @@ function etcFiles(
     "etc/hosts": host.hosts,
   };
   // apt drops to its sandbox user `_apt` and checks that the switch worked, which emulated root
-  // cannot do: as emulated root, tell apt to stay root (Apptainer's fakeroot does the same).
-  if (user.uid === 0 && root.hasAptConfDir) {
+  // cannot do: as emulated root, tell apt to stay root (Apptainer's fakeroot does the same). In burrow
+  // build's namespace of subordinate ids the switch is real, and apt's own files get `_apt` as on Docker.
+  if (user.uid === 0 && root.hasAptConfDir && host.env[BUILD_NAMESPACE_ENV] !== "1") {
     files["etc/apt/apt.conf.d/00burrow-sandbox"] = 'APT::Sandbox::User "root";\n';
   }
   return files;
