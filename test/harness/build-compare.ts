@@ -78,7 +78,11 @@ export function isRunStep(createdBy: string | undefined): boolean {
   if (!createdBy) return false;
   const s = createdBy.trim();
   if (/#\(nop\)/.test(s)) return false;
-  if (/^(COPY|ADD|ENV|LABEL|WORKDIR|USER|ENTRYPOINT|CMD|EXPOSE|VOLUME|STOPSIGNAL|ARG|SHELL|HEALTHCHECK|ONBUILD)\b/.test(s))
+  if (
+    /^(COPY|ADD|ENV|LABEL|WORKDIR|USER|ENTRYPOINT|CMD|EXPOSE|VOLUME|STOPSIGNAL|ARG|SHELL|HEALTHCHECK|ONBUILD)\b/.test(
+      s,
+    )
+  )
     return false;
   return true;
 }
@@ -166,7 +170,13 @@ export function sortDifferences(diffs: readonly Difference[], documented = BUILD
   for (const d of diffs) {
     const by = documented.find((doc) => doc.matches(d));
     if (by) result.documented.push({ difference: d, by });
-    else if (d.kind === "path" && d.podman && d.burrow && d.fields.every((f) => f === "owner") && isRunStep(d.step))
+    else if (
+      d.kind === "path" &&
+      d.podman &&
+      d.burrow &&
+      d.fields.every((f) => f === "owner") &&
+      isRunStep(d.step)
+    )
       result.runOwners.push(d);
     else result.unexpected.push(d);
   }

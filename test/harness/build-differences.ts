@@ -44,7 +44,8 @@ export const BUILD_DIFFERENCES: readonly DocumentedDifference[] = [
     reason:
       "Buildah stamps every image it commits with the label io.buildah.version (its own version); " +
       "Docker and burrow add no label of their own.",
-    matches: (d) => d.kind === "config" && d.field === "Labels" && d.key === "io.buildah.version" && d.burrow === undefined,
+    matches: (d) =>
+      d.kind === "config" && d.field === "Labels" && d.key === "io.buildah.version" && d.burrow === undefined,
   },
   {
     id: "buildah-run-mount-points",

@@ -138,12 +138,13 @@ export function applyLayer(tree: Tree, entries: readonly LayerEntry[], layer: nu
     else if (name.startsWith(".wh.")) removeSubtree(tree, dir ? `${dir}/${name.slice(4)}` : name.slice(4));
   }
   for (const e of entries) {
-    const [, name] = split(e.path);
-    if (name.startsWith(".wh.") || e.path === "") continue;
+    // Whiteouts, and what AUFS keeps under .wh..wh.plnk, are not files of the image.
+    if (e.path === "" || e.path.split("/").some((part) => part.startsWith(".wh."))) continue;
     const old = tree.get(e.path);
     if (e.type === "hardlink") {
       const target = tree.get(e.linkname ?? "");
-      if (!target) throw new Error(`layer ${layer}: hard link ${e.path} names ${e.linkname}, which is not there`);
+      if (!target)
+        throw new Error(`layer ${layer}: hard link ${e.path} names ${e.linkname}, which is not there`);
       tree.set(e.path, { ...target, layer });
       continue;
     }

@@ -45,7 +45,8 @@ export interface OciImage {
 /** The path of blob `digest` in layout `dir`. */
 function blobPath(dir: string, digest: string): string {
   const [alg, hex] = digest.split(":");
-  if (!alg || !hex || !/^[a-z0-9]+$/.test(alg) || !/^[a-f0-9]+$/.test(hex)) throw new Error(`bad digest ${digest}`);
+  if (!alg || !hex || !/^[a-z0-9]+$/.test(alg) || !/^[a-f0-9]+$/.test(hex))
+    throw new Error(`bad digest ${digest}`);
   return path.join(dir, "blobs", alg, hex);
 }
 
@@ -73,7 +74,13 @@ export async function pullToOciLayout(
 ): Promise<OciImage> {
   await runProgram(
     "skopeo",
-    ["copy", "-q", ...skopeoFlags(registry, "src"), `docker://${imageRef(registry, repo, tag)}`, `oci:${dir}`],
+    [
+      "copy",
+      "-q",
+      ...skopeoFlags(registry, "src"),
+      `docker://${imageRef(registry, repo, tag)}`,
+      `oci:${dir}`,
+    ],
     { timeoutMs: 300_000 },
   );
   return readOciImage(dir);

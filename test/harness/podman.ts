@@ -31,7 +31,8 @@ export interface PodmanBuildOptions {
 
 /** Why Podman cannot be the reference here, or undefined when it can (root, and the program is there). */
 export async function podmanUnavailable(): Promise<string | undefined> {
-  if (process.getuid?.() !== 0) return "podman build --isolation=chroot runs as root here, and the tests are not root";
+  if (process.getuid?.() !== 0)
+    return "podman build --isolation=chroot runs as root here, and the tests are not root";
   if (!(await findProgram("podman"))) return "podman is not installed (Debian package podman)";
   return undefined;
 }
@@ -39,7 +40,14 @@ export async function podmanUnavailable(): Promise<string | undefined> {
 /** A Podman whose storage lives in a new temporary folder. */
 export async function privatePodman(): Promise<PrivatePodman> {
   const dir = await fsp.mkdtemp(path.join(os.tmpdir(), "podman-"));
-  const base = ["--root", path.join(dir, "root"), "--runroot", path.join(dir, "run"), "--storage-driver", process.env.BURROW_TEST_PODMAN_DRIVER ?? "overlay"];
+  const base = [
+    "--root",
+    path.join(dir, "root"),
+    "--runroot",
+    path.join(dir, "run"),
+    "--storage-driver",
+    process.env.BURROW_TEST_PODMAN_DRIVER ?? "overlay",
+  ];
   // A registries.conf of our own: no search registries, nothing from the host's configuration.
   const conf = path.join(dir, "registries.conf");
   await fsp.writeFile(conf, 'unqualified-search-registries = []\nshort-name-mode = "disabled"\n');
@@ -53,7 +61,8 @@ export async function privatePodman(): Promise<PrivatePodman> {
     });
   const must = async (args: string[], timeoutMs?: number): Promise<ProcResult> => {
     const r = await podman(args, timeoutMs === undefined ? {} : { timeoutMs });
-    if (r.code !== 0) throw new Error(`podman ${args.join(" ")} exited with ${r.code}:\n${r.stdout}\n${r.stderr}`);
+    if (r.code !== 0)
+      throw new Error(`podman ${args.join(" ")} exited with ${r.code}:\n${r.stdout}\n${r.stderr}`);
     return r;
   };
   return {

@@ -51,10 +51,16 @@ before(async () => {
   podmanMissing = await podmanUnavailable();
   mirrorMissing = await probeMirror();
   // Throws the harness's reason (debootstrap needs root, or it failed): every test here needs the base.
-  const debian = await pushImage("plain", uniqueRepo("build-debian"), "bookworm", [await layerFromTarball(debianTarball())], {
-    format: "docker",
-    config: { Cmd: ["bash"], Env: [`PATH=${DOCKER_PATH}`] },
-  });
+  const debian = await pushImage(
+    "plain",
+    uniqueRepo("build-debian"),
+    "bookworm",
+    [await layerFromTarball(debianTarball())],
+    {
+      format: "docker",
+      config: { Cmd: ["bash"], Env: [`PATH=${DOCKER_PATH}`] },
+    },
+  );
   const alpine = await pushAlpine("build-alpine");
   bases = { debian: debian.ref, alpine: alpine.ref };
 });
@@ -99,7 +105,14 @@ function burrowBuild(c: BuildCase): Promise<{ ref: string; repo: string; dir: st
       const dir = await context(c.name, c.files);
       const repo = uniqueRepo(`built-${c.name}`);
       const ref = imageRef("plain", repo, "1");
-      const args = ["build", "-t", ref, ...buildArgFlags(c), ...(c.target ? ["--target", c.target] : []), dir];
+      const args = [
+        "build",
+        "-t",
+        ref,
+        ...buildArgFlags(c),
+        ...(c.target ? ["--target", c.target] : []),
+        dir,
+      ];
       const r = await burrow(args, { timeoutMs: BUILD_TIMEOUT });
       assert.equal(r.code, 0, `burrow ${args.join(" ")}:\n${show(r)}`);
       return { ref, repo, dir };
@@ -118,7 +131,10 @@ function testUserHasSubids(): boolean {
   if (!name) return false;
   const has = (file: string): boolean => {
     try {
-      return fs.readFileSync(file, "utf8").split("\n").some((l) => l.split(":")[0] === name);
+      return fs
+        .readFileSync(file, "utf8")
+        .split("\n")
+        .some((l) => l.split(":")[0] === name);
     } catch {
       return false;
     }
@@ -134,7 +150,10 @@ async function compareCase(t: TestContext, c: BuildCase): Promise<void> {
   const pm = await privatePodman();
   try {
     const dir = await context(`podman-${c.name}`, c.files);
-    await pm.build(dir, podmanRef, { ...(c.buildArgs ? { buildArgs: c.buildArgs } : {}), ...(c.target ? { target: c.target } : {}) });
+    await pm.build(dir, podmanRef, {
+      ...(c.buildArgs ? { buildArgs: c.buildArgs } : {}),
+      ...(c.target ? { target: c.target } : {}),
+    });
     await pm.push(podmanRef);
   } finally {
     await pm.remove();
@@ -143,7 +162,8 @@ async function compareCase(t: TestContext, c: BuildCase): Promise<void> {
   ok(await burrow(["push", built.ref], { timeoutMs: 300_000 }));
   const [podman, mine] = [await pullBack(podmanRepo), await pullBack(built.repo)];
   const r = compareImages(podman, mine);
-  for (const { difference, by } of r.documented) t.diagnostic(`documented (${by.id}): ${describeDifference(difference)}`);
+  for (const { difference, by } of r.documented)
+    t.diagnostic(`documented (${by.id}): ${describeDifference(difference)}`);
   assert.equal(
     r.unexpected.length,
     0,
@@ -152,7 +172,10 @@ async function compareCase(t: TestContext, c: BuildCase): Promise<void> {
   );
   // Owners of files a RUN made: kept apart so that it is clear where burrow records other owners.
   const owners = `${c.name}: the owners of ${r.runOwners.length} files a RUN made differ (podman | burrow):\n${describeDifferences(r.runOwners)}`;
-  if (r.runOwners.length > 0 && !testUserHasSubids()) t.diagnostic(`${owners}\n(the test user has no subordinate ids: burrow records root instead, as documented)`);
+  if (r.runOwners.length > 0 && !testUserHasSubids())
+    t.diagnostic(
+      `${owners}\n(the test user has no subordinate ids: burrow records root instead, as documented)`,
+    );
   else assert.equal(r.runOwners.length, 0, owners);
 }
 
@@ -164,12 +187,18 @@ describe("burrow build makes what podman build makes", () => {
   // The case list needs the bases' names, which `before` makes: the tests are named by index.
   const names = buildCases({ debian: "D", alpine: "A" });
   for (const [i, named] of names.entries()) {
-    test(`${named.name}: ${named.covers}`, { timeout: 2 * BUILD_TIMEOUT }, (t) => compareCase(t, cases()[i]!));
+    test(`${named.name}: ${named.covers}`, { timeout: 2 * BUILD_TIMEOUT }, (t) =>
+      compareCase(t, cases()[i]!),
+    );
   }
-  test("apt: RUN apt-get update && apt-get install from the Debian mirror", { timeout: 2 * BUILD_TIMEOUT }, async (t) => {
-    if (mirrorMissing) return t.skip(`skipped: ${mirrorMissing}`);
-    await compareCase(t, aptInstall(bases));
-  });
+  test(
+    "apt: RUN apt-get update && apt-get install from the Debian mirror",
+    { timeout: 2 * BUILD_TIMEOUT },
+    async (t) => {
+      if (mirrorMissing) return t.skip(`skipped: ${mirrorMissing}`);
+      await compareCase(t, aptInstall(bases));
+    },
+  );
 });
 
 for (const engine of TEST_ENGINES) {
@@ -177,27 +206,53 @@ for (const engine of TEST_ENGINES) {
     const names = buildCases({ debian: "D", alpine: "A" });
     for (const [i, named] of names.entries()) {
       if (named.output === undefined) continue;
-      test(`${named.name}: ENTRYPOINT and CMD give what the Dockerfile says`, { timeout: BUILD_TIMEOUT }, async () => {
-        const c = buildCases(bases)[i]!;
-        const { ref } = await burrowBuild(c);
-        assert.equal(ok(await burrow(["run", "--engine", engine, ref], { timeoutMs: 120_000 })), c.output);
-      });
-    }
-    test("debian-user: the USER the Dockerfile names runs the program, in its WORKDIR", { timeout: BUILD_TIMEOUT }, async () => {
-      const c = buildCases(bases).find((x) => x.name === "debian-user")!;
-      const { ref } = await burrowBuild(c);
-      const out = ok(
-        await burrow(["run", "--engine", engine, "--entrypoint", "sh", ref, "-c", 'id -un; id -gn; pwd; ls -ld /app/data | cut -d" " -f3,4'], {
-          timeoutMs: 120_000,
-        }),
+      test(
+        `${named.name}: ENTRYPOINT and CMD give what the Dockerfile says`,
+        { timeout: BUILD_TIMEOUT },
+        async () => {
+          const c = buildCases(bases)[i]!;
+          const { ref } = await burrowBuild(c);
+          assert.equal(ok(await burrow(["run", "--engine", engine, ref], { timeoutMs: 120_000 })), c.output);
+        },
       );
-      assert.equal(out, "app\napp\n/app\napp app\n");
-    });
+    }
+    test(
+      "debian-user: the USER the Dockerfile names runs the program, in its WORKDIR",
+      { timeout: BUILD_TIMEOUT },
+      async () => {
+        const c = buildCases(bases).find((x) => x.name === "debian-user")!;
+        const { ref } = await burrowBuild(c);
+        const out = ok(
+          await burrow(
+            [
+              "run",
+              "--engine",
+              engine,
+              "--entrypoint",
+              "sh",
+              ref,
+              "-c",
+              'id -un; id -gn; pwd; ls -ld /app/data | cut -d" " -f3,4',
+            ],
+            {
+              timeoutMs: 120_000,
+            },
+          ),
+        );
+        assert.equal(out, "app\napp\n/app\napp app\n");
+      },
+    );
   });
 }
 
 /** Asserts a failed build: `status`, the last stderr line matching `message`, nothing under the tag. */
-async function buildFails(r: BurrowResult, tag: string, status: number, message: RegExp, oneLine: boolean): Promise<void> {
+async function buildFails(
+  r: BurrowResult,
+  tag: string,
+  status: number,
+  message: RegExp,
+  oneLine: boolean,
+): Promise<void> {
   assert.equal(r.code, status, `burrow ${r.args.join(" ")}: ${show(r)}`);
   const lines = r.stderr.trim().split("\n");
   if (oneLine) assert.equal(lines.length, 1, `one line on stderr:\n${r.stderr}`);
@@ -207,7 +262,10 @@ async function buildFails(r: BurrowResult, tag: string, status: number, message:
 }
 
 describe("burrow build refuses bad input with one clear line", () => {
-  const fails = async (files: Record<string, ContextFile>, extra: string[] = []): Promise<[BurrowResult, string]> => {
+  const fails = async (
+    files: Record<string, ContextFile>,
+    extra: string[] = [],
+  ): Promise<[BurrowResult, string]> => {
     const dir = await context("bad", files);
     const tag = `bad-${path.basename(dir).toLowerCase()}:1`;
     return [await burrow(["build", "-t", tag, ...extra, dir], { timeoutMs: BUILD_TIMEOUT }), tag];
@@ -219,7 +277,10 @@ describe("burrow build refuses bad input with one clear line", () => {
   });
 
   test("a COPY source that is not in the context: status 125, the source named", async () => {
-    const [r, tag] = await fails({ Dockerfile: `FROM ${bases.alpine}\nCOPY not-there.txt /x\n`, "a.txt": "a\n" });
+    const [r, tag] = await fails({
+      Dockerfile: `FROM ${bases.alpine}\nCOPY not-there.txt /x\n`,
+      "a.txt": "a\n",
+    });
     await buildFails(r, tag, 125, /not-there\.txt/, false);
   });
 
