@@ -2,8 +2,10 @@
 // included, as a map from path to what a comparison needs (type, mode, size, content hash, link, owner).
 import fs from "node:fs";
 import { createHash } from "node:crypto";
+import { createGunzip } from "node:zlib";
 import { Parser } from "tar";
 import type { ReadEntry } from "tar";
+import { clearStrayLinknames } from "./tar-stray-links.js";
 
 /** The kinds of entries a merged tree holds (a hard link is merged as the file it links to). */
 export type TreeEntryType = "file" | "dir" | "symlink" | "char" | "block" | "fifo";
@@ -61,7 +63,18 @@ const TYPES: Partial<Record<ReadEntry["type"], LayerEntry["type"]>> = {
   FIFO: "fifo",
 };
 
-/** Reads a layer blob (plain tar or gzip, as node-tar detects it) into its entries, content hashed. */
+/** True when the file starts with gzip's magic bytes. */
+function isGzip(file: string): boolean {
+  const fd = fs.openSync(file, "r");
+  try {
+    const head = Buffer.alloc(2);
+    return fs.readSync(fd, head, 0, 2, 0) === 2 && head[0] === 0x1f && head[1] === 0x8b;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Reads a layer blob (plain tar or gzip) into its entries, content hashed. */
 export function readLayer(file: string): Promise<LayerEntry[]> {
   return new Promise((resolve, reject) => {
     const entries: LayerEntry[] = [];
@@ -101,9 +114,10 @@ export function readLayer(file: string): Promise<LayerEntry[]> {
     });
     parser.on("error", (err: Error) => reject(new Error(`${file}: ${err.message}`)));
     parser.on("end", () => resolve(entries));
-    fs.createReadStream(file)
-      .on("error", reject)
-      .pipe(parser as unknown as NodeJS.WritableStream);
+    const fixer = clearStrayLinknames().on("error", reject);
+    const source = fs.createReadStream(file).on("error", reject);
+    const tar = isGzip(file) ? source.pipe(createGunzip().on("error", reject)) : source;
+    tar.pipe(fixer).pipe(parser as unknown as NodeJS.WritableStream);
   });
 }
 

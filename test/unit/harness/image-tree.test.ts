@@ -213,3 +213,28 @@ test("differences are sorted out: documented, owners of RUN-made files, and the 
     "/y [owner] podman file 0644 1000:1000 1 B sha256:aa | burrow file 0644 0:0 1 B sha256:aa (step: /bin/sh -c #(nop) COPY file:x in /y)",
   ]);
 });
+
+test("a whiteout whose header keeps a stray link name (Buildah 1.28 on overlay) is still a whiteout", async () => {
+  const tar = writeTar([
+    { path: "etc/.wh.issue.net", type: "file", mode: 0 },
+    { path: "usr/share/.wh.doc", type: "file", mode: 0, linkname: "etc/issue.net" },
+    { path: "big", type: "file", content: Buffer.alloc(1500, 0x41) },
+    { path: "usr/.wh.x", type: "file", mode: 0, linkname: "y" },
+  ]);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "image-tree-"));
+  try {
+    fs.writeFileSync(path.join(dir, "l"), tar);
+    const entries = await readLayer(path.join(dir, "l"));
+    assert.deepEqual(
+      entries.map((e) => [e.path, e.linkname, e.size]),
+      [
+        ["etc/.wh.issue.net", undefined, 0],
+        ["usr/share/.wh.doc", undefined, 0],
+        ["big", undefined, 1500],
+        ["usr/.wh.x", undefined, 0],
+      ],
+    );
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
