@@ -14,6 +14,8 @@ export interface BuildCase {
   name: string;
   /** What it covers, for the test name. */
   covers: string;
+  /** True when a stage starts from the Debian image (which the harness may lack). */
+  needsDebian: boolean;
   files: Record<string, ContextFile>;
   /** --build-arg values. */
   buildArgs?: Record<string, string>;
@@ -63,6 +65,7 @@ function vendorTarball(): Buffer {
 export function multiStage(b: BuildBases): BuildCase {
   return {
     name: "multistage",
+    needsDebian: true,
     covers: "multi-stage, COPY --from, ENTRYPOINT with CMD",
     files: {
       Dockerfile: lines(
@@ -93,6 +96,7 @@ export function multiStage(b: BuildBases): BuildCase {
 export function debianUser(b: BuildBases): BuildCase {
   return {
     name: "debian-user",
+    needsDebian: true,
     covers: "useradd, chown -R, USER, WORKDIR, ENV, LABEL, EXPOSE, VOLUME, STOPSIGNAL, ARG with --build-arg",
     files: {
       Dockerfile: lines(
@@ -127,6 +131,7 @@ export function debianUser(b: BuildBases): BuildCase {
 export function contextFiles(b: BuildBases): BuildCase {
   return {
     name: "context",
+    needsDebian: false,
     covers: ".dockerignore, COPY globs, --chown, --chmod, a symlink, ADD of a local .tar.gz",
     files: {
       Dockerfile: lines(
@@ -168,6 +173,7 @@ export function contextFiles(b: BuildBases): BuildCase {
 export function aptInstall(b: BuildBases): BuildCase {
   return {
     name: "apt",
+    needsDebian: true,
     covers: "RUN apt-get update && apt-get install -y --no-install-recommends",
     files: {
       Dockerfile: lines(
@@ -186,6 +192,7 @@ export function aptInstall(b: BuildBases): BuildCase {
 export function deletions(b: BuildBases): BuildCase {
   return {
     name: "whiteouts",
+    needsDebian: true,
     covers: "RUN deleting a base file and a folder, replacing a folder (whiteouts, opaque folders)",
     files: {
       Dockerfile: lines(
