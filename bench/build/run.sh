@@ -181,6 +181,10 @@ if want burrow; then
       > "$W/logs/edit-$i.log" 2>&1 || die "burrow rebuild after an edit failed; see $W/logs/edit-$i.log"
     printf '%.2f\n' "$(echo "$(now) - $t" | bc)" >> "$W/edit.times"
   done
+  # What was measured must work: the image the last rebuild made runs and says what it was built from.
+  OUT=$(run_as "$W/ctx" "${BENV[@]}" -- "${BURROW[@]}" --repo "$RUNS_DIR/burrow-1/store" run --rm bench/app:1 2>&1) ||
+    die "burrow run of the built image failed: $OUT"
+  [[ $OUT == "parts: $PARTS, sum: "* ]] || die "the built image printed '$OUT', not 'parts: $PARTS, sum: ...'"
   REBUILD=$(median < "$W/rebuild.times")
   EDIT=$(median < "$W/edit.times")
   rm -rf "$RUNS_DIR/burrow-1"

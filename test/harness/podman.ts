@@ -1,7 +1,6 @@
 // Podman as the reference builder: `podman build --isolation=chroot` as root with a private storage
 // folder (never /var/lib/containers), bases pulled from the harness's plain registry, results pushed there.
 import fsp from "node:fs/promises";
-import os from "node:os";
 import path from "node:path";
 import { findProgram } from "./prerequisites.js";
 import { runProgram } from "./proc.js";
@@ -39,7 +38,8 @@ export async function podmanUnavailable(): Promise<string | undefined> {
 
 /** A Podman whose storage lives in a new temporary folder. */
 export async function privatePodman(): Promise<PrivatePodman> {
-  const dir = await fsp.mkdtemp(path.join(os.tmpdir(), "podman-"));
+  // In /tmp itself, not TMPDIR: Podman refuses a --runroot path longer than 50 characters.
+  const dir = await fsp.mkdtemp("/tmp/podman-");
   const base = [
     "--root",
     path.join(dir, "root"),
