@@ -117,31 +117,35 @@ chmod 755 "$RUNS_DIR"
 BENV=(HOME="$RUNS_DIR/home" PATH="$(dirname "$(command -v node)"):/usr/bin:/bin:/usr/sbin:/sbin" BURROW_INSECURE_REGISTRIES="$HOSTPORT")
 user_dirs "$RUNS_DIR/home"
 
-# one TOOL I: one timed build by TOOL into fresh storage; appends the seconds to $W/TOOL.times.
+# one TOOL I: one timed build by TOOL into fresh storage, under /usr/bin/time; appends its wall seconds
+# to $W/TOOL.times and its CPU seconds (user + system, of the processes it waited for) to $W/TOOL.cpu.
 one() {
-  local tool=$1 i=$2 dir=$RUNS_DIR/$1-$2 log=$W/logs/$1-$2.log t s
+  local tool=$1 i=$2 dir=$RUNS_DIR/$1-$2 log=$W/logs/$1-$2.log wall cpu
   user_dirs "$dir"
-  t=$(now)
+  local timed=(/usr/bin/time -f '%e %U %S' -o "$dir/time")
   case $tool in
     burrow)
-      run_as "$W/ctx" "${BENV[@]}" -- "${BURROW[@]}" --repo "$dir/store" build -t "bench/app:$i" . \
+      run_as "$W/ctx" "${BENV[@]}" -- "${timed[@]}" "${BURROW[@]}" --repo "$dir/store" build -t "bench/app:$i" . \
         > "$log" 2>&1 || die "burrow build failed; see $log"
       ;;
     podman)
       # Podman refuses a --runroot path over 50 characters: it lives in /tmp.
       mktemp -d /tmp/bench-podman-run.XXXXXX > "$dir/runroot"
-      podman --root "$dir/root" --runroot "$(cat "$dir/runroot")" build --isolation=chroot --no-cache --layers=false \
-        --tls-verify=false -t "bench/app:$i" "$W/ctx" > "$log" 2>&1 || die "podman build failed; see $log"
+      "${timed[@]}" podman --root "$dir/root" --runroot "$(cat "$dir/runroot")" build --isolation=chroot \
+        --no-cache --layers=false --tls-verify=false -t "bench/app:$i" "$W/ctx" > "$log" 2>&1 ||
+        die "podman build failed; see $log"
       ;;
     ch-image)
-      run_as "$W/ctx-ch" PATH="$CH_PATH" HOME="$RUNS_DIR/home" -- sh -c 'ch-image --storage "$1" --no-cache import "$2" bench/debian:12 &&
+      run_as "$W/ctx-ch" PATH="$CH_PATH" HOME="$RUNS_DIR/home" -- "${timed[@]}" sh -c \
+        'ch-image --storage "$1" --no-cache import "$2" bench/debian:12 &&
         ch-image --storage "$1" --no-cache build --force -t "bench/app:$3" .' ch "$dir/storage" "$W/base.tar.gz" "$i" \
         > "$log" 2>&1 || die "ch-image build failed; see $log"
       ;;
   esac
-  s=$(printf '%.2f' "$(echo "$(now) - $t" | bc)")
-  echo "$s" >> "$W/$tool.times"
-  log "$tool run $i: $s s"
+  read -r wall cpu < <(awk '{ printf "%.2f %.2f\n", $1, $2 + $3 }' "$dir/time")
+  echo "$wall" >> "$W/$tool.times"
+  echo "$cpu" >> "$W/$tool.cpu"
+  log "$tool run $i: $wall s wall, $cpu s CPU"
 }
 # clean TOOL I: removes what run I of TOOL stored (podman's storage through podman: it has mounts).
 clean() {
@@ -156,7 +160,7 @@ clean() {
 
 ACTIVE=()
 for tool in burrow podman ch-image; do want "$tool" && ACTIVE+=("$tool"); done
-for tool in "${ACTIVE[@]}"; do : > "$W/$tool.times"; done
+for tool in "${ACTIVE[@]}"; do : > "$W/$tool.times" && : > "$W/$tool.cpu"; done
 for i in $(seq "$RUNS"); do
   for tool in "${ACTIVE[@]}"; do
     one "$tool" "$i"
@@ -193,21 +197,24 @@ fi
 # ---------------------------------------------------------------- report
 ratio() { echo "scale=2; $1 / $2" | bc; }
 {
-  printf 'build of a 2-stage Dockerfile on Debian bookworm minbase (%s parts), %s runs each, wall s\n' "$PARTS" "$RUNS"
-  printf '  %-44s %8s %8s   %s\n' tool best median runs
+  printf 'build of a 2-stage Dockerfile on Debian bookworm minbase (%s parts), %s runs each, seconds\n' "$PARTS" "$RUNS"
+  printf '  %-44s %8s %8s %8s   %s\n' tool best median CPU-med "wall of each run"
   for tool in "${ACTIVE[@]}"; do
     case $tool in
       burrow) name="burrow build" ;;
       podman) name="podman build --isolation=chroot ($(podman --version | awk '{print $3}'))" ;;
       ch-image) name="ch-image build --force, with import ($(env PATH="$CH_PATH" USER="$U" ch-image --version 2>&1))" ;;
     esac
-    printf '  %-44s %8s %8s   %s\n' "$name" "$(best < "$W/$tool.times")" "$(median < "$W/$tool.times")" \
-      "$(tr '\n' ' ' < "$W/$tool.times")"
+    printf '  %-44s %8s %8s %8s   %s\n' "$name" "$(best < "$W/$tool.times")" "$(median < "$W/$tool.times")" \
+      "$(median < "$W/$tool.cpu")" "$(tr '\n' ' ' < "$W/$tool.times")"
   done
   if want burrow; then
     BM=$(median < "$W/burrow.times")
-    want podman && printf '  ratio burrow/podman (median)   %s   (target <= 0.8)\n' "$(ratio "$BM" "$(median < "$W/podman.times")")"
-    want ch-image && printf '  ratio burrow/ch-image (median) %s   (target <= 0.8)\n' "$(ratio "$BM" "$(median < "$W/ch-image.times")")"
+    BC=$(median < "$W/burrow.cpu")
+    want podman && printf '  ratio burrow/podman, median wall %s, CPU %s   (target <= 0.8)\n' \
+      "$(ratio "$BM" "$(median < "$W/podman.times")")" "$(ratio "$BC" "$(median < "$W/podman.cpu")")"
+    want ch-image && printf '  ratio burrow/ch-image, median wall %s, CPU %s   (target <= 0.8)\n' \
+      "$(ratio "$BM" "$(median < "$W/ch-image.times")")" "$(ratio "$BC" "$(median < "$W/ch-image.cpu")")"
     printf '  burrow cached rebuild, nothing changed: %s s median = %s of its first build (%s s)   (target <= 0.20)\n' \
       "$REBUILD" "$(ratio "$REBUILD" "$FIRST")" "$FIRST"
     printf '  burrow rebuild after editing app.sh:    %s s median = %s of its first build\n' "$EDIT" "$(ratio "$EDIT" "$FIRST")"
