@@ -21,6 +21,10 @@ export interface BuildCase {
   buildArgs?: Record<string, string>;
   /** --target. */
   target?: string;
+  /** Paths (no leading /) the image must not have, whatever Podman did: what .dockerignore excludes. */
+  absent?: string[];
+  /** Paths the image must have (a .dockerignore exception brings back). */
+  present?: string[];
   /** What `run IMAGE` (no arguments) prints, exactly; undefined where the image has nothing to run. */
   output?: string;
 }
@@ -165,6 +169,13 @@ export function contextFiles(b: BuildBases): BuildCase {
       "link-to-a": { symlink: "a.txt" },
       "vendor.tar.gz": { content: vendorTarball(), mode: 0o644 },
     },
+    absent: [
+      "ctx/debug.log",
+      "ctx/secret",
+      "ctx/secret/key",
+      "ctx/conf/sub/scratch.tmp",
+      "data/conf/sub/scratch.tmp",
+    ],
     output: "a.txt\nb.txt\nconf\nkeep.log\nlink-to-a\nnotes.md\napp.conf\nsub\nbin\ncurrent\nlib.txt\n",
   };
 }

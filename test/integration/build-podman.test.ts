@@ -171,6 +171,10 @@ async function compareCase(t: TestContext, c: BuildCase): Promise<void> {
   const built = await burrowBuild(c);
   ok(await burrow(["push", built.ref], { timeoutMs: 300_000 }));
   const [podman, mine] = [await pullBack(podmanRepo), await pullBack(built.repo)];
+  const leaked = (c.absent ?? []).filter((p) => mine.tree.has(p));
+  assert.deepEqual(leaked, [], `${c.name}: burrow's image has what the context excludes`);
+  const lost = (c.present ?? []).filter((p) => !mine.tree.has(p));
+  assert.deepEqual(lost, [], `${c.name}: burrow's image lacks what the context has`);
   const r = compareImages(podman, mine);
   for (const { difference, by } of r.documented)
     t.diagnostic(`documented (${by.id}): ${describeDifference(difference)}`);
