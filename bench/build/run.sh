@@ -117,6 +117,12 @@ chmod 755 "$RUNS_DIR"
 BENV=(HOME="$RUNS_DIR/home" PATH="$(dirname "$(command -v node)"):/usr/bin:/bin:/usr/sbin:/sbin" BURROW_INSECURE_REGISTRIES="$HOSTPORT")
 user_dirs "$RUNS_DIR/home"
 
+# stamp: prefixes each line of stdin with the seconds since the first was awaited (the logs show where a build spends its time).
+stamp() {
+  local t0 l
+  t0=$(now)
+  while IFS= read -r l; do printf '%7.2f %s\n' "$(echo "$(now) - $t0" | bc)" "$l"; done
+}
 # one TOOL I: one timed build by TOOL into fresh storage, under /usr/bin/time; appends its wall seconds
 # to $W/TOOL.times and its CPU seconds (user + system, of the processes it waited for) to $W/TOOL.cpu.
 one() {
@@ -126,20 +132,20 @@ one() {
   case $tool in
     burrow)
       run_as "$W/ctx" "${BENV[@]}" -- "${timed[@]}" "${BURROW[@]}" --repo "$dir/store" build -t "bench/app:$i" . \
-        > "$log" 2>&1 || die "burrow build failed; see $log"
+        2>&1 | stamp > "$log" || die "burrow build failed; see $log"
       ;;
     podman)
       # Podman refuses a --runroot path over 50 characters: it lives in /tmp.
       mktemp -d /tmp/bench-podman-run.XXXXXX > "$dir/runroot"
       "${timed[@]}" podman --root "$dir/root" --runroot "$(cat "$dir/runroot")" build --isolation=chroot \
-        --no-cache --layers=false --tls-verify=false -t "bench/app:$i" "$W/ctx" > "$log" 2>&1 ||
+        --no-cache --layers=false --tls-verify=false -t "bench/app:$i" "$W/ctx" 2>&1 | stamp > "$log" ||
         die "podman build failed; see $log"
       ;;
     ch-image)
       run_as "$W/ctx-ch" PATH="$CH_PATH" HOME="$RUNS_DIR/home" -- "${timed[@]}" sh -c \
         'ch-image --storage "$1" --no-cache import "$2" bench/debian:12 &&
         ch-image --storage "$1" --no-cache build --force -t "bench/app:$3" .' ch "$dir/storage" "$W/base.tar.gz" "$i" \
-        > "$log" 2>&1 || die "ch-image build failed; see $log"
+        2>&1 | stamp > "$log" || die "ch-image build failed; see $log"
       ;;
   esac
   read -r wall cpu < <(awk '{ printf "%.2f %.2f\n", $1, $2 + $3 }' "$dir/time")
