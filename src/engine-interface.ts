@@ -99,6 +99,11 @@ export interface RunSpec {
   tty: boolean;
   /** Emulate root for package managers (chown and setuid families succeed). */
   fakeRoot: boolean;
+  /**
+   * The caller is root of a user namespace that maps the user's subordinate ids (`burrow build`'s):
+   * an engine that can keeps it, so the program's ids, and the owners it gives files, are real.
+   */
+  realIds?: boolean | undefined;
   /** A pid namespace of the container's own (its /proc shows only its processes). */
   pidNamespace: boolean;
   /** `--network`/`-p`; undefined: the host's network, nothing published. */

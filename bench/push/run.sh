@@ -15,7 +15,7 @@ REPO=$(cd "$HERE/../.." && pwd)
 W=${BENCH_WORK:-$REPO/bench/work/push}
 RUNS=${BENCH_RUNS:-5}
 MB=${BENCH_MB:-90}
-BURROW=(node "$REPO/dist/src/cli/main.js")
+BURROW=(node "$REPO/dist/src/cli/burrow.cjs")
 # shellcheck source=../lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 need_pkg docker-registry docker-registry

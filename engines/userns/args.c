@@ -33,6 +33,9 @@ void print_usage(void)
 	      "  --remove-after DIR            remove DIR (the run's scratch folder) when the\n"
 	      "                                program is gone (needs --pid)\n"
 	      "  --fake-root                   chown/setuid family and device mknod succeed as no-ops\n"
+	      "  --map-all                     keep the caller's user namespace and all its ids (the\n"
+	      "                                caller is its root, with subordinate ids mapped), then\n"
+	      "                                become --uid/--gid; not with --fake-root\n"
 	      "  --join PID                    enter the namespaces and root of the running\n"
 	      "                                container process PID (with --cwd, --fake-root only)\n"
 	      "  --netns                       new network namespace, loopback only (up)\n"
@@ -256,6 +259,7 @@ enum opt_id {
 	O_TMPFS,
 	O_CWD,
 	O_FAKE_ROOT,
+	O_MAP_ALL,
 	O_REMOVE_AFTER,
 	O_JOIN,
 	O_FUSE_OVERLAYFS,
@@ -287,6 +291,7 @@ static const struct {
 	{"--tmpfs", true, O_TMPFS},
 	{"--cwd", true, O_CWD},
 	{"--fake-root", false, O_FAKE_ROOT},
+	{"--map-all", false, O_MAP_ALL},
 	{"--remove-after", true, O_REMOVE_AFTER},
 	{"--join", true, O_JOIN},
 	{"--fuse-overlayfs", true, O_FUSE_OVERLAYFS},
@@ -365,6 +370,9 @@ static int apply_option(struct config *cfg, enum opt_id id, const char *name, co
 		return parse_tmpfs(cfg, value);
 	case O_CWD:
 		return set_once(&cfg->cwd, name, value);
+	case O_MAP_ALL:
+		cfg->map_all = true;
+		return 0;
 	case O_FAKE_ROOT:
 		cfg->fake_root = true;
 		return 0;
@@ -458,6 +466,9 @@ int parse_args(int argc, char **argv, struct config *cfg, enum parse_result *wha
 int validate_config(struct config *cfg)
 {
 	struct stat st;
+
+	if (cfg->map_all && cfg->fake_root)
+		return fail_errno(0, "--map-all gives real ids: it cannot be combined with --fake-root");
 
 	if (cfg->join_pid != 0) {
 		if (cfg->cwd != NULL && !is_clean_absolute(cfg->cwd))

@@ -66,7 +66,9 @@ export function helperArgs(spec: RunSpec, scratch?: string, removeScratch = fals
   if (spec.hostname !== undefined) args.push(`--hostname=${spec.hostname}`);
   if (spec.pidNamespace) args.push("--pid");
   if (spec.pidNamespace && removeScratch && scratch !== undefined) args.push(`--remove-after=${scratch}`);
-  if (spec.fakeRoot) args.push("--fake-root");
+  // In burrow build's namespace of subordinate ids, the ids are real and root needs no emulation.
+  if (spec.realIds === true) args.push("--map-all");
+  else if (spec.fakeRoot) args.push("--fake-root");
   // --network none and slirp: a network namespace of its own (slirp's --net-sync comes with its stdio).
   if (spec.network !== undefined && spec.network.mode !== "host") args.push("--netns");
   if (spec.limits?.cpuset !== undefined) args.push(`--cpuset=${spec.limits.cpuset}`);

@@ -70,6 +70,7 @@ struct config {
 	const char *hostname; /* NULL: no UTS namespace */
 	bool pid_ns;
 	bool fake_root;
+	bool map_all;	 /* --map-all: every id of our namespace mapped to itself, then --uid/--gid set */
 	bool new_devpts; /* --dev gets a private devpts instance instead of the host's */
 	const char *cwd;
 	const char *remove_after;   /* --remove-after: the run's scratch folder, or NULL */

@@ -3,6 +3,7 @@
  * from the command line, is checked before any namespace exists, then applied in the fixed
  * sequence of main() below. See README.md for the interface. */
 #include <errno.h>
+#include <grp.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -42,6 +43,19 @@ static int write_id_maps(uid_t inside_uid, gid_t inside_gid, uid_t outside_uid, 
 		return -1;
 	snprintf(line, sizeof line, "%u %u 1\n", inside_gid, outside_gid);
 	return write_file("/proc/self/gid_map", line);
+}
+
+/* --map-all: becomes --uid/--gid with no supplementary groups, all three ids (real, effective,
+ * saved) so that the program cannot return to root. */
+static int become_user(uid_t uid, gid_t gid)
+{
+	if (setgroups(0, NULL) < 0)
+		return fail("setgroups");
+	if (setresgid(gid, gid, gid) < 0)
+		return fail("setresgid %u", gid);
+	if (setresuid(uid, uid, uid) < 0)
+		return fail("setresuid %u", uid);
+	return 0;
 }
 
 /* Reports an exec failure the way a shell does: 127 when not found, 126 when not executable.
@@ -136,13 +150,18 @@ int main(int argc, char **argv)
 	 * configure it (and the caller's slirp4netns, our user outside, may join it). */
 	if (cfg.net_ns)
 		ns_flags |= CLONE_NEWNET;
+	/* --map-all: the caller is root of a user namespace that maps many ids (burrow build's, with
+	 * the user's subordinate ids): the mounts need no namespace of our own, and the program's
+	 * ids stay real, so the owners it gives files are kept. */
+	if (cfg.map_all)
+		ns_flags &= ~CLONE_NEWUSER;
 	if (unshare(ns_flags) < 0) {
 		fail("unshare (are unprivileged user namespaces enabled?)");
 		die();
 	}
 	/* The single-id map: the container's uid/gid are the caller's, so files the program creates
-	 * in binds belong to the caller outside. */
-	if (write_id_maps(cfg.uid, cfg.gid, outside_uid, outside_gid) < 0)
+	 * in binds belong to the caller outside. --map-all keeps the caller's namespace and its ids. */
+	if (!cfg.map_all && write_id_maps(cfg.uid, cfg.gid, outside_uid, outside_gid) < 0)
 		die();
 	/* A new network namespace has lo down; with --net-sync, the caller attaches its network
 	 * stack to our pid (in the namespace now) before we go on. */
@@ -234,6 +253,9 @@ int main(int argc, char **argv)
 
 	/* CPU affinity and resource limits: the program's alone (init above is not limited). */
 	if (apply_limits(&cfg) < 0)
+		die();
+	/* --map-all: we are still the namespace's root; the program runs as the user asked. */
+	if (cfg.map_all && (cfg.uid != 0 || cfg.gid != 0) && become_user(cfg.uid, cfg.gid) < 0)
 		die();
 exec_program:
 	/* Last before exec: the setup above needs the real chown and setuid calls. */

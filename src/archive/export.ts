@@ -42,6 +42,8 @@ const BLOCK = 512;
 const CHUNK = 1 << 20;
 /** The largest size the 11-digit octal field holds; larger files get a PAX size record. */
 const MAX_OCTAL_SIZE = 0o77777777777;
+/** The largest id the 7-digit octal field holds; larger ids get a PAX uid/gid record. */
+const MAX_OCTAL_ID = 0o7777777;
 
 /** Writes `value` as zero-padded octal of `width - 1` digits plus a NUL. */
 function octal(buf: Buffer, off: number, width: number, value: number): void {
@@ -58,7 +60,7 @@ function paxRecord(key: string, value: string): string {
 }
 
 /** A member to write: the header fields burrow records. Names are byte strings (see byte-path.ts). */
-interface Member {
+export interface TarMember {
   name: string;
   type: "0" | "1" | "2" | "5" | "6";
   mode: number;
@@ -67,16 +69,20 @@ interface Member {
   linkname?: string | undefined;
   /** More PAX records (GNU sparse), as key/value byte strings. */
   extra?: Array<[string, string]> | undefined;
+  /** The owner to record (default root: everything in the store belongs to the user, root inside). */
+  uid?: number | undefined;
+  gid?: number | undefined;
 }
 
 /** A plain ustar header; the name and link must already fit (ASCII, at most 100 bytes). */
-function ustarHeader(m: Member, name: string, linkname: string, size: number, type: string): Buffer {
+function ustarHeader(m: TarMember, name: string, linkname: string, size: number, type: string): Buffer {
   const h = Buffer.alloc(BLOCK);
   h.write(name, 0, 100, "utf8");
   octal(h, 100, 8, m.mode & 0o7777);
-  // Everything in the store belongs to the user, who is root inside the container: record root.
-  octal(h, 108, 8, 0);
-  octal(h, 116, 8, 0);
+  const uid = m.uid ?? 0;
+  const gid = m.gid ?? 0;
+  octal(h, 108, 8, uid <= MAX_OCTAL_ID ? uid : 0);
+  octal(h, 116, 8, gid <= MAX_OCTAL_ID ? gid : 0);
   octal(h, 124, 12, size);
   octal(h, 136, 12, Math.max(0, Math.floor(m.mtime)));
   h.write("        ", 148, 8, "latin1");
@@ -84,8 +90,8 @@ function ustarHeader(m: Member, name: string, linkname: string, size: number, ty
   h.write(linkname, 157, 100, "utf8");
   h.write("ustar\0", 257, 6, "latin1");
   h.write("00", 263, 2, "latin1");
-  h.write("root", 265, 32, "latin1");
-  h.write("root", 297, 32, "latin1");
+  if (uid === 0) h.write("root", 265, 32, "latin1");
+  if (gid === 0) h.write("root", 297, 32, "latin1");
   octal(h, 329, 8, 0);
   octal(h, 337, 8, 0);
   let sum = 0;
@@ -100,7 +106,7 @@ function fits(s: string, max: number): boolean {
 }
 
 /** The header block(s) of a member: a PAX header first when the name, link or size do not fit ustar. */
-export function memberHeader(m: Member): Buffer {
+export function memberHeader(m: TarMember): Buffer {
   const link = m.linkname ?? "";
   const records: string[] = [];
   // PAX values are UTF-8 unless the header says `hdrcharset=BINARY`: names that are not UTF-8 go as raw bytes.
@@ -109,6 +115,8 @@ export function memberHeader(m: Member): Buffer {
   if (!fits(m.name, 100)) records.push(paxRecord("path", m.name));
   if (!fits(link, 100)) records.push(paxRecord("linkpath", link));
   if (m.size > MAX_OCTAL_SIZE) records.push(paxRecord("size", String(m.size)));
+  if ((m.uid ?? 0) > MAX_OCTAL_ID) records.push(paxRecord("uid", String(m.uid)));
+  if ((m.gid ?? 0) > MAX_OCTAL_ID) records.push(paxRecord("gid", String(m.gid)));
   for (const [k, v] of m.extra ?? []) records.push(paxRecord(k, v));
   const main = ustarHeader(
     m,

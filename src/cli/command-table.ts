@@ -42,6 +42,7 @@ export const commands: Record<string, Loader> = {
   __supervise: async () => (await import("./supervise.js")).SuperviseCommand,
   push: async () => (await import("./push.js")).PushCommand,
   history: async () => (await import("./history.js")).HistoryCommand,
+  build: async () => (await import("./build.js")).BuildCommand,
   search: async () => (await import("./search.js")).SearchCommand,
 };
 

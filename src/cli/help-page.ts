@@ -6,7 +6,19 @@ import type { Definition } from "clipanion";
 export const HELP_GROUPS: readonly { title: string; commands: readonly string[] }[] = [
   {
     title: "Images",
-    commands: ["pull", "images", "history", "inspect", "tag", "rmi", "verify", "save", "load", "import"],
+    commands: [
+      "pull",
+      "build",
+      "images",
+      "history",
+      "inspect",
+      "tag",
+      "rmi",
+      "verify",
+      "save",
+      "load",
+      "import",
+    ],
   },
   {
     title: "Containers",
@@ -19,7 +31,7 @@ export const HELP_GROUPS: readonly { title: string; commands: readonly string[] 
 
 /** docker's two-word forms that burrow also takes, as the list's last lines say. */
 const DOCKER_FORMS = [
-  "burrow image ls|pull|push|history|inspect|tag|rm|save|load|import",
+  "burrow image ls|pull|build|push|history|inspect|tag|rm|save|load|import",
   "burrow container create|ls|rename|export|rm|exec|logs|stop",
 ];
 

@@ -13,5 +13,14 @@ export class DockerfileError extends BurrowError {
       ...(options?.cause === undefined ? {} : { cause: options.cause }),
     });
     this.line = line;
+    this.detail = message;
+  }
+
+  /** What is wrong, without the file and line. */
+  readonly detail: string;
+
+  /** The same error naming `file` (a Dockerfile given with -f) instead of the file it named. */
+  inFile(file: string): DockerfileError {
+    return new DockerfileError(this.line, this.detail, { file, cause: this.cause ?? this });
   }
 }

@@ -128,6 +128,11 @@ export class IgnoreMatcher {
     return this.matches(p);
   }
 
+  /** Whether an exception (`!` line) may keep something under the context-relative folder `dir`. */
+  keepsSomethingUnder(dir: string): boolean {
+    return this.walksInto(cleanContextPath(dir));
+  }
+
   /** Docker's rule for one path: the last pattern that matches it (or its parent at the pattern's depth) wins. */
   private matches(p: string): boolean {
     const parts = p.split("/");

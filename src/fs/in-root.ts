@@ -205,6 +205,24 @@ export class InRoot {
     }
   }
 
+  /**
+   * Gives `guest` (itself not followed; links on the way refused) to `uid`:`gid`, keeping the set-id bits
+   * that chown clears; false when it is missing.
+   */
+  lchown(guest: string, uid: number, gid: number): boolean {
+    const place = this.walk(guest, "refuse", false, false);
+    try {
+      if (place.stat === undefined) return false;
+      const p = at(place.stack.at(-1)!.fd, place.name);
+      fs.lchownSync(p, uid, gid);
+      if (!place.stat.isSymbolicLink() && (place.stat.mode & 0o6000) !== 0)
+        fs.chmodSync(p, place.stat.mode & 0o7777);
+      return true;
+    } finally {
+      this.release(place);
+    }
+  }
+
   /** Makes folder `guest` and its missing parents (0755); returns its path with links resolved. */
   mkdirAll(guest: string, links: LinkPolicy = "follow"): string {
     const place = this.walk(guest, links, true, true);

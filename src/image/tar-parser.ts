@@ -36,6 +36,9 @@ export interface TarEntry {
   mode: number;
   /** Modification time in seconds since the epoch (may be fractional from PAX). */
   mtime: number;
+  /** The owner's numeric ids (PAX `uid`/`gid` when given, else the header fields). */
+  uid: number;
+  gid: number;
 }
 
 /** Receives the members of a tar stream, synchronously and in order. */
@@ -118,6 +121,21 @@ function paxTime(value: string): number {
   const t = Number(value);
   if (value === "" || !Number.isFinite(t)) throw new TarFormatError(`invalid PAX mtime "${value}"`);
   return t;
+}
+
+/** A header's uid or gid field; one that is not a number reads as 0 (flatten never used them). */
+function headerId(buf: Buffer, off: number): number {
+  try {
+    return parseTarNumber(buf, off, 8, "id");
+  } catch {
+    return 0;
+  }
+}
+
+/** A PAX uid or gid record (decimal), or `fallback` when there is none or it is not a number. */
+function paxId(value: string | undefined, fallback: number): number {
+  if (value === undefined || !/^\d{1,10}$/.test(value)) return fallback;
+  return Number(value);
 }
 
 /** The key under which the repeated GNU sparse 0.0 offset/numbytes records are gathered (as 0.1's map). */
@@ -210,6 +228,8 @@ export class TarParser {
     size: 0,
     mode: 0,
     mtime: 0,
+    uid: 0,
+    gid: 0,
     sparse: undefined,
     xattrs: undefined,
   };
@@ -380,6 +400,8 @@ export class TarParser {
     e.type = typeByte === 0 ? "0" : String.fromCharCode(typeByte);
     e.mode = parseTarNumber(buf, off + 100, 8, "mode") & 0o7777;
     e.mtime = parseTarNumber(buf, off + 136, 12, "mtime");
+    e.uid = headerId(buf, off + 108);
+    e.gid = headerId(buf, off + 116);
     e.sparse = undefined;
     e.xattrs = undefined;
 
@@ -414,6 +436,8 @@ export class TarParser {
       }
       const m = pax.get("mtime");
       if (m !== undefined) e.mtime = paxTime(m);
+      e.uid = paxId(pax.get("uid"), e.uid);
+      e.gid = paxId(pax.get("gid"), e.gid);
       for (const [k, v] of pax) {
         if (k.startsWith(XATTR_PREFIX) && k.length > XATTR_PREFIX.length) {
           (e.xattrs ??= new Map()).set(k.slice(XATTR_PREFIX.length), v);

@@ -182,3 +182,6 @@ export function jobDefaults(host: NodeJS.ProcessEnv): [string, string][] {
     host.OMPI_COMM_WORLD_SIZE !== undefined;
   return mpi ? [["OMPI_MCA_btl_vader_single_copy_mechanism", "none"]] : [];
 }
+
+/** Set (to 1) in `burrow build`'s user namespace of subordinate ids (src/builder/namespace.ts). */
+export const BUILD_NAMESPACE_ENV = "BURROW_BUILD_NAMESPACE";

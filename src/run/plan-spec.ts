@@ -8,7 +8,15 @@ import type { ContainerConfig } from "./image-config.js";
 import { checkExecSize } from "./exec-limits.js";
 import type { ExecLimits } from "./exec-limits.js";
 import { resolveArgv } from "./command.js";
-import { DEFAULT_PATH, envList, jobDefaults, jobEnv, mergeEnv, parseEnvArg } from "./env.js";
+import {
+  BUILD_NAMESPACE_ENV,
+  DEFAULT_PATH,
+  envList,
+  jobDefaults,
+  jobEnv,
+  mergeEnv,
+  parseEnvArg,
+} from "./env.js";
 import { parseGroup, parsePasswd, resolveUser } from "./user.js";
 import { parseVolume } from "./volumes.js";
 import { appendLines, extraAccounts } from "./passwd.js";
@@ -138,6 +146,7 @@ export function planRunSpec(inputs: PlanInputs): RunPlan {
       hostname: opts.hostname,
       tty: opts.tty,
       fakeRoot: user.uid === 0,
+      ...(inputs.host.env[BUILD_NAMESPACE_ENV] === "1" ? { realIds: true } : {}),
       ...(network.mode !== "host" || network.publish.length > 0 ? { network } : {}),
       ...(limits !== undefined ? { limits } : {}),
       pidNamespace: !opts.nosysdirs,

@@ -16,6 +16,8 @@ export interface StorePaths {
   tmp: string;
   /** Registry credentials, mode 0600. */
   credentials: string;
+  /** The build cache: one record per build step by its key (`build-cache/<hex>.json`), src/builder/cache.ts. */
+  buildCache: string;
 }
 
 /** The paths of the store rooted at `root`. */
@@ -28,6 +30,7 @@ export function storePaths(root: string): StorePaths {
     locks: path.join(root, "locks"),
     tmp: path.join(root, "tmp"),
     credentials: path.join(root, "credentials.json"),
+    buildCache: path.join(root, "build-cache"),
   };
 }
 

@@ -92,6 +92,8 @@ const ABANDONED: readonly { where: "images" | "tmp"; pattern: RegExp }[] = [
   { where: "images", pattern: /^\.?\.tmp-[a-f0-9]{12}-(.+)-(\d+)-[a-f0-9]{8}(?:\.rm-[a-f0-9]{12})?$/ },
   { where: "tmp", pattern: /^\.?(?:load|import-blob)-(.+)-(\d+)-[a-f0-9]{8}(?:\.rm-[a-f0-9]{12})?$/ },
   { where: "tmp", pattern: /^clone-(?:export|import)-(.+)-(\d+)-[a-f0-9]{8}(?:-rootfs)?\.tar$/ },
+  // A build's work folder (src/builder/build.ts).
+  { where: "tmp", pattern: /^\.?build-(.+)-(\d+)-[a-f0-9]{8}(?:\.rm-[a-f0-9]{12})?$/ },
 ];
 
 /**

@@ -7,6 +7,7 @@ import os from "node:os";
 import { randomHex } from "./random.js";
 import { writeFileAtomic, removeTreeAtomic } from "./atomic.js";
 import { withLock } from "./lock.js";
+import { cachedLayerDigests } from "../builder/cache.js";
 import { ImageNotFoundError, InvalidArgumentError, storeFailure } from "../errors.js";
 
 /** A layer as the manifest describes it. */
@@ -300,6 +301,8 @@ export class Store {
       if (img.indexDigest) keep.add(digestHex(img.indexDigest));
       for (const l of img.layers) keep.add(digestHex(l.digest));
     }
+    // The build cache's layers stay until the cache is pruned (src/builder/cache.ts).
+    for (const d of cachedLayerDigests(this.paths.buildCache)) keep.add(digestHex(d));
     const removed: string[] = [];
     let names: string[] = [];
     try {

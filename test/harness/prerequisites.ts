@@ -76,6 +76,11 @@ export const PREREQUISITES: Prerequisite[] = [
   },
   { pkg: "runc", programs: ["runc"], why: "the runc engine, which every per-engine suite runs" },
   {
+    pkg: "uidmap",
+    programs: ["newuidmap", "newgidmap"],
+    why: "burrow build's namespace of subordinate ids, in which RUN steps give files real owners (build.test)",
+  },
+  {
     pkg: "proot",
     programs: ["proot"],
     why: "Debian's PRoot 5.1.0, which has no port mapping: -p is refused with it (network-limits.test)",

@@ -1,5 +1,6 @@
 // The unprivileged user the CLI runs as: created when the harness runs as root, the caller otherwise.
 import os from "node:os";
+import fsp from "node:fs/promises";
 import { findProgram } from "./prerequisites.js";
 import { runProgram } from "./proc.js";
 
@@ -44,7 +45,41 @@ export async function ensureTestUser(log: (line: string) => void): Promise<TestU
     log(`user: created ${TEST_USER_NAME} (uid ${user.uid}), the CLI runs as it`);
   }
   if (user.uid === 0) throw new Error(`${TEST_USER_NAME} has uid 0; the tests need an unprivileged user`);
+  await ensureSubordinateIds(user, log);
   return user;
+}
+
+/** The first free start of a 65536-id range after those `/etc/subuid`-style `text` gives out (100000 at least). */
+function freeRangeStart(text: string): number {
+  let start = 100000;
+  for (const line of text.split("\n")) {
+    const [, from, count] = line.split(":");
+    const end = Number(from) + Number(count);
+    if (Number.isInteger(end) && end > start) start = end;
+  }
+  return start;
+}
+
+/**
+ * As root: gives the test user subordinate uids and gids (as Debian's useradd does where /etc/subuid
+ * exists), so that `burrow build` records the owners RUN steps give, as on a user's machine.
+ */
+async function ensureSubordinateIds(user: TestUser, log: (line: string) => void): Promise<void> {
+  for (const [file, flag] of [
+    ["/etc/subuid", "--add-subuids"],
+    ["/etc/subgid", "--add-subgids"],
+  ] as const) {
+    let text = "";
+    try {
+      text = await fsp.readFile(file, "utf8");
+    } catch {
+      // No file yet: usermod makes it.
+    }
+    if (text.split("\n").some((l) => l.startsWith(`${user.name}:`) || l.startsWith(`${user.uid}:`))) continue;
+    const start = freeRangeStart(text);
+    await runProgram("usermod", [flag, `${start}-${start + 65535}`, user.name]);
+    log(`user: gave ${user.name} subordinate ids ${start}-${start + 65535} (${file})`);
+  }
 }
 
 /** The argv that runs `argv` as `user` (setpriv, same pid, no PAM); `argv` itself when `user.name` is empty. */

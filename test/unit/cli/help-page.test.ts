@@ -47,7 +47,7 @@ describe("burrow help", () => {
     for (const line of out.split("\n").filter((l) => l.startsWith("  burrow "))) {
       assert.doesNotMatch(line, /--|#0/, line);
     }
-    assert.ok(out.split("\n").length < 60, "the list fits a screen or two");
+    assert.ok(out.split("\n").length < 64, "the list fits a screen or two");
   });
 
   test("a command's page shows its own options and names the global ones on one line", () => {

@@ -1,6 +1,10 @@
 // The streaming tar parser: ustar, GNU and PAX headers, chunk boundaries, truncation and corruption.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { execFileSync } from "node:child_process";
 import { TarFormatError, TarParser, parseTarNumber, type TarEntry } from "../../../src/image/tar-parser.js";
 import { buildTar, paxRecord, type Member } from "./tar-writer.js";
 
@@ -402,4 +406,35 @@ test("reads SCHILY.xattr records (binary values) for the next member only", () =
   assert.deepEqual([...seen[0]!.xattrs!.keys()], ["user.bin", "security.capability"]);
   assert.ok(Buffer.from(seen[0]!.xattrs!.get("user.bin")!, "latin1").equals(value));
   assert.equal(seen[1]!.xattrs, undefined);
+});
+
+test("owners come from the header's uid/gid fields, and PAX uid/gid records override them", () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "burrow-tar-owner-"));
+  try {
+    fs.writeFileSync(path.join(dir, "f"), "x");
+    const tar = execFileSync("tar", [
+      "-C",
+      dir,
+      "--owner=12",
+      "--group=34",
+      "--numeric-owner",
+      "-cf",
+      "-",
+      "f",
+    ]);
+    const pax = buildTar([{ path: "g", data: "y", pax: { uid: "3000000", gid: "70" } }]);
+    const owners: string[] = [];
+    for (const bytes of [tar, pax]) {
+      const parser = new TarParser({
+        entry: (e: TarEntry) => owners.push(`${e.path} ${e.uid}:${e.gid}`),
+        data: () => {},
+        entryEnd: () => {},
+      });
+      parser.write(bytes);
+      parser.end();
+    }
+    assert.deepEqual(owners, ["f 12:34", "g 3000000:70"]);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
