@@ -69,6 +69,11 @@ export const PREREQUISITES: Prerequisite[] = [
     why: "srun --mpi=pmix: Slurm's PMIx plugin loads libpmix.so",
   },
   { pkg: "debootstrap", programs: ["debootstrap"], why: "builds the Debian test images" },
+  {
+    pkg: "podman",
+    programs: ["podman"],
+    why: "the reference `podman build --isolation=chroot` that burrow build is compared with (build-podman.test)",
+  },
   { pkg: "runc", programs: ["runc"], why: "the runc engine, which every per-engine suite runs" },
   {
     pkg: "uidmap",
