@@ -13,6 +13,7 @@ import type { RunStepOutcome, RunStepRequest } from "./run-step.js";
 import { randomHex } from "../store/random.js";
 import { inFlight, removeScratch, sweepStaging } from "../store/staging.js";
 import { StageBuilder } from "./stage-builder.js";
+import { unmountOverlays } from "./overlay-root.js";
 import { hostPlatform } from "../registry/platform.js";
 
 /** What to build. */
@@ -132,6 +133,7 @@ export async function buildStages(
     return { image: await publishBuilt(final, ctx, services.now) };
   } finally {
     await build?.settled();
+    unmountOverlays(work);
     removeScratch(work);
   }
 }

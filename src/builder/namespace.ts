@@ -38,7 +38,7 @@ export function namespacePlan(): { unshare: string[] } | { reason: string } {
   const uid = process.getuid?.() ?? 0;
   if (uid === 0) {
     // Root maps its own first 65536 ids: files keep the owners they are given, as in a root Podman build.
-    return { unshare: [unshare, "--user", "--map-users=0,0,65536", "--map-groups=0,0,65536"] };
+    return { unshare: [unshare, "--user", "--mount", "--map-users=0,0,65536", "--map-groups=0,0,65536"] };
   }
   const name = os.userInfo().username;
   for (const [file, tool] of [
@@ -56,7 +56,16 @@ export function namespacePlan(): { unshare: string[] } | { reason: string } {
     if (findOnPath(tool) === undefined) return { reason: `${tool} (Debian's uidmap) is not on PATH` };
   }
   return {
-    unshare: [unshare, "--user", "--map-users=auto", "--map-groups=auto", "--map-user=0", "--map-group=0"],
+    unshare: [
+      unshare,
+      "--user",
+      // A mount namespace of the build's own: stage roots are overlays of the stored images (src/builder/overlay-root.ts).
+      "--mount",
+      "--map-users=auto",
+      "--map-groups=auto",
+      "--map-user=0",
+      "--map-group=0",
+    ],
   };
 }
 

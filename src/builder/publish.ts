@@ -6,6 +6,7 @@ import { createHash } from "node:crypto";
 import type { ImageRecord } from "../store/store.js";
 import type { RootContext, StageState } from "./stage-state.js";
 import { StagedImage } from "../store/staging.js";
+import { copyTree } from "../fs/copy-tree.js";
 import { summarizeTree } from "../store/summary.js";
 import { MediaType } from "../registry/manifest.js";
 import { digestHex } from "../store/paths.js";
@@ -56,12 +57,17 @@ export async function publishBuilt(
   if (existing !== undefined) return existing;
 
   const root = state.takeRoot() ?? (await state.root(ctx));
-  // A stored rootfs belongs to the user, as a pulled one does: every run (one id mapped) can use it, rmi remove it.
-  if (ctx.realOwners) ownAll(root);
   const staged = new StagedImage(store, id);
   try {
-    fs.rmdirSync(staged.rootfs);
-    fs.renameSync(root, staged.rootfs);
+    // An overlay root (src/builder/overlay-root.ts) is copied out; a copied one is moved into place.
+    if (fs.existsSync(`${root}.upper`))
+      copyTree(root, staged.rootfs, { into: true, label: "the built image" });
+    else {
+      fs.rmdirSync(staged.rootfs);
+      fs.renameSync(root, staged.rootfs);
+    }
+    // A stored rootfs belongs to the user, as a pulled one does: every run (one id mapped) can use it, rmi remove it.
+    if (ctx.realOwners) ownAll(staged.rootfs);
     const record: ImageRecord = {
       id,
       configDigest,

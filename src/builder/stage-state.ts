@@ -9,6 +9,7 @@ import type { HistoryEntry, CachedLayer } from "./cache.js";
 import type { RunSettings } from "./image-config.js";
 import type { StageVariables } from "../dockerfile/stages.js";
 import { copyTreeAsync } from "../fs/copy-tree.js";
+import { mountOverlayRoot } from "./overlay-root.js";
 import { flattenLayers } from "../image/flatten.js";
 import { applyOwners, imageOwners, layerOwners } from "./layer-owners.js";
 import type { TreeSnapshot } from "./tree-diff.js";
@@ -121,8 +122,8 @@ export class StageState {
 }
 
 /**
- * A copy of image `id`'s rootfs at `dir`, its files given the owners its layers record where they are real;
- * the copy and the reading of the layers' owners go on at once.
+ * Image `id`'s rootfs at `dir` (an overlay of it in the build's namespace, else a copy), its files given the
+ * owners its layers record where they are real; the copy and the reading of the layers' owners go on at once.
  */
 export async function prepareImageRoot(
   ctx: RootContext,
@@ -131,7 +132,12 @@ export async function prepareImageRoot(
   dir: string,
 ): Promise<string> {
   const { store } = ctx;
-  const copied = copyTreeAsync(store.rootfs(id), dir, { label: `image ${label}` });
+  // In the build's namespace, an overlay of the stored rootfs; a copy where it cannot be mounted.
+  const mounted = ctx.realOwners ? await mountOverlayRoot(store.rootfs(id), dir) : undefined;
+  const copied =
+    mounted !== undefined
+      ? Promise.resolve()
+      : copyTreeAsync(store.rootfs(id), dir, { label: `image ${label}` });
   if (!ctx.realOwners) {
     await copied;
     return dir;
