@@ -6,6 +6,11 @@
 import fs from "node:fs";
 import path from "node:path";
 import { execFile, execFileSync } from "node:child_process";
+import { copyFailure, copyTree } from "../fs/copy-tree.js";
+import { applyUpper, readOpaqueDirsSync } from "../store/overlay-upper.js";
+
+/** The lower folder of each overlay root this process mounted, by its mount point. */
+const lowers = new Map<string, string>();
 
 /** Characters overlay's mount options cannot take in a path without escaping. */
 const UNSAFE = /[,:\\\s]/;
@@ -25,10 +30,39 @@ export async function mountOverlayRoot(lower: string, dir: string): Promise<stri
   });
   if (mounted) {
     fs.chmodSync(dir, fs.statSync(lower).mode & 0o7777);
+    lowers.set(dir, lower);
     return dir;
   }
   for (const d of [dir, upper, work]) fs.rmSync(d, { recursive: true, force: true });
   return undefined;
+}
+
+/** Whether `dir` is an overlay root this process mounted. */
+export function isOverlayRoot(dir: string): boolean {
+  return lowers.has(dir);
+}
+
+/**
+ * Makes the tree the overlay root `dir` shows in the empty folder `into`: the lower's files as hard links
+ * (stored images never change, so two images may share a file), with the upper layer applied over them
+ * (src/store/overlay-upper.ts: what it changed is unlinked and written anew, never written through a link).
+ * Copies the merged view instead where the upper's opaque marks cannot be read.
+ */
+export function publishOverlayRoot(dir: string, into: string): void {
+  const lower = lowers.get(dir)!;
+  const upper = `${dir}.upper`;
+  const opaque = readOpaqueDirsSync(upper);
+  if (opaque === undefined) {
+    copyTree(dir, into, { into: true, label: "the built image" });
+    return;
+  }
+  try {
+    execFileSync("cp", ["-al", `${lower}/.`, `${into}/`], { stdio: ["ignore", "ignore", "pipe"] });
+  } catch (err) {
+    throw copyFailure(lower, into, { label: "the base image" }, err);
+  }
+  applyUpper(upper, into, opaque);
+  fs.chmodSync(into, fs.statSync(dir).mode & 0o7777);
 }
 
 /** Unmounts the overlays under `work` (before it is removed); best effort, the namespace ends with us. */

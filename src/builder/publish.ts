@@ -6,7 +6,7 @@ import { createHash } from "node:crypto";
 import type { ImageRecord } from "../store/store.js";
 import type { RootContext, StageState } from "./stage-state.js";
 import { StagedImage } from "../store/staging.js";
-import { copyTree } from "../fs/copy-tree.js";
+import { isOverlayRoot, publishOverlayRoot } from "./overlay-root.js";
 import { summarizeTree } from "../store/summary.js";
 import { MediaType } from "../registry/manifest.js";
 import { digestHex } from "../store/paths.js";
@@ -59,9 +59,8 @@ export async function publishBuilt(
   const root = state.takeRoot() ?? (await state.root(ctx));
   const staged = new StagedImage(store, id);
   try {
-    // An overlay root (src/builder/overlay-root.ts) is copied out; a copied one is moved into place.
-    if (fs.existsSync(`${root}.upper`))
-      copyTree(root, staged.rootfs, { into: true, label: "the built image" });
+    // An overlay root (src/builder/overlay-root.ts) is made anew from its layers; a copied one is moved.
+    if (isOverlayRoot(root)) publishOverlayRoot(root, staged.rootfs);
     else {
       fs.rmdirSync(staged.rootfs);
       fs.renameSync(root, staged.rootfs);
