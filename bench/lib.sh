@@ -51,6 +51,15 @@ bench_user() {
       log "creating user $U"
       useradd -m -s /bin/sh -c "burrow bench user" "$U"
     fi
+    # Subordinate ids, as Debian's useradd gives where /etc/subuid exists (burrow build's namespace needs them).
+    local f
+    for f in subuid subgid; do
+      if ! grep -q "^$U:" "/etc/$f" 2> /dev/null; then
+        local start
+        start=$(awk -F: 'BEGIN { e = 100000 } { if ($2 + $3 > e) e = $2 + $3 } END { print e }' "/etc/$f" 2> /dev/null || echo 100000)
+        usermod "--add-sub${f#sub}s" "$start-$((start + 65535))" "$U"
+      fi
+    done
   else
     U=$(id -un)
   fi
