@@ -22,6 +22,8 @@ export interface PushOptions {
   dest: Reference;
   concurrency: number;
   events?: PushEvents;
+  /** Blobs larger than this go in chunks of this size (default: src/registry/upload.ts). */
+  chunkBytes?: number | undefined;
 }
 
 /** The outcome of a push: the manifest's digest and size, and what happened to each blob. */
@@ -91,6 +93,7 @@ export async function pushImage(opts: PushOptions): Promise<PushResult> {
         { ...blob, file: store.blobPath(blob.digest) },
         from,
         opts.events?.blobProgress ? (n) => opts.events?.blobProgress?.(blob.digest, n) : undefined,
+        opts.chunkBytes,
       );
       outcomes.set(blob.digest, outcome);
       opts.events?.blobDone?.(blob.digest, outcome, outcome === "mounted" ? from : undefined);

@@ -129,6 +129,8 @@ one() {
   local tool=$1 i=$2 dir=$RUNS_DIR/$1-$2 log=$W/logs/$1-$2.log wall cpu
   user_dirs "$dir"
   local timed=(/usr/bin/time -f '%e %U %S' -o "$dir/time")
+  # The previous build's writes reach the disk first: each build pays for its own, not its predecessor's.
+  sync
   case $tool in
     burrow)
       run_as "$W/ctx" "${BENV[@]}" -- "${timed[@]}" "${BURROW[@]}" --repo "$dir/store" build -t "bench/app:$i" . \

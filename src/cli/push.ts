@@ -51,6 +51,7 @@ export class PushCommand extends BurrowCommand {
         dest,
         concurrency: config.maxConcurrentDownloads,
         ...(progress ? { events: progress } : {}),
+        chunkBytes: chunkBytes(this.context.env.BURROW_PUSH_CHUNK_MIB),
       });
       if (this.quiet) {
         this.context.stdout.write(`${dest.name}\n`);
@@ -65,4 +66,12 @@ export class PushCommand extends BurrowCommand {
     }
     return 0;
   }
+}
+
+/** BURROW_PUSH_CHUNK_MIB: blobs larger than N MiB go in N MiB chunks (for registries or proxies that limit a request's size). */
+function chunkBytes(value: string | undefined): number | undefined {
+  if (value === undefined || value === "") return undefined;
+  if (!/^[1-9]\d{0,5}$/.test(value))
+    throw new InvalidArgumentError(`BURROW_PUSH_CHUNK_MIB=${value}: give a whole number of MiB, such as 32`);
+  return Number(value) * 1024 * 1024;
 }

@@ -9,10 +9,13 @@ import { discard, header } from "./http.js";
 import type { RawResponse } from "./http.js";
 import type { Reference } from "./reference.js";
 
-/** Blobs larger than this are sent in PATCH chunks (a proxy or registry may refuse one huge request body). */
-export const CHUNKED_ABOVE = 64 * 1024 * 1024;
+/**
+ * Blobs larger than this are sent in PATCH chunks (a proxy or registry may refuse one huge request body);
+ * smaller ones in one request, which a registry hashes as it arrives (chunks it may read again at the end).
+ */
+export const CHUNKED_ABOVE = 256 * 1024 * 1024;
 /** The size of one PATCH chunk. */
-export const CHUNK_BYTES = 32 * 1024 * 1024;
+export const CHUNK_BYTES = 64 * 1024 * 1024;
 
 /** The reads of a blob being sent (1 MiB: fewer, larger writes to the socket than the 64 KiB default). */
 const READ_CHUNK = 1024 * 1024;
@@ -54,6 +57,8 @@ export async function pushBlob(
   blob: BlobToPush,
   from: string | undefined,
   onBytes?: (bytes: number) => void,
+  /** Chunks of this size for blobs larger than it (BURROW_PUSH_CHUNK_MIB), else the defaults above. */
+  chunkBytes?: number,
 ): Promise<BlobOutcome> {
   const what = `blob ${blob.digest} to ${ref.name}`;
   return client.pushExchange(ref.registry, what, async () => {
@@ -85,7 +90,8 @@ export async function pushBlob(
       discard(res);
     }
     let sent = 0;
-    const plan = chunkPlan(blob.size);
+    const plan =
+      chunkBytes === undefined ? chunkPlan(blob.size) : chunkPlan(blob.size, chunkBytes, chunkBytes);
     if (plan.length > 1) {
       for (const [start, length] of plan) {
         const res = await client.pushRequest(ref, {

@@ -146,14 +146,18 @@ test("push to the htpasswd registry is refused without login and works after it;
   }
 });
 
-test("a layer over 64 MiB goes up in chunks and comes back whole", async () => {
+test("a layer over the chunk size (BURROW_PUSH_CHUNK_MIB) goes up in chunks and comes back whole", async () => {
   const big = randomBytes(70 * 1024 * 1024);
   const layer = await layerFromTar(writeTar([{ path: "big.bin", type: "file", content: big }]));
   const repo = uniqueRepo("big");
   const pushed = await pushImage("plain", repo, "1", [layer]);
   ok(await burrow(["pull", pushed.ref]));
   const dest = imageRef("tls", uniqueRepo("bigcopy"), "1");
-  const r = await burrow(["push", "--debug", pushed.ref, dest]);
+  // By default a 70 MiB layer goes in one request (chunks start above 256 MiB); with 32 MiB chunks, three.
+  const one = await burrow(["push", "--debug", pushed.ref, imageRef("tls", uniqueRepo("bigone"), "1")]);
+  assert.equal(one.code, 0, one.stderr);
+  assert.doesNotMatch(one.stderr, /PATCH .*-> 202/);
+  const r = await burrow(["push", "--debug", pushed.ref, dest], { env: { BURROW_PUSH_CHUNK_MIB: "32" } });
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stderr, /PATCH .*-> 202/);
   assert.equal(r.stderr.match(/PATCH .*-> 202/g)?.length, 3, "70 MiB in 32 MiB chunks");
