@@ -12,6 +12,7 @@ import type { Reference } from "./registry/reference.js";
 import type { Platform } from "./registry/platform.js";
 import type { RegistryClient } from "./registry/client.js";
 import { flattenLayers } from "./image/flatten.js";
+import { OWNERS_FILE, OwnerCollector, writeOwners } from "./builder/layer-owners.js";
 import { keepYoungGenerationSmall } from "./image/young-generation.js";
 import { configDiffIds, ensureDiffIdsChecked, layerCountProblem } from "./image/diff-ids.js";
 
@@ -297,6 +298,8 @@ async function buildImage(
   const staged = new StagedImage(store, id);
   try {
     let tapUsed = false;
+    // The owners the layers give (other than root), kept beside the rootfs for builds on this image.
+    const owners = new OwnerCollector();
     for (const [i, layer] of layers.entries()) {
       let stream: PassThrough | undefined;
       if (tap && layer.digest === tapped && !tapUsed) {
@@ -327,7 +330,7 @@ async function buildImage(
               label: `layer ${i + 1} (${layer.digest})`,
             },
           ],
-          { warn: opts.warn },
+          { warn: opts.warn, entries: owners },
         );
       } catch (err) {
         // Let the download this flatten was reading finish: if the blob fails its digest (a corrupt
@@ -364,6 +367,7 @@ async function buildImage(
       rootfs: summarizeTree(staged.rootfs),
       diffIds,
     };
+    writeOwners(path.join(staged.dir, OWNERS_FILE), owners.owners);
     if (!staged.publish(record)) return store.readImage(id) ?? record;
     return record;
   } catch (err) {

@@ -8,6 +8,7 @@ import path from "node:path";
 import { execFile, execFileSync } from "node:child_process";
 import { copyFailure, copyTree } from "../fs/copy-tree.js";
 import { applyUpper, readOpaqueDirsSync } from "../store/overlay-upper.js";
+import { ownAll } from "./layer-owners.js";
 
 /** The lower folder of each overlay root this process mounted, by its mount point. */
 const lowers = new Map<string, string>();
@@ -46,7 +47,8 @@ export function isOverlayRoot(dir: string): boolean {
  * Makes the tree the overlay root `dir` shows in the empty folder `into`: the lower's files as hard links
  * (stored images never change, so two images may share a file), with the upper layer applied over them
  * (src/store/overlay-upper.ts: what it changed is unlinked and written anew, never written through a link).
- * Copies the merged view instead where the upper's opaque marks cannot be read.
+ * Copies the merged view instead where the upper's opaque marks cannot be read. Everything in it is given to
+ * the user (the namespace's root), as a pulled image's files are.
  */
 export function publishOverlayRoot(dir: string, into: string): void {
   const lower = lowers.get(dir)!;
@@ -54,8 +56,11 @@ export function publishOverlayRoot(dir: string, into: string): void {
   const opaque = readOpaqueDirsSync(upper);
   if (opaque === undefined) {
     copyTree(dir, into, { into: true, label: "the built image" });
+    ownAll(into);
     return;
   }
+  // The lower's files are the user's already; what the steps made is given to the user in the upper.
+  ownAll(upper);
   try {
     execFileSync("cp", ["-al", `${lower}/.`, `${into}/`], { stdio: ["ignore", "ignore", "pipe"] });
   } catch (err) {

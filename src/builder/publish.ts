@@ -7,6 +7,7 @@ import type { ImageRecord } from "../store/store.js";
 import type { RootContext, StageState } from "./stage-state.js";
 import { StagedImage } from "../store/staging.js";
 import { isOverlayRoot, publishOverlayRoot } from "./overlay-root.js";
+import { ownAll } from "./layer-owners.js";
 import { summarizeTree } from "../store/summary.js";
 import { MediaType } from "../registry/manifest.js";
 import { digestHex } from "../store/paths.js";
@@ -60,13 +61,13 @@ export async function publishBuilt(
   const staged = new StagedImage(store, id);
   try {
     // An overlay root (src/builder/overlay-root.ts) is made anew from its layers; a copied one is moved.
+    // A stored rootfs belongs to the user, as a pulled one does: every run (one id mapped) can use it, rmi remove it.
     if (isOverlayRoot(root)) publishOverlayRoot(root, staged.rootfs);
     else {
+      if (ctx.realOwners) ownAll(root);
       fs.rmdirSync(staged.rootfs);
       fs.renameSync(root, staged.rootfs);
     }
-    // A stored rootfs belongs to the user, as a pulled one does: every run (one id mapped) can use it, rmi remove it.
-    if (ctx.realOwners) ownAll(staged.rootfs);
     const record: ImageRecord = {
       id,
       configDigest,
@@ -99,23 +100,4 @@ export async function publishBuilt(
   } finally {
     staged.discard();
   }
-}
-
-/**
- * Gives every entry under `root` to the namespace's root (the user outside), keeping the set-id bits that
- * chown clears; the layers keep the owners the build gave.
- */
-function ownAll(root: string): void {
-  const walk = (dir: Buffer): void => {
-    for (const entry of fs.readdirSync(dir, { withFileTypes: true, encoding: "buffer" })) {
-      const p = Buffer.concat([dir, Buffer.from("/"), entry.name]);
-      const st = fs.lstatSync(p);
-      if (st.uid !== 0 || st.gid !== 0) {
-        fs.lchownSync(p, 0, 0);
-        if (!st.isSymbolicLink() && (st.mode & 0o6000) !== 0) fs.chmodSync(p, st.mode & 0o7777);
-      }
-      if (st.isDirectory()) walk(p);
-    }
-  };
-  walk(Buffer.from(root));
 }

@@ -144,7 +144,10 @@ export async function prepareImageRoot(
   }
   const layers = store.readImage(id)?.layers ?? [];
   const files = layers.map((l) => ({ file: store.blobPath(l.digest) }));
-  const [, owners] = await Promise.all([copied, imageOwners(store.paths.buildCache, id, files)]);
+  const [, owners] = await Promise.all([
+    copied,
+    imageOwners(store.paths.buildCache, id, files, store.imageDir(id)),
+  ]);
   applyOwners(dir, owners);
   return dir;
 }

@@ -66,6 +66,8 @@ export interface FlattenOptions {
    * once. A new one per call when not given.
    */
   xattrs?: XattrWriter | undefined;
+  /** Also told every entry of every layer, in order (the owners pull keeps for builds: src/builder/layer-owners.ts). */
+  entries?: { entry(entry: TarEntry): void } | undefined;
 }
 
 /** What a flatten run did, summed over all layers. */
@@ -456,7 +458,19 @@ async function applyLayer(
       throw new DecompressError(`${unsupported}-compressed layers are not supported`);
     const compression = sniffCompression(head);
     applier = new LayerApplier(run, layer.digest);
-    parser = new TarParser(applier);
+    const tee = opts.entries;
+    parser = new TarParser(
+      tee === undefined
+        ? applier
+        : {
+            entry: (e) => {
+              tee.entry(e);
+              applier!.entry(e);
+            },
+            data: (buf, start, end, offset) => applier!.data(buf, start, end, offset),
+            entryEnd: () => applier!.entryEnd(),
+          },
+    );
     const progress = opts.onLayerProgress;
     const onRead = progress ? (bytes: number): void => progress.call(opts, index, bytes) : undefined;
     const hash = layer.diffId !== undefined ? createHash("sha256") : undefined;
