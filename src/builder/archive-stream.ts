@@ -1,10 +1,8 @@
 // The bytes of a local archive that ADD unpacks: its compression told by its first bytes (gzip, bzip2, xz,
 // zstd, or none), and the tar stream read from it (bzip2 and xz through the `bzip2 -dc` / `xz -dc` tools).
 import fs from "node:fs";
-import { spawn, type ChildProcessByStdio } from "node:child_process";
-import type { Readable } from "node:stream";
 import { findOnPath } from "../find-on-path.js";
-import { decompressFile, sniffCompression, unsupportedCompression } from "../image/decompress.js";
+import { decompressFile, external, sniffCompression, unsupportedCompression } from "../image/decompress.js";
 import { parseTarNumber } from "../image/tar-parser.js";
 
 /** The compressions ADD recognises, as Docker's archive detection does. */
@@ -23,37 +21,11 @@ export async function* archiveBytes(file: string, compression: ArchiveCompressio
   else yield* decompressFile(file, compression);
 }
 
-/** Runs `bzip2 -dc` or `xz -dc` with the file on stdin and yields what it writes; a failure throws. */
+/** `bzip2 -dc` or `xz -dc` of the file, through the decompressors' one runner (src/image/decompress.ts). */
 async function* viaTool(tool: "bzip2" | "xz", file: string): AsyncGenerator<Buffer> {
   const cmd = findOnPath(tool);
   if (cmd === undefined) throw new Error(`it is ${tool}-compressed and ${tool} is not installed`);
-  const input = fs.openSync(file, "r");
-  const child = spawn(cmd, ["-dc"], { stdio: [input, "pipe", "pipe"] }) as ChildProcessByStdio<
-    null,
-    Readable,
-    Readable
-  >;
-  fs.closeSync(input);
-  let stderr = "";
-  child.stderr.setEncoding("utf8");
-  child.stderr.on("data", (s: string) => {
-    if (stderr.length < 2048) stderr += s;
-  });
-  const exited = new Promise<number | null>((resolve) => {
-    child.once("error", () => resolve(null));
-    child.once("close", (code) => resolve(code));
-  });
-  let finished = false;
-  try {
-    for await (const chunk of child.stdout) yield chunk as Buffer;
-    finished = true;
-  } finally {
-    if (!finished) child.kill("SIGKILL");
-  }
-  const code = await exited;
-  if (code !== 0) {
-    throw new Error(`${tool} -dc failed${stderr.trim() ? `: ${stderr.trim().split("\n").pop()}` : ""}`);
-  }
+  yield* external(cmd, file);
 }
 
 /** Whether a 512-byte block is a tar header (not all zeros, its checksum right), as Go's tar reader requires. */

@@ -219,7 +219,8 @@ async function* zlibGunzip(
 }
 
 /** Runs `cmd -dc` with the blob on stdin and yields its stdout; a non-zero exit is a DecompressError. */
-async function* external(
+/** Yields what `CMD -dc` writes for `file` (gzip, pigz, zstd, bzip2, xz all take -dc); a failure is a DecompressError. */
+export async function* external(
   cmd: string,
   file: string | Readable,
   onRead?: (bytes: number) => void,
