@@ -88,7 +88,8 @@ export async function buildImage(req: BuildRequest, services: BuildServices): Pr
   const target = targetStage(plan, req.target);
   const globals = globalArgValues(plan, req.buildArgs, platformArgs());
   const stages = neededStages(plan, target, globals);
-  const unused = unusedBuildArgs(plan, stages, req.buildArgs);
+  // SOURCE_DATE_EPOCH is the builder's own (src/builder/stage-builder.ts), as BuildKit takes it.
+  const unused = unusedBuildArgs(plan, stages, req.buildArgs).filter((n) => n !== "SOURCE_DATE_EPOCH");
   if (unused.length > 0)
     services.warn(`build args not used by any ARG of the stages built: ${unused.join(", ")}`);
   try {

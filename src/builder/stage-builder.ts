@@ -277,6 +277,7 @@ export class StageBuilder {
       const layer = await writeLayerTar(root, changes, file, {
         owners: state.owners,
         ownersFromStat: this.req.realOwners,
+        clampMtime: this.epoch(),
       });
       await this.storeBlob(file, layer.digest);
       record.layer = layer;
@@ -339,8 +340,21 @@ export class StageBuilder {
     return record;
   }
 
+  /** A step's time: SOURCE_DATE_EPOCH when the build is given it (a reproducible build), else now. */
   private now(): string {
-    return this.services.now().toISOString();
+    const epoch = this.epoch();
+    return (epoch !== undefined ? new Date(epoch * 1000) : this.services.now()).toISOString();
+  }
+
+  /** --build-arg SOURCE_DATE_EPOCH=SECONDS, as BuildKit takes it: the steps' time and the layers' latest mtime. */
+  private epoch(): number | undefined {
+    const value = this.req.buildArgs.get("SOURCE_DATE_EPOCH");
+    if (value === undefined) return undefined;
+    if (!/^\d{1,12}$/.test(value))
+      throw new DockerfileError(0, `SOURCE_DATE_EPOCH=${value}: give whole seconds since 1970`, {
+        file: this.req.dockerfileLabel,
+      });
+    return Number(value);
   }
 }
 

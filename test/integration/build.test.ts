@@ -119,6 +119,20 @@ test("the cache: an unchanged rebuild is the same image, an edited file reruns i
   );
 });
 
+test("with SOURCE_DATE_EPOCH, a build done again without the cache makes the same image", async () => {
+  const dir = await context("epoch", {
+    Dockerfile: `FROM ${alpine}\nRUN mkdir -p /out && echo same > /out/file\nCOPY a.txt /out/\nCMD ["cat", "/out/file"]\n`,
+    "a.txt": "a\n",
+  });
+  const args = ["--no-cache", "--build-arg", "SOURCE_DATE_EPOCH=1700000000", dir];
+  const first = await build(["-t", "epoch:1", ...args]);
+  const second = await build(["-t", "epoch:2", ...args]);
+  assert.equal(second.id, first.id);
+  assert.doesNotMatch(first.stderr, /not used/);
+  const inspect = JSON.parse(ok(await burrow(["inspect", first.id]))) as { Created?: string }[];
+  assert.equal(inspect[0]!.Created, "2023-11-14T22:13:20.000Z");
+});
+
 test("layers record the owners RUN and COPY --chown give; the stored files belong to the user", async () => {
   const dir = await context("owners", {
     Dockerfile: [
