@@ -15,14 +15,31 @@ const MOUNT_POINTS = [
   "sys",
 ];
 
+/**
+ * The folder `rel`'s parent is in under `root`, when every folder on the way is a real folder: the stage's
+ * files are the image's and its steps' doing, and a link among them (`/etc` made a link to a host folder)
+ * must not take what is done here out of the root. Undefined otherwise.
+ */
+function realParent(root: string, rel: string): { path: string; stat: fs.Stats } | undefined {
+  let at = root;
+  let stat: fs.Stats | undefined;
+  for (const part of rel.split("/").slice(0, -1)) {
+    at = path.join(at, part);
+    stat = fs.lstatSync(at, { throwIfNoEntry: false });
+    if (stat === undefined || !stat.isDirectory()) return undefined;
+  }
+  return { path: at, stat: stat ?? fs.lstatSync(root) };
+}
+
 /** The mount points `root` lacks before a RUN, with the times of their folders then. */
 export function missingMountPoints(root: string): { rel: string; folder: fs.Stats }[] {
   const missing: { rel: string; folder: fs.Stats }[] = [];
   for (const rel of MOUNT_POINTS) {
-    const p = path.join(root, rel);
-    if (fs.lstatSync(p, { throwIfNoEntry: false }) !== undefined) continue;
-    const folder = fs.lstatSync(path.dirname(p), { throwIfNoEntry: false });
-    if (folder?.isDirectory()) missing.push({ rel, folder });
+    const parent = realParent(root, rel);
+    if (parent === undefined) continue;
+    const name = path.join(parent.path, path.basename(rel));
+    if (fs.lstatSync(name, { throwIfNoEntry: false }) === undefined)
+      missing.push({ rel, folder: parent.stat });
   }
   return missing;
 }
@@ -33,7 +50,10 @@ export function missingMountPoints(root: string): { rel: string; folder: fs.Stat
  */
 export function removeMountPoints(root: string, made: { rel: string; folder: fs.Stats }[]): void {
   for (const { rel, folder } of made) {
-    const p = path.join(root, rel);
+    // The step may have made a folder on the way a link since: then nothing is done through it.
+    const parent = realParent(root, rel);
+    if (parent === undefined || parent.stat.ino !== folder.ino) continue;
+    const p = path.join(parent.path, path.basename(rel));
     const st = fs.lstatSync(p, { throwIfNoEntry: false });
     if (st === undefined) continue;
     if (st.isFile() && st.size === 0) fs.rmSync(p);

@@ -10,6 +10,7 @@ import { makeTestHome, chownToTestUser, spawnBurrow } from "../harness/env.js";
 import type { TestHome } from "../harness/env.js";
 import { burrowIn, ok, pullAlpine, TEST_ENGINES } from "../harness/suite.js";
 import { TarParser } from "../../src/image/tar-parser.js";
+import { layerFromEntries } from "../harness/image-builder.js";
 
 let home: TestHome;
 let alpine: string;
@@ -211,6 +212,22 @@ test("an interrupted build leaves no work folder and no image; the next build re
   fs.writeFileSync(path.join(dir, "Dockerfile"), `FROM ${alpine}\nRUN echo done > /first\nRUN echo quick\n`);
   const { stderr } = await build(["-t", "interrupted:1", dir]);
   assert.deepEqual(cachedSteps(stderr), [2]);
+});
+
+test("a base whose /etc is a link to a host folder: RUN's mount points are made and removed inside the root only", async () => {
+  // A host folder of the user's, holding empty files named as the run's mount points.
+  const host = path.join(home.dir, "host-etc");
+  fs.mkdirSync(host);
+  for (const name of ["resolv.conf", "hostname", "hosts"]) fs.writeFileSync(path.join(host, name), "");
+  await chownToTestUser(host);
+  const before = fs.readdirSync(host).sort();
+  const linked = await pullAlpine(burrow, "build-etc-link", {
+    layers: [await layerFromEntries([{ path: "etc", type: "symlink", linkname: host }])],
+  });
+  const dir = await context("etc-link", { Dockerfile: `FROM ${linked}\nRUN echo ran > /ran\n` });
+  await build(["-t", "etc-link:1", dir]);
+  assert.deepEqual(fs.readdirSync(host).sort(), before, "the host folder keeps its files");
+  for (const name of before) assert.equal(fs.statSync(path.join(host, name)).size, 0);
 });
 
 for (const engine of TEST_ENGINES) {
