@@ -20,7 +20,7 @@ import { hostPlatform } from "../registry/platform.js";
 export interface BuildRequest {
   /** The context folder (absolute). */
   context: string;
-  /** The Dockerfile's path, and how messages name it. */
+  /** The Dockerfile's path ("-": stdin), and how messages name it. */
   dockerfile: string;
   dockerfileLabel: string;
   buildArgs: Map<string, string>;
@@ -73,7 +73,8 @@ export async function buildImage(req: BuildRequest, services: BuildServices): Pr
     await import("../dockerfile/stages.js");
   let text: string;
   try {
-    text = fs.readFileSync(req.dockerfile, "utf8");
+    // "-": stdin (a pipe, a file or a socket; read by descriptor, which /dev/stdin cannot do for a socket).
+    text = fs.readFileSync(req.dockerfile === "-" ? 0 : req.dockerfile, "utf8");
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     throw new DockerfileError(

@@ -25,7 +25,9 @@ export class BuildCommand extends BurrowCommand {
   });
 
   tags = Option.Array("-t,--tag", [], { description: "Name the image NAME[:TAG] (repeatable)" });
-  file = Option.String("-f,--file", { description: "The Dockerfile (default: CONTEXT/Dockerfile)" });
+  file = Option.String("-f,--file", {
+    description: "The Dockerfile (default: CONTEXT/Dockerfile; - reads stdin)",
+  });
   buildArgs = Option.Array("--build-arg", [], {
     description: "Set build arg NAME=VALUE (NAME alone: from the environment)",
   });
@@ -51,7 +53,13 @@ export class BuildCommand extends BurrowCommand {
       throw new InvalidArgumentError(
         `the build context ${this.contextDir} is not a folder: give the folder the Dockerfile's COPY sources are in`,
       );
-    const dockerfile = this.file !== undefined ? path.resolve(this.file) : path.join(context, "Dockerfile");
+    // `-f -`: the Dockerfile on stdin, as docker takes it.
+    const dockerfile =
+      this.file === "-"
+        ? "-"
+        : this.file !== undefined
+          ? path.resolve(this.file)
+          : path.join(context, "Dockerfile");
     const buildArgs = new Map<string, string>();
     for (const arg of this.buildArgs) {
       const eq = arg.indexOf("=");
@@ -96,7 +104,7 @@ export class BuildCommand extends BurrowCommand {
         {
           context,
           dockerfile,
-          dockerfileLabel: this.file ?? "Dockerfile",
+          dockerfileLabel: this.file === "-" ? "Dockerfile (stdin)" : (this.file ?? "Dockerfile"),
           buildArgs,
           target: this.target,
           noCache: this.noCache,

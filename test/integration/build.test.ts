@@ -163,6 +163,18 @@ test("layers record the owners RUN and COPY --chown give; the stored files belon
   assert.equal(fs.existsSync(path.join(home.burrowDir, "images", id)), false);
 });
 
+test("-f - reads the Dockerfile from stdin; its mistakes name it so", async () => {
+  const dir = await context("stdin", { "a.txt": "from the context\n" });
+  const r = await burrow(["build", "-q", "-f", "-", "-t", "stdin:1", dir], {
+    input: `FROM ${alpine}\nCOPY a.txt /a.txt\nCMD ["cat", "/a.txt"]\n`,
+  });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(ok(await burrow(["run", "stdin:1"])), "from the context\n");
+  const bad = await burrow(["build", "-q", "-f", "-", dir], { input: `FROM ${alpine}\nBOGUS x\n` });
+  assert.equal(bad.code, 125);
+  assert.match(bad.stderr, /^burrow: Dockerfile \(stdin\) line 2: unknown instruction: BOGUS$/m);
+});
+
 test("ONBUILD triggers run in the child build and are not inherited", async () => {
   const parent = await context("onbuild-parent", {
     Dockerfile: `FROM ${alpine}\nONBUILD RUN touch /triggered\n`,
