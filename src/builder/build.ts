@@ -2,16 +2,13 @@
 // folder (src/builder/stage-builder.ts), and the target stage's image published in the store like a pulled
 // one (src/builder/publish.ts); the command tags it then: nothing half-built is ever visible under a name.
 import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
 import type { ImageRecord, Store } from "../store/store.js";
 import type { StagePlan, Stage } from "../dockerfile/stages.js";
 import { DockerfileError } from "../dockerfile/errors.js";
 import { BuildCache } from "./cache.js";
 import type { StageState } from "./stage-state.js";
 import type { RunStepOutcome, RunStepRequest } from "./run-step.js";
-import { randomHex } from "../store/random.js";
-import { inFlight, removeScratch, sweepStaging } from "../store/staging.js";
+import { removeScratch, scratchPath, sweepStaging } from "../store/staging.js";
 import { StageBuilder } from "./stage-builder.js";
 import { unmountOverlays } from "./overlay-root.js";
 import { hostPlatform } from "../registry/platform.js";
@@ -105,9 +102,8 @@ export async function buildImage(req: BuildRequest, services: BuildServices): Pr
 
 /** The folder a build works in (`tmp/build-HOST-PID-HEX`), swept when its process is gone. */
 function workFolder(store: Store): string {
-  const dir = path.join(store.paths.tmp, `build-${os.hostname()}-${process.pid}-${randomHex(4)}`);
+  const dir = scratchPath(store, "build");
   fs.mkdirSync(dir, { mode: 0o700 });
-  inFlight.add(dir);
   return dir;
 }
 

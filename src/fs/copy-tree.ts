@@ -17,14 +17,18 @@ export interface CopyTreeOptions {
   into?: boolean | undefined;
 }
 
-/** Copies the tree `from` to `to` (a new path; with `into`, an existing folder); a failure is one StoreError. */
-export function copyTree(from: string, to: string, opts: CopyTreeOptions = {}): void {
+/** `cp -a`'s arguments for a copy of `from` to `to` (or into it). */
+function cpArgs(from: string, to: string, opts: CopyTreeOptions): string[] {
   // A whiteout is a 0/0 character device, which Linux 5.8+ lets anybody make: cp -a copies it.
-  const args = opts.into
+  return opts.into
     ? ["-a", "--reflink=auto", "--remove-destination", `${from}/.`, `${to}/`]
     : ["-a", "--reflink=auto", from, to];
+}
+
+/** Copies the tree `from` to `to` (a new path; with `into`, an existing folder); a failure is one StoreError. */
+export function copyTree(from: string, to: string, opts: CopyTreeOptions = {}): void {
   try {
-    execFileSync("cp", args, { stdio: ["ignore", "ignore", "pipe"] });
+    execFileSync("cp", cpArgs(from, to, opts), { stdio: ["ignore", "ignore", "pipe"] });
   } catch (err) {
     throw copyFailure(from, to, opts, err);
   }
@@ -32,11 +36,8 @@ export function copyTree(from: string, to: string, opts: CopyTreeOptions = {}): 
 
 /** copyTree without blocking: other work (reading layers, another stage's steps) goes on meanwhile. */
 export function copyTreeAsync(from: string, to: string, opts: CopyTreeOptions = {}): Promise<void> {
-  const args = opts.into
-    ? ["-a", "--reflink=auto", "--remove-destination", `${from}/.`, `${to}/`]
-    : ["-a", "--reflink=auto", from, to];
   return new Promise((resolve, reject) => {
-    execFile("cp", args, { maxBuffer: 1 << 20 }, (err, _stdout, stderr) => {
+    execFile("cp", cpArgs(from, to, opts), { maxBuffer: 1 << 20 }, (err, _stdout, stderr) => {
       if (err) reject(copyFailure(from, to, opts, Object.assign(err, { stderr })));
       else resolve();
     });

@@ -14,9 +14,9 @@ export const inFlight = new Set<string>();
 
 /**
  * The scratch kinds kept in tmp/: a load's folder of archive members, an import's staged tarball, and the
- * tar files of `export --clone` and `import --clone`.
+ * tar files of `export --clone` and `import --clone`, and a build's work folder.
  */
-export type ScratchKind = "load" | "import-blob" | "clone-export" | "clone-import";
+export type ScratchKind = "load" | "import-blob" | "clone-export" | "clone-import" | "build";
 
 /** `HOST-PID-HEX`: who made a staged entry, read back by the sweep. */
 function maker(): string {

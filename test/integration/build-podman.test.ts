@@ -61,17 +61,24 @@ before(async () => {
     });
     debian = pushed.ref;
   } catch (err) {
-    // The harness could not make it (debootstrap needs root, or failed): the Debian cases skip, saying so.
+    // The harness could not make it (debootstrap needs root, or failed): the Debian cases fail with its reason.
     debianMissing = (err as Error).message;
   }
   bases = { debian, alpine: alpine.ref };
 });
 
-/** Why case `c` cannot run here (its tools or its base are missing), or undefined. */
+/**
+ * Why case `c` is skipped here, or undefined: the Debian mirror out of reach (apt), or Podman for a run
+ * that is not root (it builds as root). What a root run of the harness provides, the Debian image and
+ * Podman, is never skipped: without it the case fails with the reason.
+ */
 function missingFor(c: BuildCase, needsPodman: boolean): string | undefined {
-  if (c.needsDebian && debianMissing) return debianMissing;
+  if (c.needsDebian && debianMissing)
+    throw new Error(`this case needs the Debian test image: ${debianMissing}`);
   if (c.name === "apt" && mirrorMissing) return mirrorMissing;
-  return needsPodman ? podmanMissing : undefined;
+  if (!needsPodman || podmanMissing === undefined) return undefined;
+  if (process.getuid?.() === 0) throw new Error(`this case compares with Podman: ${podmanMissing}`);
+  return podmanMissing;
 }
 
 after(async () => {
