@@ -129,6 +129,11 @@ export interface RunIO {
   env: NodeJS.ProcessEnv;
   /** Called once the program runs (a detached run records it: src/run/state.ts). */
   onStarted?: (started: EngineStarted) => void;
+  /**
+   * Called by the userns engine just before it starts its helper without anything beside it (no slirp,
+   * no cgroup): the call a replay record keeps (src/run/replay-record.ts).
+   */
+  onHelper?: (call: { helper: string; args: string[]; env: string[] }) => void;
 }
 
 /** The processes of a running container, as the engine that started it reports them. */

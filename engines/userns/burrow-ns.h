@@ -153,6 +153,14 @@ int exit_status_of(int wstatus);
 /* xattrs.c */
 int set_xattrs(const char *root);
 
+/* main.c, replay.c */
+int helper_main(int argc, char **argv, bool replayed);
+int replay_main(int argc, char **argv);
+bool replay_here(void);
+void replay_heartbeat(void);
+void replay_finish(int status);
+void replay_failed(void);
+
 /* join.c */
 int validate_join(const struct config *cfg);
 int join_container(const struct config *cfg, struct tty_state *tty, sigset_t *caller_mask, int *wstatus);

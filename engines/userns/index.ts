@@ -226,6 +226,7 @@ export class UsernsEngine implements Engine {
         ? await (await import("../../src/run/sidecar.js")).helperSidecar(spec, io)
         : undefined;
     if (side !== undefined) args.unshift(...side.args);
+    else io.onHelper?.({ helper, args, env: Object.entries(env).map(([k, v]) => `${k}=${v}`) });
     return new Promise<number>((resolve, reject) => {
       const child = spawnEngine("userns", helper, helper, args, {
         stdio: side?.stdio ?? "inherit",

@@ -80,7 +80,18 @@ int wait_and_forward(pid_t child, int *status)
 
 		if (r != 0)
 			return r < 0 ? -1 : 0;
-		sig = sigwaitinfo(&set, &si);
+		if (replay_here()) {
+			/* A replayed run keeps its hold fresh meanwhile (replay.c). */
+			struct timespec beat = {.tv_sec = 60};
+
+			sig = sigtimedwait(&set, &si, &beat);
+			if (sig < 0 && errno == EAGAIN) {
+				replay_heartbeat();
+				continue;
+			}
+		} else {
+			sig = sigwaitinfo(&set, &si);
+		}
 		if (sig < 0 && errno == EINTR)
 			continue;
 		if (sig < 0)

@@ -26,6 +26,7 @@ __attribute__((noreturn)) static void die(void)
 	if (err != 0)
 		fprintf(stderr, ": %s", strerror(err));
 	fputc('\n', stderr);
+	replay_failed();
 	exit(EXIT_HELPER);
 }
 
@@ -75,7 +76,8 @@ static int exec_failed(const char *prog, int err)
 	return EXIT_CANNOT_EXEC;
 }
 
-int main(int argc, char **argv)
+/* Runs the helper on argv. replayed: this process is burrow itself (replay.c), not a child of it. */
+int helper_main(int argc, char **argv, bool replayed)
 {
 	struct config cfg;
 	enum parse_result what;
@@ -96,13 +98,14 @@ int main(int argc, char **argv)
 	}
 	/* We die with the burrow process that started us (killed with SIGKILL, say), and the container
 	 * with us: init dies with us (below), and without --pid the program keeps this across exec.
-	 * If that process went before the prctl, we have been reparented already: leave now. */
+	 * If that process went before the prctl, we have been reparented already: leave now. A
+	 * replayed run is that burrow process: it lives on as burrow would without its caller. */
 	parent = getppid();
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) {
+	if (!replayed && prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) {
 		fail("prctl(PR_SET_PDEATHSIG)");
 		die();
 	}
-	if (getppid() != parent) {
+	if (!replayed && getppid() != parent) {
 		fail_errno(0, "the burrow process that started us is gone");
 		die();
 	}
@@ -126,6 +129,11 @@ int main(int argc, char **argv)
 	}
 	if (validate_config(&cfg) < 0)
 		die();
+	/* A replay releases its hold in the outer helper of --pid, after the container. */
+	if (replayed && (!cfg.pid_ns || cfg.remove_after == NULL || cfg.join_pid != 0)) {
+		fail_errno(0, "a replayed run needs --pid and --remove-after");
+		die();
+	}
 	/* --join: enter a running container's namespaces instead of making new ones (join.c). */
 	if (cfg.join_pid != 0) {
 		int r = join_container(&cfg, &tty, &caller_mask, &status);
@@ -194,6 +202,7 @@ int main(int argc, char **argv)
 				die();
 			restore_foreground(&tty);
 			remove_scratch(&scratch);
+			replay_finish(exit_status_of(status));
 			return exit_status_of(status);
 		}
 		/* init (pid 1): killed with the outer helper, so a killed run leaves nothing behind
@@ -264,4 +273,12 @@ exec_program:
 	/* Our environment is the container's: execvp searches its PATH, inside the new root. */
 	execvp(cfg.argv[0], cfg.argv);
 	return exec_failed(cfg.argv[0], errno);
+}
+
+int main(int argc, char **argv)
+{
+	/* --replay LAUNCHER ARGS...: `burrow run` without Node when a record says how (replay.c). */
+	if (argc >= 3 && strcmp(argv[1], "--replay") == 0)
+		return replay_main(argc, argv);
+	return helper_main(argc, argv, false);
 }

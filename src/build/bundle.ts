@@ -137,7 +137,21 @@ await build({ ...common, entryPoints: ["src/cli/launch.ts"], outfile: path.join(
  * a missing F ended burrow before it started. `--` ends node's options; `env -S` would say the same
  * but older coreutils (RHEL 7's, on clusters) lack it.
  */
-const LAUNCHER_HEAD = '#!/bin/sh\n\':\' //; exec node -- "$0" "$@"\n';
+//
+// `burrow run` first tries burrow-ns --replay (engines/userns/replay.c: the run again from its record,
+// without Node; src/run/replay-record.ts), the helper of this package for this machine (vendor/linux-ARCH,
+// ARCH as process.arch names it), found from the launcher's real path; BURROW_FAST_START=0 skips it.
+const FAST_RUN = [
+  'if [ "$1" = run ] && [ "${BURROW_FAST_START-}" != 0 ]; then',
+  "burrow_p=$0;",
+  '[ -L "$burrow_p" ] && burrow_p=$(readlink -f -- "$burrow_p");',
+  "{ read -r burrow_a </proc/sys/kernel/arch; } 2>/dev/null || burrow_a=$(uname -m);",
+  "case $burrow_a in x86_64) burrow_a=x64 ;; aarch64 | arm64) burrow_a=arm64 ;; ppc64le) burrow_a=ppc64 ;; esac;",
+  "burrow_p=${burrow_p%/*}/../../../vendor/linux-$burrow_a/burrow-ns;",
+  '[ -x "$burrow_p" ] && exec "$burrow_p" --replay "$0" "$@";',
+  "fi;",
+].join(" ");
+const LAUNCHER_HEAD = `#!/bin/sh\n':' //; ${FAST_RUN} exec node -- "$0" "$@"\n`;
 const launcher = path.join(outdir, "burrow.cjs");
 const launcherText = fs.readFileSync(launcher, "utf8");
 if (!launcherText.startsWith("#!/usr/bin/env node\n")) {

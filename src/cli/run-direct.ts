@@ -15,6 +15,7 @@ import { splitCommandLine } from "./command-line.js";
 import type { Declarations } from "./command-line.js";
 import { hoistGlobalOptions } from "./hoist.js";
 import { imageSource } from "./run-images.js";
+import { ReplayRecorder } from "../run/replay-record.js";
 
 /** A `burrow run` command line, read. */
 export interface ParsedRun {
@@ -76,7 +77,14 @@ export async function runWithoutClipanion(
   if (parsed === undefined || !isPullPolicy(parsed.fields.pull)) return undefined;
   // -d is not start-up critical: the whole CLI runs it (src/run/detach.ts).
   if (parsed.fields.detach) return undefined;
-  const host = new GlobalHost(parsed.globals, processContext(env), failureStatusOf(["run"]));
+  // What this run reads is watched, so that the next one with the same command line starts without
+  // Node (src/run/replay-record.ts); not with --debug, whose lines a replay would not print.
+  const replay = parsed.globals.debug ? undefined : ReplayRecorder.start(argv, env);
+  const host = new GlobalHost(
+    parsed.globals,
+    processContext(replay?.watchedEnv ?? env),
+    failureStatusOf(["run"]),
+  );
   // As in the whole CLI (src/cli/main.ts): whatever escapes is still one line and status 125.
   const fatal = (err: unknown): void => {
     process.exitCode = host.report(err);
@@ -92,11 +100,13 @@ export async function runWithoutClipanion(
   });
   try {
     const { runRequest } = await import("../run/run-request.js");
-    return await runRequest(host, requestFrom(parsed.fields, isatty(0)), images);
+    const request = requestFrom(parsed.fields, isatty(0));
+    return await runRequest(host, replay !== undefined ? { ...request, replay } : request, images);
   } catch (err) {
     if (err instanceof PullInWholeCli) return undefined;
     return host.report(err);
   } finally {
+    replay?.finish();
     process.removeListener("uncaughtException", fatal);
     process.removeListener("unhandledRejection", fatal);
   }

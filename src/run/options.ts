@@ -3,6 +3,7 @@
 // (RunRequest, RunOptions below) all come from RUN_OPTIONS: a new option is one entry here plus its use.
 import type { EngineStarted, RunSpec } from "../engine-interface.js";
 import type { OptionDecl, OptionValue, OptionValues } from "../option-table.js";
+import type { ReplayRecorder } from "./replay-record.js";
 
 /**
  * Where an option's value goes in the request: `request`, what to run and how (RunRequest's own fields);
@@ -214,6 +215,8 @@ export type RunRequest = Omit<{ -readonly [K in KeysOf<"request">]: OptionValue<
   args: string[];
   pull: PullPolicy;
   options: RunOptions;
+  /** Watches this run's planning for a replay record (src/run/replay-record.ts), when one may be kept. */
+  replay?: ReplayRecorder;
   /** Called once the program runs, with what a detached run records (src/run/detach.ts). */
   started?: (run: {
     engine: string;

@@ -21,6 +21,8 @@ import type { RootLayout } from "./plan-spec.js";
 import { materialiseRoot } from "./materialise-root.js";
 import { makeScratch, removeScratch, scratchBase } from "./scratch.js";
 import { debugWriter } from "../debug-line.js";
+import { isJobVar } from "./env.js";
+import type { HelperCall, ReplayRecorder } from "./replay-record.js";
 
 /** Runs the request; resolves to the exit status. */
 export async function runRequest(host: RunHost, req: RunRequest, images: ImageSource): Promise<number> {
@@ -89,11 +91,18 @@ async function runSteps(
 
     // 5. The run.
     const started = req.started;
+    const replay = replayable(req, target, made, layout, engine, devices);
     engineCalled = true;
     return await engine.run(spec, {
       scratch,
       disposableScratch: true,
       env,
+      ...(replay !== undefined && target.kind === "image"
+        ? {
+            onHelper: (call: HelperCall) =>
+              replay.record({ scratch, storeRoot: store.paths.root, imageId: target.image.id }, call),
+          }
+        : {}),
       ...(started !== undefined
         ? {
             onStarted: (s: EngineStarted) =>
@@ -108,6 +117,31 @@ async function runSteps(
     if (container && (req.rm || (made?.made === true && !engineCalled)))
       containers.remove(container.id, { force: true });
   }
+}
+
+/**
+ * The recorder, when this run can be replayed (src/run/replay-record.ts): an image in a private kernel
+ * overlay layer through the userns engine, no named container, no device; else it is told why not.
+ */
+function replayable(
+  req: RunRequest,
+  target: Target,
+  made: unknown,
+  layout: RootLayout,
+  engine: Engine,
+  devices: DeviceEdits | undefined,
+): ReplayRecorder | undefined {
+  const recorder = req.replay;
+  if (recorder === undefined) return undefined;
+  if (target.kind !== "image" || made !== undefined || req.name !== undefined)
+    recorder.refuse("not an image run");
+  else if (layout.kind !== "overlay" || layout.fuse !== undefined || layout.layer !== undefined)
+    recorder.refuse("not a private kernel overlay layer");
+  else if (engine.name !== "userns") recorder.refuse("not the userns engine");
+  else if (devices !== undefined) recorder.refuse("devices");
+  else if (req.options.env.some((e) => isJobVar(e.split("=")[0]!))) recorder.refuse("-e sets a job variable");
+  else return recorder;
+  return undefined;
 }
 
 /** `--gpu` and `--device`, resolved on the host first: a missing device fails before any pull. */
