@@ -116,7 +116,7 @@ check() { # name command...
   return 1
 }
 BURROW_WHY=""
-why=$(check "$NODE" "$BURROW" run "$REF" /bin/true) || BURROW_WHY="burrow run failed: $why"
+why=$(check "$BURROW" run "$REF" /bin/true) || BURROW_WHY="burrow run failed: $why"
 [[ -n $BURROW_WHY ]] && die "$BURROW_WHY"
 if want ch-run && [[ -z $CH_WHY ]]; then
   why=$(check ch-run "$ROOTFS" -- /bin/true) || CH_WHY="ch-run failed: $why"
@@ -147,9 +147,12 @@ want node && add "node -e 0" "$NODE -e 0"
 # /bin/true (what burrow's run path adds on top is its own work and the helper's namespaces).
 want node && add "node spawning /bin/true" \
   "$NODE -e \"require('child_process').spawn('/bin/true',{stdio:'inherit'}).on('exit',(c)=>{process.exitCode=c})\""
-want burrow && add "burrow version" "$NODE $BURROW version"
-want burrow && add "burrow run" "$NODE $BURROW run $REF /bin/true"
-want burrow-userns && add "burrow run --engine userns" "$NODE $BURROW run --engine userns $REF /bin/true"
+# burrow as its users run it: the package's bin (its sh line; a run replays its record, src/run/replay-record.ts),
+# and the run path through Node that the first run of a command line takes (BURROW_FAST_START=0).
+want burrow && add "burrow version" "$BURROW version"
+want burrow && add "burrow run" "$BURROW run $REF /bin/true"
+want burrow-userns && add "burrow run --engine userns" "$BURROW run --engine userns $REF /bin/true"
+want burrow && add "burrow run, through Node" "env BURROW_FAST_START=0 $BURROW run $REF /bin/true"
 want ch-run && [[ -z $CH_WHY ]] && add "ch-run" "ch-run $ROOTFS -- /bin/true"
 want podman && [[ -z $PODMAN_WHY ]] && add "podman run (runc)" "podman ${PODMAN_FLAGS[*]} run --rm --network=host $REF /bin/true"
 # The same start-ups, BENCH_AT_ONCE at the same moment: the ranks of an MPI job on one node.
@@ -157,11 +160,11 @@ PNAMES=()
 PCMDS=()
 AT="bash $W/pkg/at-once.sh $AT_ONCE"
 want node && PNAMES+=("$AT_ONCE x node -e 0") && PCMDS+=("$AT $NODE -e 0")
-want burrow && PNAMES+=("$AT_ONCE x burrow run") && PCMDS+=("$AT $NODE $BURROW run $REF /bin/true")
+want burrow && PNAMES+=("$AT_ONCE x burrow run") && PCMDS+=("$AT $BURROW run $REF /bin/true")
 want ch-run && [[ -z $CH_WHY ]] && PNAMES+=("$AT_ONCE x ch-run") && PCMDS+=("$AT ch-run $ROOTFS -- /bin/true")
 WNAMES=()
 WCMDS=()
-want burrow && WNAMES+=("burrow run: workload") && WCMDS+=("$NODE $BURROW run $REF sh -c '$WORKLOAD'")
+want burrow && WNAMES+=("burrow run: workload") && WCMDS+=("$BURROW run $REF sh -c '$WORKLOAD'")
 want ch-run && [[ -z $CH_WHY ]] && WNAMES+=("ch-run: workload") && WCMDS+=("ch-run $ROOTFS -- sh -c '$WORKLOAD'")
 want podman && [[ -z $PODMAN_WHY ]] && WNAMES+=("podman run (runc): workload") &&
   WCMDS+=("podman ${PODMAN_FLAGS[*]} run --rm --network=host $REF sh -c '$WORKLOAD'")
