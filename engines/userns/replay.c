@@ -418,13 +418,33 @@ static void random_hex(char *out)
 	snprintf(out, 9, "%02x%02x%02x%02x", r[0], r[1], r[2], r[3]);
 }
 
-/* Makes the scratch folder's recorded content inside dfd: D `REL\0MODE`, F `REL\0MODE\0DATA`. */
+/* Whether rel is a plain relative path: no leading `/`, no empty, `.` or `..` component. */
+static bool plain_relative(const char *rel)
+{
+	const char *p = rel;
+
+	if (*p == '\0' || *p == '/')
+		return false;
+	while (*p != '\0') {
+		size_t len = strcspn(p, "/");
+
+		if (len == 0 || (len == 1 && p[0] == '.') || (len == 2 && p[0] == '.' && p[1] == '.'))
+			return false;
+		p += len;
+		if (*p == '/')
+			p++;
+	}
+	return p[-1] != '/';
+}
+
+/* Makes the scratch folder's recorded content inside dfd: D `REL\0MODE`, F `REL\0MODE\0DATA`;
+ * nothing outside it (a plain relative path, its last component never followed). */
 static int make_entry(int dfd, const struct fld *f)
 {
 	const char *mode_s = second(f);
 	mode_t mode;
 
-	if (mode_s == NULL)
+	if (mode_s == NULL || !plain_relative(f->data))
 		return -1;
 	mode = (mode_t)strtoul(mode_s, NULL, 8);
 	if (f->tag == 'D') {
@@ -596,6 +616,9 @@ int replay_main(int argc, char **argv)
 		if (!ok)
 			run_cli(launcher, n_args, args);
 	}
+	/* An image id is 64 hex digits: it names a hold and a folder. */
+	if (image != NULL && (strlen(image) != 64 || strspn(image, "0123456789abcdef") != 64))
+		run_cli(launcher, n_args, args);
 	/* The record's helper must be this very binary (it speaks the interface the record was made for). */
 	if (helper == NULL || old_scratch == NULL || base == NULL || image == NULL || store == NULL ||
 	    stat("/proc/self/exe", &self) < 0 || stat(helper, &st) < 0 || st.st_dev != self.st_dev ||

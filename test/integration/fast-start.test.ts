@@ -180,6 +180,47 @@ test("a record that is not the user's own, or that others may write, is not used
   assert.ok(foreign.node, "a record of another user is ignored");
 });
 
+/** A record's fields, `TAG LEN\nBYTES\n` each. */
+function fields(record: Buffer): [string, Buffer][] {
+  const out: [string, Buffer][] = [];
+  for (let at = 0; at < record.length;) {
+    const nl = record.indexOf(10, at);
+    const [tag, len] = record.toString("latin1", at, nl).split(" ");
+    out.push([tag!, record.subarray(nl + 1, nl + 1 + Number(len))]);
+    at = nl + 2 + Number(len);
+  }
+  return out;
+}
+
+test("a record whose files would leave the scratch folder writes nothing outside it", async () => {
+  const args = ["run", one, "echo", "confined"];
+  await launch(args);
+  const [record] = records().filter((r) => fs.readFileSync(r, "latin1").includes("confined"));
+  assert.ok(record !== undefined);
+  const escape = path.join(home.dir, "escaped");
+  const rewritten = fields(fs.readFileSync(record)).map(([tag, data]): [string, Buffer] =>
+    tag === "F"
+      ? [
+          tag,
+          Buffer.concat([Buffer.from(`../../../../../../../..${escape}\u0000644\u0000`), Buffer.from("x")]),
+        ]
+      : [tag, data],
+  );
+  fs.writeFileSync(
+    record,
+    Buffer.concat(
+      rewritten.map(([tag, data]) =>
+        Buffer.concat([Buffer.from(`${tag} ${data.length}\n`), data, Buffer.from("\n")]),
+      ),
+    ),
+  );
+  const r = await launch(args);
+  assert.equal(r.stdout, "confined\n", show(r));
+  assert.ok(r.node, "the record is not replayed");
+  assert.ok(!fs.existsSync(escape), "nothing was written outside the scratch folder");
+  assert.deepEqual(leftovers(), []);
+});
+
 test("a replayed run holds its image against rmi, passes signals and cleans up", async () => {
   ok(await burrow(["tag", one, "fast:held"]));
   const sig = path.join(home.dir, "sig");
