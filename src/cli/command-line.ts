@@ -8,6 +8,8 @@ export interface Declarations {
   options: Map<string, { arity: number; allowBinding: boolean }>;
   /** Positional arguments before the proxy (`IMAGE`). */
   positionals: number;
+  /** Optional positional arguments after those (`[DEST]`); none with a proxy. */
+  optional?: number;
   /** Whether the rest of the command line is proxied (`COMMAND [ARG...]`). */
   proxy: boolean;
 }
@@ -63,7 +65,11 @@ export function splitCommandLine(decl: Declarations, argv: string[]): ParseState
     i++;
   }
   const rest = argv.slice(i);
-  if (rest.length < decl.positionals || (!decl.proxy && rest.length > decl.positionals)) return undefined;
+  const most = decl.positionals + (decl.optional ?? 0);
+  if (rest.length < decl.positionals || (!decl.proxy && rest.length > most)) return undefined;
+  // An option among the positionals (`push IMAGE -q`): clipanion reads it as one, or says it is unknown.
+  const named = decl.proxy ? rest.slice(0, decl.positionals) : rest;
+  if (named.some((w) => w.startsWith("-") && w !== "-")) return undefined;
   return {
     path: [],
     options,

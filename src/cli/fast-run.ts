@@ -43,10 +43,14 @@ export function readDeclarations(commandClass: CommandClass<BurrowContext>): Dec
       if (arity > 1 || o.required === true || (arity === 0 && o.allowBinding !== false)) ok = false;
     },
     addPositional(o: { required?: boolean }): void {
-      if (decl.proxy || o.required === false) ok = false;
-      decl.positionals++;
+      // An optional one after the required ones, as clipanion declares them (`[DEST]`); none before a proxy.
+      if (decl.proxy) ok = false;
+      if (o.required === false) decl.optional = (decl.optional ?? 0) + 1;
+      else if (decl.optional !== undefined) ok = false;
+      else decl.positionals++;
     },
     addProxy(): void {
+      if (decl.optional !== undefined) ok = false;
       decl.proxy = true;
     },
   };

@@ -7,6 +7,7 @@ import { buildDirect, readDeclarations } from "../../../src/cli/fast-run.js";
 import { RunCommand } from "../../../src/cli/run.js";
 import { VersionCommand } from "../../../src/cli/version.js";
 import { PullCommand } from "../../../src/cli/pull.js";
+import { PushCommand } from "../../../src/cli/push.js";
 
 const context: BurrowContext = { ...Cli.defaultContext, env: {} };
 
@@ -109,4 +110,26 @@ test("required options and flag-or-value options are left to clipanion", () => {
   }
   assert.equal(readDeclarations(Required), undefined);
   assert.equal(readDeclarations(Tolerant), undefined);
+});
+
+test("an optional positional after the required ones (push IMAGE [DEST]) is filled as clipanion fills it", () => {
+  const lines = [["img"], ["img", "reg/dest:1"], ["-q", "img", "reg/dest:1"], ["--quiet", "img"]];
+  for (const argv of lines) {
+    const direct = buildDirect(PushCommand, ["push"], argv, context);
+    assert.ok(direct, `the direct reader takes push ${argv.join(" ")}`);
+    assert.deepEqual(fields(direct), clipanionParse(PushCommand, "push", argv), `push ${argv.join(" ")}`);
+  }
+  // Too many or too few positionals, and options after them: clipanion says what is wrong.
+  for (const argv of [[], ["a", "b", "c"], ["img", "-q"]]) {
+    assert.equal(buildDirect(PushCommand, ["push"], argv, context), undefined, `push ${argv.join(" ")}`);
+  }
+  class OptionalFirst extends Command<BurrowContext> {
+    static override paths = [["z"]];
+    first = Option.String({ required: false });
+    second = Option.String();
+    async execute(): Promise<number> {
+      return 0;
+    }
+  }
+  assert.equal(readDeclarations(OptionalFirst), undefined);
 });
