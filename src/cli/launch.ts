@@ -94,6 +94,9 @@ function runCached(bundle: string, name: string): unknown {
   return bundleModule.exports;
 }
 
+/** The packages bundled apart, once loaded: one instance for run.cjs and bundle.cjs alike, as require's cache gives. */
+const separate = new Map<string, unknown>();
+
 /**
  * The `require` a bundle runs with: the packages bundled apart beside it (`./got.cjs`, src/build/bundle.ts)
  * go through runCached too, each with a code cache of its own (got: some 20 ms of compiling at every command
@@ -101,7 +104,6 @@ function runCached(bundle: string, name: string): unknown {
  */
 function bundleRequire(bundle: string): NodeJS.Require {
   const plain = Module.createRequire(bundle);
-  const separate = new Map<string, unknown>();
   const require = (id: string): unknown => {
     if (!/^\.\/[a-z-]+\.cjs$/.test(id)) return plain(id) as unknown;
     if (!separate.has(id)) separate.set(id, runCached(path.join(__dirname, id), path.basename(id, ".cjs")));
