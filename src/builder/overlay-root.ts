@@ -9,9 +9,13 @@ import { execFile, execFileSync } from "node:child_process";
 import { copyFailure, copyTree } from "../fs/copy-tree.js";
 import { applyUpper, readOpaqueDirsSync } from "../store/overlay-upper.js";
 import { ownAll } from "./layer-owners.js";
+import type { RootLayers } from "./tree-diff.js";
 
 /** The lower folder of each overlay root this process mounted, by its mount point. */
 const lowers = new Map<string, string>();
+
+/** Whether overlay's "volatile" option is worth trying (until a mount without it worked where it failed). */
+let volatile = true;
 
 /** Characters overlay's mount options cannot take in a path without escaping. */
 const UNSAFE = /[,:\\\s]/;
@@ -26,9 +30,16 @@ export async function mountOverlayRoot(lower: string, dir: string): Promise<stri
   const work = `${dir}.work`;
   for (const d of [dir, upper, work]) fs.mkdirSync(d, { mode: 0o755 });
   const options = `lowerdir=${lower},upperdir=${upper},workdir=${work},userxattr`;
-  const mounted = await new Promise<boolean>((resolve) => {
-    execFile("mount", ["-t", "overlay", "overlay", "-o", options, dir], (err) => resolve(err === null));
-  });
+  const mount = (extra: string) =>
+    new Promise<boolean>((resolve) => {
+      execFile("mount", ["-t", "overlay", "overlay", "-o", options + extra, dir], (err) =>
+        resolve(err === null),
+      );
+    });
+  // "volatile" (Linux 5.10) skips the syncs of the upper's file system, unmounting's included: a stage root
+  // is thrown away after the build, and its unmount otherwise waits for every dirty page on that disk.
+  let mounted = volatile && (await mount(",volatile"));
+  if (!mounted && (mounted = await mount(""))) volatile = false;
   if (mounted) {
     fs.chmodSync(dir, fs.statSync(lower).mode & 0o7777);
     lowers.set(dir, lower);
@@ -43,6 +54,35 @@ export function isOverlayRoot(dir: string): boolean {
   return lowers.has(dir);
 }
 
+/** The lower and upper folders of the overlay root `dir`; undefined where it is no overlay root. */
+export function overlayLayers(dir: string): RootLayers | undefined {
+  const lower = lowers.get(dir);
+  return lower === undefined ? undefined : { lower, upper: `${dir}.upper` };
+}
+
+/** Hard-linked copies of overlay roots' lowers made ahead (`DIR.linked`), by mount point: the folder, or undefined where `cp` failed. */
+const linkedAhead = new Map<string, Promise<string | undefined>>();
+
+/**
+ * Starts hard-linking the lower of the overlay root `dir` into `DIR.linked`, beside the steps still to run
+ * (the lower never changes), so that publishing the root (below) finds its base done. Once per root.
+ */
+export function linkLowerAhead(dir: string): void {
+  const lower = lowers.get(dir);
+  if (lower === undefined || linkedAhead.has(dir)) return;
+  const into = `${dir}.linked`;
+  fs.mkdirSync(into, { mode: 0o755 });
+  const done = new Promise<string | undefined>((resolve) => {
+    execFile("cp", ["-al", `${lower}/.`, `${into}/`], (err) => resolve(err === null ? into : undefined));
+  });
+  linkedAhead.set(dir, done);
+}
+
+/** Waits for the links started ahead to end (before the work folder they are in is removed). */
+export async function linksSettled(): Promise<void> {
+  await Promise.all(linkedAhead.values());
+}
+
 /**
  * Makes the tree the overlay root `dir` shows in the empty folder `into`: the lower's files as hard links
  * (stored images never change, so two images may share a file), with the upper layer applied over them
@@ -50,7 +90,7 @@ export function isOverlayRoot(dir: string): boolean {
  * Copies the merged view instead where the upper's opaque marks cannot be read. Everything in it is given to
  * the user (the namespace's root), as a pulled image's files are.
  */
-export function publishOverlayRoot(dir: string, into: string): void {
+export async function publishOverlayRoot(dir: string, into: string): Promise<void> {
   const lower = lowers.get(dir)!;
   const upper = `${dir}.upper`;
   const opaque = readOpaqueDirsSync(upper);
@@ -61,13 +101,33 @@ export function publishOverlayRoot(dir: string, into: string): void {
   }
   // The lower's files are the user's already; what the steps made is given to the user in the upper.
   ownAll(upper);
-  try {
-    execFileSync("cp", ["-al", `${lower}/.`, `${into}/`], { stdio: ["ignore", "ignore", "pipe"] });
-  } catch (err) {
-    throw copyFailure(lower, into, { label: "the base image" }, err);
+  const ahead = await linkedAhead.get(dir);
+  linkedAhead.delete(dir);
+  if (ahead === undefined || !moveInto(ahead, into)) {
+    try {
+      execFileSync("cp", ["-al", `${lower}/.`, `${into}/`], { stdio: ["ignore", "ignore", "pipe"] });
+    } catch (err) {
+      throw copyFailure(lower, into, { label: "the base image" }, err);
+    }
   }
   applyUpper(upper, into, opaque);
   fs.chmodSync(into, fs.statSync(dir).mode & 0o7777);
+}
+
+/** Puts the folder `from` in the place of the empty folder `into`; false (nothing changed) where it cannot. */
+function moveInto(from: string, into: string): boolean {
+  try {
+    fs.rmdirSync(into);
+  } catch {
+    return false;
+  }
+  try {
+    fs.renameSync(from, into);
+    return true;
+  } catch {
+    fs.mkdirSync(into, { mode: 0o755 });
+    return false;
+  }
 }
 
 /** Unmounts the overlays under `work` (before it is removed); best effort, the namespace ends with us. */

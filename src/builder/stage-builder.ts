@@ -14,7 +14,8 @@ import type { BuildCache, CacheRecord, HistoryEntry } from "./cache.js";
 import { StageState, cloneImage, imageOf, prepareImageRoot, scratchImage } from "./stage-state.js";
 import type { RootContext } from "./stage-state.js";
 import { DEFAULT_SHELL, applyMetadata, commandArgv, createdBy, nextWorkdir } from "./image-config.js";
-import { snapshotTree, diffTree } from "./tree-diff.js";
+import { snapshotRoot, diffTree } from "./tree-diff.js";
+import { linkLowerAhead, overlayLayers } from "./overlay-root.js";
 import type { TreeChange, TreeSnapshot } from "./tree-diff.js";
 import { writeLayerTar } from "./layer-tar.js";
 import { randomHex } from "../store/random.js";
@@ -257,7 +258,10 @@ export class StageBuilder {
     }
     const times = new StepTimes();
     const root = await state.root(this.rootContext());
-    const before = state.snapshot ?? snapshotTree(root);
+    const layers = overlayLayers(root);
+    // The target stage's root is published at the end: the hard links of its base are made meanwhile.
+    if (layers !== undefined && stage === this.stages.at(-1)) linkLowerAhead(root);
+    const before = state.snapshot ?? snapshotRoot(root, layers);
     state.snapshot = undefined;
     times.mark("root");
     let changes: TreeChange[] = [];
@@ -266,7 +270,7 @@ export class StageBuilder {
     if (changed === false) state.snapshot = before;
     else {
       const after: TreeSnapshot = new Map();
-      changes = diffTree(root, before, after);
+      changes = diffTree(root, before, after, layers);
       state.snapshot = after;
       times.mark("diff");
     }
