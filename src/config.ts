@@ -31,11 +31,17 @@ export interface Config {
   mirrors: MirrorRule[];
   /** No network at all (`--offline`, BURROW_OFFLINE=1, config `offline`). */
   offline: boolean;
+  /** How a pulled image is kept: a flattened folder, or one SquashFS file (BURROW_IMAGE_FORMAT, config `imageFormat`). */
+  imageFormat: ImageFormat;
   /** Where the config file lives (shown by showconf). */
   configFile: string;
   /** Which layer each key's value came from. */
   sources: Record<string, "default" | "file" | "env" | "flag">;
 }
+
+/** How an image is kept in the store: `dir` (a flattened folder) or `squashfs` (one SquashFS file). */
+export type ImageFormat = "dir" | "squashfs";
+const IMAGE_FORMATS: readonly string[] = ["dir", "squashfs"];
 
 /** Values a user may set in the config file (`~/.config/burrow/config.json`). */
 export interface FileConfig {
@@ -53,6 +59,8 @@ export interface FileConfig {
   mirrors?: Record<string, string[] | { urls: string[]; fallback?: boolean }> | string[];
   /** Never touch the network. */
   offline?: boolean;
+  /** How pulled images are kept: "dir" (the default) or "squashfs". */
+  imageFormat?: ImageFormat;
 }
 
 /** Flags that override everything else. */
@@ -140,6 +148,7 @@ const FILE_KEYS: Record<keyof FileConfig, { ok: (v: unknown) => boolean; want: s
     want: 'an object such as {"docker.io": ["https://mirror.example.org"]}',
   },
   offline: { ok: (v) => typeof v === "boolean", want: "true or false" },
+  imageFormat: { ok: (v) => typeof v === "string" && IMAGE_FORMATS.includes(v), want: '"dir" or "squashfs"' },
 };
 
 /**
@@ -240,8 +249,21 @@ export function resolveConfig(file: FileConfig, env: NodeJS.ProcessEnv, flags: F
     env.BURROW_OFFLINE !== undefined ? envFlag(env.BURROW_OFFLINE) : undefined,
     flags.offline ? true : undefined,
   );
+  const envFormat = env.BURROW_IMAGE_FORMAT;
+  if (envFormat !== undefined && envFormat !== "" && !IMAGE_FORMATS.includes(envFormat)) {
+    throw new InvalidArgumentError(
+      `BURROW_IMAGE_FORMAT=${JSON.stringify(envFormat)}: it must be "dir" or "squashfs"`,
+    );
+  }
+  const imageFormat = pick<ImageFormat>(
+    "imageFormat",
+    "dir",
+    file.imageFormat,
+    envFormat ? (envFormat as ImageFormat) : undefined,
+  );
   return {
     engine,
+    imageFormat,
     sharedGroup,
     mirrors,
     offline,

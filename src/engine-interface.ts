@@ -32,6 +32,11 @@ export type RootSpec =
       mountpoint: string;
       /** fuse-overlayfs to mount it with, where the kernel cannot (Engine.supportsFuseOverlay). */
       fuse?: string;
+      /**
+       * The image as one SquashFS file, mounted read-only at `lower` with `squashfuse` inside the container's
+       * namespaces before the overlay (Engine.supportsSquashfs); `lower` is an empty folder until then.
+       */
+      squashfs?: { file: string; squashfuse: string };
     };
 
 /** A port published from the host to the container (`-p [IP:]HOSTPORT:CONTPORT[/PROTO]`). */
@@ -168,6 +173,8 @@ export interface Engine {
   readonly name: string;
   /** Whether it can mount a `RootSpec` of kind `overlay` (kernel overlayfs); else the run path copies. */
   readonly supportsOverlay?: boolean;
+  /** Whether it can mount an overlay RootSpec's lower from a SquashFS file (`squashfs`) itself. */
+  readonly supportsSquashfs?: boolean;
   /** Whether it can mount an overlay RootSpec with fuse-overlayfs (`fuse`) instead of the kernel. */
   readonly supportsFuseOverlay?: boolean;
   /** Whether it can run here, and if not, why, in one sentence. */

@@ -7,6 +7,7 @@ import { withLock } from "./store/lock.js";
 import { digestHex } from "./store/paths.js";
 import { summarizeTree } from "./store/summary.js";
 import { StagedImage, sweepStaging } from "./store/staging.js";
+import { makeScratch, removeScratch } from "./run/scratch.js";
 import { storeFailure, BurrowError, DigestMismatchError } from "./errors.js";
 import type { Reference } from "./registry/reference.js";
 import type { Platform } from "./registry/platform.js";
@@ -36,6 +37,11 @@ export interface PullOptions {
   concurrency: number;
   events?: PullEvents;
   warn(message: string): void;
+  /**
+   * Keep the image as one SquashFS file (src/store/squashfs.ts): flattened in `scratchBase` (node-local),
+   * packed with `mksquashfs`. Absent: a flattened folder in the store.
+   */
+  squashfs?: { mksquashfs: string; scratchBase: string } | undefined;
 }
 
 /** The outcome of a pull. */
@@ -296,6 +302,11 @@ async function buildImage(
   for (const p of fetches) p.catch(() => undefined);
 
   const staged = new StagedImage(store, id);
+  // In SquashFS format the tree is flattened outside the store, then packed into the staged folder.
+  const squash = opts.squashfs;
+  const scratch = squash !== undefined ? makeScratch(squash.scratchBase) : undefined;
+  const flatRoot = scratch !== undefined ? path.join(scratch, "rootfs") : staged.rootfs;
+  if (scratch !== undefined) fs.mkdirSync(flatRoot, { mode: 0o755 });
   try {
     let tapUsed = false;
     // The owners the layers give (other than root), kept beside the rootfs for builds on this image.
@@ -317,7 +328,7 @@ async function buildImage(
       ev.extracting?.(layer.digest, i);
       try {
         await flattenLayers(
-          staged.rootfs,
+          flatRoot,
           [
             {
               digest: layer.digest,
@@ -364,9 +375,10 @@ async function buildImage(
       },
       source: `${ref.registry}/${ref.repository}`,
       pulledAt: new Date().toISOString(),
-      rootfs: summarizeTree(staged.rootfs),
+      rootfs: summarizeTree(flatRoot),
       diffIds,
     };
+    if (squash !== undefined) await packStaged(staged, flatRoot, squash.mksquashfs, record);
     writeOwners(path.join(staged.dir, OWNERS_FILE), owners.owners);
     if (!staged.publish(record)) return store.readImage(id) ?? record;
     return record;
@@ -375,5 +387,22 @@ async function buildImage(
     await Promise.allSettled(fetches);
     staged.discard();
     throw err;
+  } finally {
+    if (scratch !== undefined) removeScratch(scratch);
   }
+}
+
+/** Packs the tree flattened at `flatRoot` into the staged image folder as its SquashFS file, with its facts. */
+async function packStaged(
+  staged: StagedImage,
+  flatRoot: string,
+  mksquashfs: string,
+  record: ImageRecord,
+): Promise<void> {
+  const { FACTS_FILE, SQUASHFS_FILE, collectFacts, packSquashfs } = await import("./store/squashfs.js");
+  const facts = collectFacts(flatRoot);
+  await packSquashfs(mksquashfs, flatRoot, path.join(staged.dir, SQUASHFS_FILE));
+  fs.writeFileSync(path.join(staged.dir, FACTS_FILE), JSON.stringify(facts), { mode: 0o644 });
+  fs.rmdirSync(staged.rootfs);
+  record.format = "squashfs";
 }

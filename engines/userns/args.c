@@ -21,6 +21,9 @@ void print_usage(void)
 	      "                                mount overlayfs at --rootfs and use it as the root\n"
 	      "  --fuse-overlayfs PATH         mount --overlay with this fuse-overlayfs instead of the\n"
 	      "                                kernel's overlayfs (needs --pid, --proc)\n"
+	      "  --squashfs FILE               mount this SquashFS file at the overlay's LOWER first\n"
+	      "  --squashfuse PATH             with this SquashFUSE binary (needs --overlay, --pid,\n"
+	      "                                --proc)\n"
 	      "  --readonly-root               remount the root read-only after the mounts\n"
 	      "  --uid N, --gid N              ids inside the container (default 0)\n"
 	      "  --hostname NAME               new UTS namespace with this host name\n"
@@ -263,6 +266,8 @@ enum opt_id {
 	O_REMOVE_AFTER,
 	O_JOIN,
 	O_FUSE_OVERLAYFS,
+	O_SQUASHFS,
+	O_SQUASHFUSE,
 	O_NETNS,
 	O_NET_SYNC,
 	O_CPUSET,
@@ -295,6 +300,8 @@ static const struct {
 	{"--remove-after", true, O_REMOVE_AFTER},
 	{"--join", true, O_JOIN},
 	{"--fuse-overlayfs", true, O_FUSE_OVERLAYFS},
+	{"--squashfs", true, O_SQUASHFS},
+	{"--squashfuse", true, O_SQUASHFUSE},
 	{"--help", false, O_HELP},
 	{"--version", false, O_VERSION},
 	{"--new-devpts", false, O_NEW_DEVPTS},
@@ -392,6 +399,10 @@ static int apply_option(struct config *cfg, enum opt_id id, const char *name, co
 	}
 	case O_FUSE_OVERLAYFS:
 		return set_once(&cfg->fuse_overlayfs, name, value);
+	case O_SQUASHFS:
+		return set_once(&cfg->squashfs, name, value);
+	case O_SQUASHFUSE:
+		return set_once(&cfg->squashfuse, name, value);
 	case O_NETNS:
 		cfg->net_ns = true;
 		return 0;
@@ -523,6 +534,21 @@ int validate_config(struct config *cfg)
 					  cfg->fuse_overlayfs);
 		if (access(cfg->fuse_overlayfs, X_OK) < 0)
 			return fail("--fuse-overlayfs %s", cfg->fuse_overlayfs);
+	}
+	if (cfg->squashfs != NULL || cfg->squashfuse != NULL) {
+		/* Its server dies with the container too, as fuse-overlayfs's does. */
+		bool proc = false;
+
+		for (size_t i = 0; i < cfg->n_ops; i++)
+			proc = proc || cfg->ops[i].kind == OP_PROC;
+		if (cfg->squashfs == NULL || cfg->squashfuse == NULL)
+			return fail_errno(0, "--squashfs and --squashfuse go together");
+		if (cfg->lower == NULL || !cfg->pid_ns || !proc)
+			return fail_errno(0, "--squashfs needs --overlay, --pid and --proc");
+		if (!is_clean_absolute(cfg->squashfs) || !is_clean_absolute(cfg->squashfuse))
+			return fail_errno(0, "--squashfs and --squashfuse take absolute paths without . or ..");
+		if (access(cfg->squashfuse, X_OK) < 0)
+			return fail("--squashfuse %s", cfg->squashfuse);
 	}
 	if (cfg->remove_after != NULL) {
 		/* Only the outer helper of --pid outlives the program; the root is never a scratch folder. */

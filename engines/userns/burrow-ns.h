@@ -16,7 +16,7 @@
 
 /* The version of the command-line interface; bumped when the TypeScript side must change. */
 #define BURROW_NS_VERSION   "0.1.0"
-#define BURROW_NS_INTERFACE 2
+#define BURROW_NS_INTERFACE 3
 
 /* Exit statuses reserved for the helper itself (the contained program owns all others). */
 enum {
@@ -76,6 +76,8 @@ struct config {
 	const char *remove_after;   /* --remove-after: the run's scratch folder, or NULL */
 	pid_t join_pid;		    /* --join: a running container's process to enter, or 0 */
 	const char *fuse_overlayfs; /* --fuse-overlayfs: mount --overlay with this binary, or NULL */
+	const char *squashfs;	    /* --squashfs: a SquashFS file mounted at LOWER, or NULL */
+	const char *squashfuse;	    /* --squashfuse: the SquashFUSE binary that mounts it */
 	struct op *ops;
 	size_t n_ops;
 	char *const *argv; /* PROGRAM [ARG...] */
@@ -116,6 +118,7 @@ int install_fake_root_filter(void);
 
 /* fuse.c */
 int mount_fuse_overlay(const struct config *cfg, const char *options);
+int mount_squashfs(const struct config *cfg);
 
 /* cleanup.c */
 struct scratch {

@@ -1,8 +1,9 @@
-/* burrow-ns: --fuse-overlayfs. Where the kernel cannot mount overlayfs in a user namespace (older
- * kernels, an upper folder on NFS or FUSE), the caller may ask for fuse-overlayfs instead: the
- * same lower/upper/work layout served by a user-space file system. It runs in the container's pid
- * namespace (--pid is required): it mounts the root, puts itself in the background as the file
- * system's server, and dies with the namespace when the program is gone. */
+/* burrow-ns: the FUSE servers. --fuse-overlayfs: where the kernel cannot mount overlayfs in a user
+ * namespace (older kernels, an upper folder on NFS or FUSE), the caller may ask for fuse-overlayfs
+ * instead: the same lower/upper/work layout served by a user-space file system. --squashfs: an
+ * image kept as one SquashFS file, mounted with SquashFUSE as the overlay's lower folder. Each runs
+ * in the container's pid namespace (--pid is required): it mounts, puts itself in the background
+ * as the file system's server, and dies with the namespace when the program is gone. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -25,13 +26,14 @@ static void show_log(int log)
 			return;
 }
 
-/* Runs BIN -o OPTIONS ROOTFS and waits for it: it exits 0 once the mount is in place. Its output
- * goes to a memory file, shown only if it fails: it chats about options it ignores, and the server
- * it leaves behind must not hold the program's stderr open. */
-int mount_fuse_overlay(const struct config *cfg, const char *options)
+/* Runs the FUSE server ARGV[0] (ARGV: its whole command line) and waits for it: it exits 0 once
+ * its mount is in place, leaving its server in the background. Its output goes to a memory file,
+ * shown only if it fails: it chats about options it ignores, and the server it leaves behind must
+ * not hold the program's stderr open. WHAT and WHERE name the mount in the failure's message. */
+static int run_fuse_server(char *const argv[], const char *what, const char *where)
 {
 	int status;
-	int log = memfd_create("fuse-overlayfs-log", MFD_CLOEXEC);
+	int log = memfd_create("fuse-server-log", MFD_CLOEXEC);
 	pid_t pid;
 
 	if (log < 0)
@@ -39,7 +41,7 @@ int mount_fuse_overlay(const struct config *cfg, const char *options)
 	pid = fork();
 	if (pid < 0) {
 		close(log);
-		return fail("fork %s", cfg->fuse_overlayfs);
+		return fail("fork %s", argv[0]);
 	}
 	if (pid == 0) {
 		int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -48,23 +50,47 @@ int mount_fuse_overlay(const struct config *cfg, const char *options)
 			dup2(null, 0);
 		dup2(log, 1);
 		dup2(log, 2);
-		execl(cfg->fuse_overlayfs, cfg->fuse_overlayfs, "-o", options, cfg->rootfs, (char *)NULL);
+		execv(argv[0], argv);
 		_exit(EXIT_CANNOT_EXEC);
 	}
 	while (waitpid(pid, &status, 0) < 0) {
 		if (errno != EINTR) {
 			close(log);
-			return fail("wait for %s", cfg->fuse_overlayfs);
+			return fail("wait for %s", argv[0]);
 		}
 	}
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		show_log(log);
 		close(log);
-		return fail_errno(
-			0, "%s could not mount the overlay on %s (status %d): is /dev/fuse open to you?",
-			cfg->fuse_overlayfs, cfg->rootfs,
-			WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+		return fail_errno(0, "%s could not mount %s on %s (status %d): is /dev/fuse open to you?",
+				  argv[0], what, where,
+				  WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
 	}
 	close(log);
 	return 0;
+}
+
+/* Mounts the --overlay layout at the rootfs with fuse-overlayfs -o OPTIONS. */
+int mount_fuse_overlay(const struct config *cfg, const char *options)
+{
+	char *const argv[] = {(char *)cfg->fuse_overlayfs, "-o", (char *)options, (char *)cfg->rootfs,
+			      NULL};
+
+	return run_fuse_server(argv, "the overlay", cfg->rootfs);
+}
+
+/* Mounts the --squashfs image at the overlay's LOWER folder with SquashFUSE, read-only. Its
+ * server runs in the user namespace, so the image's owners read as this namespace's ids (root
+ * is the caller) and nobody outside sees the mount; with --map-all, processes of the other
+ * mapped ids may read it too (allow_other). */
+int mount_squashfs(const struct config *cfg)
+{
+	char *const argv[] = {(char *)cfg->squashfuse,
+			      "-o",
+			      cfg->map_all ? "ro,allow_other" : "ro",
+			      (char *)cfg->squashfs,
+			      (char *)cfg->lower,
+			      NULL};
+
+	return run_fuse_server(argv, cfg->squashfs, cfg->lower);
 }

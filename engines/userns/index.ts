@@ -95,6 +95,7 @@ export class UsernsEngine implements Engine {
   /** burrow-ns mounts kernel overlayfs inside the user namespace (`--overlay`). */
   readonly supportsOverlay = true;
   readonly supportsFuseOverlay = true;
+  readonly supportsSquashfs = true;
   private readonly opts: UsernsOptions;
   private probed: Promise<ProbeResult> | undefined;
   /** The probe's result came from the cache (no trial run in this process). */

@@ -352,6 +352,9 @@ int setup_root(const struct config *cfg)
 	 * later under a bound directory (autofs, NFS automounts) still show inside. */
 	if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
 		return fail("make / a recursive slave mount");
+	/* An image kept as one SquashFS file: mounted first, as the overlay's lower folder. */
+	if (cfg->squashfs != NULL && mount_squashfs(cfg) < 0)
+		return -1;
 	if (cfg->lower != NULL)
 		return mount_overlay(cfg);
 	/* pivot_root needs the new root to be a mount point: bind the directory onto itself. */

@@ -6,7 +6,7 @@ import path from "node:path";
 import type { Engine } from "../engine-interface.js";
 import { copyTree } from "../fs/copy-tree.js";
 import type { ContainerRecord, Containers } from "../store/containers.js";
-import type { Store } from "../store/store.js";
+import type { ImageRecord, Store } from "../store/store.js";
 import { mustBecomeCopy, newContainerLayer } from "./choose-layer.js";
 import type { LayerProbes, LayerSetting } from "./choose-layer.js";
 import type { Target } from "./resolve-target.js";
@@ -22,10 +22,12 @@ export async function containerForRun(
   containers: Containers,
   engine: Engine,
   layer: { setting: LayerSetting; probes: LayerProbes },
+  /** The folder of an image's root (a SquashFS image unpacked on this node: src/run/squashfs-root.ts). */
+  rootDir: (image: ImageRecord) => Promise<string>,
 ): Promise<{ container: ContainerRecord; made: boolean } | undefined> {
   if (target.kind === "image" && name !== undefined) {
     fs.mkdirSync(containers.dir, { recursive: true });
-    const rootfs = store.rootfs(target.image.id);
+    const rootfs = await rootDir(target.image);
     const kind = newContainerLayer(layer.setting, engine, containers.dir, layer.probes);
     const populate =
       kind === "copy" ? (dir: string) => copyTree(rootfs, path.join(dir, "rootfs")) : undefined;
@@ -36,6 +38,7 @@ export async function containerForRun(
   const { container } = target;
   if (!mustBecomeCopy(container, layer.setting, engine, containers.dir, layer.probes))
     return { container, made: false };
-  const rootfs = store.rootfs(container.image);
+  const image = store.readImage(container.image);
+  const rootfs = image !== undefined ? await rootDir(image) : store.rootfs(container.image);
   return { container: containers.convertToCopy(container.id, rootfs, engine.name, copyTree), made: false };
 }

@@ -10,6 +10,7 @@ import { copyTree } from "../fs/copy-tree.js";
 import { makeScratchDir, noteMade } from "./scratch.js";
 import type { RootLayout, RunPlan } from "./plan-spec.js";
 import { InRoot, OutsideRootError } from "../fs/in-root.js";
+import { FactsRoot } from "../store/squashfs.js";
 
 /** Whether `err` is a file system call's failure (it has an errno code). */
 export function isErrno(err: unknown): boolean {
@@ -37,6 +38,11 @@ function makeRoot(plan: RunPlan, layout: RootLayout, scratch: string): string {
     }
     fs.mkdirSync(root.mountpoint, { recursive: true });
     noteMade(scratch, "root", true);
+    if (layout.squashfs !== undefined) {
+      // The SquashFS file is mounted here inside the namespaces; the working directory is found in its facts.
+      makeScratchDir(scratch, "lower");
+      return makeWorkdir(cwd, root.upper, new FactsRoot(layout.squashfs.facts));
+    }
     return makeWorkdir(cwd, root.upper, root.lower);
   }
   if (layout.kind === "copy" && root.kind === "direct") {
@@ -60,10 +66,15 @@ function makeRoot(plan: RunPlan, layout: RootLayout, scratch: string): string {
  * `lower` (the image's root, when `into` is an overlay upper) lacks it; links are resolved inside the
  * image's root, and the layer's own links (a container's doing) are refused. Returns the path made.
  */
-function makeWorkdir(cwd: string, into: string, lower: string | undefined): string {
+function makeWorkdir(cwd: string, into: string, lower: string | FactsRoot | undefined): string {
   try {
     let guest = cwd;
-    if (lower !== undefined) {
+    if (lower instanceof FactsRoot) {
+      const real = lower.resolve(cwd);
+      if (real === undefined) throw new OutsideRootError(`too many links on the way to ${cwd}`);
+      guest = `/${real}`;
+      if (lower.isDir(real, "refuse")) return guest;
+    } else if (lower !== undefined) {
       const inImage = InRoot.with(lower, (r) => r.resolve(cwd, "follow"));
       if (inImage.stat?.isDirectory() === true) return inImage.guest;
       guest = inImage.guest;

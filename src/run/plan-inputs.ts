@@ -18,6 +18,7 @@ import type { RunOptions } from "./options.js";
 import type { PlanInputs, RootFacts, RootLayout } from "./plan-spec.js";
 import { isErrno } from "./materialise-root.js";
 import { InRoot, OutsideRootError } from "../fs/in-root.js";
+import { FactsRoot } from "../store/squashfs.js";
 
 /** A host file's text, "" when it cannot be read. */
 function readText(file: string): string {
@@ -106,6 +107,17 @@ function isRealDir(root: string, rel: string): boolean {
 
 /** The root's files and folders the plan reads. */
 function rootFacts(layout: RootLayout): RootFacts {
+  // A SquashFS image is read from the facts recorded when it was packed (it is mounted only inside).
+  const squashfs = layout.kind === "overlay" ? layout.squashfs : undefined;
+  if (squashfs !== undefined) {
+    const facts = new FactsRoot(squashfs.facts);
+    return {
+      passwd: squashfs.facts.passwd,
+      group: squashfs.facts.group,
+      hasEtc: facts.isDir("etc", "refuse"),
+      hasAptConfDir: facts.isDir("etc/apt/apt.conf.d", "refuse"),
+    };
+  }
   const rootfs = rootfsOf(layout);
   return {
     passwd: readInRoot(layout, "etc/passwd"),

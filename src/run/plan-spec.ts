@@ -1,6 +1,7 @@
 // Step 3 of a run (src/run/run-request.ts): the engine-neutral RunSpec, decided from plain data (what
 // src/run/plan-inputs.ts read) with no file system: the command, user, environment, mounts, limits, the
 // root's layout and the /etc files the run gets. src/run/materialise-root.ts then makes what it names.
+import type { RootfsFacts } from "../store/squashfs.js";
 import path from "node:path";
 import type { MountSpec, RootSpec, RunSpec } from "../engine-interface.js";
 import { InvalidArgumentError } from "../errors.js";
@@ -29,6 +30,13 @@ import type { RunOptions } from "./options.js";
 import { cleanGuestPath } from "../fs/in-root.js";
 
 /** How the run's root is laid out (chosen by src/run/choose-layer.ts). */
+/** An image kept as one SquashFS file: the file, the SquashFUSE binary that mounts it, what its root holds. */
+export interface SquashfsLower {
+  file: string;
+  squashfuse: string;
+  facts: RootfsFacts;
+}
+
 export type RootLayout =
   /** A folder used as it is (`--location`, a container's copy): the /etc files are bound over its own. */
   | { kind: "direct"; path: string }
@@ -41,6 +49,8 @@ export type RootLayout =
       lower: string;
       layer?: { upper: string; work: string } | undefined;
       fuse?: string | undefined;
+      /** The image is one SquashFS file, mounted at `lower` inside the container's namespaces (its facts read instead). */
+      squashfs?: SquashfsLower | undefined;
     }
   /** A private copy of the image's root in the scratch folder, discarded at exit. */
   | { kind: "copy"; from: string };
@@ -255,6 +265,8 @@ function rootPlan({ layout, scratch, root: facts }: PlanInputs): { root: RootSpe
       mountpoint: path.join(scratch, "root"),
     };
     if (layout.fuse !== undefined) root.fuse = layout.fuse;
+    if (layout.squashfs !== undefined)
+      root.squashfs = { file: layout.squashfs.file, squashfuse: layout.squashfs.squashfuse };
     const etc: EtcPlan = !facts.hasEtc
       ? { kind: "bind" }
       : layout.layer

@@ -13,6 +13,8 @@ import type { ImageRecord, Store } from "../store/store.js";
 /** What a run runs: a rootfs folder as it is, an existing container, or an image (in a new container with `--name`). */
 export type Target =
   | { kind: "folder"; path: string }
+  /** A SquashFS file named by its path (`burrow run ./tool.sqfs`), run as a folder is: no image settings. */
+  | { kind: "squashfs"; file: string }
   | { kind: "container"; container: ContainerRecord; image: ImageRecord; config: ContainerConfig }
   | { kind: "image"; image: ImageRecord; name: string; config: ContainerConfig };
 
@@ -35,6 +37,14 @@ export async function resolveTarget(
   }
   if (req.target === undefined)
     throw new InvalidArgumentError("give an image or container to run: burrow run IMAGE [COMMAND...]");
+  const file = squashfsPath(req.target);
+  if (file !== undefined) {
+    if (req.name !== undefined)
+      throw new InvalidArgumentError(
+        `${req.target} is a SquashFS file, run as it is: it cannot be combined with --name (pull or load an image for a named container)`,
+      );
+    return { target: { kind: "squashfs", file }, args: req.args };
+  }
   const container = req.name === undefined ? containers.find(req.target) : undefined;
   if (container) {
     const image = store.readImage(container.image);
@@ -49,6 +59,28 @@ export async function resolveTarget(
   const image = await imageFor(req.target, req, store, images);
   const config = runConfig(store, image, req, req.target);
   return { target: { kind: "image", image, name: req.target, config }, args: req.args };
+}
+
+/**
+ * The absolute path of `target` when it names a SquashFS file (a path: it starts with `/`, `./` or `../`,
+ * which no image or container name does, and the file starts with SquashFS's magic, "hsqs").
+ */
+function squashfsPath(target: string): string | undefined {
+  if (!/^(?:\/|\.\.?\/)/.test(target)) return undefined;
+  const file = path.resolve(target);
+  let fd: number;
+  try {
+    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  } catch {
+    return undefined;
+  }
+  try {
+    if (!fs.fstatSync(fd).isFile()) return undefined;
+    const magic = Buffer.alloc(4);
+    return fs.readSync(fd, magic, 0, 4, 0) === 4 && magic.toString("latin1") === "hsqs" ? file : undefined;
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 /** The image `reference` names, pulled when `--pull` says so (always, or when the store lacks it). */

@@ -19,6 +19,7 @@ import { readPlanInputs } from "./plan-inputs.js";
 import { planRunSpec } from "./plan-spec.js";
 import type { RootLayout } from "./plan-spec.js";
 import { materialiseRoot } from "./materialise-root.js";
+import { fileSquashfs, imageRootDir, imageSquashfs, squashfsLower, unpackedRoot } from "./squashfs-root.js";
 import { makeScratch, removeScratch, scratchBase } from "./scratch.js";
 import { debugWriter } from "../debug-line.js";
 import { isJobVar } from "./env.js";
@@ -50,13 +51,15 @@ async function runSteps(
 
   // 1. What to run (the image's settings checked before anything is made).
   const { target, args } = await resolveTarget(req, store, containers, images);
-  if (target.kind !== "folder")
+  if (target.kind === "image" || target.kind === "container")
     holds.push(await (await import("../store/holds.js")).holdImage(store, target.image.id));
   const engine = await pickEngine(host, req, store, target);
 
   // 2. Where its writes go: a named container's layer (made or used now), else a private one (below).
   const layer = { setting: layerSetting(env), probes: await layerProbes(env, store) };
-  const made = await containerForRun(target, req.name, store, containers, engine, layer);
+  const made = await containerForRun(target, req.name, store, containers, engine, layer, (image) =>
+    imageRootDir(store, image, env, (m) => host.warn(m)),
+  );
   const container = made?.container;
   let layerUse: Awaited<ReturnType<Containers["useLayer"]>> | undefined;
   if (container?.layer === "overlay") {
@@ -76,11 +79,13 @@ async function runSteps(
       engine,
       scratch,
       nosysdirs: req.options.nosysdirs,
+      env,
+      warn: (m) => host.warn(m),
     });
 
     // 3. The plan, from what the root and the host hold.
     const forEngine = devices && (await import("./cdi.js")).forEngine(devices, engine.name);
-    const config = target.kind === "folder" ? {} : target.config;
+    const config = target.kind === "folder" || target.kind === "squashfs" ? {} : target.config;
     const options = { ...req.options, args };
     const plan = planRunSpec(
       readPlanInputs({ layout, scratch, config, options, hostEnv: env, devices: forEngine }),
@@ -137,6 +142,7 @@ function replayable(
     recorder.refuse("not an image run");
   else if (layout.kind !== "overlay" || layout.fuse !== undefined || layout.layer !== undefined)
     recorder.refuse("not a private kernel overlay layer");
+  else if (layout.squashfs !== undefined) recorder.refuse("a SquashFS image");
   else if (engine.name !== "userns") recorder.refuse("not the userns engine");
   else if (devices !== undefined) recorder.refuse("devices");
   else if (req.options.env.some((e) => isJobVar(e.split("=")[0]!))) recorder.refuse("-e sets a job variable");
@@ -178,15 +184,40 @@ async function rootLayout(
   containerLayer: { upper: string; work: string } | undefined,
   store: Store,
   containers: Containers,
-  choice: { setting: LayerSetting; probes: LayerProbes; engine: Engine; scratch: string; nosysdirs: boolean },
+  choice: {
+    setting: LayerSetting;
+    probes: LayerProbes;
+    engine: Engine;
+    scratch: string;
+    nosysdirs: boolean;
+    env: NodeJS.ProcessEnv;
+    warn: (message: string) => void;
+  },
 ): Promise<RootLayout> {
   if (target.kind === "folder") return { kind: "direct", path: target.path };
-  const rootfs = store.rootfs(target.image.id);
+  const { setting, engine, scratch, nosysdirs, probes, env, warn } = choice;
+  const storeRoot = store.paths.root;
+  const squashfs =
+    target.kind === "squashfs"
+      ? fileSquashfs(target.file, env, storeRoot)
+      : target.image.format === "squashfs"
+        ? imageSquashfs(store, target.image)
+        : undefined;
+  /** The image's root as a folder (a SquashFS file unpacked on this node where it is not mounted). */
+  const stored = target.kind === "squashfs" ? undefined : store.rootfs(target.image.id);
+  const rootDir = async (): Promise<string> =>
+    squashfs !== undefined ? unpackedRoot(squashfs, env, storeRoot, warn) : stored!;
   if (container?.layer === "copy")
     return { kind: "direct", path: path.join(containers.path(container.id), "rootfs") };
-  if (container) return { kind: "overlay", lower: rootfs, layer: containerLayer };
-  const { setting, engine, scratch, nosysdirs, probes } = choice;
+  if (container) return { kind: "overlay", lower: await rootDir(), layer: containerLayer };
   const layer = await privateLayer(setting, engine, scratch, nosysdirs, probes);
+  // A SquashFS file in a private overlay: the engine mounts it as the lower, where it can.
+  if (squashfs !== undefined && layer.kind === "overlay") {
+    const lower = await squashfsLower(squashfs, engine, env, storeRoot, nosysdirs);
+    if (lower !== undefined)
+      return { kind: "overlay", lower: path.join(scratch, "lower"), fuse: layer.fuse, squashfs: lower };
+  }
+  const rootfs = await rootDir();
   return layer.kind === "overlay"
     ? { kind: "overlay", lower: rootfs, fuse: layer.fuse }
     : { kind: "copy", from: rootfs };

@@ -41,6 +41,8 @@ export interface ImageRecord {
   rootfs: RootfsSummary;
   /** The config's diff_ids, which every layer matched while it was flattened (absent: flattened unchecked). */
   diffIds?: string[] | undefined;
+  /** "squashfs": kept as one SquashFS file (`rootfs.sqfs`, src/store/squashfs.ts); absent: a rootfs/ folder. */
+  format?: "squashfs" | undefined;
 }
 
 /** A name (`registry/repo:tag` or `registry/repo@digest`) pointing at an image. */

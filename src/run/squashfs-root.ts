@@ -1,0 +1,209 @@
+// Roots of images kept as one SquashFS file (src/store/squashfs.ts), for step 2 of a run
+// (src/run/run-request.ts): mounted inside the container's namespaces by the engine where it can (userns,
+// with a pid namespace, SquashFUSE found and /dev/fuse open to the user), else unpacked once into a
+// node-local folder (BURROW_TMPDIR, TMPDIR, else /tmp) that later runs on this node use as a flattened image.
+import fs from "node:fs";
+import path from "node:path";
+import { execFile } from "node:child_process";
+import { createHash } from "node:crypto";
+import type { Engine } from "../engine-interface.js";
+import type { ImageRecord, Store } from "../store/store.js";
+import type { SquashfsLower } from "./plan-spec.js";
+import { StoreError } from "../errors.js";
+import { randomHex } from "../store/random.js";
+import { removeTreeAtomic } from "../store/atomic.js";
+import {
+  FACTS_FILE,
+  SQUASHFS_FILE,
+  collectFacts,
+  findSquashTool,
+  nodeScratchBase,
+  readFacts,
+} from "../store/squashfs.js";
+import type { RootfsFacts } from "../store/squashfs.js";
+
+/** A SquashFS file to run: a stored image's, or one named on the command line (`burrow run ./tool.sqfs`). */
+export interface SquashfsSource {
+  file: string;
+  /** Its name in the node-local cache folder (the image id; for a file, a hash of where it is and its stamp). */
+  key: string;
+  /** What its root holds (undefined where that cannot be read on the host: it is unpacked instead). */
+  facts(): Promise<RootfsFacts | undefined>;
+}
+
+/** A stored image kept in SquashFS format: its file, and the facts recorded when it was packed. */
+export function imageSquashfs(store: Store, image: ImageRecord): SquashfsSource {
+  const dir = store.imageDir(image.id);
+  return {
+    file: path.join(dir, SQUASHFS_FILE),
+    key: image.id,
+    facts: () => Promise.resolve(readFacts(path.join(dir, FACTS_FILE))),
+  };
+}
+
+/**
+ * A SquashFS file from anywhere: its facts are read once through a mount on the host (SquashFUSE with
+ * fusermount3) and kept in the node-local cache folder; where that mount cannot be made, the file is unpacked.
+ */
+export function fileSquashfs(file: string, env: NodeJS.ProcessEnv, storeRoot: string): SquashfsSource {
+  const st = fs.statSync(file);
+  const key = `file-${createHash("sha256")
+    .update(`${file}\0${st.dev}\0${st.ino}\0${st.size}\0${st.mtimeMs}`)
+    .digest("hex")
+    .slice(0, 32)}`;
+  return {
+    file,
+    key,
+    facts: async () => {
+      const base = cacheBase(env);
+      const cached = path.join(base, `${key}.facts.json`);
+      if (fs.existsSync(cached)) return readFacts(cached);
+      const squashfuse = fuseOpen() ? await findSquashTool("squashfuse", env, storeRoot) : undefined;
+      const facts = squashfuse !== undefined ? await factsThroughMount(file, squashfuse, base) : undefined;
+      if (facts !== undefined) fs.writeFileSync(cached, JSON.stringify(facts), { mode: 0o600 });
+      return facts;
+    },
+  };
+}
+
+/** Mounts `file` on the host for a moment and reads its facts; undefined where the mount cannot be made. */
+async function factsThroughMount(
+  file: string,
+  squashfuse: string,
+  base: string,
+): Promise<RootfsFacts | undefined> {
+  const mnt = fs.mkdtempSync(path.join(base, ".mnt-"));
+  const run = (bin: string, args: string[]) =>
+    new Promise<boolean>((resolve) =>
+      execFile(bin, args, { timeout: 30_000 }, (err) => resolve(err === null)),
+    );
+  try {
+    if (!(await run(squashfuse, [file, mnt]))) return undefined;
+    try {
+      return collectFacts(mnt);
+    } finally {
+      if (!(await run("fusermount3", ["-u", mnt]))) await run("fusermount", ["-u", mnt]);
+    }
+  } catch {
+    return undefined;
+  } finally {
+    try {
+      fs.rmdirSync(mnt);
+    } catch {
+      // Still mounted (the unmount failed): the next sweep of the cache folder leaves it; nothing is in it.
+    }
+  }
+}
+
+/**
+ * The SquashFS lower the engine mounts itself, or undefined where it cannot here (the caller unpacks the
+ * image instead): an engine that mounts SquashFS files, a pid namespace (the server dies with it), a
+ * SquashFUSE binary, /dev/fuse open to this user, and the root's facts.
+ */
+export async function squashfsLower(
+  source: SquashfsSource,
+  engine: Engine,
+  env: NodeJS.ProcessEnv,
+  storeRoot: string,
+  nosysdirs: boolean,
+): Promise<SquashfsLower | undefined> {
+  if (engine.supportsSquashfs !== true || nosysdirs || !fuseOpen()) return undefined;
+  const squashfuse = await findSquashTool("squashfuse", env, storeRoot);
+  if (squashfuse === undefined) return undefined;
+  const facts = await source.facts();
+  return facts === undefined ? undefined : { file: source.file, squashfuse, facts };
+}
+
+/** Whether /dev/fuse may be opened for reading and writing by this user. */
+function fuseOpen(): boolean {
+  try {
+    fs.accessSync("/dev/fuse", fs.constants.R_OK | fs.constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** This user's node-local cache folder of unpacked SquashFS files (`BASE/burrow-sqfs-UID`), private. */
+function cacheBase(env: NodeJS.ProcessEnv): string {
+  return ownPrivateDir(path.join(nodeScratchBase(env), `burrow-sqfs-${process.getuid?.() ?? "x"}`));
+}
+
+/** A folder holding the image's root: its rootfs/ in the store, or its SquashFS file unpacked on this node. */
+export async function imageRootDir(
+  store: Store,
+  image: ImageRecord,
+  env: NodeJS.ProcessEnv,
+  warn: (message: string) => void,
+): Promise<string> {
+  if (image.format !== "squashfs") return store.rootfs(image.id);
+  return unpackedRoot(imageSquashfs(store, image), env, store.paths.root, warn);
+}
+
+/** The SquashFS file unpacked once on this node (`BASE/burrow-sqfs-UID/KEY`, made the first time with a notice). */
+export async function unpackedRoot(
+  source: SquashfsSource,
+  env: NodeJS.ProcessEnv,
+  storeRoot: string,
+  warn: (message: string) => void,
+): Promise<string> {
+  const base = cacheBase(env);
+  const dir = path.join(base, source.key);
+  if (fs.existsSync(dir)) return dir;
+  const unsquashfs = await findSquashTool("unsquashfs", env, storeRoot);
+  if (unsquashfs === undefined) {
+    throw new StoreError(
+      "this image is a SquashFS file, which cannot be mounted here, and unsquashfs is not found to unpack it: install squashfs-tools (and squashfuse, with /dev/fuse open to you, to mount it instead)",
+    );
+  }
+  warn(
+    `the SquashFS file ${source.file} cannot be mounted here (this engine, --nosysdirs, no squashfuse or no /dev/fuse): unpacking it once into ${dir}`,
+  );
+  const tmp = path.join(base, `.${source.key.slice(0, 16)}-${randomHex(4)}`);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const args = ["-d", tmp, "-no-xattrs", "-no-progress", "-quiet", source.file];
+      execFile(unsquashfs, args, { maxBuffer: 1 << 20 }, (err, _out, stderr) => {
+        if (err === null) resolve();
+        else
+          reject(
+            new StoreError(
+              `unsquashfs could not unpack ${source.file} into ${base} (${stderr.trim().split("\n").at(-1) ?? err.message}): set BURROW_TMPDIR to a folder with space`,
+              { cause: err },
+            ),
+          );
+      });
+    });
+    try {
+      fs.renameSync(tmp, dir);
+    } catch (err) {
+      // Another run on this node unpacked it first: use theirs.
+      if (!fs.existsSync(dir)) throw err;
+      removeTreeAtomic(tmp);
+    }
+  } catch (err) {
+    if (fs.existsSync(tmp)) removeTreeAtomic(tmp);
+    throw err;
+  }
+  return dir;
+}
+
+/**
+ * `dir`, made 0700 where missing; refused unless it is a real folder of this user that nobody else may
+ * write (a shared /tmp: another user may have put a link or a folder of theirs there first).
+ */
+function ownPrivateDir(dir: string): string {
+  try {
+    fs.mkdirSync(dir, { mode: 0o700 });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+  }
+  const st = fs.lstatSync(dir);
+  const uid = process.getuid?.();
+  if (!st.isDirectory() || (uid !== undefined && st.uid !== uid) || (st.mode & 0o022) !== 0) {
+    throw new StoreError(
+      `${dir} is not a private folder of yours (a link, another user's, or writable by others): remove it, or set BURROW_TMPDIR to a folder of your own`,
+    );
+  }
+  return dir;
+}
