@@ -85,10 +85,12 @@ export class CopyPlanner {
     const record = await this.ctx.image(source.image, undefined);
     return {
       identity: ["image", record.id],
-      act: (root) => {
+      act: async (root) => {
+        const { store, warn } = this.ctx.root;
+        const { imageRootDir } = await import("../run/squashfs-root.js");
         const from = {
           kind: "root" as const,
-          dir: this.ctx.root.store.rootfs(record.id),
+          dir: await imageRootDir(store, record, process.env, warn),
           label: `image ${source.image}`,
         };
         return this.copy(copyStep, { ...common, from, root }, state);

@@ -107,7 +107,14 @@ export async function publishOverlayRoot(dir: string, into: string): Promise<voi
     try {
       execFileSync("cp", ["-al", `${lower}/.`, `${into}/`], { stdio: ["ignore", "ignore", "pipe"] });
     } catch (err) {
-      throw copyFailure(lower, into, { label: "the base image" }, err);
+      // A base on another file system (a SquashFS image unpacked on this node) cannot be linked: copied.
+      if (!/cross-device|Invalid cross-device link/i.test(String((err as { stderr?: unknown }).stderr)))
+        throw copyFailure(lower, into, { label: "the base image" }, err);
+      fs.rmSync(into, { recursive: true, force: true });
+      fs.mkdirSync(into, { mode: 0o755 });
+      copyTree(dir, into, { into: true, label: "the built image" });
+      ownAll(into);
+      return;
     }
   }
   applyUpper(upper, into, opaque);

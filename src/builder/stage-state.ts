@@ -132,17 +132,21 @@ export async function prepareImageRoot(
   dir: string,
 ): Promise<string> {
   const { store } = ctx;
+  const record = store.readImage(id);
+  // A SquashFS image is built on from its file unpacked on this node (src/run/squashfs-root.ts).
+  const rootfs =
+    record?.format === "squashfs"
+      ? await (await import("../run/squashfs-root.js")).imageRootDir(store, record, process.env, ctx.warn)
+      : store.rootfs(id);
   // In the build's namespace, an overlay of the stored rootfs; a copy where it cannot be mounted.
-  const mounted = ctx.realOwners ? await mountOverlayRoot(store.rootfs(id), dir) : undefined;
+  const mounted = ctx.realOwners ? await mountOverlayRoot(rootfs, dir) : undefined;
   const copied =
-    mounted !== undefined
-      ? Promise.resolve()
-      : copyTreeAsync(store.rootfs(id), dir, { label: `image ${label}` });
+    mounted !== undefined ? Promise.resolve() : copyTreeAsync(rootfs, dir, { label: `image ${label}` });
   if (!ctx.realOwners) {
     await copied;
     return dir;
   }
-  const layers = store.readImage(id)?.layers ?? [];
+  const layers = record?.layers ?? [];
   const files = layers.map((l) => ({ file: store.blobPath(l.digest) }));
   const [, owners] = await Promise.all([
     copied,

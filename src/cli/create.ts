@@ -55,7 +55,11 @@ export class CreateCommand extends withOptions(BurrowCommand, pickOptions(RUN_OP
       const { overlayPossibleAt } = await import("../run/overlay.js");
       overlay = overlayPossibleAt(containers.dir) && (await this.engineSupportsOverlay(store.paths.root));
     }
-    const rootfs = store.rootfs(image.id);
+    const rootfs = overlay
+      ? store.rootfs(image.id)
+      : await (
+          await import("../run/squashfs-root.js")
+        ).imageRootDir(store, image, this.context.env, (m) => this.warn(m));
     const path = await import("node:path");
     const rec = await containers.make(
       image.id,

@@ -70,7 +70,11 @@ export class ExportCommand extends BurrowCommand {
             `the image of container ${container.name ?? container.id.slice(0, 12)} is gone from the store: its changes alone cannot be exported`,
           );
         }
-        source = { lower: store.rootfs(container.image), upper: path.join(dir, "upper") };
+        const { imageRootDir } = await import("../run/squashfs-root.js");
+        const lower = await imageRootDir(store, store.readImage(container.image)!, this.context.env, (m) =>
+          this.warn(m),
+        );
+        source = { lower, upper: path.join(dir, "upper") };
       } else {
         source = { lower: path.join(dir, "rootfs") };
       }
@@ -87,7 +91,8 @@ export class ExportCommand extends BurrowCommand {
           { cause: err },
         );
       }
-      source = { lower: store.rootfs(image.id) };
+      const { imageRootDir } = await import("../run/squashfs-root.js");
+      source = { lower: await imageRootDir(store, image, this.context.env, (m) => this.warn(m)) };
     }
     if (this.clone && container) {
       const { exportClone } = await import("../archive/clone-archive.js");

@@ -121,14 +121,26 @@ export class ImportCommand extends BurrowCommand {
       return 0;
     }
     const { importTarball, containerFromImage } = await import("../archive/import.js");
-    const result = await importTarball({
-      store,
-      input,
-      label,
-      name,
-      move: this.move,
-      warn: (m) => this.warn(m),
-    });
+    // A SquashFS file (burrow save --format squashfs, ch-convert, enroot) is read as the tarball of its tree.
+    const squashfs =
+      typeof input === "string" && (await import("../store/squashfs.js")).isSquashfsFile(input);
+    const unpacked = squashfs
+      ? await (await import("../store/squashfs.js")).squashfsAsTar(input, this.context.env, store.paths.root)
+      : undefined;
+    let result;
+    try {
+      result = await importTarball({
+        store,
+        input: unpacked !== undefined ? (unpacked.stream as Readable) : input,
+        label,
+        name,
+        move: this.move && !squashfs,
+        warn: (m) => this.warn(m),
+      });
+    } finally {
+      unpacked?.close();
+    }
+    if (squashfs && this.move) (await import("node:fs")).rmSync(input, { force: true });
     if (this.toContainer) {
       const container = await containerFromImage(store, result.image, this.name);
       this.context.stdout.write(`${container.id}\n`);

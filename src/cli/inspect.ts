@@ -41,7 +41,11 @@ export class InspectCommand extends BurrowCommand {
     }
     const { image } = resolveLocalImage(store, this.target);
     if (this.printPath) {
-      this.context.stdout.write(`${store.rootfs(image.id)}\n`);
+      // A SquashFS image's folder is its file unpacked on this node (once, with a notice).
+      const { imageRootDir } = await import("../run/squashfs-root.js");
+      this.context.stdout.write(
+        `${await imageRootDir(store, image, this.context.env, (m) => this.warn(m))}\n`,
+      );
       return 0;
     }
     const configBlob = store.readBlob(image.configDigest);
@@ -74,7 +78,11 @@ export class InspectCommand extends BurrowCommand {
       ManifestDigest: image.manifestDigest,
       IndexDigest: image.indexDigest,
       Burrow: {
-        Rootfs: store.rootfs(image.id),
+        Rootfs:
+          image.format === "squashfs"
+            ? (await import("../run/squashfs-root.js")).imageSquashfs(store, image).file
+            : store.rootfs(image.id),
+        Format: image.format ?? "dir",
         PulledAt: image.pulledAt,
         Source: image.source,
         Layers: image.layers,
@@ -112,7 +120,9 @@ export class InspectCommand extends BurrowCommand {
         this.info(
           `burrow: container ${label} kept only its changes over its image; it now gets its own copy of the image (${humanSize(image.rootfs.bytes)}, once, a reflink where the file system allows) with them applied, so that this folder is its whole root file system`,
         );
-        rec = containers.convertToCopy(rec.id, store.rootfs(rec.image), "inspect -p", copyTree);
+        const { imageRootDir } = await import("../run/squashfs-root.js");
+        const lower = await imageRootDir(store, image, this.context.env, (m) => this.warn(m));
+        rec = containers.convertToCopy(rec.id, lower, "inspect -p", copyTree);
       } finally {
         await lock.release();
       }

@@ -1,4 +1,5 @@
 // `burrow load`: images from a docker-save archive or an OCI image layout (file, directory or stdin).
+import type { Readable } from "node:stream";
 import { Option } from "clipanion";
 import { BurrowCommand } from "./base.js";
 
@@ -43,6 +44,24 @@ export class LoadCommand extends BurrowCommand {
     // Leave nothing half-built behind: staged images and the scratch copy.
     const stopCleanup = await (await import("./interrupt.js")).removeStagingOnInterrupt();
     try {
+      // A SquashFS file (save --format squashfs) holds one image's files: loaded as import makes an image.
+      const { isSquashfsFile, squashfsAsTar } = await import("../store/squashfs.js");
+      if (!fromStdin && isSquashfsFile(this.input!)) {
+        const unpacked = await squashfsAsTar(this.input!, this.context.env, store.paths.root);
+        try {
+          const { importTarball } = await import("../archive/import.js");
+          const { image } = await importTarball({
+            store,
+            input: unpacked.stream as Readable,
+            label: this.input!,
+            warn: (m) => this.warn(m),
+          });
+          this.context.stdout.write(`Loaded image ID: sha256:${image.id}\n`);
+          return 0;
+        } finally {
+          unpacked.close();
+        }
+      }
       const loaded = await loadArchive(
         store,
         fromStdin

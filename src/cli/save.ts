@@ -16,13 +16,26 @@ export class SaveCommand extends BurrowCommand {
       ["Save an image to a file", "$0 save -o alpine.tar alpine:3.20"],
       ["Save two images", "$0 save -o both.tar alpine:3.20 myimg:1"],
       ["Save to stdout, compressed", "$0 save alpine | gzip > alpine.tar.gz"],
+      [
+        "Save an image's files as one SquashFS file (for burrow run ./tool.sqfs, ch-run, enroot)",
+        "$0 save --format squashfs -o tool.sqfs tool:2",
+      ],
     ],
   });
 
   output = Option.String("-o,--output", { description: "Write the archive to FILE ('-' for stdout)" });
+  format = Option.String("--format", {
+    description:
+      "docker (the default: a docker-save archive with an OCI layout) or squashfs (the image's files as one SquashFS file)",
+  });
   images = Option.Rest({ name: "IMAGE", required: 1 });
 
   async run(): Promise<number> {
+    if (this.format !== undefined && this.format !== "docker" && this.format !== "squashfs") {
+      const { UsageError } = await import("clipanion");
+      throw new UsageError(`--format ${JSON.stringify(this.format)}: it must be docker or squashfs`);
+    }
+    if (this.format === "squashfs") return this.saveSquashfs();
     const toStdout = this.output === undefined || this.output === "-";
     if (toStdout && (this.context.stdout as { isTTY?: boolean }).isTTY) {
       const { UsageError } = await import("clipanion");
@@ -59,6 +72,60 @@ export class SaveCommand extends BurrowCommand {
       return 0;
     } finally {
       claim.release();
+    }
+  }
+
+  /**
+   * `--format squashfs`: one image's root as one SquashFS file at -o FILE: the stored file itself where the
+   * image is kept in that format, else its folder packed with mksquashfs (gzip, which every SquashFUSE reads).
+   */
+  private async saveSquashfs(): Promise<number> {
+    const { UsageError } = await import("clipanion");
+    if (this.output === undefined || this.output === "-")
+      throw new UsageError("--format squashfs writes a file: give -o FILE.sqfs");
+    if (this.images.length !== 1) throw new UsageError("--format squashfs saves one image: give one IMAGE");
+    const store = await this.store();
+    const { resolveLocalImage } = await import("./resolve.js");
+    const { image } = resolveLocalImage(store, this.images[0]!);
+    const fs = await import("node:fs");
+    const { imageSquashfs } = await import("../run/squashfs-root.js");
+    const { findSquashTool } = await import("../store/squashfs.js");
+    const { holdImage } = await import("../store/holds.js");
+    const hold = await holdImage(store, image.id);
+    try {
+      if (image.format === "squashfs") {
+        const from = imageSquashfs(store, image).file;
+        await this.writeFile(this.output, async (out) => {
+          const { pipeline } = await import("node:stream/promises");
+          await pipeline(fs.createReadStream(from), out, { end: false });
+        });
+        return 0;
+      }
+      const mksquashfs = await findSquashTool("mksquashfs", this.context.env, store.paths.root);
+      if (mksquashfs === undefined) {
+        const { InvalidArgumentError } = await import("../errors.js");
+        throw new InvalidArgumentError(
+          "--format squashfs needs mksquashfs, which is not found: install squashfs-tools, or set BURROW_MKSQUASHFS",
+        );
+      }
+      const { packSquashfs } = await import("../store/squashfs.js");
+      const { tempSibling } = await import("../store/atomic.js");
+      const tmp = tempSibling(this.output, "save");
+      const { cleanupOnInterrupt } = await import("./interrupt.js");
+      const stopCleanup = cleanupOnInterrupt(
+        () => [tmp],
+        (f) => fs.rmSync(f, { force: true }),
+      );
+      try {
+        await packSquashfs(mksquashfs, store.rootfs(image.id), tmp, "portable");
+        fs.renameSync(tmp, this.output);
+      } finally {
+        fs.rmSync(tmp, { force: true });
+        stopCleanup();
+      }
+      return 0;
+    } finally {
+      await hold.release();
     }
   }
 

@@ -60,6 +60,10 @@ export async function verifyImage(store: Store, image: ImageRecord, owner?: Owne
   }
   problems.push(...(await imageConsistency(store, image, intact)));
   const layersSound = problems.length === 0;
+  if (image.format === "squashfs") {
+    problems.push(...(await squashfsProblems(store, image, who)));
+    return problems;
+  }
   const root = store.rootfs(image.id);
   const checked = checkRootfs(store.imageDir(image.id), who);
   problems.push(...checked.problems);
@@ -216,4 +220,34 @@ export class VerifyCommand extends BurrowCommand {
     }
     return status;
   }
+}
+
+/**
+ * What is wrong with an image kept as a SquashFS file: the file and its facts missing, not SquashFS, or
+ * tampered with (a link, another user's file). Its files are not compared one by one: the file is read-only
+ * and mounted only inside the containers.
+ */
+async function squashfsProblems(store: Store, image: ImageRecord, who: Owner): Promise<string[]> {
+  const { FACTS_FILE, SQUASHFS_FILE, readFacts } = await import("../store/squashfs.js");
+  const problems: string[] = [];
+  const file = `${store.imageDir(image.id)}/${SQUASHFS_FILE}`;
+  if (!fs.existsSync(file)) return [`its SquashFS file ${file} is missing`];
+  const tampered = fileTampering(file, who);
+  if (tampered !== undefined) problems.push(`its SquashFS file ${tampered}`);
+  else {
+    const magic = Buffer.alloc(4);
+    const fd = fs.openSync(file, "r");
+    try {
+      fs.readSync(fd, magic, 0, 4, 0);
+    } finally {
+      fs.closeSync(fd);
+    }
+    if (magic.toString("latin1") !== "hsqs") problems.push(`${file} is not a SquashFS file`);
+  }
+  try {
+    readFacts(`${store.imageDir(image.id)}/${FACTS_FILE}`);
+  } catch (err) {
+    problems.push((err as Error).message.replace(/: remove the image.*$/, ""));
+  }
+  return problems;
 }

@@ -9,6 +9,7 @@ import type { ImageSource } from "./host.js";
 import type { RunRequest } from "./options.js";
 import type { ContainerRecord, Containers } from "../store/containers.js";
 import type { ImageRecord, Store } from "../store/store.js";
+import { isSquashfsFile } from "../store/squashfs.js";
 
 /** What a run runs: a rootfs folder as it is, an existing container, or an image (in a new container with `--name`). */
 export type Target =
@@ -68,19 +69,7 @@ export async function resolveTarget(
 function squashfsPath(target: string): string | undefined {
   if (!/^(?:\/|\.\.?\/)/.test(target)) return undefined;
   const file = path.resolve(target);
-  let fd: number;
-  try {
-    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
-  } catch {
-    return undefined;
-  }
-  try {
-    if (!fs.fstatSync(fd).isFile()) return undefined;
-    const magic = Buffer.alloc(4);
-    return fs.readSync(fd, magic, 0, 4, 0) === 4 && magic.toString("latin1") === "hsqs" ? file : undefined;
-  } finally {
-    fs.closeSync(fd);
-  }
+  return isSquashfsFile(file) ? file : undefined;
 }
 
 /** The image `reference` names, pulled when `--pull` says so (always, or when the store lacks it). */
