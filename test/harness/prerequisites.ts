@@ -30,6 +30,21 @@ export const PREREQUISITES: Prerequisite[] = [
     programs: ["fuse-overlayfs"],
     why: "the private layer where the kernel's overlay cannot mount (run-layer.test)",
   },
+  {
+    pkg: "squashfs-tools",
+    programs: ["mksquashfs", "unsquashfs"],
+    why: "packs and unpacks SquashFS images (squashfs.test)",
+  },
+  {
+    pkg: "squashfuse",
+    programs: ["squashfuse", "squashfuse_ll"],
+    why: "mounts SquashFS images inside the containers (squashfs.test)",
+  },
+  {
+    pkg: "fuse3",
+    programs: ["fusermount3"],
+    why: "unmounts the host mount that reads a SquashFS file's facts",
+  },
   { pkg: "make", programs: ["make"], why: "builds the userns engine's helper, burrow-ns" },
   { pkg: "gcc", programs: ["gcc"], why: "compiles burrow-ns" },
   {

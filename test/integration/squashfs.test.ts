@@ -1,0 +1,221 @@
+// Images kept as one SquashFS file (BURROW_IMAGE_FORMAT=squashfs, issue 14): pulled without an unpacked
+// tree in the store, mounted (userns) or unpacked once on the node (proot, runc) with the same files the
+// flattened folder has, `burrow run ./FILE.sqfs`, and save/import/load of such a file.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import path from "node:path";
+import { runBurrow, makeTestHome, chownToTestUser } from "../harness/env.js";
+import type { TestHome } from "../harness/env.js";
+import { pushImage, uniqueRepo } from "../harness/image-builder.js";
+import { alpineLayer, plainRegistryEnv, TEST_ENGINES } from "../harness/suite.js";
+
+let dirHome: TestHome;
+let sqHome: TestHome;
+let ref = "";
+/** /dev/fuse's mode before the tests opened it. */
+let fuseMode: number | undefined;
+const scratchOf = (home: TestHome) => path.join(home.dir, "node-tmp");
+const sqEnv = () => ({
+  ...plainRegistryEnv(),
+  BURROW_IMAGE_FORMAT: "squashfs",
+  BURROW_TMPDIR: scratchOf(sqHome),
+});
+const dirEnv = () => ({ ...plainRegistryEnv(), BURROW_TMPDIR: scratchOf(dirHome) });
+
+/**
+ * What `ls -lnAR` prints of the image's own folders inside a container (the run's generated /etc files left
+ * out), without what the file system decides rather than the image: block totals and folders' sizes.
+ */
+const LISTING =
+  "cd / && ls -lnAR bin lib sbin usr var etc | grep -vE ' (hosts|hostname|resolv.conf|mtab)( |$)' | awk '/^total /{next} /^d/{$5=\"-\"} {print}'";
+
+before(async () => {
+  // SquashFUSE needs /dev/fuse open to the user, as Debian's udev rule makes it (0666); a machine built
+  // from a container image may have it 0600: open it for these tests (as root), then restore it.
+  const mode = fs.statSync("/dev/fuse").mode & 0o777;
+  if (process.getuid?.() === 0 && (mode & 0o006) !== 0o006) {
+    fuseMode = mode;
+    fs.chmodSync("/dev/fuse", 0o666);
+  }
+  dirHome = await makeTestHome();
+  sqHome = await makeTestHome();
+  for (const h of [dirHome, sqHome]) {
+    fs.mkdirSync(scratchOf(h), { mode: 0o700 });
+    await chownToTestUser(scratchOf(h));
+  }
+  const pushed = await pushImage("plain", uniqueRepo("sqfs"), "1", [await alpineLayer()], {
+    config: { Cmd: ["/bin/sh"], WorkingDir: "/srv/app" },
+  });
+  ref = pushed.ref;
+  const d = await runBurrow(["pull", ref], { home: dirHome, env: dirEnv() });
+  assert.equal(d.code, 0, d.stderr);
+  const s = await runBurrow(["pull", ref], { home: sqHome, env: sqEnv() });
+  assert.equal(s.code, 0, s.stderr);
+});
+after(async () => {
+  await dirHome.cleanup();
+  await sqHome.cleanup();
+  if (fuseMode !== undefined) fs.chmodSync("/dev/fuse", fuseMode);
+});
+
+/** The pids of SquashFUSE servers whose command line names a path under `dir`. */
+function squashfuseServersOf(dir: string): number[] {
+  const pids: number[] = [];
+  for (const pid of fs.readdirSync("/proc").filter((n) => /^\d+$/.test(n))) {
+    try {
+      const argv = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+      if (/^squashfuse/.test(path.basename(argv[0] ?? "")) && argv.some((a) => a.includes(dir)))
+        pids.push(Number(pid));
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return pids;
+}
+
+test("a pull in squashfs format keeps one SquashFS file and no unpacked tree, in the store or in scratch", async () => {
+  const images = path.join(sqHome.burrowDir, "images");
+  const ids = fs.readdirSync(images).filter((n) => /^[a-f0-9]{64}$/.test(n));
+  assert.equal(ids.length, 1);
+  const held = fs.readdirSync(path.join(images, ids[0]!)).sort();
+  assert.ok(held.includes("rootfs.sqfs"), held.join(" "));
+  assert.ok(held.includes("rootfs.facts.json"), held.join(" "));
+  assert.ok(!held.includes("rootfs"), "no rootfs/ folder in the store");
+  assert.equal(
+    fs
+      .readFileSync(path.join(images, ids[0]!, "rootfs.sqfs"))
+      .subarray(0, 4)
+      .toString(),
+    "hsqs",
+  );
+  assert.deepEqual(fs.readdirSync(scratchOf(sqHome)), [], "the flattening scratch is gone");
+  const inspect = await runBurrow(["inspect", ref], { home: sqHome });
+  assert.match(inspect.stdout, /"Format": "squashfs"/);
+  const verify = await runBurrow(["verify", ref], { home: sqHome });
+  assert.equal(verify.code, 0, verify.stderr);
+});
+
+test("the userns engine mounts the file: the same files as the flattened folder, writes to a private layer", async () => {
+  const fromDir = await runBurrow(["run", "--engine", "userns", ref, "sh", "-c", LISTING], {
+    home: dirHome,
+    env: dirEnv(),
+  });
+  assert.equal(fromDir.code, 0, fromDir.stderr);
+  const fromSq = await runBurrow(["run", "--engine", "userns", ref, "sh", "-c", LISTING], {
+    home: sqHome,
+    env: sqEnv(),
+  });
+  assert.equal(fromSq.code, 0, fromSq.stderr);
+  assert.equal(fromSq.stderr, "", "mounted, not unpacked: no notice");
+  assert.ok(fromDir.stdout.split("\n").length > 500, "the listing covers the image");
+  assert.equal(fromSq.stdout, fromDir.stdout, "types, modes, owners, sizes, times and link targets match");
+
+  const w = await runBurrow(
+    [
+      "run",
+      "--engine",
+      "userns",
+      ref,
+      "sh",
+      "-c",
+      "pwd; id -u; echo x >> /etc/motd && echo new > /etc/added && cat /etc/added; grep -c squashfuse /proc/mounts",
+    ],
+    { home: sqHome, env: sqEnv() },
+  );
+  assert.equal(w.stdout, "/srv/app\n0\nnew\n0\n", w.stderr);
+  const again = await runBurrow(["run", ref, "sh", "-c", "test -e /etc/added; echo $?"], {
+    home: sqHome,
+    env: sqEnv(),
+  });
+  assert.equal(again.stdout, "1\n", "a run's writes are its own");
+  assert.deepEqual(squashfuseServersOf(sqHome.burrowDir), [], "no SquashFUSE server is left after the runs");
+  assert.ok(
+    !fs.readFileSync("/proc/self/mountinfo", "utf8").includes(sqHome.burrowDir),
+    "nothing of the store is mounted on the host",
+  );
+});
+
+for (const engine of TEST_ENGINES.filter((e) => e !== "userns")) {
+  test(`engine ${engine} runs a SquashFS image from its file unpacked once on the node, with a notice`, async () => {
+    const r = await runBurrow(["run", "--engine", engine, ref, "sh", "-c", "cat /etc/alpine-release; pwd"], {
+      home: sqHome,
+      env: sqEnv(),
+    });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, "3.20.3\n/srv/app\n");
+    const cache = fs.readdirSync(scratchOf(sqHome)).filter((n) => n.startsWith("burrow-sqfs-"));
+    assert.equal(cache.length, 1, "one private cache folder on the node");
+    assert.equal(fs.statSync(path.join(scratchOf(sqHome), cache[0]!)).mode & 0o777, 0o700);
+    const second = await runBurrow(["run", "--engine", engine, ref, "true"], { home: sqHome, env: sqEnv() });
+    assert.equal(second.code, 0, second.stderr);
+    assert.doesNotMatch(second.stderr, /unpacking/, "unpacked once: the next run uses it");
+  });
+}
+
+test("save --format squashfs, then run ./FILE.sqfs on every engine, import and load of the file", async () => {
+  const file = path.join(sqHome.dir, "alpine.sqfs");
+  const saved = await runBurrow(["save", "--format", "squashfs", "-o", file, ref], {
+    home: dirHome,
+    env: dirEnv(),
+  });
+  assert.equal(saved.code, 0, saved.stderr);
+  assert.equal(fs.readFileSync(file).subarray(0, 4).toString(), "hsqs");
+  for (const engine of TEST_ENGINES) {
+    const r = await runBurrow(
+      [
+        "run",
+        "--engine",
+        engine,
+        "./alpine.sqfs",
+        "sh",
+        "-c",
+        "cat /etc/alpine-release; id -u; echo w > /w && cat /w",
+      ],
+      { home: sqHome, env: sqEnv(), cwd: sqHome.dir },
+    );
+    assert.equal(r.code, 0, `${engine}: ${r.stderr}`);
+    assert.equal(r.stdout, "3.20.3\n0\nw\n", engine);
+  }
+  const imported = await runBurrow(["import", file, "from-sqfs:1"], { home: dirHome, env: dirEnv() });
+  assert.equal(imported.code, 0, imported.stderr);
+  const loaded = await runBurrow(["load", "-i", file], { home: dirHome, env: dirEnv() });
+  assert.equal(loaded.code, 0, loaded.stderr);
+  assert.match(loaded.stdout, /^Loaded image ID: sha256:[a-f0-9]{64}\n$/);
+  const r = await runBurrow(["run", "from-sqfs:1", "cat", "/etc/alpine-release"], {
+    home: dirHome,
+    env: dirEnv(),
+  });
+  assert.equal(r.stdout, "3.20.3\n", r.stderr);
+  const bad = await runBurrow(["save", "--format", "squashfs", ref], { home: dirHome, env: dirEnv() });
+  assert.equal(bad.code, 125);
+  assert.match(bad.stderr, /^burrow: .*-o FILE/);
+});
+
+test("squashfs format without mksquashfs is one line, status 1, and nothing in the store", async () => {
+  const home = await makeTestHome();
+  try {
+    const r = await runBurrow(["pull", ref], {
+      home,
+      env: {
+        ...plainRegistryEnv(),
+        BURROW_IMAGE_FORMAT: "squashfs",
+        BURROW_MKSQUASHFS: "/nonexistent/mksquashfs",
+      },
+    });
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^burrow: .*mksquashfs is not found/);
+    assert.equal(r.stderr.trim().split("\n").length, 1);
+    const images = path.join(home.burrowDir, "images");
+    const left = fs.existsSync(images) ? fs.readdirSync(images) : [];
+    assert.deepEqual(left, []);
+    const wrong = await runBurrow(["pull", ref], {
+      home,
+      env: { ...plainRegistryEnv(), BURROW_IMAGE_FORMAT: "sif" },
+    });
+    assert.equal(wrong.code, 1);
+    assert.match(wrong.stderr, /BURROW_IMAGE_FORMAT="sif": it must be "dir" or "squashfs"/);
+  } finally {
+    await home.cleanup();
+  }
+});
