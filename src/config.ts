@@ -33,6 +33,8 @@ export interface Config {
   offline: boolean;
   /** How a pulled image is kept: a flattened folder, or one SquashFS file (BURROW_IMAGE_FORMAT, config `imageFormat`). */
   imageFormat: ImageFormat;
+  /** Read-only site stores searched before the user's own (BURROW_STORES, config `stores`; src/store/site-stores.ts). */
+  stores: string[];
   /** Where the config file lives (shown by showconf). */
   configFile: string;
   /** Which layer each key's value came from. */
@@ -61,6 +63,8 @@ export interface FileConfig {
   offline?: boolean;
   /** How pulled images are kept: "dir" (the default) or "squashfs". */
   imageFormat?: ImageFormat;
+  /** Read-only site stores (folders), searched in order before the user's own. */
+  stores?: string[];
 }
 
 /** Flags that override everything else. */
@@ -149,6 +153,10 @@ const FILE_KEYS: Record<keyof FileConfig, { ok: (v: unknown) => boolean; want: s
   },
   offline: { ok: (v) => typeof v === "boolean", want: "true or false" },
   imageFormat: { ok: (v) => typeof v === "string" && IMAGE_FORMATS.includes(v), want: '"dir" or "squashfs"' },
+  stores: {
+    ok: (v) => Array.isArray(v) && v.every((d) => typeof d === "string" && d.length > 0),
+    want: 'a list of folders, such as ["/apps/burrow/store"]',
+  },
 };
 
 /**
@@ -261,9 +269,20 @@ export function resolveConfig(file: FileConfig, env: NodeJS.ProcessEnv, flags: F
     file.imageFormat,
     envFormat ? (envFormat as ImageFormat) : undefined,
   );
+  // Site stores: a list split on ',' or ':' (as PATH is); the user's own store is never one of them.
+  const envStores =
+    env.BURROW_STORES !== undefined
+      ? env.BURROW_STORES.split(/[,:]/)
+          .map((s) => s.trim())
+          .filter((s) => s.length > 0)
+      : undefined;
+  const stores = pick<string[]>("stores", [], file.stores, envStores)
+    .map((d) => path.resolve(d))
+    .filter((d) => d !== storeDir);
   return {
     engine,
     imageFormat,
+    stores,
     sharedGroup,
     mirrors,
     offline,

@@ -31,25 +31,57 @@ export class ImagesCommand extends BurrowCommand {
     const images = store.listImages().filter((i) => !removed.has(i.id) || refs.some((r) => r.image === i.id));
     const byImage = new Map<string, string[]>();
     for (const r of refs) byImage.set(r.image, [...(byImage.get(r.image) ?? []), r.name]);
+    // The site stores' images (searched before these by run), each with its names there and where it lives.
+    const { stores } = await this.config();
+    const { siteImages } = await import("../store/site-stores.js");
+    const sites = siteImages(stores);
+    const siteNames = new Map<string, Map<string, string[]>>();
+    for (const { store: s } of sites) {
+      if (siteNames.has(s.paths.root)) continue;
+      const m = new Map<string, string[]>();
+      for (const r of s.listRefs()) m.set(r.image, [...(m.get(r.image) ?? []), r.name]);
+      siteNames.set(s.paths.root, m);
+    }
+    const all = [
+      ...images.map((image) => ({ image, names: byImage.get(image.id) ?? [], where: store.paths.root })),
+      ...sites.map(({ image, store: s }) => ({
+        image,
+        names: siteNames.get(s.paths.root)?.get(image.id) ?? [],
+        where: s.paths.root,
+      })),
+    ];
     if (format === "json") {
-      const out = images.map((i) => ({
+      const out = all.map(({ image: i, names, where }) => ({
         id: `sha256:${i.id}`,
-        names: byImage.get(i.id) ?? [],
+        names,
         created: i.pulledAt,
         size: i.rootfs.bytes,
         platform: i.platform,
         layers: i.layers,
+        format: i.format ?? "dir",
+        store: where,
       }));
       this.context.stdout.write(printableJson(out) + "\n");
       return 0;
     }
-    const rows: string[][] = [["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"]];
-    const sorted = [...images].sort((a, b) => b.pulledAt.localeCompare(a.pulledAt));
-    for (const img of sorted) {
-      const names = byImage.get(img.id) ?? [];
+    // With site stores, a STORE column says where each image lives (docker's five columns otherwise).
+    const withStore = stores.length > 0;
+    const rows: string[][] = [
+      ["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE", ...(withStore ? ["STORE"] : [])],
+    ];
+    const sorted = [...all].sort((a, b) => b.image.pulledAt.localeCompare(a.image.pulledAt));
+    for (const { image: img, names, where } of sorted) {
       const cells = names.length > 0 ? names.map(splitName) : [["<none>", "<none>"]];
+      const storeCell = withStore ? [where === store.paths.root ? "(yours)" : where] : [];
       for (const [repo, tag] of cells) {
-        rows.push([repo!, tag!, img.id.slice(0, 12), timeAgo(img.pulledAt), humanSize(img.rootfs.bytes)]);
+        rows.push([
+          repo!,
+          tag!,
+          img.id.slice(0, 12),
+          timeAgo(img.pulledAt),
+          humanSize(img.rootfs.bytes),
+          ...storeCell,
+        ]);
         if (this.long) {
           for (const l of img.layers) rows.push(["", "", `  ${l.digest}`, "", humanSize(l.size)]);
         }

@@ -2,7 +2,8 @@
 import { Option } from "clipanion";
 import { BurrowCommand } from "./base.js";
 import { normalizeName } from "./resolve.js";
-import { ConflictError } from "../errors.js";
+import { ConflictError, ImageNotFoundError } from "../errors.js";
+import type { Store } from "../store/store.js";
 import { familiarName, humanSize } from "./format.js";
 
 /** Removes names; an image goes when its last name goes (or when named by id with -f). */
@@ -31,7 +32,7 @@ export class RmiCommand extends BurrowCommand {
     let status = 0;
     for (const raw of this.images) {
       try {
-        const { image, ref } = store.findImage(normalizeName(raw), raw);
+        const { image, ref } = await this.ownImage(store, raw);
         const names = store.listRefs().filter((r) => r.image === image.id);
         let toRemove = ref ? [ref] : names;
         if (!ref && names.length > 1 && !this.force) {
@@ -78,5 +79,24 @@ export class RmiCommand extends BurrowCommand {
       }
     }
     return status;
+  }
+
+  /**
+   * The image `raw` names in the user's store; an image only a site store has is refused (burrow never
+   * changes a site store), with where it is and what to do.
+   */
+  private async ownImage(store: Store, raw: string): Promise<ReturnType<Store["findImage"]>> {
+    try {
+      return store.findImage(normalizeName(raw), raw);
+    } catch (err) {
+      if (!(err instanceof ImageNotFoundError)) throw err;
+      const { stores } = await this.config();
+      const { findInSiteStores } = await import("../store/site-stores.js");
+      const site = findInSiteStores(stores, normalizeName(raw), raw);
+      if (site === undefined) throw err;
+      throw new ConflictError(
+        `image ${raw} is in the site store ${site.store.paths.root}, which burrow never changes: ask its owner to remove it (they run 'burrow --repo ${site.store.paths.root} rmi ${raw}'), or leave it out of BURROW_STORES`,
+      );
+    }
   }
 }

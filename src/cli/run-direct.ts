@@ -95,9 +95,12 @@ export async function runWithoutClipanion(
   // The registry client and the pull's progress display stay out of run.cjs, which a run of an image in the
   // store reads and compiles at every start: a pull is the whole CLI's, which starts the command again from
   // the top (nothing before the pull has changed anything).
-  const images = imageSource(() => {
-    throw new PullInWholeCli("the pull is made by the whole CLI");
-  });
+  const images = imageSource(
+    () => {
+      throw new PullInWholeCli("the pull is made by the whole CLI");
+    },
+    async () => (await host.config()).stores,
+  );
   try {
     const { runRequest } = await import("../run/run-request.js");
     const request = requestFrom(parsed.fields, isatty(0));

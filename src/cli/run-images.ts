@@ -3,9 +3,21 @@
 import type { ImageSource } from "../run/host.js";
 import type { ImageRecord, Store } from "../store/store.js";
 
-/** The image `reference` names in the store (local names and ids first), or undefined. */
-export async function findLocalImage(store: Store, reference: string): Promise<ImageRecord | undefined> {
-  const { resolveLocalImage } = await import("./resolve.js");
+/**
+ * The image `reference` names (local names and ids first): in the site stores `sites` (searched in order,
+ * src/store/site-stores.ts), else in the store; undefined when none has it.
+ */
+export async function findLocalImage(
+  store: Store,
+  reference: string,
+  sites: readonly string[] = [],
+): Promise<ImageRecord | undefined> {
+  const { resolveLocalImage, normalizeName } = await import("./resolve.js");
+  if (sites.length > 0) {
+    const { findInSiteStores } = await import("../store/site-stores.js");
+    const found = findInSiteStores(sites, normalizeName(reference), reference);
+    if (found !== undefined) return found.image;
+  }
   const { ImageNotFoundError } = await import("../errors.js");
   try {
     return resolveLocalImage(store, reference).image;
@@ -15,7 +27,7 @@ export async function findLocalImage(store: Store, reference: string): Promise<I
   }
 }
 
-/** The store's images, and `pull` for one it lacks. */
-export function imageSource(pull: ImageSource["pull"]): ImageSource {
-  return { find: findLocalImage, pull };
+/** The images of the site stores (`sites()`, the configuration's) and the store, and `pull` for one they lack. */
+export function imageSource(pull: ImageSource["pull"], sites: () => Promise<readonly string[]>): ImageSource {
+  return { find: async (store, reference) => findLocalImage(store, reference, await sites()), pull };
 }

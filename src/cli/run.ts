@@ -39,6 +39,7 @@ export class RunCommand extends withOptions(BurrowCommand, RUN_OPTIONS) {
     const images = imageSource(
       async (reference, platform) =>
         (await (await import("./pull.js")).pullReference(this, reference, platform)).image,
+      async () => (await this.config()).stores,
     );
     if (request.detach) {
       const { detachRun } = await import("../run/detach.js");

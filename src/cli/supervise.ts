@@ -19,6 +19,7 @@ export class SuperviseCommand extends BurrowCommand {
     const images = imageSource(
       async (reference, platform) =>
         (await (await import("./pull.js")).pullReference(this, reference, platform)).image,
+      async () => (await this.config()).stores,
     );
     return superviseRun(this, this.start, images);
   }

@@ -10,6 +10,7 @@ import type { RunRequest } from "./options.js";
 import type { ContainerRecord, Containers } from "../store/containers.js";
 import type { ImageRecord, Store } from "../store/store.js";
 import { isSquashfsFile } from "../store/squashfs.js";
+import { storeOf } from "../store/site-stores.js";
 
 /** What a run runs: a rootfs folder as it is, an existing container, or an image (in a new container with `--name`). */
 export type Target =
@@ -48,7 +49,8 @@ export async function resolveTarget(
   }
   const container = req.name === undefined ? containers.find(req.target) : undefined;
   if (container) {
-    const image = store.readImage(container.image);
+    // The container's image: in the store, else in a site store (by its id).
+    const image = store.readImage(container.image) ?? (await images.find(store, container.image));
     if (!image) {
       throw new StoreError(
         `the image of container ${container.name ?? container.id.slice(0, 12)} is gone from the store: pull it again or remove the container`,
@@ -89,9 +91,9 @@ export async function imageFor(
   return images.pull(reference, req.platform);
 }
 
-/** Reads an image's config blob (the run settings). */
+/** Reads an image's config blob (the run settings), from the store that holds the image. */
 function readConfig(store: Store, image: ImageRecord): unknown {
-  const blob = store.readBlob(image.configDigest);
+  const blob = storeOf(image, store).readBlob(image.configDigest);
   if (!blob)
     throw new StoreError(
       `image ${image.id.slice(0, 12)} has lost its config: run 'burrow verify' and pull it again`,

@@ -20,6 +20,7 @@ import { planRunSpec } from "./plan-spec.js";
 import type { RootLayout } from "./plan-spec.js";
 import { materialiseRoot } from "./materialise-root.js";
 import { fileSquashfs, imageRootDir, imageSquashfs, squashfsLower, unpackedRoot } from "./squashfs-root.js";
+import { siteStoreOf, storeOf } from "../store/site-stores.js";
 import { makeScratch, removeScratch, scratchBase } from "./scratch.js";
 import { debugWriter } from "../debug-line.js";
 import { isJobVar } from "./env.js";
@@ -51,7 +52,8 @@ async function runSteps(
 
   // 1. What to run (the image's settings checked before anything is made).
   const { target, args } = await resolveTarget(req, store, containers, images);
-  if (target.kind === "image" || target.kind === "container")
+  // A site store's image is never held: nothing is written in a site store (src/store/site-stores.ts).
+  if ((target.kind === "image" || target.kind === "container") && siteStoreOf(target.image) === undefined)
     holds.push(await (await import("../store/holds.js")).holdImage(store, target.image.id));
   const engine = await pickEngine(host, req, store, target);
 
@@ -143,6 +145,7 @@ function replayable(
   else if (layout.kind !== "overlay" || layout.fuse !== undefined || layout.layer !== undefined)
     recorder.refuse("not a private kernel overlay layer");
   else if (layout.squashfs !== undefined) recorder.refuse("a SquashFS image");
+  else if (siteStoreOf(target.image) !== undefined) recorder.refuse("an image of a site store");
   else if (engine.name !== "userns") recorder.refuse("not the userns engine");
   else if (devices !== undefined) recorder.refuse("devices");
   else if (req.options.env.some((e) => isJobVar(e.split("=")[0]!))) recorder.refuse("-e sets a job variable");
@@ -197,16 +200,18 @@ async function rootLayout(
   if (target.kind === "folder") return { kind: "direct", path: target.path };
   const { setting, engine, scratch, nosysdirs, probes, env, warn } = choice;
   const storeRoot = store.paths.root;
+  const image = target.kind === "squashfs" ? undefined : target.image;
   const squashfs =
-    target.kind === "squashfs"
-      ? fileSquashfs(target.file, env, storeRoot)
-      : target.image.format === "squashfs"
-        ? imageSquashfs(store, target.image)
+    image === undefined
+      ? fileSquashfs((target as { file: string }).file, env, storeRoot)
+      : image.format === "squashfs"
+        ? imageSquashfs(storeOf(image, store), image)
         : undefined;
   /** The image's root as a folder (a SquashFS file unpacked on this node where it is not mounted). */
-  const stored = target.kind === "squashfs" ? undefined : store.rootfs(target.image.id);
   const rootDir = async (): Promise<string> =>
-    squashfs !== undefined ? unpackedRoot(squashfs, env, storeRoot, warn) : stored!;
+    image !== undefined
+      ? imageRootDir(store, image, env, warn)
+      : unpackedRoot(squashfs!, env, storeRoot, warn);
   if (container?.layer === "copy")
     return { kind: "direct", path: path.join(containers.path(container.id), "rootfs") };
   if (container) return { kind: "overlay", lower: await rootDir(), layer: containerLayer };

@@ -12,6 +12,7 @@ import type { SquashfsLower } from "./plan-spec.js";
 import { StoreError } from "../errors.js";
 import { randomHex } from "../store/random.js";
 import { removeTreeAtomic } from "../store/atomic.js";
+import { storeOf } from "../store/site-stores.js";
 import {
   FACTS_FILE,
   SQUASHFS_FILE,
@@ -136,8 +137,52 @@ export async function imageRootDir(
   env: NodeJS.ProcessEnv,
   warn: (message: string) => void,
 ): Promise<string> {
-  if (image.format !== "squashfs") return store.rootfs(image.id);
-  return unpackedRoot(imageSquashfs(store, image), env, store.paths.root, warn);
+  const home = storeOf(image, store);
+  if (image.format === "squashfs")
+    return unpackedRoot(imageSquashfs(home, image), env, store.paths.root, warn);
+  const rootfs = home.rootfs(image.id);
+  // A site store's folder of another user's files: the kernel's overlay cannot copy them up in a user
+  // namespace where their owner is not mapped, so this node gets a copy of the user's own, once.
+  const uid = process.getuid?.();
+  if (home === store || uid === undefined || fs.statSync(rootfs).uid === uid) return rootfs;
+  return copiedRoot(rootfs, image.id, env, warn);
+}
+
+/** A site image's folder copied once on this node (`BASE/burrow-sqfs-UID/copy-ID`, with a notice). */
+async function copiedRoot(
+  rootfs: string,
+  id: string,
+  env: NodeJS.ProcessEnv,
+  warn: (message: string) => void,
+): Promise<string> {
+  const base = cacheBase(env);
+  const dir = path.join(base, `copy-${id}`);
+  if (fs.existsSync(dir)) return dir;
+  warn(
+    `the image ${id.slice(0, 12)} of a site store is a folder of another user's files, which a run cannot change in place: copying it once into ${dir} (a site store in the squashfs format needs no copy)`,
+  );
+  const tmp = path.join(base, `.copy-${id.slice(0, 12)}-${randomHex(4)}`);
+  const { copyTreeAsync } = await import("../fs/copy-tree.js");
+  try {
+    try {
+      await copyTreeAsync(rootfs, tmp, { label: "the site image" });
+    } catch (err) {
+      throw new StoreError(
+        `cannot copy the image ${id.slice(0, 12)} of a site store (${(err as Error).message.replace(/^cannot copy the site image: /, "").replace(/: make it readable.*$/, "")}): its owner must make its files readable to others (chmod -R a+rX on its folder), or keep it in the squashfs format`,
+        { cause: err },
+      );
+    }
+    try {
+      fs.renameSync(tmp, dir);
+    } catch (err) {
+      if (!fs.existsSync(dir)) throw err;
+      removeTreeAtomic(tmp);
+    }
+  } catch (err) {
+    if (fs.existsSync(tmp)) removeTreeAtomic(tmp);
+    throw err;
+  }
+  return dir;
 }
 
 /** The SquashFS file unpacked once on this node (`BASE/burrow-sqfs-UID/KEY`, made the first time with a notice). */
