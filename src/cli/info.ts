@@ -92,6 +92,13 @@ export interface InfoReport {
   };
   overlayInUserns: boolean;
   fuseOverlayfs: string | null;
+  /** Whether images in the squashfs format work here (README: SquashFS images), and how. */
+  squashfs: {
+    how: "mounted" | "unpacked" | "no";
+    why: string;
+    squashfuse: string | null;
+    mksquashfs: string | null;
+  };
   cgroup: { version: CgroupVersion; delegated: boolean };
   defaultEngine: { name: string | null; source: string };
   engines: {
@@ -161,6 +168,7 @@ export class InfoCommand extends BurrowCommand {
       },
       overlayInUserns: kernelAtLeast(kernel, 5, 11),
       fuseOverlayfs: onPath("fuse-overlayfs", this.context.env.PATH) ?? null,
+      squashfs: await squashfsSupport(this.context.env, config.storeDir, userns?.probe.ok === true),
       cgroup: { version: cgroup, delegated: cgroupDelegated(cgroup) },
       defaultEngine: asked
         ? {
@@ -181,6 +189,39 @@ export class InfoCommand extends BurrowCommand {
       })),
     };
   }
+}
+
+/** Whether SquashFS images can be made (mksquashfs) and mounted in the containers (userns, SquashFUSE, /dev/fuse). */
+async function squashfsSupport(
+  env: NodeJS.ProcessEnv,
+  storeRoot: string,
+  usernsUsable: boolean,
+): Promise<InfoReport["squashfs"]> {
+  const fs = await import("node:fs");
+  const { findSquashTool } = await import("../store/squashfs.js");
+  const mksquashfs = (await findSquashTool("mksquashfs", env, storeRoot)) ?? null;
+  const squashfuse = (await findSquashTool("squashfuse", env, storeRoot)) ?? null;
+  const unsquashfs = (await findSquashTool("unsquashfs", env, storeRoot)) ?? null;
+  let fuseOpen = true;
+  try {
+    fs.accessSync("/dev/fuse", fs.constants.R_OK | fs.constants.W_OK);
+  } catch {
+    fuseOpen = false;
+  }
+  const tools = { squashfuse, mksquashfs };
+  if (mksquashfs === null)
+    return { how: "no", why: "mksquashfs is not found to make them (install squashfs-tools)", ...tools };
+  const blocker = !usernsUsable
+    ? "the userns engine cannot run here"
+    : squashfuse === null
+      ? "SquashFUSE is not found (install squashfuse)"
+      : !fuseOpen
+        ? "/dev/fuse is not open to you (udev makes it 0666)"
+        : undefined;
+  if (blocker === undefined) return { how: "mounted", why: `in the containers with ${squashfuse}`, ...tools };
+  if (unsquashfs === null)
+    return { how: "no", why: `${blocker}, and unsquashfs is not found to unpack them`, ...tools };
+  return { how: "unpacked", why: `once per node (${blocker})`, ...tools };
 }
 
 /** Whether user namespaces work: the userns probe's answer, else what the settings say (null: unknown). */
@@ -219,6 +260,7 @@ export function formatInfo(r: InfoReport): string {
     ],
     ["overlay in userns", r.overlayInUserns ? "likely (kernel 5.11 or later)" : "no (kernel before 5.11)"],
     ["fuse-overlayfs", r.fuseOverlayfs ?? "not found"],
+    ["squashfs images", `${r.squashfs.how === "no" ? "no" : r.squashfs.how}: ${r.squashfs.why}`],
     [
       "cgroup",
       r.cgroup.version === "none"
