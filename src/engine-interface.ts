@@ -111,6 +111,11 @@ export interface RunSpec {
   realIds?: boolean | undefined;
   /** A pid namespace of the container's own (its /proc shows only its processes). */
   pidNamespace: boolean;
+  /**
+   * Others join this container (`run --join`'s first rank): it ends only once the processes that joined
+   * it are gone too, not with its program (engine userns).
+   */
+  linger?: boolean | undefined;
   /** `--network`/`-p`; undefined: the host's network, nothing published. */
   network?: NetworkSpec | undefined;
   /** `--cpuset-cpus`, `--ulimit`, `--memory`, `--cpus`, `--pids-limit`; undefined: none. */

@@ -24,6 +24,8 @@ void print_usage(void)
 	      "  --squashfs FILE               mount this SquashFS file at the overlay's LOWER first\n"
 	      "  --squashfuse PATH             with this SquashFUSE binary (needs --overlay, --pid,\n"
 	      "                                --proc)\n"
+	      "  --linger                      once the program is gone, init waits for the processes\n"
+	      "                                that joined the container (needs --pid, --proc)\n"
 	      "  --readonly-root               remount the root read-only after the mounts\n"
 	      "  --uid N, --gid N              ids inside the container (default 0)\n"
 	      "  --hostname NAME               new UTS namespace with this host name\n"
@@ -268,6 +270,7 @@ enum opt_id {
 	O_FUSE_OVERLAYFS,
 	O_SQUASHFS,
 	O_SQUASHFUSE,
+	O_LINGER,
 	O_NETNS,
 	O_NET_SYNC,
 	O_CPUSET,
@@ -302,6 +305,7 @@ static const struct {
 	{"--fuse-overlayfs", true, O_FUSE_OVERLAYFS},
 	{"--squashfs", true, O_SQUASHFS},
 	{"--squashfuse", true, O_SQUASHFUSE},
+	{"--linger", false, O_LINGER},
 	{"--help", false, O_HELP},
 	{"--version", false, O_VERSION},
 	{"--new-devpts", false, O_NEW_DEVPTS},
@@ -403,6 +407,9 @@ static int apply_option(struct config *cfg, enum opt_id id, const char *name, co
 		return set_once(&cfg->squashfs, name, value);
 	case O_SQUASHFUSE:
 		return set_once(&cfg->squashfuse, name, value);
+	case O_LINGER:
+		cfg->linger = true;
+		return 0;
 	case O_NETNS:
 		cfg->net_ns = true;
 		return 0;
@@ -534,6 +541,14 @@ int validate_config(struct config *cfg)
 					  cfg->fuse_overlayfs);
 		if (access(cfg->fuse_overlayfs, X_OK) < 0)
 			return fail("--fuse-overlayfs %s", cfg->fuse_overlayfs);
+	}
+	if (cfg->linger) {
+		bool proc = false;
+
+		for (size_t i = 0; i < cfg->n_ops; i++)
+			proc = proc || cfg->ops[i].kind == OP_PROC;
+		if (!cfg->pid_ns || !proc)
+			return fail_errno(0, "--linger needs --pid and --proc");
 	}
 	if (cfg->squashfs != NULL || cfg->squashfuse != NULL) {
 		/* Its server dies with the container too, as fuse-overlayfs's does. */

@@ -78,6 +78,7 @@ struct config {
 	const char *fuse_overlayfs; /* --fuse-overlayfs: mount --overlay with this binary, or NULL */
 	const char *squashfs;	    /* --squashfs: a SquashFS file mounted at LOWER, or NULL */
 	const char *squashfuse;	    /* --squashfuse: the SquashFUSE binary that mounts it */
+	bool linger;		    /* --linger: init waits for joined processes after the program */
 	struct op *ops;
 	size_t n_ops;
 	char *const *argv; /* PROGRAM [ARG...] */
@@ -152,6 +153,7 @@ int wait_and_forward(pid_t child, int *status);
 int become_foreground(const struct tty_state *tty);
 void restore_foreground(const struct tty_state *tty);
 int exit_status_of(int wstatus);
+void linger_for_joined(void);
 
 /* xattrs.c */
 int set_xattrs(const char *root);

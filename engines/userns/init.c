@@ -2,8 +2,13 @@
  * block the forwarded signals, wait for them with sigwaitinfo and pass each to their one child,
  * reaping whatever exits, until that child is gone. The terminal's foreground process group is
  * handed to the program and back. */
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
@@ -99,6 +104,59 @@ int wait_and_forward(pid_t child, int *status)
 		/* The child may be gone already (ESRCH): the next reap notices. */
 		if (sig != SIGCHLD)
 			kill(child, sig);
+	}
+}
+
+/* Whether a process that joined this container (burrow-ns --join) still runs in our pid namespace:
+ * one whose parent is outside it (its ppid reads 0 here). Our own children (the program, a FUSE
+ * server) have a parent inside. Read from this namespace's /proc, which init has mounted. */
+static bool joined_process_left(void)
+{
+	DIR *proc = opendir("/proc");
+	struct dirent *e;
+	bool found = false;
+
+	if (proc == NULL)
+		return false;
+	while (!found && (e = readdir(proc)) != NULL) {
+		char path[64], buf[512];
+		const char *close_paren;
+		FILE *f;
+		int ppid;
+
+		if (e->d_name[0] < '1' || e->d_name[0] > '9' || strcmp(e->d_name, "1") == 0)
+			continue;
+		snprintf(path, sizeof path, "/proc/%.20s/stat", e->d_name);
+		f = fopen(path, "re");
+		if (f == NULL)
+			continue;
+		/* "PID (COMM) STATE PPID ...": COMM may hold anything, ")" included; the last ")" ends it. */
+		if (fgets(buf, sizeof buf, f) != NULL && (close_paren = strrchr(buf, ')')) != NULL &&
+		    sscanf(close_paren + 1, " %*c %d", &ppid) == 1 && ppid == 0)
+			found = true;
+		fclose(f);
+	}
+	closedir(proc);
+	return found;
+}
+
+/* --linger: once the program is gone, init stays while processes that joined the container still
+ * run (the ranks of a job step: its end would kill them), reaping orphans; a signal to forward
+ * (the job cancelled) ends the wait at once. */
+void linger_for_joined(void)
+{
+	sigset_t set;
+	struct timespec tick = {.tv_sec = 0, .tv_nsec = 100 * 1000 * 1000};
+
+	wait_set(&set);
+	while (joined_process_left()) {
+		siginfo_t si;
+		int sig = sigtimedwait(&set, &si, &tick);
+
+		while (waitpid(-1, NULL, WNOHANG) > 0)
+			;
+		if (sig > 0 && sig != SIGCHLD)
+			return;
 	}
 }
 

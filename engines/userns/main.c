@@ -244,6 +244,8 @@ int helper_main(int argc, char **argv, bool replayed)
 		if (pid > 0) {
 			if (wait_and_forward(pid, &status) < 0)
 				die();
+			if (cfg.linger)
+				linger_for_joined();
 			return exit_status_of(status);
 		}
 		/* The program: its own process group, the terminal's foreground one when we were,

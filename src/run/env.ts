@@ -175,7 +175,9 @@ function normalizeDir(p: string): string {
  * (process_vm_readv between ranks), which cannot work between ranks in separate user namespaces and
  * would print a warning for each job; messages still go through shared memory.
  */
-export function jobDefaults(host: NodeJS.ProcessEnv): [string, string][] {
+export function jobDefaults(host: NodeJS.ProcessEnv, joined = false): [string, string][] {
+  // Ranks that share one container (run --join) share its user namespace: CMA works between them.
+  if (joined) return [];
   const mpi =
     host.PMIX_RANK !== undefined ||
     host.PMIX_NAMESPACE !== undefined ||

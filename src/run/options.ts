@@ -181,6 +181,13 @@ export const RUN_OPTIONS = {
     part: "spec",
     description: "Give the container the host's NVIDIA GPUs (devices, driver libraries, nvidia-smi)",
   },
+  join: {
+    names: ["--join"],
+    kind: "boolean",
+    part: "spec",
+    description:
+      "The ranks of a job step on this node share one container (also BURROW_JOIN=1 in a job; engine userns)",
+  },
   devices: {
     names: ["--device"],
     kind: "array",

@@ -196,7 +196,7 @@ function environment({ options: opts, host, config, envFileVars }: PlanInputs, h
   // The scheduler's and MPI launcher's variables (SLURM_*, PMIX_*, OMPI_*, ...), then -e, which wins.
   const job = jobEnv(host.env);
   for (const [k, v] of job) env.set(k, v);
-  for (const [k, v] of jobDefaults(host.env)) if (!env.has(k)) env.set(k, v);
+  for (const [k, v] of jobDefaults(host.env, opts.join)) if (!env.has(k)) env.set(k, v);
   for (const [k, v] of fromFlags) env.set(k, v);
   return { env, fromFlags, inJob: job.length > 0 };
 }

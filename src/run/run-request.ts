@@ -21,6 +21,8 @@ import type { RootLayout } from "./plan-spec.js";
 import { materialiseRoot } from "./materialise-root.js";
 import { fileSquashfs, imageRootDir, imageSquashfs, squashfsLower, unpackedRoot } from "./squashfs-root.js";
 import { siteStoreOf, storeOf } from "../store/site-stores.js";
+import type { JoinRole } from "./join.js";
+import { InvalidArgumentError } from "../errors.js";
 import { makeScratch, removeScratch, scratchBase } from "./scratch.js";
 import { debugWriter } from "../debug-line.js";
 import { isJobVar } from "./env.js";
@@ -56,6 +58,8 @@ async function runSteps(
   if ((target.kind === "image" || target.kind === "container") && siteStoreOf(target.image) === undefined)
     holds.push(await (await import("../store/holds.js")).holdImage(store, target.image.id));
   const engine = await pickEngine(host, req, store, target);
+  // --join (or BURROW_JOIN=1 in a job): the ranks of a job step on this node share one container.
+  const join = await joinRole(req, target, engine, env, store, debugWriter(host));
 
   // 2. Where its writes go: a named container's layer (made or used now), else a private one (below).
   const layer = { setting: layerSetting(env), probes: await layerProbes(env, store) };
@@ -88,17 +92,29 @@ async function runSteps(
     // 3. The plan, from what the root and the host hold.
     const forEngine = devices && (await import("./cdi.js")).forEngine(devices, engine.name);
     const config = target.kind === "folder" || target.kind === "squashfs" ? {} : target.config;
-    const options = { ...req.options, args };
+    const options = { ...req.options, args, join: join !== undefined };
     const plan = planRunSpec(
       readPlanInputs({ layout, scratch, config, options, hostEnv: env, devices: forEngine }),
     );
 
+    // A rank that joins enters the first rank's container: nothing of its own is made.
+    if (join?.role === "member") {
+      engineCalled = true;
+      const spec = plan.spec;
+      return await engine.exec!(
+        { spec, started: { pid: join.initPid, initPid: join.initPid } },
+        { argv: spec.argv, env: spec.env, cwd: spec.cwd, uid: spec.uid, gid: spec.gid, tty: false },
+        { scratch, env },
+      );
+    }
+
     // 4. The root on disk, as planned.
     const spec = materialiseRoot(plan, layout, scratch);
+    if (join?.role === "leader") spec.linger = true;
 
     // 5. The run.
     const started = req.started;
-    const replay = replayable(req, target, made, layout, engine, devices);
+    const replay = replayable(req, target, made, layout, engine, devices, join !== undefined);
     engineCalled = true;
     return await engine.run(spec, {
       scratch,
@@ -110,14 +126,17 @@ async function runSteps(
               replay.record({ scratch, storeRoot: store.paths.root, imageId: target.image.id }, call),
           }
         : {}),
-      ...(started !== undefined
+      ...(started !== undefined || join?.role === "leader"
         ? {
-            onStarted: (s: EngineStarted) =>
-              started({ engine: engine.name, spec, container: container?.id, started: s }),
+            onStarted: (s: EngineStarted) => {
+              if (join?.role === "leader" && s.initPid !== undefined) join.started(s.initPid);
+              started?.({ engine: engine.name, spec, container: container?.id, started: s });
+            },
           }
         : {}),
     });
   } finally {
+    if (join?.role === "leader") join.release();
     // 6. Clean up: the scratch, the layer, the container (--rm, or one this run made and never started).
     removeScratch(scratch);
     await layerUse?.release();
@@ -137,6 +156,7 @@ function replayable(
   layout: RootLayout,
   engine: Engine,
   devices: DeviceEdits | undefined,
+  joined: boolean,
 ): ReplayRecorder | undefined {
   const recorder = req.replay;
   if (recorder === undefined) return undefined;
@@ -146,11 +166,53 @@ function replayable(
     recorder.refuse("not a private kernel overlay layer");
   else if (layout.squashfs !== undefined) recorder.refuse("a SquashFS image");
   else if (siteStoreOf(target.image) !== undefined) recorder.refuse("an image of a site store");
+  else if (joined) recorder.refuse("--join");
   else if (engine.name !== "userns") recorder.refuse("not the userns engine");
   else if (devices !== undefined) recorder.refuse("devices");
   else if (req.options.env.some((e) => isJobVar(e.split("=")[0]!))) recorder.refuse("-e sets a job variable");
   else return recorder;
   return undefined;
+}
+
+/**
+ * This rank's part in its job step's shared container, when the run asks to join (`--join`, BURROW_JOIN=1
+ * in a job): `--join` itself is refused where it cannot be kept (another engine, --name, --nosysdirs, no
+ * image); BURROW_JOIN=1 then runs the rank alone.
+ */
+async function joinRole(
+  req: RunRequest,
+  target: Target,
+  engine: Engine,
+  env: NodeJS.ProcessEnv,
+  store: Store,
+  debug: ((line: string) => void) | undefined,
+): Promise<JoinRole | undefined> {
+  const { joinGroup, joinWanted } = await import("./join.js");
+  if (!joinWanted(req.options.join, env)) return undefined;
+  const why =
+    engine.name !== "userns"
+      ? `the ${engine.name} engine runs each rank in its own container (use --engine userns)`
+      : req.name !== undefined || target.kind === "container"
+        ? "a named container is one rank's"
+        : req.options.nosysdirs
+          ? "--nosysdirs leaves out the /proc the shared container's init needs"
+          : target.kind === "folder"
+            ? "--location runs a folder as it is"
+            : undefined;
+  if (why !== undefined) {
+    if (!req.options.join) return undefined;
+    throw new InvalidArgumentError(`--join: ${why}`);
+  }
+  // Ranks share a container only when it has the same shape: the image or file, and the options that shape it.
+  const { args: _args, env: _env, envFiles: _files, join: _join, ...shape } = req.options;
+  const what = target.kind === "squashfs" ? target.file : target.kind === "image" ? target.image.id : "";
+  const role = await joinGroup(env, scratchBase(env, store.paths.tmp), JSON.stringify([what, shape]));
+  debug?.(
+    role.role === "leader"
+      ? "--join: the first rank on this node: this run's container is the job step's"
+      : `--join: entering the job step's container (its init: pid ${role.initPid})`,
+  );
+  return role;
 }
 
 /** `--gpu` and `--device`, resolved on the host first: a missing device fails before any pull. */
