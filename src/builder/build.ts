@@ -10,7 +10,7 @@ import type { StageState } from "./stage-state.js";
 import type { RunStepOutcome, RunStepRequest } from "./run-step.js";
 import { removeScratch, scratchPath, sweepStaging } from "../store/staging.js";
 import { StageBuilder } from "./stage-builder.js";
-import { linksSettled, unmountOverlays } from "./overlay-root.js";
+import { unmountOverlays } from "./overlay-root.js";
 import { hostPlatform } from "../registry/platform.js";
 
 /** What to build. */
@@ -131,7 +131,6 @@ export async function buildStages(
     return { image: await publishBuilt(final, ctx, services.now) };
   } finally {
     await build?.settled();
-    await linksSettled();
     unmountOverlays(work);
     removeScratch(work);
   }

@@ -60,29 +60,6 @@ export function overlayLayers(dir: string): RootLayers | undefined {
   return lower === undefined ? undefined : { lower, upper: `${dir}.upper` };
 }
 
-/** Hard-linked copies of overlay roots' lowers made ahead (`DIR.linked`), by mount point: the folder, or undefined where `cp` failed. */
-const linkedAhead = new Map<string, Promise<string | undefined>>();
-
-/**
- * Starts hard-linking the lower of the overlay root `dir` into `DIR.linked`, beside the steps still to run
- * (the lower never changes), so that publishing the root (below) finds its base done. Once per root.
- */
-export function linkLowerAhead(dir: string): void {
-  const lower = lowers.get(dir);
-  if (lower === undefined || linkedAhead.has(dir)) return;
-  const into = `${dir}.linked`;
-  fs.mkdirSync(into, { mode: 0o755 });
-  const done = new Promise<string | undefined>((resolve) => {
-    execFile("cp", ["-al", `${lower}/.`, `${into}/`], (err) => resolve(err === null ? into : undefined));
-  });
-  linkedAhead.set(dir, done);
-}
-
-/** Waits for the links started ahead to end (before the work folder they are in is removed). */
-export async function linksSettled(): Promise<void> {
-  await Promise.all(linkedAhead.values());
-}
-
 /**
  * Makes the tree the overlay root `dir` shows in the empty folder `into`: the lower's files as hard links
  * (stored images never change, so two images may share a file), with the upper layer applied over them
@@ -90,7 +67,7 @@ export async function linksSettled(): Promise<void> {
  * Copies the merged view instead where the upper's opaque marks cannot be read. Everything in it is given to
  * the user (the namespace's root), as a pulled image's files are.
  */
-export async function publishOverlayRoot(dir: string, into: string): Promise<void> {
+export function publishOverlayRoot(dir: string, into: string): void {
   const lower = lowers.get(dir)!;
   const upper = `${dir}.upper`;
   const opaque = readOpaqueDirsSync(upper);
@@ -101,40 +78,20 @@ export async function publishOverlayRoot(dir: string, into: string): Promise<voi
   }
   // The lower's files are the user's already; what the steps made is given to the user in the upper.
   ownAll(upper);
-  const ahead = await linkedAhead.get(dir);
-  linkedAhead.delete(dir);
-  if (ahead === undefined || !moveInto(ahead, into)) {
-    try {
-      execFileSync("cp", ["-al", `${lower}/.`, `${into}/`], { stdio: ["ignore", "ignore", "pipe"] });
-    } catch (err) {
-      // A base on another file system (a SquashFS image unpacked on this node) cannot be linked: copied.
-      if (!/cross-device|Invalid cross-device link/i.test(String((err as { stderr?: unknown }).stderr)))
-        throw copyFailure(lower, into, { label: "the base image" }, err);
-      fs.rmSync(into, { recursive: true, force: true });
-      fs.mkdirSync(into, { mode: 0o755 });
-      copyTree(dir, into, { into: true, label: "the built image" });
-      ownAll(into);
-      return;
-    }
+  try {
+    execFileSync("cp", ["-al", `${lower}/.`, `${into}/`], { stdio: ["ignore", "ignore", "pipe"] });
+  } catch (err) {
+    // A base on another file system (a SquashFS image unpacked on this node) cannot be linked: copied.
+    if (!/cross-device/i.test(String((err as { stderr?: unknown }).stderr)))
+      throw copyFailure(lower, into, { label: "the base image" }, err);
+    fs.rmSync(into, { recursive: true, force: true });
+    fs.mkdirSync(into, { mode: 0o755 });
+    copyTree(dir, into, { into: true, label: "the built image" });
+    ownAll(into);
+    return;
   }
   applyUpper(upper, into, opaque);
   fs.chmodSync(into, fs.statSync(dir).mode & 0o7777);
-}
-
-/** Puts the folder `from` in the place of the empty folder `into`; false (nothing changed) where it cannot. */
-function moveInto(from: string, into: string): boolean {
-  try {
-    fs.rmdirSync(into);
-  } catch {
-    return false;
-  }
-  try {
-    fs.renameSync(from, into);
-    return true;
-  } catch {
-    fs.mkdirSync(into, { mode: 0o755 });
-    return false;
-  }
 }
 
 /** Unmounts the overlays under `work` (before it is removed); best effort, the namespace ends with us. */

@@ -62,7 +62,7 @@ export async function publishBuilt(
   try {
     // An overlay root (src/builder/overlay-root.ts) is made anew from its layers; a copied one is moved.
     // A stored rootfs belongs to the user, as a pulled one does: every run (one id mapped) can use it, rmi remove it.
-    if (isOverlayRoot(root)) await publishOverlayRoot(root, staged.rootfs);
+    if (isOverlayRoot(root)) publishOverlayRoot(root, staged.rootfs);
     else {
       if (ctx.realOwners) ownAll(root);
       fs.rmdirSync(staged.rootfs);

@@ -15,7 +15,7 @@ import { StageState, cloneImage, imageOf, prepareImageRoot, scratchImage } from 
 import type { RootContext } from "./stage-state.js";
 import { DEFAULT_SHELL, applyMetadata, commandArgv, createdBy, nextWorkdir } from "./image-config.js";
 import { snapshotRoot, diffTree } from "./tree-diff.js";
-import { linkLowerAhead, overlayLayers } from "./overlay-root.js";
+import { overlayLayers } from "./overlay-root.js";
 import type { TreeChange, TreeSnapshot } from "./tree-diff.js";
 import { writeLayerTar } from "./layer-tar.js";
 import { randomHex } from "../store/random.js";
@@ -259,8 +259,6 @@ export class StageBuilder {
     const times = new StepTimes();
     const root = await state.root(this.rootContext());
     const layers = overlayLayers(root);
-    // The target stage's root is published at the end: the hard links of its base are made meanwhile.
-    if (layers !== undefined && stage === this.stages.at(-1)) linkLowerAhead(root);
     const before = state.snapshot ?? snapshotRoot(root, layers);
     state.snapshot = undefined;
     times.mark("root");
