@@ -6,6 +6,9 @@
  * as the file system's server, and dies with the namespace when the program is gone. */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <stdio.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
@@ -24,6 +27,23 @@ static void show_log(int log)
 	while ((n = read(log, buf, sizeof buf)) > 0)
 		if (write(2, buf, (size_t)n) < 0)
 			return;
+}
+
+/* In the server's process, before its exec: keeps CAP_SYS_ADMIN in this user namespace across the exec
+ * (an ambient capability). The namespace maps one id, which is not always 0: in a PMIx job the caller
+ * stays the job's user (src/run/plan-spec.ts pmixUser), and an exec as any uid but 0 drops every
+ * capability, which the server needs to mount. Best effort: without it, the mount fails and says so. */
+static void keep_mount_capability(void)
+{
+	struct __user_cap_header_struct head = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+	struct __user_cap_data_struct data[2];
+
+	if (syscall(SYS_capget, &head, data) < 0)
+		return;
+	data[CAP_SYS_ADMIN / 32].inheritable |= 1U << (CAP_SYS_ADMIN % 32);
+	if (syscall(SYS_capset, &head, data) < 0)
+		return;
+	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, CAP_SYS_ADMIN, 0, 0);
 }
 
 /* Runs the FUSE server ARGV[0] (ARGV: its whole command line) and waits for it: it exits 0 once
@@ -50,6 +70,7 @@ static int run_fuse_server(char *const argv[], const char *what, const char *whe
 			dup2(null, 0);
 		dup2(log, 1);
 		dup2(log, 2);
+		keep_mount_capability();
 		execv(argv[0], argv);
 		_exit(EXIT_CANNOT_EXEC);
 	}

@@ -85,6 +85,7 @@ async function runSteps(
       engine,
       scratch,
       nosysdirs: req.options.nosysdirs,
+      user: req.options.user,
       env,
       warn: (m) => host.warn(m),
     });
@@ -255,12 +256,13 @@ async function rootLayout(
     engine: Engine;
     scratch: string;
     nosysdirs: boolean;
+    user: string | undefined;
     env: NodeJS.ProcessEnv;
     warn: (message: string) => void;
   },
 ): Promise<RootLayout> {
   if (target.kind === "folder") return { kind: "direct", path: target.path };
-  const { setting, engine, scratch, nosysdirs, probes, env, warn } = choice;
+  const { setting, engine, scratch, nosysdirs, probes, env, warn, user } = choice;
   const storeRoot = store.paths.root;
   const image = target.kind === "squashfs" ? undefined : target.image;
   const squashfs =
@@ -280,7 +282,9 @@ async function rootLayout(
   const layer = await privateLayer(setting, engine, scratch, nosysdirs, probes);
   // A SquashFS file in a private overlay: the engine mounts it as the lower, where it can.
   if (squashfs !== undefined && layer.kind === "overlay") {
-    const lower = await squashfsLower(squashfs, engine, env, storeRoot, nosysdirs);
+    // As plan-spec's pmixUser decides: in a PMIx job without -u, the rank runs as the job's user.
+    const asJobUser = (env.PMIX_RANK !== undefined || env.PMIX_NAMESPACE !== undefined) && user === undefined;
+    const lower = await squashfsLower(squashfs, engine, env, storeRoot, nosysdirs, asJobUser);
     if (lower !== undefined)
       return { kind: "overlay", lower: path.join(scratch, "lower"), fuse: layer.fuse, squashfs: lower };
   }

@@ -107,8 +107,11 @@ export async function squashfsLower(
   env: NodeJS.ProcessEnv,
   storeRoot: string,
   nosysdirs: boolean,
+  asJobUser: boolean,
 ): Promise<SquashfsLower | undefined> {
-  if (engine.supportsSquashfs !== true || nosysdirs || !fuseOpen()) return undefined;
+  // A PMIx job's rank runs as the job's user (src/run/plan-spec.ts pmixUser): its namespace maps that id
+  // alone, where the file's owner (root) reads as nobody and nothing of it could be changed.
+  if (engine.supportsSquashfs !== true || nosysdirs || asJobUser || !fuseOpen()) return undefined;
   const squashfuse = await findSquashTool("squashfuse", env, storeRoot);
   if (squashfuse === undefined) return undefined;
   const facts = await source.facts();
@@ -202,7 +205,7 @@ export async function unpackedRoot(
     );
   }
   warn(
-    `the SquashFS file ${source.file} cannot be mounted here (this engine, --nosysdirs, no squashfuse or no /dev/fuse): unpacking it once into ${dir}`,
+    `the SquashFS file ${source.file} cannot be mounted here (this engine, --nosysdirs, a PMIx job's rank, no squashfuse or no /dev/fuse): unpacking it once into ${dir}`,
   );
   const tmp = path.join(base, `.${source.key.slice(0, 16)}-${randomHex(4)}`);
   try {
