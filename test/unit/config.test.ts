@@ -170,3 +170,36 @@ test("offline: the file, then BURROW_OFFLINE (1, true, yes...; 0, false, empty a
   assert.equal(resolveConfig({}, { ...env, BURROW_OFFLINE: "" }, {}).offline, false);
   assert.equal(resolveConfig({}, { ...env, BURROW_OFFLINE: "false" }, { offline: true }).offline, true);
 });
+
+test("imageFormat: dir by default, the file's, then BURROW_IMAGE_FORMAT; anything else is refused", () => {
+  assert.equal(resolveConfig({}, env, {}).imageFormat, "dir");
+  assert.equal(resolveConfig({ imageFormat: "squashfs" }, env, {}).imageFormat, "squashfs");
+  assert.equal(
+    resolveConfig({ imageFormat: "squashfs" }, { ...env, BURROW_IMAGE_FORMAT: "dir" }, {}).imageFormat,
+    "dir",
+  );
+  assert.throws(
+    () => resolveConfig({}, { ...env, BURROW_IMAGE_FORMAT: "sif\u001b[2J" }, {}),
+    (e: unknown) =>
+      e instanceof InvalidArgumentError &&
+      /"sif\\u001b\[2J": it must be "dir" or "squashfs"/.test((e as Error).message),
+  );
+  assert.throws(
+    () => checkFileConfig({ imageFormat: "sif" }, "/c.json"),
+    /"imageFormat" .*"dir" or "squashfs"/,
+  );
+});
+
+test("stores: the file's list, else BURROW_STORES split on ',' or ':', absolute, never the user's own store", () => {
+  assert.deepEqual(resolveConfig({}, env, {}).stores, []);
+  assert.deepEqual(resolveConfig({ stores: ["/apps/s"] }, env, {}).stores, ["/apps/s"]);
+  assert.deepEqual(
+    resolveConfig({ stores: ["/apps/s"] }, { ...env, BURROW_STORES: "/a:/b, /c" }, {}).stores,
+    ["/a", "/b", "/c"],
+  );
+  assert.deepEqual(
+    resolveConfig({}, { ...env, BURROW_STORES: "/a:/home/u/.local/share/burrow" }, {}).stores,
+    ["/a"],
+  );
+  assert.throws(() => checkFileConfig({ stores: "/a" }, "/c.json"), /"stores" .*a list of folders/);
+});
