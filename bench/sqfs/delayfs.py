@@ -15,8 +15,9 @@ the processes of concurrent ranks are served concurrently.
 
 Control, through files in CONTROL_DIR (polled every 50 ms by a background thread):
   delay_ms  the delay in milliseconds (a number; read again every 0.2 s; missing: 0)
-  dump      when it appears: the counts are written, `ops.json` (per operation, JSON) first, then
-            `count` (the total, one integer), each replaced whole; then `dump` is deleted
+  dump      when it appears: the counts are written, `ops.json` (metadata operations, per operation,
+            JSON) and `data.json` (reads and writes of data: calls and bytes) first, then `count` (the
+            metadata operations in all, one integer), each replaced whole; then `dump` is deleted
   reset     when it appears: the counts go back to 0; then `reset` is deleted
 A file `ready` is written once the file system is mounted and served. Stop it with `fusermount3 -u
 MOUNTPOINT` (or SIGINT/SIGTERM).
@@ -59,6 +60,7 @@ class DelayFS(Operations):
         self.control = control
         self.delay = 0.0
         self.counts = {}
+        self.data = self._no_data()
         self.mutex = threading.Lock()
         self.stopping = threading.Event()
 
@@ -71,6 +73,15 @@ class DelayFS(Operations):
         if rel == ".." or rel.startswith("../") or os.path.isabs(rel):
             raise FuseOSError(errno.EACCES)
         return os.path.join(self.backing, rel)
+
+    @staticmethod
+    def _no_data():
+        return {"read_calls": 0, "read_bytes": 0, "write_calls": 0, "write_bytes": 0}
+
+    def _data(self, op, n):
+        with self.mutex:
+            self.data[op + "_calls"] += 1
+            self.data[op + "_bytes"] += n
 
     def _meta(self, op):
         """One metadata operation: counted, then delayed."""
@@ -102,7 +113,9 @@ class DelayFS(Operations):
     def _dump(self):
         with self.mutex:
             counts = dict(self.counts)
+            data = dict(self.data)
         self._write_whole("ops.json", json.dumps(counts, sort_keys=True) + "\n")
+        self._write_whole("data.json", json.dumps(data, sort_keys=True) + "\n")
         self._write_whole("count", f"{sum(counts.values())}\n")
 
     def _take(self, name):
@@ -127,6 +140,7 @@ class DelayFS(Operations):
                 if self._take("reset"):
                     with self.mutex:
                         self.counts = {}
+                        self.data = self._no_data()
             except OSError as e:  # the control folder is the caller's: keep serving
                 print(f"delayfs: control: {e}", file=sys.stderr)
 
@@ -252,10 +266,14 @@ class DelayFS(Operations):
 
     # ------------------------------------------------------------ data: not delayed, not counted
     def read(self, path, size, offset, fh):
-        return os.pread(fh.fh, size, offset)
+        data = os.pread(fh.fh, size, offset)
+        self._data("read", len(data))
+        return data
 
     def write(self, path, data, offset, fh):
-        return os.pwrite(fh.fh, data, offset)
+        n = os.pwrite(fh.fh, data, offset)
+        self._data("write", n)
+        return n
 
     def flush(self, path, fh):
         return 0

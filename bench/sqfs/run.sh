@@ -10,19 +10,24 @@
 #                             its user namespace;
 #   - ch-run:                 Charliecloud's `ch-run IMG.sqfs -- python3 -c ...`, the same tree packed
 #                             with `mksquashfs -all-root` (gzip, its usual), mounted by ch-run itself.
-# Measured per mode (medians of BENCH_RUNS rounds, every mode once per round): the wall time from the
-# first rank's start to the last one's end, and the metadata operations the file system served.
-# Separately, on plain local disk and without delay: the cost of a pull in each format (wall and peak
-# RSS of `burrow pull` into a fresh store, under /usr/bin/time).
+# Measured per mode (medians of BENCH_RUNS rounds, every mode once per round, after one unmeasured rank
+# of each): the wall time from the first rank's start to the last one's end, and the metadata operations
+# the file system served; to read them by: the file data read through it (MiB), its own CPU time, and
+# one rank's CPU time (/usr/bin/time: the processes it waited for). Ratios: squashfs/dir operations
+# (target <= 0.05) and wall (<= 1.0), squashfs/ch-run wall (<= 0.5). Separately, on plain local disk
+# and without delay: a pull in each format into a fresh store, its wall time (ratio squashfs/dir,
+# target <= 1.3) and peak RSS (of the largest single process: /usr/bin/time %M), and the share of both
+# of the squashfs pull's mksquashfs (given to burrow as BURROW_MKSQUASHFS, under /usr/bin/time).
 #
 #   - The file system: bench/sqfs/delayfs.py, a FUSE passthrough (python3-fusepy) of $W/backing mounted
 #     at $W/shared by BENCH_USER, that sleeps BENCH_DELAY_MS before every metadata operation (lookup,
 #     getattr, readdir, open, ...; not reads and writes of data), counts them, and lets the kernel cache
-#     no attributes or entries, as a parallel file system's metadata server sees every lookup. Both
-#     stores and the ch-run file live on it; pulls into it are made with no delay (not measured).
-#     Note: delayfs runs on libfuse 2, which cannot ask the kernel for parallel directory operations:
-#     the kernel sends the lookups of names it has no entry for (failed lookups, first lookups) and
-#     readdirs of one folder one at a time.
+#     no attributes or entries, as a parallel file system's metadata server sees every lookup (file
+#     data stays cached only while a file is open: libfuse's default). Both stores and the ch-run file
+#     live on it; pulls into it are made with no delay (logged, not measured). Its control files are
+#     in $W/control (see delayfs.py). Note: delayfs runs on libfuse 2, which cannot ask the kernel for
+#     parallel directory operations: the kernel sends the lookups of names it has no entry for (failed
+#     and first lookups) and the readdirs of one folder one at a time, across all ranks.
 #   - The image: Debian bookworm minbase with python3 (debootstrap, once; cached as
 #     /var/cache/burrow-test/debian-bookworm-python3-x64-v1.tar.gz), pushed to a docker-registry this
 #     script starts on 127.0.0.1 (plain HTTP).
@@ -107,8 +112,7 @@ cleanup() {
 trap cleanup EXIT
 cleanup # what a run that was killed left mounted
 rm -rf "${W:?}/backing" "$MNT" "$CTL" "$TMPN" "${W:?}/home" "$W/logs" "$W/pull" "$W/rootfs"
-user_dirs "$W/backing" "$MNT" "$CTL" "$TMPN" "$W/home"
-mkdir -p "$W/logs"
+user_dirs "$W/backing" "$MNT" "$CTL" "$TMPN" "$W/home" "$W/logs"
 # FUSE mounts as BENCH_USER (delayfs, and SquashFUSE in burrow's and ch-run's runs) need /dev/fuse open
 # to all, as udev makes it; the old mode is put back at exit.
 FUSE_MODE=$(stat -c %a /dev/fuse)
@@ -119,7 +123,7 @@ chmod 666 /dev/fuse
 debian_mirror() {
   grep -h -E '^[[:space:]]*(deb|URIs:)[[:space:]]' /etc/apt/sources.list /etc/apt/sources.list.d/*.list \
     /etc/apt/sources.list.d/*.sources 2> /dev/null | grep -o -E 'https?://[^[:space:]]*/debian/?([[:space:]]|$)' |
-    tr -d '[:space:]' | head -n 1 || true
+    head -n 1 | tr -d '[:space:]' || true
 }
 if [[ ! -f $TARBALL ]]; then
   [[ -z ${BENCH_TARBALL:-} ]] || die "$TARBALL: no such file"
@@ -155,7 +159,6 @@ REF=$HOSTPORT/bench/debian-python:12
 log "image $REF: $ENTRIES entries, $(du -m "$W/layer.tar.gz" | cut -f1) MiB gzip layer"
 
 # ---------------------------------------------------------------- the delayed file system
-"$PYTHON" -c 'import fusepy' 2> /dev/null || die "python3-fusepy is not importable by $PYTHON"
 run_as "$W" PATH=/usr/bin:/bin -- "$PYTHON" "$W/pkg/delayfs.py" "$W/backing" "$MNT" "$CTL" > "$W/delayfs.log" 2>&1 &
 DELAYFS_PID=$!
 for _ in $(seq 100); do
@@ -205,34 +208,48 @@ declare -A LABEL=(
   [sqfs]="burrow run, squashfs store"
   [ch-run]="ch-run IMG.sqfs"
 )
-# rank MODE R: one rank's command.
+# rank MODE R: one rank's command, under /usr/bin/time (its CPU seconds, user and system, of the processes
+# it waited for, to logs/MODE-NAME-R.cpu).
 rank() {
+  local timed=(/usr/bin/time -f '%U %S' -o "$3")
   case $1 in
-    dir) run_as "$W/home" "${BENV[@]}" -- "${BURROW[@]}" --repo "$MNT/dirstore" run --engine userns "$REF" python3 -c "$PY" ;;
-    sqfs) run_as "$W/home" "${BENV[@]}" -- "${BURROW[@]}" --repo "$MNT/sqstore" run --engine userns "$REF" python3 -c "$PY" ;;
+    dir) run_as "$W/home" "${BENV[@]}" -- "${timed[@]}" "${BURROW[@]}" --repo "$MNT/dirstore" run --engine userns "$REF" python3 -c "$PY" ;;
+    sqfs) run_as "$W/home" "${BENV[@]}" -- "${timed[@]}" "${BURROW[@]}" --repo "$MNT/sqstore" run --engine userns "$REF" python3 -c "$PY" ;;
     ch-run)
       # Each rank its own mount point (ch-run's default, /var/tmp/USER.ch/mnt, is one per user).
-      # shellcheck disable=SC2016 # expanded by that sh
-      run_as "$W/home" HOME="$W/home" PATH=/usr/bin:/bin:/usr/sbin:/sbin -- \
-        sh -c 'mkdir -p "$1" && exec ch-run -m "$1" "$2" -- python3 -c "$3"' rank "$TMPN/ch-mnt-$2" "$MNT/img.sqfs" "$PY"
+      mkdir -p "$TMPN/ch-mnt-$2"
+      chown "$UID_:$GID_" "$TMPN/ch-mnt-$2"
+      run_as "$W/home" HOME="$W/home" PATH=/usr/bin:/bin:/usr/sbin:/sbin -- "${timed[@]}" \
+        ch-run -m "$TMPN/ch-mnt-$2" "$MNT/img.sqfs" -- python3 -c "$PY"
       ;;
   esac
 }
-# round MODE NAME N: starts N ranks of MODE at once and waits for them all; appends the wall seconds to
-# $W/MODE.times and the operations delayfs served to $W/MODE.ops (per operation: logs/ops-MODE-NAME.json).
+# fs_cpu: the CPU seconds delayfs has used (user and system).
+FS_PID=$(cat "$CTL/ready")
+TICK=$(getconf CLK_TCK)
+fs_cpu() { sed 's/.*) //' "/proc/$FS_PID/stat" | awk -v t="$TICK" '{ printf "%.2f", ($12 + $13) / t }'; }
+# round MODE NAME N: starts N ranks of MODE at once and waits for them all; appends to $W/MODE.stats one
+# line: the wall seconds, the metadata operations delayfs served (per operation: logs/ops-MODE-NAME.json),
+# the MiB of data read through it, its CPU seconds, and the ranks' median CPU seconds.
 round() {
-  local mode=$1 name=$2 n=$3 pids=() r t0 t1 bad="" ops
+  local mode=$1 name=$2 n=$3 pids=() r t0 t1 c0 c1 bad="" ops mib cpu log
   ctl reset
+  c0=$(fs_cpu)
   t0=$(now)
   for r in $(seq "$n"); do
-    rank "$mode" "$r" > "$W/logs/$mode-$name-$r.log" 2>&1 < /dev/null &
+    log=$W/logs/$mode-$name-$r
+    rm -f "$log.cpu"
+    rank "$mode" "$r" "$log.cpu" > "$log.log" 2>&1 < /dev/null &
     pids+=($!)
   done
   for r in "${!pids[@]}"; do wait "${pids[$r]}" || bad+=" $((r + 1))"; done
   t1=$(now)
+  c1=$(fs_cpu)
   ctl dump
   ops=$(cat "$CTL/count")
   cp "$CTL/ops.json" "$W/logs/ops-$mode-$name.json"
+  cp "$CTL/data.json" "$W/logs/data-$mode-$name.json"
+  mib=$("$PYTHON" -c 'import json, sys; print("%.1f" % (json.load(open(sys.argv[1]))["read_bytes"] / 2**20))' "$CTL/data.json")
   for r in $(seq "$n"); do
     [[ $(tail -n 1 "$W/logs/$mode-$name-$r.log") == ok ]] || bad+=" $r"
   done
@@ -241,23 +258,22 @@ round() {
     die "${LABEL[$mode]} ($name): rank(s)$bad did not print ok; rank $r's log ($W/logs/$mode-$name-$r.log):
 $(tail -n 20 "$W/logs/$mode-$name-$r.log")"
   fi
-  printf '%s\n' "$(secs "$t0" "$t1")" >> "$W/$mode.times"
-  echo "$ops" >> "$W/$mode.ops"
-  log "${LABEL[$mode]} ($name, $n at once): $(tail -n 1 "$W/$mode.times") s, $ops metadata operations"
+  cpu=$(for r in $(seq "$n"); do tail -n 1 "$W/logs/$mode-$name-$r.cpu"; done | awk '{ printf "%.2f\n", $1 + $2 }' | median)
+  echo "$(secs "$t0" "$t1") $ops $mib $(secs "$c0" "$c1") $cpu" >> "$W/$mode.stats"
+  log "${LABEL[$mode]} ($name, $n at once): $(secs "$t0" "$t1") s, $ops metadata operations, $mib MiB read," \
+    "delayfs CPU $(secs "$c0" "$c1") s, CPU per rank $cpu s"
 }
 median() { sort -n | awk '{ a[NR] = $1 } END { print (NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2) }'; }
+# column MODE K: the K-th figure of each round of MODE, one a line.
+column() { cut -d' ' -f"$2" "$W/$1.stats"; }
 
 # A warm-up rank of each mode, without delay (not counted): each works, and caches are as in later runs.
 for mode in "${MODES[@]}"; do
-  : > "$W/$mode.times"
-  : > "$W/$mode.ops"
+  : > "$W/$mode.stats"
   round "$mode" warm-up 1
 done
 set_delay "$DELAY_MS"
-for mode in "${MODES[@]}"; do
-  : > "$W/$mode.times"
-  : > "$W/$mode.ops"
-done
+for mode in "${MODES[@]}"; do : > "$W/$mode.stats"; done
 log "$RUNS rounds of $RANKS ranks at once per mode, $DELAY_MS ms per metadata operation"
 for i in $(seq "$RUNS"); do
   for mode in "${MODES[@]}"; do round "$mode" "$i" "$RANKS"; done
@@ -269,18 +285,28 @@ mkdir -p "$W/pull"
 chmod 755 "$W/pull"
 : > "$W/pull-dir.times"
 : > "$W/pull-squashfs.times"
+: > "$W/pull-mksquashfs.times"
+# mksquashfs under /usr/bin/time too (burrow runs it through BURROW_MKSQUASHFS): its share of the pull.
+# shellcheck disable=SC2016 # expanded by the wrapper
+printf '#!/bin/sh\nexec /usr/bin/time -f "%%e %%M" -a -o "$BENCH_MKSQ_TIME" mksquashfs "$@"\n' > "$W/pkg/mksquashfs-timed"
+chmod 755 "$W/pkg/mksquashfs-timed"
 log "pull cost: $RUNS pulls per format into fresh stores on local disk"
 for i in $(seq "$RUNS"); do
   for fmt in dir squashfs; do
     store=$W/pull/$fmt-$i
     user_dirs "$store"
-    touch "$W/pull/$fmt-$i.time"
-    chown "$UID_:$GID_" "$W/pull/$fmt-$i.time"
+    touch "$W/pull/$fmt-$i.time" "$W/pull/$fmt-$i.mksquashfs"
+    chown "$UID_:$GID_" "$W/pull/$fmt-$i.time" "$W/pull/$fmt-$i.mksquashfs"
     sync
-    run_as "$W/home" "${BENV[@]}" BURROW_IMAGE_FORMAT="$fmt" -- /usr/bin/time -f '%e %M' -o "$W/pull/$fmt-$i.time" \
+    run_as "$W/home" "${BENV[@]}" BURROW_IMAGE_FORMAT="$fmt" BURROW_MKSQUASHFS="$W/pkg/mksquashfs-timed" \
+      BENCH_MKSQ_TIME="$W/pull/$fmt-$i.mksquashfs" -- /usr/bin/time -f '%e %M' -o "$W/pull/$fmt-$i.time" \
       "${BURROW[@]}" --repo "$store/store" pull -q "$REF" > "$W/logs/pull-$fmt-$i.log" 2>&1 ||
       die "burrow pull ($fmt) failed: $(tail -n 5 "$W/logs/pull-$fmt-$i.log")"
     tail -n 1 "$W/pull/$fmt-$i.time" >> "$W/pull-$fmt.times"
+    if [[ $fmt == squashfs ]]; then
+      [[ -s $W/pull/$fmt-$i.mksquashfs ]] || die "the squashfs pull ran no mksquashfs through BURROW_MKSQUASHFS"
+      tail -n 1 "$W/pull/$fmt-$i.mksquashfs" >> "$W/pull-mksquashfs.times"
+    fi
     log "pull ($fmt) $i: $(tail -n 1 "$W/pull-$fmt.times") (s, KiB)"
     rm -rf "$store"
   done
@@ -290,13 +316,15 @@ done
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "n/a" }'; }
 declare -A WALL OPS
 for mode in "${MODES[@]}"; do
-  WALL[$mode]=$(median < "$W/$mode.times")
-  OPS[$mode]=$(median < "$W/$mode.ops")
+  WALL[$mode]=$(column "$mode" 1 | median)
+  OPS[$mode]=$(column "$mode" 2 | median)
 done
 PD=$(cut -d' ' -f1 "$W/pull-dir.times" | median)
 PS=$(cut -d' ' -f1 "$W/pull-squashfs.times" | median)
 RD=$(cut -d' ' -f2 "$W/pull-dir.times" | median)
 RS=$(cut -d' ' -f2 "$W/pull-squashfs.times" | median)
+PM=$(cut -d' ' -f1 "$W/pull-mksquashfs.times" | median)
+RM=$(cut -d' ' -f2 "$W/pull-mksquashfs.times" | median)
 mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 # top_ops FILE: the operations of one round, most first.
 top_ops() { "$PYTHON" -c 'import json, sys; d = json.load(open(sys.argv[1])); print(", ".join(f"{k} {v}" for k, v in sorted(d.items(), key=lambda kv: -kv[1])) or "none")' "$1"; }
@@ -306,11 +334,15 @@ top_ops() { "$PYTHON" -c 'import json, sys; d = json.load(open(sys.argv[1])); pr
   printf 'image: Debian bookworm minbase + python3, %s entries, %s MiB gzip layer; burrow'"'"'s rootfs.sqfs %s MiB (zstd), ch-run'"'"'s img.sqfs %s MiB (gzip)\n' \
     "$ENTRIES" "$(du -m "$W/layer.tar.gz" | cut -f1)" "$(mib $((SQ_STORED / 1024)))" "$(mib $(($(stat -c %s "$W/backing/img.sqfs") / 1024)))"
   printf '%s rounds (every mode once per round), medians\n' "$RUNS"
-  printf '  %-28s %8s %9s   %-22s %s\n' mode "wall s" "meta ops" "wall of each round" "ops of each round"
+  printf '  %-28s %7s %9s %9s %9s %9s   %-17s %s\n' mode "wall s" "meta ops" "read MiB" "FUSE CPU" "rank CPU" \
+    "wall of each round" "ops of each round"
   for mode in "${MODES[@]}"; do
-    printf '  %-28s %8s %9s   %-22s %s\n' "${LABEL[$mode]}" "${WALL[$mode]}" "${OPS[$mode]}" \
-      "$(tr '\n' ' ' < "$W/$mode.times")" "$(tr '\n' ' ' < "$W/$mode.ops")"
+    printf '  %-28s %7s %9s %9s %9s %9s   %-17s %s\n' "${LABEL[$mode]}" "${WALL[$mode]}" "${OPS[$mode]}" \
+      "$(column "$mode" 3 | median)" "$(column "$mode" 4 | median)" "$(column "$mode" 5 | median)" \
+      "$(column "$mode" 1 | tr '\n' ' ')" "$(column "$mode" 2 | tr '\n' ' ')"
   done
+  printf '  (read MiB: file data read through delayfs, not delayed; FUSE CPU: delayfs'"'"'s CPU seconds in the round;\n'
+  printf '   rank CPU: median CPU seconds of one rank'"'"'s processes that were waited for, user + system)\n'
   printf '  ratio squashfs/dir, metadata operations: %s   (target <= 0.05)\n' "$(ratio "${OPS[sqfs]}" "${OPS[dir]}")"
   printf '  ratio squashfs/dir, wall:                %s   (target <= 1.0)\n' "$(ratio "${WALL[sqfs]}" "${WALL[dir]}")"
   printf '  ratio squashfs/ch-run, wall:             %s   (target <= 0.5)\n' "$(ratio "${WALL[sqfs]}" "${WALL[ch-run]}")"
@@ -322,6 +354,7 @@ top_ops() { "$PYTHON" -c 'import json, sys; d = json.load(open(sys.argv[1])); pr
   printf '  %-28s %8s %14s   %s\n' format "wall s" "peak RSS MiB" "wall of each run"
   printf '  %-28s %8s %14s   %s\n' "dir" "$PD" "$(mib "$RD")" "$(cut -d' ' -f1 "$W/pull-dir.times" | tr '\n' ' ')"
   printf '  %-28s %8s %14s   %s\n' "squashfs" "$PS" "$(mib "$RS")" "$(cut -d' ' -f1 "$W/pull-squashfs.times" | tr '\n' ' ')"
+  printf '  %-28s %8s %14s   %s\n' "  of which mksquashfs" "$PM" "$(mib "$RM")" "$(cut -d' ' -f1 "$W/pull-mksquashfs.times" | tr '\n' ' ')"
   printf '  ratio squashfs/dir, wall: %s   (target <= 1.3); peak RSS: the largest single process (/usr/bin/time %%M)\n' "$(ratio "$PS" "$PD")"
   printf 'versions: burrow %s (%s), %s, %s, squashfuse %s, node %s, kernel %s\n' \
     "$(run_as "$W/home" "${BENV[@]}" -- "${BURROW[@]}" version 2> /dev/null | head -n 1 | sed 's/^burrow //')" \

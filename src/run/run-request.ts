@@ -165,7 +165,6 @@ function replayable(
     recorder.refuse("not an image run");
   else if (layout.kind !== "overlay" || layout.fuse !== undefined || layout.layer !== undefined)
     recorder.refuse("not a private kernel overlay layer");
-  else if (layout.squashfs !== undefined) recorder.refuse("a SquashFS image");
   else if (siteStoreOf(target.image) !== undefined) recorder.refuse("an image of a site store");
   else if (joined) recorder.refuse("--join");
   else if (engine.name !== "userns") recorder.refuse("not the userns engine");
