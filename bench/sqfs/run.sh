@@ -46,6 +46,10 @@
 #   BENCH_WORK=DIR           scratch folder (default: bench/work/sqfs)
 #   BENCH_TARBALL=FILE       the image's rootfs tarball (default: the cached debootstrap, built if missing)
 #   BENCH_MIRROR=URL         Debian mirror for debootstrap (default: the first of apt's sources)
+#   BENCH_BURROW_CLI=main    how the ranks run burrow: main (`node dist/src/cli/main.js --repo STORE run`,
+#                            always through Node) or bin (the package's bin dist/src/cli/burrow.cjs with
+#                            BURROW_DIR=STORE: its sh line replays the run's record without Node, the
+#                            record made by the unmeasured first run, in the node-local HOME)
 #   BENCH_NO_BUILD=1         do not run `npm run build` first
 set -euo pipefail
 
@@ -57,6 +61,7 @@ RANKS=${BENCH_RANKS:-8}
 DELAY_MS=${BENCH_DELAY_MS:-1}
 CACHE=/var/cache/burrow-test
 TARBALL=${BENCH_TARBALL:-$CACHE/debian-bookworm-python3-x64-v1.tar.gz}
+CLI=${BENCH_BURROW_CLI:-main}
 PY="import json, os, re, email.parser, http.client, subprocess, argparse, logging; print('ok')"
 # shellcheck source=../lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
@@ -87,6 +92,13 @@ cp "$HERE/delayfs.py" "$W/pkg/delayfs.py"
 chmod a+r "$W/pkg/delayfs.py"
 NODE=$(command -v node)
 BURROW=("$NODE" "$W/pkg/dist/src/cli/main.js")
+case $CLI in
+  main) RUN_HOW="node main.js --repo STORE run" ;;
+  # The package's bin: its sh line replays a run's record without Node when `run` is its first word, so
+  # the store is given as BURROW_DIR (not --repo) there.
+  bin) RUN_HOW="bin, BURROW_DIR=STORE run" ;;
+  *) die "BENCH_BURROW_CLI must be main or bin" ;;
+esac
 
 # ---------------------------------------------------------------- clean-up
 MNT=$W/shared
@@ -213,8 +225,18 @@ declare -A LABEL=(
 rank() {
   local timed=(/usr/bin/time -f '%U %S' -o "$3")
   case $1 in
-    dir) run_as "$W/home" "${BENV[@]}" -- "${timed[@]}" "${BURROW[@]}" --repo "$MNT/dirstore" run --engine userns "$REF" python3 -c "$PY" ;;
-    sqfs) run_as "$W/home" "${BENV[@]}" -- "${timed[@]}" "${BURROW[@]}" --repo "$MNT/sqstore" run --engine userns "$REF" python3 -c "$PY" ;;
+    dir | sqfs)
+      # Each store its own cache folder (node-local): burrow's replay records are keyed by the command
+      # line, not the store, so the two modes in turn would each replace the other's record.
+      local store=$MNT/dirstore cache=(XDG_CACHE_HOME="$W/home/cache-$1")
+      [[ $1 == sqfs ]] && store=$MNT/sqstore
+      if [[ $CLI == bin ]]; then
+        run_as "$W/home" "${BENV[@]}" "${cache[@]}" BURROW_DIR="$store" -- "${timed[@]}" "$W/pkg/dist/src/cli/burrow.cjs" \
+          run --engine userns "$REF" python3 -c "$PY"
+      else
+        run_as "$W/home" "${BENV[@]}" "${cache[@]}" -- "${timed[@]}" "${BURROW[@]}" --repo "$store" run --engine userns "$REF" python3 -c "$PY"
+      fi
+      ;;
     ch-run)
       # Each rank its own mount point (ch-run's default, /var/tmp/USER.ch/mnt, is one per user).
       mkdir -p "$TMPN/ch-mnt-$2"
@@ -333,7 +355,7 @@ top_ops() { "$PYTHON" -c 'import json, sys; d = json.load(open(sys.argv[1])); pr
   printf 'no kernel caching), %s ranks started at once per mode, each: python3 -c "%s"\n' "$RANKS" "$PY"
   printf 'image: Debian bookworm minbase + python3, %s entries, %s MiB gzip layer; burrow'"'"'s rootfs.sqfs %s MiB (zstd), ch-run'"'"'s img.sqfs %s MiB (gzip)\n' \
     "$ENTRIES" "$(du -m "$W/layer.tar.gz" | cut -f1)" "$(mib $((SQ_STORED / 1024)))" "$(mib $(($(stat -c %s "$W/backing/img.sqfs") / 1024)))"
-  printf '%s rounds (every mode once per round), medians\n' "$RUNS"
+  printf '%s rounds (every mode once per round), medians; burrow run as: %s\n' "$RUNS" "$RUN_HOW"
   printf '  %-28s %7s %9s %9s %9s %9s   %-17s %s\n' mode "wall s" "meta ops" "read MiB" "FUSE CPU" "rank CPU" \
     "wall of each round" "ops of each round"
   for mode in "${MODES[@]}"; do
