@@ -11,6 +11,7 @@ import { createHash } from "node:crypto";
 import { InvalidArgumentError } from "../errors.js";
 import { processStart } from "./state.js";
 import { processGone } from "../store/abandoned.js";
+import { ownPrivateDir } from "../fs/private-dir.js";
 
 /** The job step a rank belongs to: Slurm's job and step, else the PMIx namespace (mpirun). */
 export function jobStepKey(env: NodeJS.ProcessEnv): string | undefined {
@@ -54,7 +55,10 @@ export async function joinGroup(env: NodeJS.ProcessEnv, base: string, shape: str
       "--join shares one container between the ranks of a job step on a node: run it under srun or mpirun (no SLURM_JOB_ID or PMIX_NAMESPACE here)",
     );
   }
-  const dir = privateDir(path.join(base, `burrow-join-${process.getuid?.() ?? "x"}`));
+  const dir = ownPrivateDir(
+    path.join(base, `burrow-join-${process.getuid?.() ?? "x"}`),
+    (m) => new InvalidArgumentError(m),
+  );
   const key = createHash("sha256").update(`${step}\0${shape}`).digest("hex").slice(0, 32);
   const lock = path.join(dir, `${key}.lock`);
   const meeting = path.join(dir, `${key}.json`);
@@ -128,21 +132,4 @@ function lockAbandoned(lock: string): boolean {
   const [pid, start] = text.split(" ");
   if (pid === undefined || start === undefined || !/^\d+$/.test(pid)) return false;
   return processGone(Number(pid)) || processStart(Number(pid)) !== start;
-}
-
-/** `dir`, made 0700 where missing; refused unless it is a real folder of this user that only they may write. */
-function privateDir(dir: string): string {
-  try {
-    fs.mkdirSync(dir, { mode: 0o700 });
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
-  }
-  const st = fs.lstatSync(dir);
-  const uid = process.getuid?.();
-  if (!st.isDirectory() || (uid !== undefined && st.uid !== uid) || (st.mode & 0o077) !== 0) {
-    throw new InvalidArgumentError(
-      `${dir} is not a private folder of yours (a link, another user's, or open to others): remove it, or set BURROW_TMPDIR to a folder of your own`,
-    );
-  }
-  return dir;
 }

@@ -12,6 +12,7 @@ import type { SquashfsLower } from "./plan-spec.js";
 import { StoreError } from "../errors.js";
 import { randomHex } from "../store/random.js";
 import { removeTreeAtomic } from "../store/atomic.js";
+import { makeOnce, ownPrivateDir } from "../fs/private-dir.js";
 import { storeOf } from "../store/site-stores.js";
 import {
   FACTS_FILE,
@@ -130,7 +131,10 @@ function fuseOpen(): boolean {
 
 /** This user's node-local cache folder of unpacked SquashFS files (`BASE/burrow-sqfs-UID`), private. */
 function cacheBase(env: NodeJS.ProcessEnv): string {
-  return ownPrivateDir(path.join(nodeScratchBase(env), `burrow-sqfs-${process.getuid?.() ?? "x"}`));
+  return ownPrivateDir(
+    path.join(nodeScratchBase(env), `burrow-sqfs-${process.getuid?.() ?? "x"}`),
+    (m) => new StoreError(m),
+  );
 }
 
 /** A folder holding the image's root: its rootfs/ in the store, or its SquashFS file unpacked on this node. */
@@ -166,26 +170,21 @@ async function copiedRoot(
   );
   const tmp = path.join(base, `.copy-${id.slice(0, 12)}-${randomHex(4)}`);
   const { copyTreeAsync } = await import("../fs/copy-tree.js");
-  try {
-    try {
-      await copyTreeAsync(rootfs, tmp, { label: "the site image" });
-    } catch (err) {
-      throw new StoreError(
-        `cannot copy the image ${id.slice(0, 12)} of a site store (${(err as Error).message.replace(/^cannot copy the site image: /, "").replace(/: make it readable.*$/, "")}): its owner must make its files readable to others (chmod -R a+rX on its folder), or keep it in the squashfs format`,
-        { cause: err },
-      );
-    }
-    try {
-      fs.renameSync(tmp, dir);
-    } catch (err) {
-      if (!fs.existsSync(dir)) throw err;
-      removeTreeAtomic(tmp);
-    }
-  } catch (err) {
-    if (fs.existsSync(tmp)) removeTreeAtomic(tmp);
-    throw err;
-  }
-  return dir;
+  return makeOnce(
+    dir,
+    tmp,
+    async (into) => {
+      try {
+        await copyTreeAsync(rootfs, into, { label: "the site image" });
+      } catch (err) {
+        throw new StoreError(
+          `cannot copy the image ${id.slice(0, 12)} of a site store (${(err as Error).message.replace(/^cannot copy the site image: /, "").replace(/: make it readable.*$/, "")}): its owner must make its files readable to others (chmod -R a+rX on its folder), or keep it in the squashfs format`,
+          { cause: err },
+        );
+      }
+    },
+    removeTreeAtomic,
+  );
 }
 
 /** The SquashFS file unpacked once on this node (`BASE/burrow-sqfs-UID/KEY`, made the first time with a notice). */
@@ -208,50 +207,24 @@ export async function unpackedRoot(
     `the SquashFS file ${source.file} cannot be mounted here (this engine, --nosysdirs, a PMIx job's rank, no squashfuse or no /dev/fuse): unpacking it once into ${dir}`,
   );
   const tmp = path.join(base, `.${source.key.slice(0, 16)}-${randomHex(4)}`);
-  try {
-    await new Promise<void>((resolve, reject) => {
-      const args = ["-d", tmp, "-no-xattrs", "-no-progress", "-quiet", source.file];
-      execFile(unsquashfs, args, { maxBuffer: 1 << 20 }, (err, _out, stderr) => {
-        if (err === null) resolve();
-        else
-          reject(
-            new StoreError(
-              `unsquashfs could not unpack ${source.file} into ${base} (${stderr.trim().split("\n").at(-1) ?? err.message}): set BURROW_TMPDIR to a folder with space`,
-              { cause: err },
-            ),
-          );
-      });
-    });
-    try {
-      fs.renameSync(tmp, dir);
-    } catch (err) {
-      // Another run on this node unpacked it first: use theirs.
-      if (!fs.existsSync(dir)) throw err;
-      removeTreeAtomic(tmp);
-    }
-  } catch (err) {
-    if (fs.existsSync(tmp)) removeTreeAtomic(tmp);
-    throw err;
-  }
-  return dir;
-}
-
-/**
- * `dir`, made 0700 where missing; refused unless it is a real folder of this user that nobody else may
- * write (a shared /tmp: another user may have put a link or a folder of theirs there first).
- */
-function ownPrivateDir(dir: string): string {
-  try {
-    fs.mkdirSync(dir, { mode: 0o700 });
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
-  }
-  const st = fs.lstatSync(dir);
-  const uid = process.getuid?.();
-  if (!st.isDirectory() || (uid !== undefined && st.uid !== uid) || (st.mode & 0o022) !== 0) {
-    throw new StoreError(
-      `${dir} is not a private folder of yours (a link, another user's, or writable by others): remove it, or set BURROW_TMPDIR to a folder of your own`,
-    );
-  }
-  return dir;
+  // Another run on this node may unpack it at the same time: the first to finish is used.
+  return makeOnce(
+    dir,
+    tmp,
+    (into) =>
+      new Promise<void>((resolve, reject) => {
+        const args = ["-d", into, "-no-xattrs", "-no-progress", "-quiet", source.file];
+        execFile(unsquashfs, args, { maxBuffer: 1 << 20 }, (err, _out, stderr) => {
+          if (err === null) resolve();
+          else
+            reject(
+              new StoreError(
+                `unsquashfs could not unpack ${source.file} into ${base} (${stderr.trim().split("\n").at(-1) ?? err.message}): set BURROW_TMPDIR to a folder with space`,
+                { cause: err },
+              ),
+            );
+        });
+      }),
+    removeTreeAtomic,
+  );
 }
