@@ -378,7 +378,10 @@ async function buildImage(
       rootfs: summarizeTree(flatRoot),
       diffIds,
     };
-    if (squash !== undefined) await packStaged(staged, flatRoot, squash.mksquashfs, record);
+    if (squash !== undefined) {
+      const { packStagedImage } = await import("./store/squashfs.js");
+      await packStagedImage(staged, flatRoot, squash.mksquashfs, record);
+    }
     writeOwners(path.join(staged.dir, OWNERS_FILE), owners.owners);
     if (!staged.publish(record)) return store.readImage(id) ?? record;
     return record;
@@ -390,19 +393,4 @@ async function buildImage(
   } finally {
     if (scratch !== undefined) removeScratch(scratch);
   }
-}
-
-/** Packs the tree flattened at `flatRoot` into the staged image folder as its SquashFS file, with its facts. */
-async function packStaged(
-  staged: StagedImage,
-  flatRoot: string,
-  mksquashfs: string,
-  record: ImageRecord,
-): Promise<void> {
-  const { FACTS_FILE, SQUASHFS_FILE, collectFacts, packSquashfs } = await import("./store/squashfs.js");
-  const facts = collectFacts(flatRoot);
-  await packSquashfs(mksquashfs, flatRoot, path.join(staged.dir, SQUASHFS_FILE));
-  fs.writeFileSync(path.join(staged.dir, FACTS_FILE), JSON.stringify(facts), { mode: 0o644 });
-  fs.rmdirSync(staged.rootfs);
-  record.format = "squashfs";
 }

@@ -1,4 +1,7 @@
 // Importing a rootfs tarball (plain, gzip or zstd) as a one-layer image, published like a pulled one.
+import { makeScratch, removeScratch as removeRunScratch } from "../run/scratch.js";
+import { packStagedImage } from "../store/squashfs.js";
+import type { SquashfsOutput } from "../store/squashfs.js";
 import fs from "node:fs";
 import path from "node:path";
 import { createHash } from "node:crypto";
@@ -42,6 +45,8 @@ export interface ImportOptions {
   config?: ((diff: string, created: Date) => Buffer) | undefined;
   /** The platform the image is recorded for (default: this machine's); goes with `config`. */
   platform?: Platform | undefined;
+  /** Keep the image as one SquashFS file (src/store/squashfs.ts), flattened in node-local scratch. */
+  squashfs?: SquashfsOutput | undefined;
 }
 
 /** What an import made. */
@@ -176,6 +181,7 @@ export async function importTarball(opts: ImportOptions): Promise<ImportResult> 
   sweepStaging(store);
   const staged = scratchPath(store, "import-blob");
   let image: StagedImage | undefined;
+  let scratch: string | undefined;
   try {
     const { digest, size } = await stageInput(opts.input, label, staged, opts.move === true);
     if (size === 0) throw new LayerFormatError(`cannot import ${label}: it is empty, not a tarball`);
@@ -216,9 +222,15 @@ export async function importTarball(opts: ImportOptions): Promise<ImportResult> 
     const manifestDigest = `sha256:${createHash("sha256").update(manifest).digest("hex")}`;
 
     image = new StagedImage(store, id);
+    // In the squashfs format the tree is flattened outside the store, then packed into the staged folder.
+    if (opts.squashfs !== undefined) {
+      scratch = makeScratch(opts.squashfs.scratchBase);
+      fs.mkdirSync(path.join(scratch, "rootfs"), { mode: 0o755 });
+    }
+    const flatRoot = scratch !== undefined ? path.join(scratch, "rootfs") : image.rootfs;
     try {
       await flattenLayers(
-        image.rootfs,
+        flatRoot,
         [{ digest: marker, mediaType, file: staged, size, diffId: diff, label: marker }],
         { warn: (m) => opts.warn(m.replace(`layer ${marker}`, label)) },
       );
@@ -234,9 +246,10 @@ export async function importTarball(opts: ImportOptions): Promise<ImportResult> 
       platform: opts.platform ?? hostPlatform(),
       source: `import ${label}`,
       pulledAt: created.toISOString(),
-      rootfs: summarizeTree(image.rootfs),
+      rootfs: summarizeTree(flatRoot),
       diffIds: [diff],
     };
+    if (opts.squashfs !== undefined) await packStagedImage(image, flatRoot, opts.squashfs.mksquashfs, record);
 
     const claim = await store.claimBlobs([configDigest, manifestDigest, digest]);
     try {
@@ -266,6 +279,7 @@ export async function importTarball(opts: ImportOptions): Promise<ImportResult> 
   } finally {
     removeScratch(staged);
     image?.discard();
+    if (scratch !== undefined) removeRunScratch(scratch);
   }
 }
 

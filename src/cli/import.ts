@@ -136,6 +136,12 @@ export class ImportCommand extends BurrowCommand {
         name,
         move: this.move && !squashfs,
         warn: (m) => this.warn(m),
+        // An image in the configured format; one made for a container (--tocontainer) stays a folder.
+        squashfs: this.toContainer
+          ? undefined
+          : await (
+              await import("../store/squashfs.js")
+            ).squashfsOutput((await this.config()).imageFormat, this.context.env, store.paths.root),
       });
     } finally {
       unpacked?.close();

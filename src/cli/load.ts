@@ -55,6 +55,9 @@ export class LoadCommand extends BurrowCommand {
             input: unpacked.stream as Readable,
             label: this.input!,
             warn: (m) => this.warn(m),
+            squashfs: await (
+              await import("../store/squashfs.js")
+            ).squashfsOutput((await this.config()).imageFormat, this.context.env, store.paths.root),
           });
           this.context.stdout.write(`Loaded image ID: sha256:${image.id}\n`);
           return 0;

@@ -81,29 +81,14 @@ export async function pullReference(
       concurrency: config.maxConcurrentDownloads,
       events,
       warn: (m) => cmd.warn(m),
-      squashfs:
-        config.imageFormat === "squashfs" ? await squashfsPull(cmd.context.env, store.paths.root) : undefined,
+      squashfs: await (
+        await import("../store/squashfs.js")
+      ).squashfsOutput(config.imageFormat, cmd.context.env, store.paths.root),
     });
   } finally {
     stopCleanup();
     client.close();
   }
-}
-
-/** What a pull in SquashFS format needs (BURROW_IMAGE_FORMAT=squashfs): mksquashfs, and node-local scratch. */
-async function squashfsPull(
-  env: NodeJS.ProcessEnv,
-  storeRoot: string,
-): Promise<{ mksquashfs: string; scratchBase: string }> {
-  const { findSquashTool, nodeScratchBase } = await import("../store/squashfs.js");
-  const mksquashfs = await findSquashTool("mksquashfs", env, storeRoot);
-  if (mksquashfs === undefined) {
-    const { InvalidArgumentError } = await import("../errors.js");
-    throw new InvalidArgumentError(
-      "the image format is squashfs (BURROW_IMAGE_FORMAT or imageFormat), but mksquashfs is not found: install squashfs-tools, set BURROW_MKSQUASHFS, or use the dir format",
-    );
-  }
-  return { mksquashfs, scratchBase: nodeScratchBase(env) };
 }
 
 /**

@@ -242,3 +242,44 @@ export function isSquashfsFile(file: string): boolean {
     fs.closeSync(fd);
   }
 }
+
+/**
+ * Packs the tree flattened at `flatRoot` (node-local scratch) into the staged image folder as its SquashFS
+ * file, with its facts, in place of its empty rootfs/; the record says the format.
+ */
+export async function packStagedImage(
+  staged: { dir: string; rootfs: string },
+  flatRoot: string,
+  mksquashfs: string,
+  record: { format?: "squashfs" | undefined },
+): Promise<void> {
+  const facts = collectFacts(flatRoot);
+  await packSquashfs(mksquashfs, flatRoot, path.join(staged.dir, SQUASHFS_FILE));
+  fs.writeFileSync(path.join(staged.dir, FACTS_FILE), JSON.stringify(facts), { mode: 0o644 });
+  fs.rmdirSync(staged.rootfs);
+  record.format = "squashfs";
+}
+
+/** What a command that makes images needs for the squashfs format (BURROW_IMAGE_FORMAT=squashfs). */
+export interface SquashfsOutput {
+  mksquashfs: string;
+  /** Node-local scratch where the tree is flattened (never the store). */
+  scratchBase: string;
+}
+
+/** The squashfs format's tools, or one line saying what to install; undefined for the dir format. */
+export async function squashfsOutput(
+  format: "dir" | "squashfs",
+  env: NodeJS.ProcessEnv,
+  storeRoot: string,
+): Promise<SquashfsOutput | undefined> {
+  if (format !== "squashfs") return undefined;
+  const mksquashfs = await findSquashTool("mksquashfs", env, storeRoot);
+  if (mksquashfs === undefined) {
+    const { InvalidArgumentError } = await import("../errors.js");
+    throw new InvalidArgumentError(
+      "the image format is squashfs (BURROW_IMAGE_FORMAT or imageFormat), but mksquashfs is not found: install squashfs-tools, set BURROW_MKSQUASHFS, or use the dir format",
+    );
+  }
+  return { mksquashfs, scratchBase: nodeScratchBase(env) };
+}

@@ -179,6 +179,17 @@ test("save --format squashfs, then run ./FILE.sqfs on every engine, import and l
   }
   const imported = await runBurrow(["import", file, "from-sqfs:1"], { home: dirHome, env: dirEnv() });
   assert.equal(imported.code, 0, imported.stderr);
+  // In the squashfs format, the imported image is one file too.
+  const sqImport = await runBurrow(["import", file, "from-sqfs:2"], { home: sqHome, env: sqEnv() });
+  assert.equal(sqImport.code, 0, sqImport.stderr);
+  const id = sqImport.stdout.trim().replace(/^sha256:/, "");
+  assert.ok(fs.existsSync(path.join(sqHome.burrowDir, "images", id, "rootfs.sqfs")));
+  assert.ok(!fs.existsSync(path.join(sqHome.burrowDir, "images", id, "rootfs")));
+  const r2 = await runBurrow(["run", "from-sqfs:2", "cat", "/etc/alpine-release"], {
+    home: sqHome,
+    env: sqEnv(),
+  });
+  assert.equal(r2.stdout, "3.20.3\n", r2.stderr);
   const loaded = await runBurrow(["load", "-i", file], { home: dirHome, env: dirEnv() });
   assert.equal(loaded.code, 0, loaded.stderr);
   assert.match(loaded.stdout, /^Loaded image ID: sha256:[a-f0-9]{64}\n$/);
