@@ -66,6 +66,8 @@ export class RmiCommand extends BurrowCommand {
             continue;
           }
           this.context.stdout.write(`Deleted: sha256:${image.id}\n`);
+          // A SquashFS image's unpacked copy on this node (src/run/squashfs-root.ts) goes with it.
+          (await import("../run/squashfs-root.js")).forgetNodeCopies(image.id, this.context.env);
           if (!this.quiet && removed.length > 0) {
             const bytes = image.layers
               .filter((l) => removed.includes(l.digest))

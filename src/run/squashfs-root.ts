@@ -228,3 +228,16 @@ export async function unpackedRoot(
     removeTreeAtomic,
   );
 }
+
+/**
+ * Removes this node's unpacked or copied root of image `id` (after `rmi` deleted the image: no run holds
+ * it). Other nodes' copies go when their user removes their `BURROW_TMPDIR`, as any node-local scratch.
+ */
+export function forgetNodeCopies(id: string, env: NodeJS.ProcessEnv): void {
+  const base = path.join(nodeScratchBase(env), `burrow-sqfs-${process.getuid?.() ?? "x"}`);
+  const st = fs.lstatSync(base, { throwIfNoEntry: false });
+  if (st === undefined || !st.isDirectory() || st.uid !== process.getuid?.()) return;
+  for (const name of [id, `copy-${id}`]) {
+    if (fs.existsSync(path.join(base, name))) removeTreeAtomic(path.join(base, name));
+  }
+}

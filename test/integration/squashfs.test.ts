@@ -230,3 +230,19 @@ test("squashfs format without mksquashfs is one line, status 1, and nothing in t
     await home.cleanup();
   }
 });
+
+test("rmi of a SquashFS image removes its file and this node's unpacked copy", async () => {
+  const unpack = await runBurrow(["run", "--nosysdirs", ref, "true"], { home: sqHome, env: sqEnv() });
+  assert.equal(unpack.code, 0, unpack.stderr);
+  const cache = fs.readdirSync(scratchOf(sqHome)).find((n) => n.startsWith("burrow-sqfs-"))!;
+  const inspect = JSON.parse((await runBurrow(["inspect", ref], { home: sqHome })).stdout) as {
+    Id: string;
+  }[];
+  const id = inspect[0]!.Id.replace(/^sha256:/, "");
+  assert.ok(fs.existsSync(path.join(scratchOf(sqHome), cache, id)), "unpacked once on this node");
+  const rmi = await runBurrow(["rmi", ref], { home: sqHome, env: sqEnv() });
+  assert.equal(rmi.code, 0, rmi.stderr);
+  assert.match(rmi.stdout, /^Deleted: sha256:/m);
+  assert.ok(!fs.existsSync(path.join(sqHome.burrowDir, "images", id)));
+  assert.ok(!fs.existsSync(path.join(scratchOf(sqHome), cache, id)), "the node's copy went with it");
+});
