@@ -116,6 +116,12 @@ export interface RunSpec {
    * it are gone too, not with its program (engine userns).
    */
   linger?: boolean | undefined;
+  /**
+   * The program's pid inside its pid namespace is the engine's own on the host (unique there), not 2: the
+   * ranks of an MPI job in separate containers must not share a pid (Open MPI's shared memory tells its
+   * own segments from a peer's by it). Engine userns.
+   */
+  hostPid?: boolean | undefined;
   /** `--network`/`-p`; undefined: the host's network, nothing published. */
   network?: NetworkSpec | undefined;
   /** `--cpuset-cpus`, `--ulimit`, `--memory`, `--cpus`, `--pids-limit`; undefined: none. */

@@ -26,6 +26,8 @@ void print_usage(void)
 	      "                                --proc)\n"
 	      "  --linger                      once the program is gone, init waits for the processes\n"
 	      "                                that joined the container (needs --pid, --proc)\n"
+	      "  --host-pid                    with --pid: the program's pid inside is the helper's own\n"
+	      "                                (unique on the host), not 2\n"
 	      "  --readonly-root               remount the root read-only after the mounts\n"
 	      "  --uid N, --gid N              ids inside the container (default 0)\n"
 	      "  --hostname NAME               new UTS namespace with this host name\n"
@@ -271,6 +273,7 @@ enum opt_id {
 	O_SQUASHFS,
 	O_SQUASHFUSE,
 	O_LINGER,
+	O_HOST_PID,
 	O_NETNS,
 	O_NET_SYNC,
 	O_CPUSET,
@@ -306,6 +309,7 @@ static const struct {
 	{"--squashfs", true, O_SQUASHFS},
 	{"--squashfuse", true, O_SQUASHFUSE},
 	{"--linger", false, O_LINGER},
+	{"--host-pid", false, O_HOST_PID},
 	{"--help", false, O_HELP},
 	{"--version", false, O_VERSION},
 	{"--new-devpts", false, O_NEW_DEVPTS},
@@ -409,6 +413,9 @@ static int apply_option(struct config *cfg, enum opt_id id, const char *name, co
 		return set_once(&cfg->squashfuse, name, value);
 	case O_LINGER:
 		cfg->linger = true;
+		return 0;
+	case O_HOST_PID:
+		cfg->host_pid = true;
 		return 0;
 	case O_NETNS:
 		cfg->net_ns = true;
@@ -542,6 +549,8 @@ int validate_config(struct config *cfg)
 		if (access(cfg->fuse_overlayfs, X_OK) < 0)
 			return fail("--fuse-overlayfs %s", cfg->fuse_overlayfs);
 	}
+	if (cfg->host_pid && !cfg->pid_ns)
+		return fail_errno(0, "--host-pid needs --pid");
 	if (cfg->linger) {
 		bool proc = false;
 

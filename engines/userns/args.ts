@@ -68,6 +68,7 @@ export function helperArgs(spec: RunSpec, scratch?: string, removeScratch = fals
   if (spec.hostname !== undefined) args.push(`--hostname=${spec.hostname}`);
   if (spec.pidNamespace) args.push("--pid");
   if (spec.pidNamespace && spec.linger === true) args.push("--linger");
+  if (spec.pidNamespace && spec.hostPid === true) args.push("--host-pid");
   if (spec.pidNamespace && removeScratch && scratch !== undefined) args.push(`--remove-after=${scratch}`);
   // In burrow build's namespace of subordinate ids, the ids are real and root needs no emulation.
   if (spec.realIds === true) args.push("--map-all");

@@ -79,6 +79,8 @@ struct config {
 	const char *squashfs;	    /* --squashfs: a SquashFS file mounted at LOWER, or NULL */
 	const char *squashfuse;	    /* --squashfuse: the SquashFUSE binary that mounts it */
 	bool linger;		    /* --linger: init waits for joined processes after the program */
+	bool host_pid;		    /* --host-pid: the program's pid in its namespace is the helper's */
+	pid_t outer_pid;	    /* the helper's own pid, outside the pid namespace */
 	struct op *ops;
 	size_t n_ops;
 	char *const *argv; /* PROGRAM [ARG...] */
@@ -154,6 +156,7 @@ int become_foreground(const struct tty_state *tty);
 void restore_foreground(const struct tty_state *tty);
 int exit_status_of(int wstatus);
 void linger_for_joined(void);
+void program_pid_like_host(pid_t outer);
 
 /* xattrs.c */
 int set_xattrs(const char *root);

@@ -3,6 +3,7 @@
  * reaping whatever exits, until that child is gone. The terminal's foreground process group is
  * handed to the program and back. */
 #include <dirent.h>
+#include <fcntl.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -138,6 +139,26 @@ static bool joined_process_left(void)
 	}
 	closedir(proc);
 	return found;
+}
+
+/* --host-pid: the next pid this namespace hands out (the program's) is `outer`, the helper's own pid
+ * on the host, unique there. The ranks of an MPI job in separate containers would otherwise all be
+ * pid 2 or so, and Open MPI's shared memory tells its own segments from a peer's by the creator's pid:
+ * a rank then took a peer's segment for its own and read it at the peer's address (a crash on the
+ * first large message). Best effort: init has CAP_SYS_ADMIN over its pid namespace, and a kernel
+ * without ns_last_pid keeps the usual numbers. */
+void program_pid_like_host(pid_t outer)
+{
+	char buf[32];
+	int n = snprintf(buf, sizeof buf, "%d", (int)outer - 1);
+	int fd = open("/proc/sys/kernel/ns_last_pid", O_WRONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	if (write(fd, buf, (size_t)n) < 0) {
+		/* Not ours to set: the program gets the next pid as usual. */
+	}
+	close(fd);
 }
 
 /* --linger: once the program is gone, init stays while processes that joined the container still

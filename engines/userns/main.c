@@ -181,6 +181,7 @@ int helper_main(int argc, char **argv, bool replayed)
 		die();
 	}
 
+	cfg.outer_pid = getpid();
 	if (cfg.pid_ns) {
 		/* The new pid namespace starts with our first child, its init. Signals are blocked
 		 * before the fork so that none sent meanwhile is lost. */
@@ -236,6 +237,8 @@ int helper_main(int argc, char **argv, bool replayed)
 		/* init forks the program and stays pid 1: a pid 1 ignores signals it has no handler
 		 * for, so the program must not be it. init forwards, reaps, and exits with the
 		 * program's status (the kernel then kills whatever is left in the namespace). */
+		if (cfg.host_pid)
+			program_pid_like_host(cfg.outer_pid);
 		pid = fork();
 		if (pid < 0) {
 			fail("fork the program");

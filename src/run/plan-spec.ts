@@ -160,6 +160,8 @@ export function planRunSpec(inputs: PlanInputs): RunPlan {
       ...(network.mode !== "host" || network.publish.length > 0 ? { network } : {}),
       ...(limits !== undefined ? { limits } : {}),
       pidNamespace: !opts.nosysdirs,
+      // A job's ranks each in a container of their own: pids unique on the node, as on the host.
+      ...(inJob && !opts.join && !opts.nosysdirs ? { hostPid: true } : {}),
     },
     files: etcFiles(inputs, user, network.mode === "slirp"),
     etc,
