@@ -304,6 +304,7 @@ async function buildImage(
   const staged = new StagedImage(store, id);
   // In SquashFS format the tree is flattened outside the store, then packed into the staged folder.
   const squash = opts.squashfs;
+  if (squash !== undefined) (await import("./run/sweep.js")).sweepAbandonedScratch(squash.scratchBase);
   const scratch = squash !== undefined ? makeScratch(squash.scratchBase) : undefined;
   const flatRoot = scratch !== undefined ? path.join(scratch, "rootfs") : staged.rootfs;
   if (scratch !== undefined) fs.mkdirSync(flatRoot, { mode: 0o755 });

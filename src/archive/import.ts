@@ -224,6 +224,7 @@ export async function importTarball(opts: ImportOptions): Promise<ImportResult> 
     image = new StagedImage(store, id);
     // In the squashfs format the tree is flattened outside the store, then packed into the staged folder.
     if (opts.squashfs !== undefined) {
+      (await import("../run/sweep.js")).sweepAbandonedScratch(opts.squashfs.scratchBase);
       scratch = makeScratch(opts.squashfs.scratchBase);
       fs.mkdirSync(path.join(scratch, "rootfs"), { mode: 0o755 });
     }

@@ -1,6 +1,5 @@
 // What a killed run leaves behind (its scratch folder with the layer or PRoot's copy of the root, a
 // snapshot of a container's layer, runc's state of its container), removed by the next burrow command.
-import { nodeScratchBase } from "../store/squashfs.js";
 import fs from "node:fs";
 import path from "node:path";
 import { removeTreeAtomic } from "../store/atomic.js";
@@ -88,7 +87,7 @@ let swept = false;
 /**
  * Removes, once per process, the leftovers of runs whose burrow process is gone (killed with SIGKILL, or
  * its machine's power cut): scratch folders in the store's tmp/ and in the scratch base (BURROW_TMPDIR,
- * TMPDIR, else the system's temporary folder, where a SquashFS pull flattens), layer snapshots, and runc state folders (killing a container still running there). Only
+ * TMPDIR), layer snapshots, and runc state folders (killing a container still running there). Only
  * entries of this host and pid namespace whose process (pid and start time) is gone, and which belong
  * to this user, are touched: a live run's, another host's on a shared store, another user's stay.
  * Costs a few directory reads when there is nothing to do.
@@ -97,8 +96,7 @@ export function sweepAbandonedRuns(storeRoot: string, storeTmp: string, env: Nod
   if (swept) return;
   swept = true;
   if (thisProcess().start === "0") return;
-  // With the node-local base of SquashFS pulls (the system's temporary folder when no variable names one).
-  const bases = new Set([storeTmp, scratchBase(env, storeTmp), nodeScratchBase(env)]);
+  const bases = new Set([storeTmp, scratchBase(env, storeTmp)]);
   for (const base of bases) for (const dir of abandonedIn(base, SCRATCH_PREFIX)) remove(dir);
   for (const dir of abandonedIn(storeTmp, SNAPSHOT)) remove(dir);
   for (const flavor of RUNC_FLAVORS) {
@@ -107,4 +105,14 @@ export function sweepAbandonedRuns(storeRoot: string, storeTmp: string, env: Nod
       remove(dir);
     }
   }
+}
+
+/**
+ * Removes the scratch folders that killed burrow processes of this user and host left in `base`: what a
+ * SquashFS pull or import calls before it flattens in node-local scratch (`/tmp` when no variable names
+ * one, which the sweep of every command leaves alone: a run's replay record would depend on it).
+ */
+export function sweepAbandonedScratch(base: string): void {
+  if (thisProcess().start === "0") return;
+  for (const dir of abandonedIn(base, SCRATCH_PREFIX)) remove(dir);
 }
