@@ -488,6 +488,15 @@ int parse_args(int argc, char **argv, struct config *cfg, enum parse_result *wha
 
 /* Checks the whole configuration against the host before any namespace exists: every path is
  * absolute and clean, every source exists (or is optional), the root is a directory. */
+/* Whether the container gets its own /proc (--proc). */
+static bool has_proc(const struct config *cfg)
+{
+	for (size_t i = 0; i < cfg->n_ops; i++)
+		if (cfg->ops[i].kind == OP_PROC)
+			return true;
+	return false;
+}
+
 int validate_config(struct config *cfg)
 {
 	struct stat st;
@@ -534,13 +543,9 @@ int validate_config(struct config *cfg)
 	if (cfg->hostname != NULL && (cfg->hostname[0] == '\0' || strlen(cfg->hostname) > HOSTNAME_MAX))
 		return fail_errno(0, "--hostname '%s': must be 1 to %d bytes", cfg->hostname, HOSTNAME_MAX);
 	if (cfg->fuse_overlayfs != NULL) {
-		/* Its server must die with the container: in the pid namespace, under our init. */
-		bool proc = false;
-
-		for (size_t i = 0; i < cfg->n_ops; i++)
-			proc = proc || cfg->ops[i].kind == OP_PROC;
-		/* pivot_root makes the container's root its root too: it reads /proc/self/fd there. */
-		if (cfg->lower == NULL || !cfg->pid_ns || !proc)
+		/* Its server must die with the container: in the pid namespace, under our init.
+		 * pivot_root makes the container's root its root too: it reads /proc/self/fd there. */
+		if (cfg->lower == NULL || !cfg->pid_ns || !has_proc(cfg))
 			return fail_errno(0, "--fuse-overlayfs needs --overlay, --pid and --proc");
 		if (!is_clean_absolute(cfg->fuse_overlayfs))
 			return fail_errno(0,
@@ -551,23 +556,13 @@ int validate_config(struct config *cfg)
 	}
 	if (cfg->host_pid && !cfg->pid_ns)
 		return fail_errno(0, "--host-pid needs --pid");
-	if (cfg->linger) {
-		bool proc = false;
-
-		for (size_t i = 0; i < cfg->n_ops; i++)
-			proc = proc || cfg->ops[i].kind == OP_PROC;
-		if (!cfg->pid_ns || !proc)
-			return fail_errno(0, "--linger needs --pid and --proc");
-	}
+	if (cfg->linger && (!cfg->pid_ns || !has_proc(cfg)))
+		return fail_errno(0, "--linger needs --pid and --proc");
 	if (cfg->squashfs != NULL || cfg->squashfuse != NULL) {
 		/* Its server dies with the container too, as fuse-overlayfs's does. */
-		bool proc = false;
-
-		for (size_t i = 0; i < cfg->n_ops; i++)
-			proc = proc || cfg->ops[i].kind == OP_PROC;
 		if (cfg->squashfs == NULL || cfg->squashfuse == NULL)
 			return fail_errno(0, "--squashfs and --squashfuse go together");
-		if (cfg->lower == NULL || !cfg->pid_ns || !proc)
+		if (cfg->lower == NULL || !cfg->pid_ns || !has_proc(cfg))
 			return fail_errno(0, "--squashfs needs --overlay, --pid and --proc");
 		if (!is_clean_absolute(cfg->squashfs) || !is_clean_absolute(cfg->squashfuse))
 			return fail_errno(0, "--squashfs and --squashfuse take absolute paths without . or ..");

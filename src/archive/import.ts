@@ -1,6 +1,6 @@
 // Importing a rootfs tarball (plain, gzip or zstd) as a one-layer image, published like a pulled one.
 import { makeScratch, removeScratch as removeRunScratch } from "../run/scratch.js";
-import { packStagedImage } from "../store/squashfs.js";
+import { isSquashfsFile, packStagedImage, squashfsAsTar } from "../store/squashfs.js";
 import type { SquashfsOutput } from "../store/squashfs.js";
 import fs from "node:fs";
 import path from "node:path";
@@ -282,6 +282,25 @@ export async function importTarball(opts: ImportOptions): Promise<ImportResult> 
     image?.discard();
     if (scratch !== undefined) removeRunScratch(scratch);
   }
+}
+
+/**
+ * importTarball for a file that may also be a SquashFS file (`save --format squashfs`, ch-convert, enroot):
+ * such a file's tree is read as the tarball (src/store/squashfs.ts squashfsAsTar); `move` removes it once
+ * imported. `env` finds unsquashfs and the node-local scratch.
+ */
+export async function importFile(opts: ImportOptions, env: NodeJS.ProcessEnv): Promise<ImportResult> {
+  const { input } = opts;
+  if (typeof input !== "string" || !isSquashfsFile(input)) return importTarball(opts);
+  const unpacked = await squashfsAsTar(input, env, opts.store.paths.root);
+  let result: ImportResult;
+  try {
+    result = await importTarball({ ...opts, input: unpacked.stream as Readable, move: false });
+  } finally {
+    unpacked.close();
+  }
+  if (opts.move) fs.rmSync(input, { force: true });
+  return result;
 }
 
 /**

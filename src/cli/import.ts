@@ -120,33 +120,23 @@ export class ImportCommand extends BurrowCommand {
       this.context.stdout.write(`${container.id}\n`);
       return 0;
     }
-    const { importTarball, containerFromImage } = await import("../archive/import.js");
-    // A SquashFS file (burrow save --format squashfs, ch-convert, enroot) is read as the tarball of its tree.
-    const squashfs =
-      typeof input === "string" && (await import("../store/squashfs.js")).isSquashfsFile(input);
-    const unpacked = squashfs
-      ? await (await import("../store/squashfs.js")).squashfsAsTar(input, this.context.env, store.paths.root)
-      : undefined;
-    let result;
-    try {
-      result = await importTarball({
+    const { importFile, containerFromImage } = await import("../archive/import.js");
+    const { squashfsOutput } = await import("../store/squashfs.js");
+    const result = await importFile(
+      {
         store,
-        input: unpacked !== undefined ? (unpacked.stream as Readable) : input,
+        input,
         label,
         name,
-        move: this.move && !squashfs,
+        move: this.move,
         warn: (m) => this.warn(m),
         // An image in the configured format; one made for a container (--tocontainer) stays a folder.
         squashfs: this.toContainer
           ? undefined
-          : await (
-              await import("../store/squashfs.js")
-            ).squashfsOutput((await this.config()).imageFormat, this.context.env, store.paths.root),
-      });
-    } finally {
-      unpacked?.close();
-    }
-    if (squashfs && this.move) (await import("node:fs")).rmSync(input, { force: true });
+          : await squashfsOutput((await this.config()).imageFormat, this.context.env, store.paths.root),
+      },
+      this.context.env,
+    );
     if (this.toContainer) {
       const container = await containerFromImage(store, result.image, this.name);
       this.context.stdout.write(`${container.id}\n`);

@@ -197,17 +197,11 @@ async function squashfsSupport(
   storeRoot: string,
   usernsUsable: boolean,
 ): Promise<InfoReport["squashfs"]> {
-  const fs = await import("node:fs");
   const { findSquashTool } = await import("../store/squashfs.js");
+  const { fuseOpenToUser } = await import("../run/overlay.js");
   const mksquashfs = (await findSquashTool("mksquashfs", env, storeRoot)) ?? null;
   const squashfuse = (await findSquashTool("squashfuse", env, storeRoot)) ?? null;
   const unsquashfs = (await findSquashTool("unsquashfs", env, storeRoot)) ?? null;
-  let fuseOpen = true;
-  try {
-    fs.accessSync("/dev/fuse", fs.constants.R_OK | fs.constants.W_OK);
-  } catch {
-    fuseOpen = false;
-  }
   const tools = { squashfuse, mksquashfs };
   if (mksquashfs === null)
     return { how: "no", why: "mksquashfs is not found to make them (install squashfs-tools)", ...tools };
@@ -215,7 +209,7 @@ async function squashfsSupport(
     ? "the userns engine cannot run here"
     : squashfuse === null
       ? "SquashFUSE is not found (install squashfuse)"
-      : !fuseOpen
+      : !fuseOpenToUser()
         ? "/dev/fuse is not open to you (udev makes it 0666)"
         : undefined;
   if (blocker === undefined) return { how: "mounted", why: `in the containers with ${squashfuse}`, ...tools };
@@ -260,7 +254,7 @@ export function formatInfo(r: InfoReport): string {
     ],
     ["overlay in userns", r.overlayInUserns ? "likely (kernel 5.11 or later)" : "no (kernel before 5.11)"],
     ["fuse-overlayfs", r.fuseOverlayfs ?? "not found"],
-    ["squashfs images", `${r.squashfs.how === "no" ? "no" : r.squashfs.how}: ${r.squashfs.why}`],
+    ["squashfs images", `${r.squashfs.how}: ${r.squashfs.why}`],
     [
       "cgroup",
       r.cgroup.version === "none"

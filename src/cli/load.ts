@@ -1,5 +1,4 @@
 // `burrow load`: images from a docker-save archive or an OCI image layout (file, directory or stdin).
-import type { Readable } from "node:stream";
 import { Option } from "clipanion";
 import { BurrowCommand } from "./base.js";
 
@@ -45,25 +44,25 @@ export class LoadCommand extends BurrowCommand {
     const stopCleanup = await (await import("./interrupt.js")).removeStagingOnInterrupt();
     try {
       // A SquashFS file (save --format squashfs) holds one image's files: loaded as import makes an image.
-      const { isSquashfsFile, squashfsAsTar } = await import("../store/squashfs.js");
+      const { isSquashfsFile, squashfsOutput } = await import("../store/squashfs.js");
       if (!fromStdin && isSquashfsFile(this.input!)) {
-        const unpacked = await squashfsAsTar(this.input!, this.context.env, store.paths.root);
-        try {
-          const { importTarball } = await import("../archive/import.js");
-          const { image } = await importTarball({
+        const { importFile } = await import("../archive/import.js");
+        const { image } = await importFile(
+          {
             store,
-            input: unpacked.stream as Readable,
+            input: this.input!,
             label: this.input!,
             warn: (m) => this.warn(m),
-            squashfs: await (
-              await import("../store/squashfs.js")
-            ).squashfsOutput((await this.config()).imageFormat, this.context.env, store.paths.root),
-          });
-          this.context.stdout.write(`Loaded image ID: sha256:${image.id}\n`);
-          return 0;
-        } finally {
-          unpacked.close();
-        }
+            squashfs: await squashfsOutput(
+              (await this.config()).imageFormat,
+              this.context.env,
+              store.paths.root,
+            ),
+          },
+          this.context.env,
+        );
+        this.context.stdout.write(`Loaded image ID: sha256:${image.id}\n`);
+        return 0;
       }
       const loaded = await loadArchive(
         store,

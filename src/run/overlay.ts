@@ -34,16 +34,22 @@ export function overlayPossibleAt(dir: string): boolean {
   }
 }
 
+/** Whether /dev/fuse may be opened for reading and writing by this user (udev makes it 0666). */
+export function fuseOpenToUser(): boolean {
+  try {
+    fs.accessSync("/dev/fuse", fs.constants.R_OK | fs.constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * fuse-overlayfs for a run whose overlay the kernel cannot mount: `BURROW_FUSE_OVERLAYFS`, else the
  * store's bin/, else PATH; undefined when there is none or /dev/fuse is not open to this user.
  */
 export async function fuseOverlayfs(env: NodeJS.ProcessEnv, storeRoot: string): Promise<string | undefined> {
-  try {
-    fs.accessSync("/dev/fuse", fs.constants.R_OK | fs.constants.W_OK);
-  } catch {
-    return undefined;
-  }
+  if (!fuseOpenToUser()) return undefined;
   const { binarySearch, findBinary } = await import("../binaries.js");
   return findBinary(
     binarySearch({

@@ -122,8 +122,12 @@ export interface RunPlan {
  * match). As Apptainer, a rank runs as the user who started it; `-u` still decides when given.
  */
 export function pmixUser(hostEnv: NodeJS.ProcessEnv, hostUser: HostUser): string | undefined {
-  if (hostEnv.PMIX_RANK === undefined && hostEnv.PMIX_NAMESPACE === undefined) return undefined;
-  return `${hostUser.uid}:${hostUser.gid}`;
+  return inPmixJob(hostEnv) ? `${hostUser.uid}:${hostUser.gid}` : undefined;
+}
+
+/** Whether a PMIx launcher started this process (PMIX_RANK or PMIX_NAMESPACE set). */
+export function inPmixJob(hostEnv: NodeJS.ProcessEnv): boolean {
+  return hostEnv.PMIX_RANK !== undefined || hostEnv.PMIX_NAMESPACE !== undefined;
 }
 
 /** The RunSpec and /etc files for `inputs`. */

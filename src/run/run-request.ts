@@ -16,10 +16,11 @@ import { layerSetting, privateLayer } from "./choose-layer.js";
 import type { LayerProbes, LayerSetting } from "./choose-layer.js";
 import { containerForRun } from "./container-layer.js";
 import { readPlanInputs } from "./plan-inputs.js";
-import { planRunSpec } from "./plan-spec.js";
+import { inPmixJob, planRunSpec } from "./plan-spec.js";
 import type { RootLayout } from "./plan-spec.js";
 import { materialiseRoot } from "./materialise-root.js";
 import { fileSquashfs, imageRootDir, imageSquashfs, squashfsLower, unpackedRoot } from "./squashfs-root.js";
+import type { SquashfsSource } from "./squashfs-root.js";
 import { siteStoreOf, storeOf } from "../store/site-stores.js";
 import type { JoinRole } from "./join.js";
 import { InvalidArgumentError } from "../errors.js";
@@ -263,18 +264,19 @@ async function rootLayout(
   if (target.kind === "folder") return { kind: "direct", path: target.path };
   const { setting, engine, scratch, nosysdirs, probes, env, warn, user } = choice;
   const storeRoot = store.paths.root;
-  const image = target.kind === "squashfs" ? undefined : target.image;
-  const squashfs =
-    image === undefined
-      ? fileSquashfs((target as { file: string }).file, env, storeRoot)
-      : image.format === "squashfs"
-        ? imageSquashfs(storeOf(image, store), image)
-        : undefined;
-  /** The image's root as a folder (a SquashFS file unpacked on this node where it is not mounted). */
-  const rootDir = async (): Promise<string> =>
-    image !== undefined
-      ? imageRootDir(store, image, env, warn)
-      : unpackedRoot(squashfs!, env, storeRoot, warn);
+  // The SquashFS file to mount, if any, and the image's root as a folder (such a file unpacked on this
+  // node where it is not mounted).
+  let squashfs: SquashfsSource | undefined;
+  let rootDir: () => Promise<string>;
+  if (target.kind === "squashfs") {
+    const source = fileSquashfs(target.file, env, storeRoot);
+    squashfs = source;
+    rootDir = () => unpackedRoot(source, env, storeRoot, warn);
+  } else {
+    const { image } = target;
+    squashfs = image.format === "squashfs" ? imageSquashfs(storeOf(image, store), image) : undefined;
+    rootDir = () => imageRootDir(store, image, env, warn);
+  }
   if (container?.layer === "copy")
     return { kind: "direct", path: path.join(containers.path(container.id), "rootfs") };
   if (container) return { kind: "overlay", lower: await rootDir(), layer: containerLayer };
@@ -282,7 +284,7 @@ async function rootLayout(
   // A SquashFS file in a private overlay: the engine mounts it as the lower, where it can.
   if (squashfs !== undefined && layer.kind === "overlay") {
     // As plan-spec's pmixUser decides: in a PMIx job without -u, the rank runs as the job's user.
-    const asJobUser = (env.PMIX_RANK !== undefined || env.PMIX_NAMESPACE !== undefined) && user === undefined;
+    const asJobUser = inPmixJob(env) && user === undefined;
     const lower = await squashfsLower(squashfs, engine, env, storeRoot, nosysdirs, asJobUser);
     if (lower !== undefined)
       return { kind: "overlay", lower: path.join(scratch, "lower"), fuse: layer.fuse, squashfs: lower };

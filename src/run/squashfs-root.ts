@@ -14,6 +14,7 @@ import { randomHex } from "../store/random.js";
 import { removeTreeAtomic } from "../store/atomic.js";
 import { makeOnce, ownPrivateDir } from "../fs/private-dir.js";
 import { storeOf } from "../store/site-stores.js";
+import { fuseOpenToUser } from "./overlay.js";
 import {
   FACTS_FILE,
   SQUASHFS_FILE,
@@ -21,6 +22,7 @@ import {
   findSquashTool,
   nodeScratchBase,
   readFacts,
+  unsquash,
 } from "../store/squashfs.js";
 import type { RootfsFacts } from "../store/squashfs.js";
 
@@ -60,7 +62,7 @@ export function fileSquashfs(file: string, env: NodeJS.ProcessEnv, storeRoot: st
       const base = cacheBase(env);
       const cached = path.join(base, `${key}.facts.json`);
       if (fs.existsSync(cached)) return readFacts(cached);
-      const squashfuse = fuseOpen() ? await findSquashTool("squashfuse", env, storeRoot) : undefined;
+      const squashfuse = fuseOpenToUser() ? await findSquashTool("squashfuse", env, storeRoot) : undefined;
       const facts = squashfuse !== undefined ? await factsThroughMount(file, squashfuse, base) : undefined;
       if (facts !== undefined) fs.writeFileSync(cached, JSON.stringify(facts), { mode: 0o600 });
       return facts;
@@ -112,29 +114,21 @@ export async function squashfsLower(
 ): Promise<SquashfsLower | undefined> {
   // A PMIx job's rank runs as the job's user (src/run/plan-spec.ts pmixUser): its namespace maps that id
   // alone, where the file's owner (root) reads as nobody and nothing of it could be changed.
-  if (engine.supportsSquashfs !== true || nosysdirs || asJobUser || !fuseOpen()) return undefined;
+  if (engine.supportsSquashfs !== true || nosysdirs || asJobUser || !fuseOpenToUser()) return undefined;
   const squashfuse = await findSquashTool("squashfuse", env, storeRoot);
   if (squashfuse === undefined) return undefined;
   const facts = await source.facts();
   return facts === undefined ? undefined : { file: source.file, squashfuse, facts };
 }
 
-/** Whether /dev/fuse may be opened for reading and writing by this user. */
-function fuseOpen(): boolean {
-  try {
-    fs.accessSync("/dev/fuse", fs.constants.R_OK | fs.constants.W_OK);
-    return true;
-  } catch {
-    return false;
-  }
+/** Where this user's node-local cache folder of unpacked SquashFS files is (`BASE/burrow-sqfs-UID`). */
+function cachePath(env: NodeJS.ProcessEnv): string {
+  return path.join(nodeScratchBase(env), `burrow-sqfs-${process.getuid?.() ?? "x"}`);
 }
 
-/** This user's node-local cache folder of unpacked SquashFS files (`BASE/burrow-sqfs-UID`), private. */
+/** That folder, made private where missing, refused where it is not private. */
 function cacheBase(env: NodeJS.ProcessEnv): string {
-  return ownPrivateDir(
-    path.join(nodeScratchBase(env), `burrow-sqfs-${process.getuid?.() ?? "x"}`),
-    (m) => new StoreError(m),
-  );
+  return ownPrivateDir(cachePath(env), (m) => new StoreError(m));
 }
 
 /** A folder holding the image's root: its rootfs/ in the store, or its SquashFS file unpacked on this node. */
@@ -211,20 +205,7 @@ export async function unpackedRoot(
   return makeOnce(
     dir,
     tmp,
-    (into) =>
-      new Promise<void>((resolve, reject) => {
-        const args = ["-d", into, "-no-xattrs", "-no-progress", "-quiet", source.file];
-        execFile(unsquashfs, args, { maxBuffer: 1 << 20 }, (err, _out, stderr) => {
-          if (err === null) resolve();
-          else
-            reject(
-              new StoreError(
-                `unsquashfs could not unpack ${source.file} into ${base} (${stderr.trim().split("\n").at(-1) ?? err.message}): set BURROW_TMPDIR to a folder with space`,
-                { cause: err },
-              ),
-            );
-        });
-      }),
+    (into) => unsquash(unsquashfs, source.file, into, "set BURROW_TMPDIR to a folder with space"),
     removeTreeAtomic,
   );
 }
@@ -234,7 +215,7 @@ export async function unpackedRoot(
  * it). Other nodes' copies go when their user removes their `BURROW_TMPDIR`, as any node-local scratch.
  */
 export function forgetNodeCopies(id: string, env: NodeJS.ProcessEnv): void {
-  const base = path.join(nodeScratchBase(env), `burrow-sqfs-${process.getuid?.() ?? "x"}`);
+  const base = cachePath(env);
   const st = fs.lstatSync(base, { throwIfNoEntry: false });
   if (st === undefined || !st.isDirectory() || st.uid !== process.getuid?.()) return;
   for (const name of [id, `copy-${id}`]) {

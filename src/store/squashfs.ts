@@ -139,16 +139,29 @@ export async function packSquashfs(
   // Python image, twice a pull's own); 64 MiB keeps it under the pull's peak, and was no slower.
   const args = [from, file, "-noappend", "-all-root", "-no-progress", "-quiet", "-no-xattrs", "-mem", "64M"];
   if (use === "store") args.push("-comp", "zstd", "-Xcompression-level", "1");
-  await new Promise<void>((resolve, reject) => {
-    execFile(mksquashfs, args, { maxBuffer: 1 << 20 }, (err, _out, stderr) => {
+  await runTool(
+    mksquashfs,
+    args,
+    (why) =>
+      `mksquashfs could not pack the image (${why}): check the space in the store, or use BURROW_IMAGE_FORMAT=dir`,
+  );
+}
+
+/** Unpacks the SquashFS file `file` into the new folder `into` with unsquashfs (owners: the caller's). */
+export async function unsquash(unsquashfs: string, file: string, into: string, hint: string): Promise<void> {
+  await runTool(
+    unsquashfs,
+    ["-d", into, "-no-xattrs", "-no-progress", "-quiet", file],
+    (why) => `unsquashfs could not unpack ${file} into ${path.dirname(into)} (${why}): ${hint}`,
+  );
+}
+
+/** Runs a squashfs-tools program; its failure is a StoreError, `message` given the last line it printed. */
+function runTool(bin: string, args: string[], message: (why: string) => string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    execFile(bin, args, { maxBuffer: 1 << 20 }, (err, _out, stderr) => {
       if (err === null) resolve();
-      else
-        reject(
-          new StoreError(
-            `mksquashfs could not pack the image (${stderr.trim().split("\n").at(-1) ?? err.message}): check the space in the store, or use BURROW_IMAGE_FORMAT=dir`,
-            { cause: err },
-          ),
-        );
+      else reject(new StoreError(message(stderr.trim().split("\n").at(-1) || err.message), { cause: err }));
     });
   });
 }
@@ -188,23 +201,7 @@ export async function squashfsAsTar(
   const scratch = makeScratch(nodeScratchBase(env));
   const tree = path.join(scratch, "rootfs");
   try {
-    await new Promise<void>((resolve, reject) => {
-      execFile(
-        unsquashfs,
-        ["-d", tree, "-no-xattrs", "-no-progress", "-quiet", file],
-        { maxBuffer: 1 << 20 },
-        (err, _out, stderr) => {
-          if (err === null) resolve();
-          else
-            reject(
-              new StoreError(
-                `unsquashfs could not read ${file} (${stderr.trim().split("\n").at(-1) ?? err.message}): is it whole? Set BURROW_TMPDIR to a folder with space`,
-                { cause: err },
-              ),
-            );
-        },
-      );
-    });
+    await unsquash(unsquashfs, file, tree, "is it whole? Set BURROW_TMPDIR to a folder with space");
   } catch (err) {
     removeScratch(scratch);
     throw err;

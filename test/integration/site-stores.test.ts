@@ -9,13 +9,14 @@ import { execFileSync } from "node:child_process";
 import { runBurrow, makeTestHome, testEnv } from "../harness/env.js";
 import type { TestHome } from "../harness/env.js";
 import { pushImage, uniqueRepo } from "../harness/image-builder.js";
-import { alpineLayer, plainRegistryEnv, TEST_ENGINES } from "../harness/suite.js";
+import { alpineLayer, openDevFuse, plainRegistryEnv, TEST_ENGINES } from "../harness/suite.js";
 import { describeTree } from "./tree.js";
 
 let home: TestHome;
 let site = "";
 let ref = "";
-let fuseMode: number | undefined;
+/** Puts /dev/fuse's mode back after the file's tests. */
+let restoreFuse = (): void => {};
 /** The site store's tree (names, types, contents) as its owner left it. */
 let siteTree: string[] = [];
 const env = () => ({
@@ -33,11 +34,7 @@ function asOwner(args: string[], extra: Record<string, string> = {}): string {
 }
 
 before(async () => {
-  const mode = fs.statSync("/dev/fuse").mode & 0o777;
-  if (process.getuid?.() === 0 && (mode & 0o006) !== 0o006) {
-    fuseMode = mode;
-    fs.chmodSync("/dev/fuse", 0o666);
-  }
+  restoreFuse = openDevFuse();
   home = await makeTestHome();
   fs.mkdirSync(path.join(home.dir, "node-tmp"), { mode: 0o700 });
   if (process.getuid?.() === 0)
@@ -56,7 +53,7 @@ before(async () => {
 after(async () => {
   await home.cleanup();
   fs.rmSync(site, { recursive: true, force: true });
-  if (fuseMode !== undefined) fs.chmodSync("/dev/fuse", fuseMode);
+  restoreFuse();
 });
 
 test("images lists the site store's images with where they live", async () => {

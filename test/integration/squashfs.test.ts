@@ -8,13 +8,13 @@ import path from "node:path";
 import { runBurrow, makeTestHome, chownToTestUser } from "../harness/env.js";
 import type { TestHome } from "../harness/env.js";
 import { pushImage, uniqueRepo } from "../harness/image-builder.js";
-import { alpineLayer, plainRegistryEnv, TEST_ENGINES } from "../harness/suite.js";
+import { alpineLayer, openDevFuse, plainRegistryEnv, TEST_ENGINES } from "../harness/suite.js";
 
 let dirHome: TestHome;
 let sqHome: TestHome;
 let ref = "";
-/** /dev/fuse's mode before the tests opened it. */
-let fuseMode: number | undefined;
+/** Puts /dev/fuse's mode back after the file's tests. */
+let restoreFuse = (): void => {};
 const scratchOf = (home: TestHome) => path.join(home.dir, "node-tmp");
 const sqEnv = () => ({
   ...plainRegistryEnv(),
@@ -31,13 +31,7 @@ const LISTING =
   "cd / && ls -lnAR bin lib sbin usr var etc | grep -vE ' (hosts|hostname|resolv.conf|mtab)( |$)' | awk '/^total /{next} /^d/{$5=\"-\"} {print}'";
 
 before(async () => {
-  // SquashFUSE needs /dev/fuse open to the user, as Debian's udev rule makes it (0666); a machine built
-  // from a container image may have it 0600: open it for these tests (as root), then restore it.
-  const mode = fs.statSync("/dev/fuse").mode & 0o777;
-  if (process.getuid?.() === 0 && (mode & 0o006) !== 0o006) {
-    fuseMode = mode;
-    fs.chmodSync("/dev/fuse", 0o666);
-  }
+  restoreFuse = openDevFuse();
   dirHome = await makeTestHome();
   sqHome = await makeTestHome();
   for (const h of [dirHome, sqHome]) {
@@ -56,7 +50,7 @@ before(async () => {
 after(async () => {
   await dirHome.cleanup();
   await sqHome.cleanup();
-  if (fuseMode !== undefined) fs.chmodSync("/dev/fuse", fuseMode);
+  restoreFuse();
 });
 
 /** The pids of SquashFUSE servers whose command line names a path under `dir`. */
