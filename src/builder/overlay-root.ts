@@ -70,12 +70,13 @@ export function overlayLayers(dir: string): RootLayers | undefined {
 export function publishOverlayRoot(dir: string, into: string): void {
   const lower = lowers.get(dir)!;
   const upper = `${dir}.upper`;
-  const opaque = readOpaqueDirsSync(upper);
-  if (opaque === undefined) {
+  /** The merged view copied, and given to the user. */
+  const copyMerged = (): void => {
     copyTree(dir, into, { into: true, label: "the built image" });
     ownAll(into);
-    return;
-  }
+  };
+  const opaque = readOpaqueDirsSync(upper);
+  if (opaque === undefined) return copyMerged();
   // The lower's files are the user's already; what the steps made is given to the user in the upper.
   ownAll(upper);
   try {
@@ -86,9 +87,7 @@ export function publishOverlayRoot(dir: string, into: string): void {
       throw copyFailure(lower, into, { label: "the base image" }, err);
     fs.rmSync(into, { recursive: true, force: true });
     fs.mkdirSync(into, { mode: 0o755 });
-    copyTree(dir, into, { into: true, label: "the built image" });
-    ownAll(into);
-    return;
+    return copyMerged();
   }
   applyUpper(upper, into, opaque);
   fs.chmodSync(into, fs.statSync(dir).mode & 0o7777);

@@ -228,22 +228,13 @@ export class VerifyCommand extends BurrowCommand {
  * and mounted only inside the containers.
  */
 async function squashfsProblems(store: Store, image: ImageRecord, who: Owner): Promise<string[]> {
-  const { FACTS_FILE, SQUASHFS_FILE, readFacts } = await import("../store/squashfs.js");
+  const { FACTS_FILE, SQUASHFS_FILE, isSquashfsFile, readFacts } = await import("../store/squashfs.js");
   const problems: string[] = [];
   const file = `${store.imageDir(image.id)}/${SQUASHFS_FILE}`;
   if (!fs.existsSync(file)) return [`its SquashFS file ${file} is missing`];
   const tampered = fileTampering(file, who);
   if (tampered !== undefined) problems.push(`its SquashFS file ${tampered}`);
-  else {
-    const magic = Buffer.alloc(4);
-    const fd = fs.openSync(file, "r");
-    try {
-      fs.readSync(fd, magic, 0, 4, 0);
-    } finally {
-      fs.closeSync(fd);
-    }
-    if (magic.toString("latin1") !== "hsqs") problems.push(`${file} is not a SquashFS file`);
-  }
+  else if (!isSquashfsFile(file)) problems.push(`${file} is not a SquashFS file`);
   try {
     readFacts(`${store.imageDir(image.id)}/${FACTS_FILE}`);
   } catch (err) {
