@@ -36,7 +36,7 @@ export type RootSpec =
        * The image as one SquashFS file, mounted read-only at `lower` with `squashfuse` inside the container's
        * namespaces before the overlay (Engine.supportsSquashfs); `lower` is an empty folder until then.
        */
-      squashfs?: { file: string; squashfuse: string };
+      squashfs?: { file: string; squashfuse: string; share?: string | undefined };
     };
 
 /** A port published from the host to the container (`-p [IP:]HOSTPORT:CONTPORT[/PROTO]`). */

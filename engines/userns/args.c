@@ -24,6 +24,8 @@ void print_usage(void)
 	      "  --squashfs FILE               mount this SquashFS file at the overlay's LOWER first\n"
 	      "  --squashfuse PATH             with this SquashFUSE binary (needs --overlay, --pid,\n"
 	      "                                --proc)\n"
+	      "  --squashfs-share DIR          one mount of --squashfs for the runs on this node,\n"
+	      "                                kept by a keeper process; they meet in DIR (private)\n"
 	      "  --linger                      once the program is gone, init waits for the processes\n"
 	      "                                that joined the container (needs --pid, --proc)\n"
 	      "  --host-pid                    with --pid: the program's pid inside is the helper's own\n"
@@ -272,6 +274,7 @@ enum opt_id {
 	O_FUSE_OVERLAYFS,
 	O_SQUASHFS,
 	O_SQUASHFUSE,
+	O_SQUASHFS_SHARE,
 	O_LINGER,
 	O_HOST_PID,
 	O_NETNS,
@@ -308,6 +311,7 @@ static const struct {
 	{"--fuse-overlayfs", true, O_FUSE_OVERLAYFS},
 	{"--squashfs", true, O_SQUASHFS},
 	{"--squashfuse", true, O_SQUASHFUSE},
+	{"--squashfs-share", true, O_SQUASHFS_SHARE},
 	{"--linger", false, O_LINGER},
 	{"--host-pid", false, O_HOST_PID},
 	{"--help", false, O_HELP},
@@ -411,6 +415,8 @@ static int apply_option(struct config *cfg, enum opt_id id, const char *name, co
 		return set_once(&cfg->squashfs, name, value);
 	case O_SQUASHFUSE:
 		return set_once(&cfg->squashfuse, name, value);
+	case O_SQUASHFS_SHARE:
+		return set_once(&cfg->squashfs_share, name, value);
 	case O_LINGER:
 		cfg->linger = true;
 		return 0;
@@ -568,6 +574,13 @@ int validate_config(struct config *cfg)
 			return fail_errno(0, "--squashfs and --squashfuse take absolute paths without . or ..");
 		if (access(cfg->squashfuse, X_OK) < 0)
 			return fail("--squashfuse %s", cfg->squashfuse);
+	}
+	if (cfg->squashfs_share != NULL) {
+		/* The keeper's namespace maps the caller's one id, as ours would. */
+		if (cfg->squashfs == NULL || cfg->map_all)
+			return fail_errno(0, "--squashfs-share needs --squashfs, and not --map-all");
+		if (!is_clean_absolute(cfg->squashfs_share))
+			return fail_errno(0, "--squashfs-share takes an absolute path without . or ..");
 	}
 	if (cfg->remove_after != NULL) {
 		/* Only the outer helper of --pid outlives the program; the root is never a scratch folder. */

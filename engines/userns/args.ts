@@ -2,7 +2,7 @@
 import type { MountSpec, RunSpec } from "../../src/engine-interface.js";
 
 /** The burrow-ns command-line interface this translation is written against (`--version` prints it). */
-export const HELPER_INTERFACE = 3;
+export const HELPER_INTERFACE = 4;
 
 /** Escapes one `:`-separated field of `--bind`, `--tmpfs` or `--overlay`: `\` as `\\`, `:` as `\:`. */
 export function escapeField(value: string): string {
@@ -61,8 +61,12 @@ export function helperArgs(spec: RunSpec, scratch?: string, removeScratch = fals
       fields.push("volatile");
     args.push(`--overlay=${fields.join(":")}`);
     if (root.fuse !== undefined) args.push(`--fuse-overlayfs=${root.fuse}`);
-    if (root.squashfs !== undefined)
+    if (root.squashfs !== undefined) {
       args.push(`--squashfs=${root.squashfs.file}`, `--squashfuse=${root.squashfs.squashfuse}`);
+      // One mount per image on the node, shared by its runs (the helper's keeper); not in build's namespace.
+      if (root.squashfs.share !== undefined && spec.realIds !== true)
+        args.push(`--squashfs-share=${root.squashfs.share}`);
+    }
   }
   args.push(`--uid=${spec.uid}`, `--gid=${spec.gid}`);
   if (spec.hostname !== undefined) args.push(`--hostname=${spec.hostname}`);

@@ -16,7 +16,7 @@
 
 /* The version of the command-line interface; bumped when the TypeScript side must change. */
 #define BURROW_NS_VERSION   "0.1.0"
-#define BURROW_NS_INTERFACE 3
+#define BURROW_NS_INTERFACE 4
 
 /* Exit statuses reserved for the helper itself (the contained program owns all others). */
 enum {
@@ -78,6 +78,7 @@ struct config {
 	const char *fuse_overlayfs; /* --fuse-overlayfs: mount --overlay with this binary, or NULL */
 	const char *squashfs;	    /* --squashfs: a SquashFS file mounted at LOWER, or NULL */
 	const char *squashfuse;	    /* --squashfuse: the SquashFUSE binary that mounts it */
+	const char *squashfs_share; /* --squashfs-share: where the runs of a node share its mount */
 	bool linger;		    /* --linger: init waits for joined processes after the program */
 	bool host_pid;		    /* --host-pid: the program's pid in its namespace is the helper's */
 	pid_t outer_pid;	    /* the helper's own pid, outside the pid namespace */
@@ -101,6 +102,7 @@ int fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int fail_errno(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 const char *fail_message(void);
 int write_file(const char *path, const char *data);
+int write_id_maps(uid_t inside_uid, gid_t inside_gid, uid_t outside_uid, gid_t outside_gid);
 
 /* args.c */
 enum parse_result { PARSE_RUN, PARSE_HELP, PARSE_VERSION };
@@ -122,6 +124,14 @@ int install_fake_root_filter(void);
 /* fuse.c */
 int mount_fuse_overlay(const struct config *cfg, const char *options);
 int mount_squashfs(const struct config *cfg);
+int mount_squashfs_at(const char *squashfuse, const char *file, const char *where, bool allow_other);
+
+/* share.c */
+int share_acquire(const struct config *cfg);
+void share_remember_args(int argc, char **argv);
+bool share_active(void);
+int share_enter_userns(void);
+int share_attach(const char *where);
 
 /* cleanup.c */
 struct scratch {

@@ -100,18 +100,20 @@ int mount_fuse_overlay(const struct config *cfg, const char *options)
 	return run_fuse_server(argv, "the overlay", cfg->rootfs);
 }
 
-/* Mounts the --squashfs image at the overlay's LOWER folder with SquashFUSE, read-only. Its
- * server runs in the user namespace, so the image's owners read as this namespace's ids (root
- * is the caller) and nobody outside sees the mount; with --map-all, processes of the other
- * mapped ids may read it too (allow_other). */
+/* Mounts the SquashFS FILE at WHERE with SquashFUSE, read-only. Its server runs in the user
+ * namespace, so the image's owners read as this namespace's ids (root is the caller) and nobody
+ * outside sees the mount; allow_other: processes of the namespace's other ids may read it too. */
+int mount_squashfs_at(const char *squashfuse, const char *file, const char *where, bool allow_other)
+{
+	char *const argv[] = {(char *)squashfuse, "-o", allow_other ? "ro,allow_other" : "ro", (char *)file,
+			      (char *)where, NULL};
+
+	return run_fuse_server(argv, file, where);
+}
+
+/* Mounts the --squashfs image at the overlay's LOWER folder (with --map-all, the other mapped ids
+ * read it too). */
 int mount_squashfs(const struct config *cfg)
 {
-	char *const argv[] = {(char *)cfg->squashfuse,
-			      "-o",
-			      cfg->map_all ? "ro,allow_other" : "ro",
-			      (char *)cfg->squashfs,
-			      (char *)cfg->lower,
-			      NULL};
-
-	return run_fuse_server(argv, cfg->squashfs, cfg->lower);
+	return mount_squashfs_at(cfg->squashfuse, cfg->squashfs, cfg->lower, cfg->map_all);
 }

@@ -33,7 +33,7 @@ __attribute__((noreturn)) static void die(void)
 /* Maps the container's one uid and gid to the caller's, the only mapping an unprivileged
  * process may write. setgroups must be denied before gid_map (else the kernel refuses it: a
  * process could drop a group that denies it access). */
-static int write_id_maps(uid_t inside_uid, gid_t inside_gid, uid_t outside_uid, gid_t outside_gid)
+int write_id_maps(uid_t inside_uid, gid_t inside_gid, uid_t outside_uid, gid_t outside_gid)
 {
 	char line[64];
 
@@ -119,6 +119,7 @@ int helper_main(int argc, char **argv, bool replayed)
 	 * before touching a namespace: a mistake costs nothing and says exactly what was wrong. */
 	if (parse_args(argc, argv, &cfg, &what) < 0)
 		die();
+	share_remember_args(argc, argv);
 	if (what == PARSE_HELP) {
 		print_usage();
 		return 0;
@@ -144,6 +145,10 @@ int helper_main(int argc, char **argv, bool replayed)
 			return exit_status_of(status);
 		goto exec_program;
 	}
+	/* --squashfs-share: find or start the keeper of the image's mount (share.c), before our cgroup:
+	 * the keeper is not this run's, and outlives it. */
+	if (cfg.squashfs_share != NULL && share_acquire(&cfg) < 0)
+		die();
 	/* The cgroup first, while our pid is still the host's: all that follows is charged to it. */
 	if (join_cgroup(&cfg) < 0)
 		die();
@@ -163,13 +168,20 @@ int helper_main(int argc, char **argv, bool replayed)
 	 * ids stay real, so the owners it gives files are kept. */
 	if (cfg.map_all)
 		ns_flags &= ~CLONE_NEWUSER;
+	/* With a shared SquashFS mount: the keeper's user namespace, which maps the same ids. */
+	if (share_active()) {
+		if (share_enter_userns() < 0)
+			die();
+		ns_flags &= ~CLONE_NEWUSER;
+	}
 	if (unshare(ns_flags) < 0) {
 		fail("unshare (are unprivileged user namespaces enabled?)");
 		die();
 	}
 	/* The single-id map: the container's uid/gid are the caller's, so files the program creates
 	 * in binds belong to the caller outside. --map-all keeps the caller's namespace and its ids. */
-	if (!cfg.map_all && write_id_maps(cfg.uid, cfg.gid, outside_uid, outside_gid) < 0)
+	if (!cfg.map_all && !share_active() &&
+	    write_id_maps(cfg.uid, cfg.gid, outside_uid, outside_gid) < 0)
 		die();
 	/* A new network namespace has lo down; with --net-sync, the caller attaches its network
 	 * stack to our pid (in the namespace now) before we go on. */

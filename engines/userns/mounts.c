@@ -352,8 +352,9 @@ int setup_root(const struct config *cfg)
 	 * later under a bound directory (autofs, NFS automounts) still show inside. */
 	if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
 		return fail("make / a recursive slave mount");
-	/* An image kept as one SquashFS file: mounted first, as the overlay's lower folder. */
-	if (cfg->squashfs != NULL && mount_squashfs(cfg) < 0)
+	/* An image kept as one SquashFS file: mounted first, as the overlay's lower folder (or the
+	 * node's shared mount of it attached there, share.c). */
+	if (cfg->squashfs != NULL && (share_active() ? share_attach(cfg->lower) : mount_squashfs(cfg)) < 0)
 		return -1;
 	if (cfg->lower != NULL)
 		return mount_overlay(cfg);

@@ -30,11 +30,15 @@ import type { RunOptions } from "./options.js";
 import { cleanGuestPath } from "../fs/in-root.js";
 
 /** How the run's root is laid out (chosen by src/run/choose-layer.ts). */
-/** An image kept as one SquashFS file: the file, the SquashFUSE binary that mounts it, what its root holds. */
+/**
+ * An image kept as one SquashFS file: the file, the SquashFUSE binary that mounts it, what its root holds, and
+ * the node-local private folder where the runs of this node meet to share one mount of it.
+ */
 export interface SquashfsLower {
   file: string;
   squashfuse: string;
   facts: RootfsFacts;
+  share?: string | undefined;
 }
 
 export type RootLayout =
@@ -272,7 +276,11 @@ function rootPlan({ layout, scratch, root: facts }: PlanInputs): { root: RootSpe
     };
     if (layout.fuse !== undefined) root.fuse = layout.fuse;
     if (layout.squashfs !== undefined)
-      root.squashfs = { file: layout.squashfs.file, squashfuse: layout.squashfs.squashfuse };
+      root.squashfs = {
+        file: layout.squashfs.file,
+        squashfuse: layout.squashfs.squashfuse,
+        share: layout.squashfs.share,
+      };
     const etc: EtcPlan = !facts.hasEtc
       ? { kind: "bind" }
       : layout.layer

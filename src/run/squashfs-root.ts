@@ -118,7 +118,16 @@ export async function squashfsLower(
   const squashfuse = await findSquashTool("squashfuse", env, storeRoot);
   if (squashfuse === undefined) return undefined;
   const facts = await source.facts();
-  return facts === undefined ? undefined : { file: source.file, squashfuse, facts };
+  if (facts === undefined) return undefined;
+  return { file: source.file, squashfuse, facts, share: shareBase(env) };
+}
+
+/**
+ * Where the runs of this node meet to share one SquashFUSE mount per image (`BASE/burrow-sqfs-UID/mounts`, the
+ * helper's `--squashfs-share`, see engines/userns/share.c); made private here, checked again by the helper.
+ */
+function shareBase(env: NodeJS.ProcessEnv): string {
+  return ownPrivateDir(path.join(cacheBase(env), "mounts"), (m) => new StoreError(m));
 }
 
 /** Where this user's node-local cache folder of unpacked SquashFS files is (`BASE/burrow-sqfs-UID`). */

@@ -123,11 +123,117 @@ test("the userns engine mounts the file: the same files as the flattened folder,
     env: sqEnv(),
   });
   assert.equal(again.stdout, "1\n", "a run's writes are its own");
-  assert.deepEqual(squashfuseServersOf(sqHome.burrowDir), [], "no SquashFUSE server is left after the runs");
+  assert.deepEqual(await serversGone(), [], "no SquashFUSE server is left a few seconds after the runs");
   assert.ok(
     !fs.readFileSync("/proc/self/mountinfo", "utf8").includes(sqHome.burrowDir),
     "nothing of the store is mounted on the host",
   );
+});
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The SquashFUSE servers of the squashfs store once they have had time to go (the keeper lingers 3 s). */
+async function serversGone(): Promise<number[]> {
+  for (let i = 0; i < 40 && squashfuseServersOf(sqHome.burrowDir).length > 0; i++) await sleep(250);
+  return squashfuseServersOf(sqHome.burrowDir);
+}
+
+/** The node's meeting folders of shared mounts (BURROW_TMPDIR/burrow-sqfs-UID/mounts/KEY). */
+function meetingFolders(): string[] {
+  const base = scratchOf(sqHome);
+  return fs
+    .readdirSync(base)
+    .filter((n) => n.startsWith("burrow-sqfs-"))
+    .flatMap((n) => {
+      const mounts = path.join(base, n, "mounts");
+      return fs.existsSync(mounts) ? fs.readdirSync(mounts).map((k) => path.join(mounts, k)) : [];
+    });
+}
+
+/** The pids of processes whose command line, its words joined by spaces, contains `text`. */
+function processesWith(text: string): number[] {
+  return fs
+    .readdirSync("/proc")
+    .filter((n) => /^\d+$/.test(n))
+    .filter((pid) => {
+      try {
+        return fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ").includes(text);
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
+test("runs at once on a node share one SquashFUSE mount, gone after the last; a killed run or keeper leaves nothing stuck", async () => {
+  assert.deepEqual(await serversGone(), []);
+  // Six runs at once: one server for all of them, while they run.
+  const runs = Array.from({ length: 6 }, () =>
+    runBurrow(
+      ["run", "--engine", "userns", ref, "sh", "-c", "sleep 2; md5sum /bin/busybox; cat /etc/alpine-release"],
+      {
+        home: sqHome,
+        env: sqEnv(),
+      },
+    ),
+  );
+  let most = 0;
+  let done = false;
+  void Promise.all(runs).then(() => (done = true));
+  while (!done) {
+    most = Math.max(most, squashfuseServersOf(sqHome.burrowDir).length);
+    await sleep(100);
+  }
+  const results = await Promise.all(runs);
+  for (const r of results) {
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, results[0]!.stdout);
+  }
+  assert.match(results[0]!.stdout, /\/bin\/busybox\n\d+\.\d+/);
+  assert.equal(most, 1, "one SquashFUSE server served the six runs");
+  const keeper = processesWith("burrow-ns --squashfs-keeper ");
+  assert.equal(keeper.length, 1, "the keeper is named as such in ps");
+  assert.deepEqual(await serversGone(), [], "the mount goes after the last run");
+  assert.deepEqual(meetingFolders(), [], "and its meeting folder with it");
+  assert.ok(
+    !fs.readFileSync("/proc/self/mountinfo", "utf8").includes(scratchOf(sqHome)),
+    "nothing on the host",
+  );
+
+  // A run killed with SIGKILL lets go of the mount: it goes as after a run that ended.
+  const killed = runBurrow(["run", "--engine", "userns", ref, "sleep", "31"], { home: sqHome, env: sqEnv() });
+  for (let i = 0; i < 40 && squashfuseServersOf(sqHome.burrowDir).length === 0; i++) await sleep(100);
+  const helpers = processesWith("-- sleep 31").filter(
+    (pid) => !processesWith("--squashfs-keeper").includes(pid),
+  );
+  assert.ok(helpers.length > 0, "the run is up");
+  for (const pid of helpers) process.kill(pid, "SIGKILL");
+  assert.equal((await killed).code === 0, false);
+  assert.deepEqual(await serversGone(), [], "a killed run leaves no mount behind");
+  assert.deepEqual(meetingFolders(), []);
+
+  // A killed keeper: the run using it loses its files (as with any server killed), the next run starts anew.
+  const hurt = runBurrow(["run", "--engine", "userns", ref, "sh", "-c", "sleep 2; cat /etc/alpine-release"], {
+    home: sqHome,
+    env: sqEnv(),
+  });
+  let keepers: number[] = [];
+  for (let i = 0; i < 50 && keepers.length === 0; i++) {
+    await sleep(100);
+    keepers = processesWith("burrow-ns --squashfs-keeper ");
+  }
+  assert.equal(keepers.length, 1);
+  process.kill(keepers[0]!, "SIGKILL");
+  const lost = await hurt;
+  assert.match(lost.stderr, /not connected/);
+  const next = await runBurrow(["run", "--engine", "userns", ref, "cat", "/etc/alpine-release"], {
+    home: sqHome,
+    env: sqEnv(),
+  });
+  assert.equal(next.code, 0, next.stderr);
+  assert.match(next.stdout, /^\d+\.\d+/);
+  assert.deepEqual(await serversGone(), []);
+  assert.deepEqual(meetingFolders(), []);
 });
 
 for (const engine of TEST_ENGINES.filter((e) => e !== "userns")) {

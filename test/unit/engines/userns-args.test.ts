@@ -78,6 +78,36 @@ describe("helperArgs", () => {
     assert.ok(!helperArgs(spec({ root }))[1]!.endsWith(":volatile"));
   });
 
+  test("a SquashFS lower: the file, its server, and where the node's runs share its mount (not in build's namespace)", () => {
+    const root = {
+      kind: "overlay" as const,
+      lower: "/s/run/lower",
+      upper: "/s/run/upper",
+      work: "/s/run/work",
+      mountpoint: "/s/run/root",
+      squashfs: {
+        file: "/store/images/i/rootfs.sqfs",
+        squashfuse: "/usr/bin/squashfuse_ll",
+        share: "/tmp/b/mounts",
+      },
+    };
+    const args = helperArgs(spec({ root, pidNamespace: true }), "/s/run");
+    assert.deepEqual(args.slice(2, 5), [
+      "--squashfs=/store/images/i/rootfs.sqfs",
+      "--squashfuse=/usr/bin/squashfuse_ll",
+      "--squashfs-share=/tmp/b/mounts",
+    ]);
+    const build = helperArgs(spec({ root, pidNamespace: true, realIds: true }), "/s/run");
+    assert.ok(!build.some((a) => a.startsWith("--squashfs-share")), "--map-all mounts its own");
+    const unshared = {
+      ...root,
+      squashfs: { file: root.squashfs.file, squashfuse: root.squashfs.squashfuse },
+    };
+    assert.ok(
+      !helperArgs(spec({ root: unshared, pidNamespace: true })).some((a) => a.startsWith("--squashfs-share")),
+    );
+  });
+
   test("uid, gid, hostname, pid namespace, fake root and cwd", () => {
     const args = helperArgs(
       spec({ uid: 1000, gid: 100, hostname: "box", pidNamespace: true, fakeRoot: true, cwd: "/work dir" }),

@@ -163,7 +163,7 @@ describe("build", () => {
   test("--version and --help exit 0 without touching a namespace", async () => {
     const v = await ns(["--version"]);
     assert.equal(v.code, 0);
-    assert.match(v.stdout, /^burrow-ns \d+\.\d+\.\d+ \(interface 3\)\n$/);
+    assert.match(v.stdout, /^burrow-ns \d+\.\d+\.\d+ \(interface 4\)\n$/);
     const h = await ns(["--help"]);
     assert.equal(h.code, 0);
     assert.match(h.stdout, /^usage: burrow-ns \[OPTIONS\] -- PROGRAM/);
@@ -592,6 +592,28 @@ describe("namespaces and mounts", () => {
     assert.equal(fs.existsSync(dir), false, "the scratch folder is gone when the helper exits");
     assert.equal(await fsp.readFile(path.join(outside, "keep"), "utf8"), "keep\n");
     assert.equal(fs.existsSync(path.join(rootfs, "etc", "written")), false);
+  });
+
+  test("--squashfs-share needs --squashfs, not --map-all, and an absolute path", async () => {
+    const sq = [
+      `--overlay=${rootfs}:${rootfs}:${rootfs}`,
+      "--squashfs=/x.sqfs",
+      "--squashfuse=/bin/true",
+      "--pid",
+      "--proc",
+    ];
+    assertHelperFailure(
+      await ns(["--rootfs", rootfs, "--squashfs-share=/tmp/m", "--", "true"]),
+      /--squashfs-share needs --squashfs, and not --map-all/,
+    );
+    assertHelperFailure(
+      await ns(["--rootfs", rootfs, ...sq, "--map-all", "--squashfs-share=/tmp/m", "--", "true"]),
+      /--squashfs-share needs --squashfs, and not --map-all/,
+    );
+    assertHelperFailure(
+      await ns(["--rootfs", rootfs, ...sq, "--squashfs-share=tmp/../m", "--", "true"]),
+      /--squashfs-share takes an absolute path without \. or \.\./,
+    );
   });
 
   test("--remove-after needs --pid and a folder", async () => {
