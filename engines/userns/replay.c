@@ -15,7 +15,8 @@
  * K key; S/M/C stamps (lstat; a folder's lstat without times; a /proc/sys file's content);
  * V/U variables; H helper; A its arguments; E/J the program's variables (J: the host's value);
  * T the recorded scratch folder (replaced by ours in A); B where scratch folders go; I image id;
- * R store; D/F the scratch folder's folders and files. A record is trusted only when it is a
+ * R store; N no hold (a SquashFS image the helper mounts: its server keeps the file open); D/F the
+ * scratch folder's folders and files. A record is trusted only when it is a
  * regular file of ours, not writable by group or others, in a folder of ours that is not either.
  * What replay does not do that the run path does: sweep what killed runs left (the next command
  * through Node does), and delete an image `rmi` removed while this run held it (likewise). */
@@ -301,14 +302,20 @@ static const char *second(const struct fld *f)
 	return a < f->len ? f->data + a + 1 : NULL;
 }
 
-/* Whether path is as stamped: `dev ino mode uid gid size mtime ctime` (lstat), or `-` for missing. */
+/* Whether lstat's failure is as stamped: `-` missing, `!` not to be looked at (EACCES, ENOTDIR...). */
+static bool failure_holds(const char *want)
+{
+	return strcmp(want, errno == ENOENT ? "-" : "!") == 0;
+}
+
+/* Whether path is as stamped: `dev ino mode uid gid size mtime ctime` (lstat), or a failure's mark. */
 static bool stamp_holds(const char *path, const char *want)
 {
 	struct stat st;
 	char got[256];
 
 	if (lstat(path, &st) < 0)
-		return errno == ENOENT && strcmp(want, "-") == 0;
+		return failure_holds(want);
 	snprintf(got, sizeof got, "%llu %llu %u %u %u %lld %lld%09ld %lld%09ld",
 		 (unsigned long long)st.st_dev, (unsigned long long)st.st_ino, (unsigned)st.st_mode,
 		 (unsigned)st.st_uid, (unsigned)st.st_gid, (long long)st.st_size,
@@ -317,14 +324,14 @@ static bool stamp_holds(const char *path, const char *want)
 	return strcmp(got, want) == 0;
 }
 
-/* Whether a folder is as stamped: `dev ino mode uid gid` (lstat), or `-` for missing. */
+/* Whether a folder is as stamped: `dev ino mode uid gid` (lstat), or a failure's mark. */
 static bool meta_holds(const char *path, const char *want)
 {
 	struct stat st;
 	char got[128];
 
 	if (lstat(path, &st) < 0)
-		return errno == ENOENT && strcmp(want, "-") == 0;
+		return failure_holds(want);
 	snprintf(got, sizeof got, "%llu %llu %u %u %u", (unsigned long long)st.st_dev,
 		 (unsigned long long)st.st_ino, (unsigned)st.st_mode, (unsigned)st.st_uid, (unsigned)st.st_gid);
 	return strcmp(got, want) == 0;
@@ -554,6 +561,7 @@ int replay_main(int argc, char **argv)
 	char **hargv, **henv;
 	int sfd, fd;
 	const char *fast = getenv("BURROW_FAST_START");
+	bool no_hold = false;
 
 	if (fast != NULL && strcmp(fast, "0") == 0)
 		run_cli(launcher, n_args, args);
@@ -607,6 +615,9 @@ int replay_main(int argc, char **argv)
 		case 'R':
 			store = f[i].data;
 			break;
+		case 'N':
+			no_hold = true;
+			break;
 		case 'D':
 		case 'F':
 			break;
@@ -648,6 +659,8 @@ int replay_main(int argc, char **argv)
 	close(sfd);
 
 	/* The hold (src/store/holds.ts), then the image must still be there and not removed. */
+	if (no_hold)
+		goto held;
 	snprintf(path, sizeof path, "%s/holds", store);
 	replay.holds_fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (replay.holds_fd < 0)
@@ -670,6 +683,7 @@ int replay_main(int argc, char **argv)
 	snprintf(path, sizeof path, "%s/images/%s/image.json", store, image);
 	if (access(path, F_OK) < 0)
 		run_cli(launcher, n_args, args);
+held:
 
 	/* The helper's command line and environment, with the new scratch folder. */
 	hargv = calloc(n_helper + 2, sizeof *hargv);

@@ -164,6 +164,33 @@ static int open_private_dir(int at, const char *name)
 	return fd;
 }
 
+/* Opens DIR (the option's folder), which may be made, in its parent, which must exist and be ours
+ * alone too: no other user can then move or replace anything below it, and paths under DIR (the
+ * mount point, which SquashFUSE takes by name) mean what they say. */
+static int open_share_dir(const char *dir)
+{
+	char parent[PATH_MAX];
+	const char *slash = strrchr(dir, '/');
+	struct stat st;
+	int pfd, fd;
+
+	if (slash == NULL || slash == dir || (size_t)(slash - dir) >= sizeof parent)
+		return fail_errno(0, "--squashfs-share %s: not a folder in a folder", dir);
+	memcpy(parent, dir, (size_t)(slash - dir));
+	parent[slash - dir] = '\0';
+	pfd = open(parent, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (pfd < 0)
+		return fail("--squashfs-share: open %s", parent);
+	if (fstat(pfd, &st) < 0 || st.st_uid != getuid() || (st.st_mode & 077) != 0) {
+		close(pfd);
+		return fail_errno(0, "--squashfs-share: %s is not a folder private to you (mode 0700)",
+				  parent);
+	}
+	fd = open_private_dir(pfd, slash + 1);
+	close(pfd);
+	return fd;
+}
+
 static int lock(int fd, int how)
 {
 	while (flock(fd, how) < 0) {
@@ -369,7 +396,7 @@ int share_acquire(const struct config *cfg)
 		return 0;
 	if (share_key(cfg, key) < 0)
 		return -1;
-	base = open_private_dir(AT_FDCWD, cfg->squashfs_share);
+	base = open_share_dir(cfg->squashfs_share);
 	if (base < 0)
 		return -1;
 	if (snprintf(dir_path, sizeof dir_path, "%s/%s", cfg->squashfs_share, key) >= (int)sizeof dir_path ||

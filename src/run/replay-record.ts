@@ -15,6 +15,7 @@
 import fs from "node:fs";
 import { syncBuiltinESMExports } from "node:module";
 import path from "node:path";
+import { cachePath } from "./squashfs-root.js";
 import { fileURLToPath } from "node:url";
 import { field, fnv1a64, replayDir, replayKey, thisKeyProcess } from "./replay-key.js";
 import { isJobVar } from "./env.js";
@@ -92,6 +93,8 @@ export interface ReplayRun {
   scratch: string;
   storeRoot: string;
   imageId: string;
+  /** Whether the run held its image (src/store/holds.ts); a replay then holds it too (else field N). */
+  held: boolean;
 }
 
 /** A path argument as an absolute path, or undefined (a descriptor). */
@@ -111,21 +114,37 @@ function opensForWriting(flags: unknown): boolean {
   return typeof flags === "string" && /[wa+]/.test(flags);
 }
 
+/** The store's folders that the store checks (lstat) when it opens. */
+const STORE_FOLDERS = ["blobs", "blobs/sha256", "containers", "images", "locks", "refs", "tmp"];
+
 function inside(p: string, dir: string): boolean {
   return p === dir || p.startsWith(dir.endsWith("/") ? dir : `${dir}/`);
 }
 
+/**
+ * lstat of `p`: undefined when missing, `!` when it cannot be looked at (a folder on the way closed to us, a
+ * file where a folder should be: a PATH entry of another user's, say), as replay.c tells them apart.
+ */
+function lstatOf(p: string): fs.BigIntStats | "!" | undefined {
+  try {
+    return fs.lstatSync(p, { bigint: true, throwIfNoEntry: false });
+  } catch {
+    return "!";
+  }
+}
+
 /** `dev ino mode uid gid size mtime ctime` (lstat, nanoseconds), as replay.c prints it; `-` when missing. */
 export function stampOf(p: string): string {
-  const st = fs.lstatSync(p, { bigint: true, throwIfNoEntry: false });
-  if (st === undefined) return "-";
+  const st = lstatOf(p);
+  if (st === undefined || st === "!") return st ?? "-";
   return [st.dev, st.ino, st.mode, st.uid, st.gid, st.size, st.mtimeNs, st.ctimeNs].join(" ");
 }
 
 /** `dev ino mode uid gid` (lstat): a folder's identity, owner and mode; `-` when missing. */
 export function metaStampOf(p: string): string {
-  const st = fs.lstatSync(p, { bigint: true, throwIfNoEntry: false });
-  return st === undefined ? "-" : [st.dev, st.ino, st.mode, st.uid, st.gid].join(" ");
+  const st = lstatOf(p);
+  if (st === undefined || st === "!") return st ?? "-";
+  return [st.dev, st.ino, st.mode, st.uid, st.gid].join(" ");
 }
 
 /** Watches what a run path reads and writes, and writes its record when the helper is called. */
@@ -288,7 +307,12 @@ export class ReplayRecorder {
     const base = path.dirname(scratch);
     // The store's housekeeping (sweeps, holds, the probe cache) and this run's scratch: replay.c makes
     // its own scratch and hold, and the rest does not change the plan.
-    const housekeeping = ["tmp", "holds", "run"].map((d) => path.join(storeRoot, d));
+    // Also the node's SquashFS folder (src/run/squashfs-root.ts): the first run of such an image makes the
+    // meeting folder of its shared mounts there.
+    const housekeeping = [
+      ...["tmp", "holds", "run"].map((d) => path.join(storeRoot, d)),
+      cachePath(this.env),
+    ];
     const ownWrite = (p: string): boolean =>
       inside(p, scratch) || inside(p, base) || housekeeping.some((d) => inside(p, d));
     if ([...this.writes].some((p) => !ownWrite(p))) return undefined;
@@ -310,22 +334,35 @@ export class ReplayRecorder {
         return;
       }
       if (/^\/(proc|dev|sys)\//.test(p)) return;
-      const st = fs.lstatSync(p, { throwIfNoEntry: false });
+      const found = lstatOf(p);
+      const st = found === "!" ? undefined : found;
       // A folder whose names were not read: its owner and mode matter (trust checks), not its times.
       if (!content && st?.isDirectory() === true) fields.push(field("M", `${p}\0${metaStampOf(p)}`));
       else fields.push(field("S", `${p}\0${stampOf(p)}`));
       // A link: what it points to as well (its content is what was read).
       if (st?.isSymbolicLink() === true) {
-        const real = fs.realpathSync(p);
-        if (real !== p) stamp(real);
+        let real: string | undefined;
+        try {
+          real = fs.realpathSync(p);
+        } catch {
+          // A link to nothing, or through a folder closed to us: the path's own stamps say so.
+        }
+        if (real !== undefined && real !== p) stamp(real);
       }
     };
+    // The store's own folders, which the store checks when it opens (not an input of the plan: the store's
+    // root is stamped, and only its owner can change what is below it), and the temporary files of this
+    // run's writes: each a metadata operation a replay need not make (on a parallel file system, each
+    // component of each path is a lookup on the metadata server).
+    const layout = new Set(STORE_FOLDERS.map((d) => path.join(storeRoot, d)));
     const skip = (p: string): boolean =>
       inside(p, scratch) ||
       p === base ||
       inside(p, path.join(storeRoot, "holds")) ||
       inside(p, path.join(storeRoot, "run")) ||
-      p === path.join(storeRoot, "tmp");
+      p === path.join(storeRoot, "tmp") ||
+      (layout.has(p) && this.reads.get(p) !== true) ||
+      (inside(p, path.join(storeRoot, "tmp")) && p.endsWith(".tmp"));
     for (const [p, content] of [...this.reads].sort()) if (!skip(p)) stamp(p, content);
     // Read by the C library (the user's name and home), and burrow itself: a new version records anew.
     for (const p of [
@@ -360,6 +397,7 @@ export class ReplayRecorder {
     for (const a of call.args) fields.push(field("A", a));
     fields.push(...program);
     fields.push(field("T", scratch), field("B", base), field("I", imageId), field("R", storeRoot));
+    if (!run.held) fields.push(field("N", ""));
     const tree = scratchTree(scratch);
     if (tree === undefined) return undefined;
     return [...fields, ...tree];

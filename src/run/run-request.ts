@@ -55,9 +55,14 @@ async function runSteps(
 
   // 1. What to run (the image's settings checked before anything is made).
   const { target, args } = await resolveTarget(req, store, containers, images);
-  // A site store's image is never held: nothing is written in a site store (src/store/site-stores.ts).
-  if ((target.kind === "image" || target.kind === "container") && siteStoreOf(target.image) === undefined)
-    holds.push(await (await import("../store/holds.js")).holdImage(store, target.image.id));
+  // A site store's image is never held: nothing is written in a site store (src/store/site-stores.ts). An
+  // image kept as one SquashFS file is held only where it is not mounted (see after the layout below).
+  const holdable =
+    (target.kind === "image" || target.kind === "container") && siteStoreOf(target.image) === undefined;
+  const hold = async (id: string) =>
+    holds.push(await (await import("../store/holds.js")).holdImage(store, id));
+  const mayMount = target.kind === "image" && target.image.format === "squashfs";
+  if (holdable && !mayMount) await hold(target.image.id);
   const engine = await pickEngine(host, req, store, target);
   // --join (or BURROW_JOIN=1 in a job): the ranks of a job step on this node share one container.
   const join = await joinRole(req, target, engine, env, store, debugWriter(host));
@@ -90,6 +95,12 @@ async function runSteps(
       env,
       warn: (m) => host.warn(m),
     });
+
+    // A SquashFS image mounted by the engine needs no hold: its SquashFUSE server has the file open, which
+    // `rmi` may then delete (what is open stays readable, on NFS and Lustre too); a hold is a file made and
+    // removed in the store, lookups on a parallel file system's metadata server. Its unpacked copy is held.
+    const mounted = layout.kind === "overlay" && layout.squashfs !== undefined;
+    if (holdable && mayMount && !mounted) await hold(target.image.id);
 
     // 3. The plan, from what the root and the host hold.
     const forEngine = devices && (await import("./cdi.js")).forEngine(devices, engine.name);
@@ -125,7 +136,10 @@ async function runSteps(
       ...(replay !== undefined && target.kind === "image"
         ? {
             onHelper: (call: HelperCall) =>
-              replay.record({ scratch, storeRoot: store.paths.root, imageId: target.image.id }, call),
+              replay.record(
+                { scratch, storeRoot: store.paths.root, imageId: target.image.id, held: holds.length > 0 },
+                call,
+              ),
           }
         : {}),
       ...(started !== undefined || join?.role === "leader"

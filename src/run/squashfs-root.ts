@@ -124,14 +124,25 @@ export async function squashfsLower(
 
 /**
  * Where the runs of this node meet to share one SquashFUSE mount per image (`BASE/burrow-sqfs-UID/mounts`, the
- * helper's `--squashfs-share`, see engines/userns/share.c); made private here, checked again by the helper.
+ * helper's `--squashfs-share`, see engines/userns/share.c); made private where missing, checked again by the
+ * helper. Looked at before it is made: a run that only reads it can be replayed (src/run/replay-record.ts
+ * records no run that writes outside its scratch), and its stamp sends a replay back here once it is gone.
  */
 function shareBase(env: NodeJS.ProcessEnv): string {
-  return ownPrivateDir(path.join(cacheBase(env), "mounts"), (m) => new StoreError(m));
+  const dir = sharePath(env);
+  const st = fs.lstatSync(dir, { throwIfNoEntry: false });
+  if (st !== undefined && st.isDirectory() && st.uid === process.getuid?.() && (st.mode & 0o077) === 0)
+    return dir;
+  cacheBase(env);
+  return ownPrivateDir(dir, (m) => new StoreError(m));
+}
+
+function sharePath(env: NodeJS.ProcessEnv): string {
+  return path.join(cachePath(env), "mounts");
 }
 
 /** Where this user's node-local cache folder of unpacked SquashFS files is (`BASE/burrow-sqfs-UID`). */
-function cachePath(env: NodeJS.ProcessEnv): string {
+export function cachePath(env: NodeJS.ProcessEnv): string {
   return path.join(nodeScratchBase(env), `burrow-sqfs-${process.getuid?.() ?? "x"}`);
 }
 

@@ -152,6 +152,25 @@ interface Setup {
   registries: RunningRegistry[];
   tokenServer?: TokenServer;
   env: Record<string, string>;
+  /** /dev/fuse's mode before the harness opened it, to put back at the end. */
+  fuseMode?: number;
+}
+
+/**
+ * Opens /dev/fuse to every user (0666, as Debian's udev rule makes it) for the whole run, where a machine
+ * built from a container image has it 0600: the unprivileged test user's FUSE mounts (SquashFUSE,
+ * fuse-overlayfs) need it. Once for all the test files, which run side by side: a file that put the mode
+ * back when it ended would close it under another that is still running. Put back in tearDown.
+ */
+function openDevFuseForRun(setup: Setup): void {
+  if (process.getuid?.() !== 0 || !fs.existsSync("/dev/fuse")) return;
+  const mode = fs.statSync("/dev/fuse").mode & 0o777;
+  if ((mode & 0o006) === 0o006) return;
+  fs.chmodSync("/dev/fuse", 0o666);
+  setup.fuseMode = mode;
+  log(
+    `/dev/fuse: opened to all users (0666, as udev makes it) for the run; ${mode.toString(8)} put back at the end`,
+  );
 }
 
 /** Writes the bcrypt password file of the auth registry. */
@@ -252,6 +271,7 @@ async function setUp(setup: Setup): Promise<void> {
   }
   await fsp.chmod(setup.scratch, 0o755);
   await fsp.writeFile(path.join(setup.scratch, "harness.pid"), String(process.pid));
+  openDevFuseForRun(setup);
   const homes = path.join(setup.scratch, "homes");
   await fsp.mkdir(homes, { mode: 0o755 });
   await fsp.chmod(homes, 0o755);
@@ -331,6 +351,7 @@ async function tearDown(setup: Setup, failed: boolean): Promise<void> {
     }
   }
   await Promise.all([...setup.registries.map((r) => r.stop()), setup.tokenServer?.stop()]);
+  if (setup.fuseMode !== undefined) fs.chmodSync("/dev/fuse", setup.fuseMode);
   if (process.env.BURROW_TEST_KEEP) {
     log(`kept ${setup.scratch} (BURROW_TEST_KEEP is set)`);
   } else {

@@ -1,6 +1,5 @@
 // What most integration test files set up first: a `burrow` that runs in their test home against the
 // plain registry, the Alpine fixture pushed there, the exit-status checks, and the engines to loop over.
-import fs from "node:fs";
 import assert from "node:assert/strict";
 import fsp from "node:fs/promises";
 import path from "node:path";
@@ -165,16 +164,4 @@ export async function pushHubAlpine(tag = "latest"): Promise<PushedImage> {
  */
 export function hubMirrorEnv(): { BURROW_REGISTRY_MIRRORS: string } {
   return { BURROW_REGISTRY_MIRRORS: `docker.io=http://${testEnv().registries.plain.host},nofallback` };
-}
-
-/**
- * Opens /dev/fuse to every user (0666, as Debian's udev rule makes it) for a test file whose FUSE mounts
- * the unprivileged test user makes (SquashFUSE), where a machine built from a container image has it 0600
- * and the harness runs as root. Returns what puts the old mode back (nothing to do otherwise).
- */
-export function openDevFuse(): () => void {
-  const mode = fs.statSync("/dev/fuse").mode & 0o777;
-  if (process.getuid?.() !== 0 || (mode & 0o006) === 0o006) return () => {};
-  fs.chmodSync("/dev/fuse", 0o666);
-  return () => fs.chmodSync("/dev/fuse", mode);
 }

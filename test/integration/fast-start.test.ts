@@ -10,7 +10,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { asTestUser, burrowEnv, chownToTestUser, makeTestHome, testEnv } from "../harness/env.js";
 import type { BurrowResult, TestHome } from "../harness/env.js";
-import { burrowIn, ok, plainRegistryEnv, pullAlpine, show } from "../harness/suite.js";
+import { burrowIn, ok, plainRegistryEnv, pullAlpine, pushAlpine, show } from "../harness/suite.js";
 
 let home: TestHome;
 const burrow = burrowIn(() => home);
@@ -273,4 +273,29 @@ test("a replayed run holds its image against rmi, passes signals and cleans up",
     leftovers().filter((n) => !n.endsWith(".removed")),
     [],
   );
+});
+
+test("an image kept as one SquashFS file replays without Node, and without a hold (its mount keeps the file)", async () => {
+  const { ref } = await pushAlpine("fast-sqfs", { env: ["MARK=sqfs"] });
+  // On PATH first, a folder the user may not look into (another user's, say), which burrow's search for
+  // SquashFUSE meets: the record says so, and the replay checks it the same way.
+  const closed = path.join(home.dir, "closed-bin");
+  fs.mkdirSync(closed, { mode: 0o700 });
+  const sq = { BURROW_IMAGE_FORMAT: "squashfs", PATH: `${closed}/sub:${countingPath}` };
+  ok(await burrow(["pull", ref], { env: sq }));
+  const args = ["run", ref, "sh", "-c", 'echo "$MARK $(cat /etc/alpine-release | cut -c1)"'];
+  const first = await launch(args, sq);
+  assert.equal(first.stdout, "sqfs 3\n", show(first));
+  let holdsSeen = false;
+  const again = await launch(args, sq, () => {
+    const holds = path.join(home.burrowDir, "holds");
+    const poll = setInterval(() => {
+      if (fs.existsSync(holds) && fs.readdirSync(holds).length > 0) holdsSeen = true;
+    }, 5);
+    setTimeout(() => clearInterval(poll), 1500);
+  });
+  assert.equal(again.stdout, first.stdout, show(again));
+  assert.ok(!again.node, "replayed");
+  assert.ok(!holdsSeen, "no hold made in the store");
+  assert.deepEqual(leftovers(), []);
 });

@@ -84,14 +84,8 @@ function fuseServersOf(dir: string): number[] {
   return pids;
 }
 
-test("BURROW_LAYER=fuse: fuse-overlayfs gives the private layer where the kernel's overlay cannot", async (t) => {
-  // fuse-overlayfs (a harness prerequisite) needs /dev/fuse open to the user, as Debian's udev rule
-  // makes it (0666); a container-built machine may have it 0600: open it for this test, then restore.
-  const mode = fs.statSync("/dev/fuse").mode & 0o777;
-  if (process.getuid?.() === 0 && (mode & 0o006) !== 0o006) {
-    fs.chmodSync("/dev/fuse", 0o666);
-    t.after(() => fs.chmodSync("/dev/fuse", mode));
-  }
+test("BURROW_LAYER=fuse: fuse-overlayfs gives the private layer where the kernel's overlay cannot", async () => {
+  // fuse-overlayfs needs /dev/fuse open to the user: the harness opens it for the run (test/harness/run.ts).
   const rootfs = (await runBurrow(["inspect", "-p", ref], { home })).stdout.trim();
   const before_ = describeTree(rootfs);
   const fuse = { ...env(), BURROW_LAYER: "fuse" };

@@ -9,14 +9,12 @@ import { execFileSync } from "node:child_process";
 import { runBurrow, makeTestHome, testEnv } from "../harness/env.js";
 import type { TestHome } from "../harness/env.js";
 import { pushImage, uniqueRepo } from "../harness/image-builder.js";
-import { alpineLayer, openDevFuse, plainRegistryEnv, TEST_ENGINES } from "../harness/suite.js";
+import { alpineLayer, plainRegistryEnv, TEST_ENGINES } from "../harness/suite.js";
 import { describeTree } from "./tree.js";
 
 let home: TestHome;
 let site = "";
 let ref = "";
-/** Puts /dev/fuse's mode back after the file's tests. */
-let restoreFuse = (): void => {};
 /** The site store's tree (names, types, contents) as its owner left it. */
 let siteTree: string[] = [];
 const env = () => ({
@@ -34,7 +32,6 @@ function asOwner(args: string[], extra: Record<string, string> = {}): string {
 }
 
 before(async () => {
-  restoreFuse = openDevFuse();
   home = await makeTestHome();
   fs.mkdirSync(path.join(home.dir, "node-tmp"), { mode: 0o700 });
   if (process.getuid?.() === 0)
@@ -53,7 +50,6 @@ before(async () => {
 after(async () => {
   await home.cleanup();
   fs.rmSync(site, { recursive: true, force: true });
-  restoreFuse();
 });
 
 test("images lists the site store's images with where they live", async () => {

@@ -8,13 +8,11 @@ import path from "node:path";
 import { runBurrow, makeTestHome, chownToTestUser } from "../harness/env.js";
 import type { TestHome } from "../harness/env.js";
 import { pushImage, uniqueRepo } from "../harness/image-builder.js";
-import { alpineLayer, openDevFuse, plainRegistryEnv, TEST_ENGINES } from "../harness/suite.js";
+import { alpineLayer, plainRegistryEnv, TEST_ENGINES } from "../harness/suite.js";
 
 let dirHome: TestHome;
 let sqHome: TestHome;
 let ref = "";
-/** Puts /dev/fuse's mode back after the file's tests. */
-let restoreFuse = (): void => {};
 const scratchOf = (home: TestHome) => path.join(home.dir, "node-tmp");
 const sqEnv = () => ({
   ...plainRegistryEnv(),
@@ -31,7 +29,6 @@ const LISTING =
   "cd / && ls -lnAR bin lib sbin usr var etc | grep -vE ' (hosts|hostname|resolv.conf|mtab)( |$)' | awk '/^total /{next} /^d/{$5=\"-\"} {print}'";
 
 before(async () => {
-  restoreFuse = openDevFuse();
   dirHome = await makeTestHome();
   sqHome = await makeTestHome();
   for (const h of [dirHome, sqHome]) {
@@ -50,7 +47,6 @@ before(async () => {
 after(async () => {
   await dirHome.cleanup();
   await sqHome.cleanup();
-  restoreFuse();
 });
 
 /** The pids of SquashFUSE servers whose command line names a path under `dir`. */
@@ -345,4 +341,35 @@ test("rmi of a SquashFS image removes its file and this node's unpacked copy", a
   assert.match(rmi.stdout, /^Deleted: sha256:/m);
   assert.ok(!fs.existsSync(path.join(sqHome.burrowDir, "images", id)));
   assert.ok(!fs.existsSync(path.join(scratchOf(sqHome), cache, id)), "the node's copy went with it");
+});
+
+test("rmi of a SquashFS image a mounted run uses: gone from the store at once, the run reads its files to the end", async () => {
+  const pull = await runBurrow(["pull", ref], { home: sqHome, env: sqEnv() });
+  assert.equal(pull.code, 0, pull.stderr);
+  const inspect = JSON.parse((await runBurrow(["inspect", ref], { home: sqHome })).stdout) as {
+    Id: string;
+  }[];
+  const id = inspect[0]!.Id.replace(/^sha256:/, "");
+  const using = runBurrow(
+    [
+      "run",
+      "--engine",
+      "userns",
+      ref,
+      "sh",
+      "-c",
+      "sleep 2; cat /etc/alpine-release; md5sum /bin/busybox | cut -c1-32",
+    ],
+    { home: sqHome, env: sqEnv() },
+  );
+  for (let i = 0; i < 50 && processesWith("burrow-ns --squashfs-keeper ").length === 0; i++) await sleep(100);
+  const rmi = await runBurrow(["rmi", ref], { home: sqHome, env: sqEnv() });
+  assert.equal(rmi.code, 0, rmi.stderr);
+  assert.ok(!fs.existsSync(path.join(sqHome.burrowDir, "images", id)), "removed now, not when the run ends");
+  const r = await using;
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^\d+\.\d+\.\d+\n[0-9a-f]{32}\n$/);
+  const after = await runBurrow(["run", "--pull", "never", ref, "true"], { home: sqHome, env: sqEnv() });
+  assert.notEqual(after.code, 0);
+  assert.deepEqual(await serversGone(), []);
 });
