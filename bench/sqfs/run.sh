@@ -51,6 +51,7 @@
 #                            BURROW_DIR=STORE: its sh line replays the run's record without Node, the
 #                            record made by the unmeasured first run, in the node-local HOME)
 #   BENCH_NO_BUILD=1         do not run `npm run build` first
+#   BENCH_NO_PULL=1          leave out the pull cost (the runs only)
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -313,7 +314,8 @@ chmod 755 "$W/pull"
 printf '#!/bin/sh\nexec /usr/bin/time -f "%%e %%M" -a -o "$BENCH_MKSQ_TIME" mksquashfs "$@"\n' > "$W/pkg/mksquashfs-timed"
 chmod 755 "$W/pkg/mksquashfs-timed"
 log "pull cost: $RUNS pulls per format into fresh stores on local disk"
-for i in $(seq "$RUNS"); do
+[[ -n ${BENCH_NO_PULL:-} ]] && log "pull cost left out (BENCH_NO_PULL)"
+for i in $(seq "$([[ -n ${BENCH_NO_PULL:-} ]] && echo 0 || echo "$RUNS")"); do
   for fmt in dir squashfs; do
     store=$W/pull/$fmt-$i
     user_dirs "$store"

@@ -235,15 +235,33 @@ static void close_others(int keep)
 			close(fd);
 }
 
+/* SIGTERM (or SIGINT) to the keeper: it goes now, its server with it (runs using it lose their files,
+ * as with any server stopped under them). As init of its pid namespace, it would ignore them unhandled. */
+static volatile sig_atomic_t asked_to_stop;
+
+static void on_stop(int sig)
+{
+	(void)sig;
+	asked_to_stop = 1;
+}
+
 /* The keeper's life after its mount: every second, is any run left? See the top. */
 __attribute__((noreturn)) static void keep(const char *dir_path, int dir, int users)
 {
+	struct sigaction sa = {.sa_handler = on_stop};
 	int idle = 0;
 
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
 	for (;;) {
 		struct timespec second = {.tv_sec = 1};
 
 		nanosleep(&second, NULL);
+		if (asked_to_stop) {
+			unlinkat(dir, "keeper", 0);
+			_exit(0);
+		}
 		/* Our only child is the server, put in the background by SquashFUSE: gone, we go. */
 		if (waitpid(-1, NULL, WNOHANG) > 0) {
 			unlinkat(dir, "keeper", 0);
@@ -287,6 +305,12 @@ __attribute__((noreturn)) static void keeper(const struct config *cfg, const cha
 		goto failed;
 	close_others(report);
 	null = 0; /* from now on, /dev/null is our stdin */
+	/* Nothing of the caller's: not its folder (which could then not be unmounted), not its umask. */
+	if (chdir("/") < 0) {
+		fail("keeper: chdir /");
+		goto failed;
+	}
+	umask(077);
 	if (unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID) < 0) {
 		fail("keeper: unshare");
 		goto failed;
@@ -377,10 +401,11 @@ static pid_t start_keeper(const struct config *cfg, int dir, const char *dir_pat
 			  len > 0 ? buf : "the keeper exited without a word");
 }
 
-/* Whether the kernel has open_tree (Linux 5.2): without it each run mounts the file itself. */
+/* Whether the kernel has open_tree (Linux 5.2) and lets us use it (a seccomp filter may say EPERM, as
+ * container runtimes' default profiles do): without it each run mounts the file itself. */
 static bool have_open_tree(void)
 {
-	return syscall(SYS_open_tree, -1, "", 0) < 0 && errno != ENOSYS;
+	return syscall(SYS_open_tree, -1, "", 0) < 0 && errno != ENOSYS && errno != EPERM;
 }
 
 /* Finds the keeper of this file for us, starting it when there is none, and takes our shared lock

@@ -16,6 +16,7 @@ import fs from "node:fs";
 import { syncBuiltinESMExports } from "node:module";
 import path from "node:path";
 import { cachePath } from "./squashfs-root.js";
+import { FACTS_FILE } from "../store/squashfs.js";
 import { fileURLToPath } from "node:url";
 import { field, fnv1a64, replayDir, replayKey, thisKeyProcess } from "./replay-key.js";
 import { isJobVar } from "./env.js";
@@ -355,6 +356,11 @@ export class ReplayRecorder {
     // run's writes: each a metadata operation a replay need not make (on a parallel file system, each
     // component of each path is a lookup on the metadata server).
     const layout = new Set(STORE_FOLDERS.map((d) => path.join(storeRoot, d)));
+    // What never changes once written: blobs (named by their digest) and the facts of a SquashFS image's
+    // file (written with it, removed with it); its image.json stays stamped, which a new pull replaces.
+    const immutable = (p: string): boolean =>
+      inside(p, path.join(storeRoot, "blobs", "sha256")) ||
+      (path.dirname(path.dirname(p)) === path.join(storeRoot, "images") && path.basename(p) === FACTS_FILE);
     const skip = (p: string): boolean =>
       inside(p, scratch) ||
       p === base ||
@@ -362,7 +368,8 @@ export class ReplayRecorder {
       inside(p, path.join(storeRoot, "run")) ||
       p === path.join(storeRoot, "tmp") ||
       (layout.has(p) && this.reads.get(p) !== true) ||
-      (inside(p, path.join(storeRoot, "tmp")) && p.endsWith(".tmp"));
+      (inside(p, path.join(storeRoot, "tmp")) && p.endsWith(".tmp")) ||
+      immutable(p);
     for (const [p, content] of [...this.reads].sort()) if (!skip(p)) stamp(p, content);
     // Read by the C library (the user's name and home), and burrow itself: a new version records anew.
     for (const p of [
