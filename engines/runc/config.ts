@@ -40,8 +40,8 @@ export interface OciConfig {
   hostname?: string;
   mounts: OciMount[];
   linux: {
-    uidMappings: OciIdMapping[];
-    gidMappings: OciIdMapping[];
+    uidMappings?: OciIdMapping[];
+    gidMappings?: OciIdMapping[];
     namespaces: { type: string }[];
     rootfsPropagation: string;
     seccomp?: OciSeccomp;
@@ -296,7 +296,12 @@ export function ociConfig(spec: RunSpec, opts: BundleOptions): OciConfig {
     if (mount) mounts.push(mount);
   }
 
-  const namespaces = [{ type: "user" }, { type: "mount" }, { type: "ipc" }];
+  // A SquashFS image: runc runs in the user namespace of the node's shared mount of it (index.ts), which
+  // maps container root to the caller as ours would: no user namespace of its own, no mappings.
+  const inShared = spec.root.kind === "overlay" && spec.root.squashfs !== undefined;
+  const namespaces = inShared
+    ? [{ type: "mount" }, { type: "ipc" }]
+    : [{ type: "user" }, { type: "mount" }, { type: "ipc" }];
   // --network none: a network namespace of its own, where runc brings lo up. (slirp is refused by the engine.)
   if (spec.network?.mode === "none") namespaces.push({ type: "network" });
   if (spec.pidNamespace) namespaces.push({ type: "pid" });
@@ -308,8 +313,12 @@ export function ociConfig(spec: RunSpec, opts: BundleOptions): OciConfig {
     root: { path: rootPath, readonly },
     mounts,
     linux: {
-      uidMappings: [{ containerID: 0, hostID: opts.hostUid, size: 1 }],
-      gidMappings: [{ containerID: 0, hostID: opts.hostGid, size: 1 }],
+      ...(inShared
+        ? {}
+        : {
+            uidMappings: [{ containerID: 0, hostID: opts.hostUid, size: 1 }],
+            gidMappings: [{ containerID: 0, hostID: opts.hostGid, size: 1 }],
+          }),
       namespaces,
       // Host mounts that appear later under a bound folder still show inside; nothing leaks out.
       rootfsPropagation: "rslave",

@@ -83,6 +83,14 @@ export interface RuncOptions {
   cgroupV2?: () => boolean;
 }
 
+/** Whether a kernel release string (`uname -r`) is at least MAJOR.MINOR. */
+export function kernelAtLeast(release: string, major: number, minor: number): boolean {
+  const m = /^(\d+)\.(\d+)/.exec(release);
+  if (m === null) return false;
+  const [a, b] = [Number(m[1]), Number(m[2])];
+  return a > major || (a === major && b >= minor);
+}
+
 /** `BINARY --version`'s stdout, or undefined when it cannot run. */
 function runVersion(binary: string): string | undefined {
   const r = spawnSync(binary, ["--version"], {
@@ -121,6 +129,27 @@ export class RuncEngine implements Engine {
       );
     }
     this.flavor = asked;
+  }
+
+  /**
+   * An image kept as one SquashFS file is mounted, not unpacked, where runc can be started in the user
+   * namespace of the node's shared mount of it (burrow-ns --squashfs-enter, engines/userns/share.c): runc
+   * (not crun), burrow-ns found, and a kernel with open_tree (Linux 5.2).
+   */
+  get supportsSquashfs(): boolean {
+    return this.flavor === "runc" && this.squashfsHelper() !== undefined && kernelAtLeast(os.release(), 5, 2);
+  }
+
+  /** burrow-ns, which enters the shared SquashFS mount for runc: as the userns engine finds it. */
+  private squashfsHelper(): string | undefined {
+    const search = binarySearch({
+      name: "burrow-ns",
+      envVar: "BURROW_NS",
+      env: this.opts.env,
+      storeRoot: this.opts.storeRoot,
+      packageRoot: this.packageRoot(),
+    });
+    return findBinary(search, this.opts.isExecutable ?? isExecutableFile);
   }
 
   private packageRoot(): string | undefined {
@@ -281,6 +310,28 @@ export class RuncEngine implements Engine {
     const log = path.join(io.scratch, `${this.flavor}.log`);
     const global = ["--root", root, "--log", log, "--log-format", "json"];
     if (this.flavor === "crun") global.push("--cgroup-manager=disabled");
+    // A SquashFS image: runc starts in the user namespace of the node's shared mount of the file, with that
+    // mount at the overlay's lower folder (config.ts then asks for no user namespace of its own).
+    const squashfs = spec.root.kind === "overlay" ? spec.root.squashfs : undefined;
+    const enter: string[] = [];
+    if (squashfs !== undefined && spec.root.kind === "overlay") {
+      const helper = this.squashfsHelper();
+      if (helper === undefined || squashfs.share === undefined) {
+        throw new EngineUnavailableError(
+          "engine runc cannot mount this SquashFS image here: burrow-ns is not found",
+        );
+      }
+      enter.push(
+        helper,
+        "--squashfs-enter",
+        squashfs.file,
+        squashfs.squashfuse,
+        squashfs.share,
+        spec.root.lower,
+        "--",
+      );
+      global.push("--rootless=true");
+    }
     // The init's lifeline: the socket at LIFELINE_FD, passed on by runc; when burrow is gone (even
     // killed with SIGKILL) it reads end-of-file, and the init leaves, taking the container down.
     const lifeline = usesLifeline(config.process.args);
@@ -299,7 +350,7 @@ export class RuncEngine implements Engine {
     const held: Buffer[] = [];
     let code: number;
     try {
-      const launch = [...prefix, binary, ...args];
+      const launch = [...prefix, ...enter, binary, ...args];
       const child = spawnEngine("runc", binary, launch[0]!, launch.slice(1), {
         stdio: lifeline ? ["inherit", "inherit", "pipe", "pipe"] : ["inherit", "inherit", "pipe"],
         env,

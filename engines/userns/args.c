@@ -16,6 +16,7 @@
 void print_usage(void)
 {
 	fputs("usage: burrow-ns [OPTIONS] -- PROGRAM [ARG...]\n"
+	      "       burrow-ns --squashfs-enter FILE SQUASHFUSE DIR WHERE -- PROGRAM [ARG...]\n"
 	      "  --rootfs DIR                  the container's root (required)\n"
 	      "  --overlay LOWER:UPPER:WORK[:volatile]\n"
 	      "                                mount overlayfs at --rootfs and use it as the root\n"
@@ -105,7 +106,7 @@ static int parse_id(const char *opt, const char *s, unsigned *id)
 }
 
 /* An absolute path without "." or ".." components (the TypeScript side normalises paths). */
-static bool is_clean_absolute(const char *p)
+bool is_clean_absolute(const char *p)
 {
 	const char *c = p;
 

@@ -109,6 +109,7 @@ enum parse_result { PARSE_RUN, PARSE_HELP, PARSE_VERSION };
 int parse_args(int argc, char **argv, struct config *cfg, enum parse_result *what);
 int validate_config(struct config *cfg);
 void print_usage(void);
+bool is_clean_absolute(const char *p);
 
 /* mounts.c */
 int setup_root(const struct config *cfg);
@@ -132,6 +133,7 @@ void share_remember_args(int argc, char **argv);
 bool share_active(void);
 int share_enter_userns(void);
 int share_attach(const char *where);
+int squashfs_enter(int argc, char **argv);
 
 /* cleanup.c */
 struct scratch {

@@ -115,6 +115,13 @@ int helper_main(int argc, char **argv, bool replayed)
 			die();
 		return 0;
 	}
+	/* --squashfs-enter: the runc engine's way into a shared SquashFS mount (share.c). */
+	if (argc >= 2 && strcmp(argv[1], "--squashfs-enter") == 0) {
+		share_remember_args(argc, argv);
+		if (squashfs_enter(argc, argv) == -1)
+			die();
+		return exec_failed(argv[7], errno);
+	}
 	/* Parse every argument into the config and op list, then check all of it against the host,
 	 * before touching a namespace: a mistake costs nothing and says exactly what was wrong. */
 	if (parse_args(argc, argv, &cfg, &what) < 0)

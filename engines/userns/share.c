@@ -324,9 +324,10 @@ __attribute__((noreturn)) static void keeper(const struct config *cfg, const cha
 	}
 	if (pid > 0)
 		_exit(0); /* init below carries on alone (its parent, the run's helper, reaps us) */
-	/* init of the new pid namespace: whatever it leaves dies with it. */
-	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
-		fail("keeper: make / private");
+	/* init of the new pid namespace: whatever it leaves dies with it. Slave: the host's later mounts
+	 * still show here, and ours never leave. */
+	if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0) {
+		fail("keeper: make / a recursive slave mount");
 		goto failed;
 	}
 	if (mount_squashfs_at(cfg->squashfuse, cfg->squashfs, share.mnt, false) < 0)
@@ -515,4 +516,47 @@ int share_attach(const char *where)
 		return fail("--squashfs-share: attach the shared mount at %s", where);
 	close(tree);
 	return 0;
+}
+
+/* burrow-ns --squashfs-enter FILE SQUASHFUSE DIR WHERE -- PROGRAM [ARG...]: for the runc engine, which
+ * makes the container's namespaces itself. Finds or starts the keeper of FILE (as --squashfs-share DIR
+ * does, for container id 0), enters its user namespace, makes a mount namespace of our own with a clone
+ * of its mount at WHERE (the overlay's lower folder of runc's bundle), and execs PROGRAM (runc, told
+ * --rootless=true, with no user namespace in its config: ours maps 0 to the caller, as its would). PROGRAM
+ * inherits our shared lock on the keeper's users file: the mount stays while it runs. Returns only on
+ * failure (-1, with fail()'s message) or when the exec fails (-2: errno says why). */
+int squashfs_enter(int argc, char **argv)
+{
+	struct config cfg = {0};
+	const char *where;
+	int flags;
+
+	if (argc < 8 || strcmp(argv[6], "--") != 0)
+		return fail_errno(0, "usage: burrow-ns --squashfs-enter FILE SQUASHFUSE DIR WHERE -- PROGRAM [ARG...]");
+	cfg.squashfs = argv[2];
+	cfg.squashfuse = argv[3];
+	cfg.squashfs_share = argv[4];
+	where = argv[5];
+	if (!is_clean_absolute(cfg.squashfs) || !is_clean_absolute(cfg.squashfuse) ||
+	    !is_clean_absolute(cfg.squashfs_share) || !is_clean_absolute(where))
+		return fail_errno(0, "--squashfs-enter takes absolute paths without . or ..");
+	if (access(cfg.squashfuse, X_OK) < 0)
+		return fail("--squashfs-enter: %s", cfg.squashfuse);
+	if (share_acquire(&cfg) < 0)
+		return -1;
+	if (!share_active())
+		return fail_errno(0, "--squashfs-enter needs open_tree (Linux 5.2 or newer, not filtered)");
+	if (share_enter_userns() < 0)
+		return -1;
+	if (unshare(CLONE_NEWNS) < 0)
+		return fail("--squashfs-enter: unshare(mount)");
+	if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
+		return fail("--squashfs-enter: make / a recursive slave mount");
+	if (share_attach(where) < 0)
+		return -1;
+	flags = fcntl(share.users_fd, F_GETFD);
+	if (flags < 0 || fcntl(share.users_fd, F_SETFD, flags & ~FD_CLOEXEC) < 0)
+		return fail("--squashfs-enter: keep the lock");
+	execvp(argv[7], argv + 7);
+	return -2;
 }

@@ -232,7 +232,50 @@ test("runs at once on a node share one SquashFUSE mount, gone after the last; a 
   assert.deepEqual(meetingFolders(), []);
 });
 
-for (const engine of TEST_ENGINES.filter((e) => e !== "userns")) {
+test("the runc engine mounts the file too (runc started in the shared mount's namespace): the same files, private writes", async () => {
+  const fromDir = await runBurrow(["run", "--engine", "runc", ref, "sh", "-c", LISTING], {
+    home: dirHome,
+    env: dirEnv(),
+  });
+  assert.equal(fromDir.code, 0, fromDir.stderr);
+  const fromSq = await runBurrow(["run", "--engine", "runc", ref, "sh", "-c", LISTING], {
+    home: sqHome,
+    env: sqEnv(),
+  });
+  assert.equal(fromSq.code, 0, fromSq.stderr);
+  assert.equal(fromSq.stderr, "", "mounted, not unpacked: no notice");
+  assert.equal(fromSq.stdout, fromDir.stdout, "types, modes, owners, sizes, times and link targets match");
+  const w = await runBurrow(
+    [
+      "run",
+      "--engine",
+      "runc",
+      ref,
+      "sh",
+      "-c",
+      "pwd; id -u; echo x >> /etc/motd && echo new > /etc/added && cat /etc/added",
+    ],
+    { home: sqHome, env: sqEnv() },
+  );
+  assert.equal(w.stdout, "/srv/app\n0\nnew\n", w.stderr);
+  const again = await runBurrow(["run", "--engine", "runc", ref, "sh", "-c", "test -e /etc/added; echo $?"], {
+    home: sqHome,
+    env: sqEnv(),
+  });
+  assert.equal(again.stdout, "1\n", "a run's writes are its own");
+  const cache = fs.readdirSync(scratchOf(sqHome)).filter((n) => n.startsWith("burrow-sqfs-"));
+  const unpacked = cache
+    .flatMap((c) => fs.readdirSync(path.join(scratchOf(sqHome), c)))
+    .filter((n) => /^[0-9a-f]{64}$/.test(n));
+  assert.deepEqual(unpacked, [], "nothing unpacked on the node");
+  assert.deepEqual(await serversGone(), []);
+  assert.ok(
+    !fs.readFileSync("/proc/self/mountinfo", "utf8").includes(sqHome.burrowDir),
+    "nothing on the host",
+  );
+});
+
+for (const engine of TEST_ENGINES.filter((e) => e !== "userns" && e !== "runc")) {
   test(`engine ${engine} runs a SquashFS image from its file unpacked once on the node, with a notice`, async () => {
     const r = await runBurrow(["run", "--engine", engine, ref, "sh", "-c", "cat /etc/alpine-release; pwd"], {
       home: sqHome,

@@ -15,6 +15,7 @@ import { fakeRootSeccomp, seccompArchitectures } from "../../../engines/runc/sec
 import { classify, isRuntimeMessage } from "../../../engines/runc/failure.js";
 import {
   createEngine,
+  kernelAtLeast,
   parseFlavor,
   parseRuntimeVersion,
   versionAtLeast,
@@ -53,6 +54,35 @@ function opts(over: Partial<BundleOptions> = {}): BundleOptions {
 }
 
 describe("ociConfig", () => {
+  test("a SquashFS image: runc runs in the shared mount's user namespace, so the config asks for none, and no mappings", () => {
+    const root = {
+      kind: "overlay" as const,
+      lower: "/s/lower",
+      upper: "/s/upper",
+      work: "/s/work",
+      mountpoint: "/s/root",
+      squashfs: {
+        file: "/store/images/i/rootfs.sqfs",
+        squashfuse: "/usr/bin/squashfuse_ll",
+        share: "/tmp/m",
+      },
+    };
+    const c = ociConfig(spec({ root }), opts());
+    assert.equal(c.linux.uidMappings, undefined);
+    assert.equal(c.linux.gidMappings, undefined);
+    assert.ok(!c.linux.namespaces.some((n) => n.type === "user"));
+    assert.ok(c.linux.namespaces.some((n) => n.type === "mount"));
+    assert.match(JSON.stringify(c.mounts[0]), /lowerdir=\/s\/lower/);
+  });
+
+  test("kernelAtLeast reads uname -r", () => {
+    assert.ok(kernelAtLeast("6.1.0-18-amd64", 5, 2));
+    assert.ok(kernelAtLeast("5.2.0", 5, 2));
+    assert.ok(!kernelAtLeast("5.1.21", 5, 2));
+    assert.ok(!kernelAtLeast("4.18.0-513.el8.x86_64", 5, 2));
+    assert.ok(!kernelAtLeast("unknown", 5, 2));
+  });
+
   test("container root maps to the invoking user alone; no network or cgroup namespace, no resources", () => {
     const c = ociConfig(spec(), opts());
     assert.deepEqual(c.linux.uidMappings, [{ containerID: 0, hostID: 1001, size: 1 }]);

@@ -616,6 +616,14 @@ describe("namespaces and mounts", () => {
     );
   });
 
+  test("--squashfs-enter: its usage in one line, absolute paths only", async () => {
+    assertHelperFailure(await ns(["--squashfs-enter", "/x.sqfs"]), /usage: burrow-ns --squashfs-enter FILE/);
+    assertHelperFailure(
+      await ns(["--squashfs-enter", "x.sqfs", "/bin/true", "/tmp/m", "/tmp/w", "--", "true"]),
+      /--squashfs-enter takes absolute paths/,
+    );
+  });
+
   test("--remove-after needs --pid and a folder", async () => {
     const dir = await userDir("burrow-run");
     assertHelperFailure(
