@@ -27,6 +27,7 @@ import { ownerTag } from "../../src/store/owner.js";
 import { checkNetwork } from "../../src/run/network.js";
 import { launchPrefix } from "../../src/run/limits.js";
 import { classify, isRuntimeMessage } from "./failure.js";
+import { sharedSquashfsMounts } from "../../src/kernel.js";
 
 /** The OCI runtimes this engine drives. */
 export type RuncFlavor = "runc" | "crun";
@@ -83,14 +84,6 @@ export interface RuncOptions {
   cgroupV2?: () => boolean;
 }
 
-/** Whether a kernel release string (`uname -r`) is at least MAJOR.MINOR. */
-export function kernelAtLeast(release: string, major: number, minor: number): boolean {
-  const m = /^(\d+)\.(\d+)/.exec(release);
-  if (m === null) return false;
-  const [a, b] = [Number(m[1]), Number(m[2])];
-  return a > major || (a === major && b >= minor);
-}
-
 /** `BINARY --version`'s stdout, or undefined when it cannot run. */
 function runVersion(binary: string): string | undefined {
   const r = spawnSync(binary, ["--version"], {
@@ -137,7 +130,9 @@ export class RuncEngine implements Engine {
    * (not crun), burrow-ns found, and a kernel with open_tree (Linux 5.2).
    */
   get supportsSquashfs(): boolean {
-    return this.flavor === "runc" && this.squashfsHelper() !== undefined && kernelAtLeast(os.release(), 5, 2);
+    return (
+      this.flavor === "runc" && this.squashfsHelper() !== undefined && sharedSquashfsMounts(os.release())
+    );
   }
 
   /** burrow-ns, which enters the shared SquashFS mount for runc: as the userns engine finds it. */

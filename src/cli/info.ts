@@ -212,7 +212,13 @@ async function squashfsSupport(
       : !fuseOpenToUser()
         ? "/dev/fuse is not open to you (udev makes it 0666)"
         : undefined;
-  if (blocker === undefined) return { how: "mounted", why: `in the containers with ${squashfuse}`, ...tools };
+  if (blocker === undefined) {
+    const { sharedSquashfsMounts } = await import("../kernel.js");
+    const shared = sharedSquashfsMounts((await import("node:os")).release())
+      ? "one mount per image on this node, shared by its runs (userns and runc engines)"
+      : "each run its own mount (this kernel has no open_tree, Linux 5.2)";
+    return { how: "mounted", why: `in the containers with ${squashfuse}, ${shared}`, ...tools };
+  }
   if (unsquashfs === null)
     return { how: "no", why: `${blocker}, and unsquashfs is not found to unpack them`, ...tools };
   return { how: "unpacked", why: `once per node (${blocker})`, ...tools };

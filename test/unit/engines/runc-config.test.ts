@@ -15,11 +15,11 @@ import { fakeRootSeccomp, seccompArchitectures } from "../../../engines/runc/sec
 import { classify, isRuntimeMessage } from "../../../engines/runc/failure.js";
 import {
   createEngine,
-  kernelAtLeast,
   parseFlavor,
   parseRuntimeVersion,
   versionAtLeast,
 } from "../../../engines/runc/index.js";
+import { kernelAtLeast } from "../../../src/kernel.js";
 
 const INIT = "/pkg/vendor/linux-x64/burrow-runc-init";
 
