@@ -145,15 +145,12 @@ static int share_key(const struct config *cfg, char out[17])
 	return 0;
 }
 
-/* Opens (making it where missing) the folder NAME in AT: ours, not a link, open to nobody else. */
-static int open_private_dir(int at, const char *name)
+/* FD (the folder NAME, opened without following a link) when it is ours and open to nobody else; else
+ * closes it and fails. */
+static int private_or_fail(int fd, const char *name)
 {
 	struct stat st;
-	int fd;
 
-	if (mkdirat(at, name, 0700) < 0 && errno != EEXIST)
-		return fail("--squashfs-share: mkdir %s", name);
-	fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return fail("--squashfs-share: open %s", name);
 	if (fstat(fd, &st) < 0 || st.st_uid != getuid() || (st.st_mode & 077) != 0) {
@@ -164,6 +161,14 @@ static int open_private_dir(int at, const char *name)
 	return fd;
 }
 
+/* Opens (making it where missing) the folder NAME in AT: ours, not a link, open to nobody else. */
+static int open_private_dir(int at, const char *name)
+{
+	if (mkdirat(at, name, 0700) < 0 && errno != EEXIST)
+		return fail("--squashfs-share: mkdir %s", name);
+	return private_or_fail(openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC), name);
+}
+
 /* Opens DIR (the option's folder), which may be made, in its parent, which must exist and be ours
  * alone too: no other user can then move or replace anything below it, and paths under DIR (the
  * mount point, which SquashFUSE takes by name) mean what they say. */
@@ -171,21 +176,15 @@ static int open_share_dir(const char *dir)
 {
 	char parent[PATH_MAX];
 	const char *slash = strrchr(dir, '/');
-	struct stat st;
 	int pfd, fd;
 
 	if (slash == NULL || slash == dir || (size_t)(slash - dir) >= sizeof parent)
 		return fail_errno(0, "--squashfs-share %s: not a folder in a folder", dir);
 	memcpy(parent, dir, (size_t)(slash - dir));
 	parent[slash - dir] = '\0';
-	pfd = open(parent, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	pfd = private_or_fail(open(parent, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC), parent);
 	if (pfd < 0)
-		return fail("--squashfs-share: open %s", parent);
-	if (fstat(pfd, &st) < 0 || st.st_uid != getuid() || (st.st_mode & 077) != 0) {
-		close(pfd);
-		return fail_errno(0, "--squashfs-share: %s is not a folder private to you (mode 0700)",
-				  parent);
-	}
+		return -1;
 	fd = open_private_dir(pfd, slash + 1);
 	close(pfd);
 	return fd;

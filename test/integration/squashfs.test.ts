@@ -86,45 +86,57 @@ test("a pull in squashfs format keeps one SquashFS file and no unpacked tree, in
   assert.equal(verify.code, 0, verify.stderr);
 });
 
-test("the userns engine mounts the file: the same files as the flattened folder, writes to a private layer", async () => {
-  const fromDir = await runBurrow(["run", "--engine", "userns", ref, "sh", "-c", LISTING], {
-    home: dirHome,
-    env: dirEnv(),
-  });
-  assert.equal(fromDir.code, 0, fromDir.stderr);
-  const fromSq = await runBurrow(["run", "--engine", "userns", ref, "sh", "-c", LISTING], {
-    home: sqHome,
-    env: sqEnv(),
-  });
-  assert.equal(fromSq.code, 0, fromSq.stderr);
-  assert.equal(fromSq.stderr, "", "mounted, not unpacked: no notice");
-  assert.ok(fromDir.stdout.split("\n").length > 500, "the listing covers the image");
-  assert.equal(fromSq.stdout, fromDir.stdout, "types, modes, owners, sizes, times and link targets match");
+// userns mounts it in the container's namespaces; runc is started in the user namespace of the node's shared
+// mount, a clone of it at the overlay's lower folder (burrow-ns --squashfs-enter).
+for (const engine of ["userns", "runc"]) {
+  test(`engine ${engine} mounts the file: the same files as the flattened folder, writes to a private layer`, async () => {
+    const fromDir = await runBurrow(["run", "--engine", engine, ref, "sh", "-c", LISTING], {
+      home: dirHome,
+      env: dirEnv(),
+    });
+    assert.equal(fromDir.code, 0, fromDir.stderr);
+    const fromSq = await runBurrow(["run", "--engine", engine, ref, "sh", "-c", LISTING], {
+      home: sqHome,
+      env: sqEnv(),
+    });
+    assert.equal(fromSq.code, 0, fromSq.stderr);
+    assert.equal(fromSq.stderr, "", "mounted, not unpacked: no notice");
+    assert.ok(fromDir.stdout.split("\n").length > 500, "the listing covers the image");
+    assert.equal(fromSq.stdout, fromDir.stdout, "types, modes, owners, sizes, times and link targets match");
 
-  const w = await runBurrow(
-    [
-      "run",
-      "--engine",
-      "userns",
-      ref,
-      "sh",
-      "-c",
-      "pwd; id -u; echo x >> /etc/motd && echo new > /etc/added && cat /etc/added; grep -c squashfuse /proc/mounts",
-    ],
-    { home: sqHome, env: sqEnv() },
-  );
-  assert.equal(w.stdout, "/srv/app\n0\nnew\n0\n", w.stderr);
-  const again = await runBurrow(["run", ref, "sh", "-c", "test -e /etc/added; echo $?"], {
-    home: sqHome,
-    env: sqEnv(),
+    const w = await runBurrow(
+      [
+        "run",
+        "--engine",
+        engine,
+        ref,
+        "sh",
+        "-c",
+        "pwd; id -u; echo x >> /etc/motd && echo new > /etc/added && cat /etc/added; grep -c squashfuse /proc/mounts",
+      ],
+      { home: sqHome, env: sqEnv() },
+    );
+    assert.equal(w.stdout, "/srv/app\n0\nnew\n0\n", w.stderr);
+    const again = await runBurrow(
+      ["run", "--engine", engine, ref, "sh", "-c", "test -e /etc/added; echo $?"],
+      {
+        home: sqHome,
+        env: sqEnv(),
+      },
+    );
+    assert.equal(again.stdout, "1\n", "a run's writes are its own");
+    const cache = fs.readdirSync(scratchOf(sqHome)).filter((n) => n.startsWith("burrow-sqfs-"));
+    const unpacked = cache
+      .flatMap((c) => fs.readdirSync(path.join(scratchOf(sqHome), c)))
+      .filter((n) => /^[0-9a-f]{64}$/.test(n));
+    assert.deepEqual(unpacked, [], "nothing unpacked on the node");
+    assert.deepEqual(await serversGone(), [], "no SquashFUSE server is left a few seconds after the runs");
+    assert.ok(
+      !fs.readFileSync("/proc/self/mountinfo", "utf8").includes(sqHome.burrowDir),
+      "nothing of the store is mounted on the host",
+    );
   });
-  assert.equal(again.stdout, "1\n", "a run's writes are its own");
-  assert.deepEqual(await serversGone(), [], "no SquashFUSE server is left a few seconds after the runs");
-  assert.ok(
-    !fs.readFileSync("/proc/self/mountinfo", "utf8").includes(sqHome.burrowDir),
-    "nothing of the store is mounted on the host",
-  );
-});
+}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -236,49 +248,6 @@ test("runs at once on a node share one SquashFUSE mount, gone after the last; a 
   assert.match(next.stdout, /^\d+\.\d+/);
   assert.deepEqual(await serversGone(), []);
   assert.deepEqual(meetingFolders(), []);
-});
-
-test("the runc engine mounts the file too (runc started in the shared mount's namespace): the same files, private writes", async () => {
-  const fromDir = await runBurrow(["run", "--engine", "runc", ref, "sh", "-c", LISTING], {
-    home: dirHome,
-    env: dirEnv(),
-  });
-  assert.equal(fromDir.code, 0, fromDir.stderr);
-  const fromSq = await runBurrow(["run", "--engine", "runc", ref, "sh", "-c", LISTING], {
-    home: sqHome,
-    env: sqEnv(),
-  });
-  assert.equal(fromSq.code, 0, fromSq.stderr);
-  assert.equal(fromSq.stderr, "", "mounted, not unpacked: no notice");
-  assert.equal(fromSq.stdout, fromDir.stdout, "types, modes, owners, sizes, times and link targets match");
-  const w = await runBurrow(
-    [
-      "run",
-      "--engine",
-      "runc",
-      ref,
-      "sh",
-      "-c",
-      "pwd; id -u; echo x >> /etc/motd && echo new > /etc/added && cat /etc/added",
-    ],
-    { home: sqHome, env: sqEnv() },
-  );
-  assert.equal(w.stdout, "/srv/app\n0\nnew\n", w.stderr);
-  const again = await runBurrow(["run", "--engine", "runc", ref, "sh", "-c", "test -e /etc/added; echo $?"], {
-    home: sqHome,
-    env: sqEnv(),
-  });
-  assert.equal(again.stdout, "1\n", "a run's writes are its own");
-  const cache = fs.readdirSync(scratchOf(sqHome)).filter((n) => n.startsWith("burrow-sqfs-"));
-  const unpacked = cache
-    .flatMap((c) => fs.readdirSync(path.join(scratchOf(sqHome), c)))
-    .filter((n) => /^[0-9a-f]{64}$/.test(n));
-  assert.deepEqual(unpacked, [], "nothing unpacked on the node");
-  assert.deepEqual(await serversGone(), []);
-  assert.ok(
-    !fs.readFileSync("/proc/self/mountinfo", "utf8").includes(sqHome.burrowDir),
-    "nothing on the host",
-  );
 });
 
 for (const engine of TEST_ENGINES.filter((e) => e !== "userns" && e !== "runc")) {
