@@ -125,6 +125,17 @@ for (const engine of ["userns", "runc"]) {
       },
     );
     assert.equal(again.stdout, "1\n", "a run's writes are its own");
+    if (engine === "userns") {
+      // fuse-overlayfs as the writable layer (BURROW_LAYER=fuse) over the mount works as the kernel's does.
+      const fused = await runBurrow(
+        ["run", "--engine", engine, ref, "sh", "-c", "echo f > /etc/f && cat /etc/f /etc/alpine-release"],
+        {
+          home: sqHome,
+          env: { ...sqEnv(), BURROW_LAYER: "fuse" },
+        },
+      );
+      assert.equal(fused.stdout, "f\n3.20.3\n", fused.stderr);
+    }
     const cache = fs.readdirSync(scratchOf(sqHome)).filter((n) => n.startsWith("burrow-sqfs-"));
     const unpacked = cache
       .flatMap((c) => fs.readdirSync(path.join(scratchOf(sqHome), c)))
