@@ -151,9 +151,13 @@ for (const engine of ["userns", "runc"]) {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** The SquashFUSE servers of the squashfs store once they have had time to go (the keeper lingers 3 s). */
+/**
+ * The SquashFUSE servers of the squashfs store once they have had time to go, with their keepers' meeting
+ * folders (the keeper lingers 3 s, then unmounts, which ends the server, and removes its folder).
+ */
 async function serversGone(): Promise<number[]> {
-  for (let i = 0; i < 40 && squashfuseServersOf(sqHome.burrowDir).length > 0; i++) await sleep(250);
+  const busy = () => squashfuseServersOf(sqHome.burrowDir).length > 0 || meetingFolders().length > 0;
+  for (let i = 0; i < 40 && busy(); i++) await sleep(250);
   return squashfuseServersOf(sqHome.burrowDir);
 }
 
