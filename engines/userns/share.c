@@ -397,8 +397,12 @@ static pid_t start_keeper(const struct config *cfg, int dir, const char *dir_pat
 		;
 	if (strncmp(buf, "ok ", 3) == 0 && (keeper_pid = strtol(buf + 3, NULL, 10)) > 1)
 		return (pid_t)keeper_pid;
-	return fail_errno(0, "the shared SquashFUSE mount of %s failed: %s", cfg->squashfs,
-			  len > 0 ? buf : "the keeper exited without a word");
+	/* One line: the first of what went wrong (SquashFUSE's own words, when it got that far). */
+	buf[strcspn(buf, "\n")] = '\0';
+	return fail_errno(0,
+			  "the SquashFUSE mount of %s failed (%s): check the file with `burrow verify` (pull "
+			  "the image again if it is damaged), and that /dev/fuse is open to you",
+			  cfg->squashfs, buf[0] != '\0' ? buf : "the keeper exited without a word");
 }
 
 /* Whether the kernel has open_tree (Linux 5.2) and lets us use it (a seccomp filter may say EPERM, as

@@ -121,7 +121,15 @@ export class GlobalHost implements CommandHost {
   }
 
   async config(): Promise<Config> {
-    this.#config ??= await configFor(this.options, this.context.env);
+    if (this.#config === undefined) {
+      const config = await configFor(this.options, this.context.env);
+      // Site stores this user cannot read are passed over, each said once (src/store/site-stores.ts).
+      if (config.stores.length > 0) {
+        const { readableSiteStores } = await import("../store/site-stores.js");
+        config.stores = readableSiteStores(config.stores, (m) => this.warn(m));
+      }
+      this.#config = config;
+    }
     return this.#config;
   }
 

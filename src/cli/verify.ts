@@ -228,13 +228,18 @@ export class VerifyCommand extends BurrowCommand {
  * and mounted only inside the containers.
  */
 async function squashfsProblems(store: Store, image: ImageRecord, who: Owner): Promise<string[]> {
-  const { FACTS_FILE, SQUASHFS_FILE, isSquashfsFile, readFacts } = await import("../store/squashfs.js");
+  const { FACTS_FILE, SQUASHFS_FILE, isSquashfsFile, readFacts, squashfsShortfall } =
+    await import("../store/squashfs.js");
   const problems: string[] = [];
   const file = `${store.imageDir(image.id)}/${SQUASHFS_FILE}`;
   if (!fs.existsSync(file)) return [`its SquashFS file ${file} is missing`];
   const tampered = fileTampering(file, who);
   if (tampered !== undefined) problems.push(`its SquashFS file ${tampered}`);
   else if (!isSquashfsFile(file)) problems.push(`${file} is not a SquashFS file`);
+  else {
+    const short = squashfsShortfall(file);
+    if (short !== undefined) problems.push(`its SquashFS file ${file} is cut short: ${short}`);
+  }
   try {
     readFacts(`${store.imageDir(image.id)}/${FACTS_FILE}`);
   } catch (err) {

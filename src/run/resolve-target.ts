@@ -9,7 +9,7 @@ import type { ImageSource } from "./host.js";
 import type { RunRequest } from "./options.js";
 import type { ContainerRecord, Containers } from "../store/containers.js";
 import type { ImageRecord, Store } from "../store/store.js";
-import { isSquashfsFile } from "../store/squashfs.js";
+import { isSquashfsFile, squashfsShortfall } from "../store/squashfs.js";
 import { storeOf } from "../store/site-stores.js";
 
 /** What a run runs: a rootfs folder as it is, an existing container, or an image (in a new container with `--name`). */
@@ -71,7 +71,23 @@ export async function resolveTarget(
 function squashfsPath(target: string): string | undefined {
   if (!/^(?:\/|\.\.?\/)/.test(target)) return undefined;
   const file = path.resolve(target);
-  return isSquashfsFile(file) ? file : undefined;
+  if (isSquashfsFile(file)) {
+    const short = squashfsShortfall(file);
+    if (short !== undefined)
+      throw new InvalidArgumentError(
+        `${target} is a SquashFS file cut short (${short}): copy or make it again`,
+      );
+    return file;
+  }
+  // No image or container name is a path: say what this one is instead of reading it as a registry's.
+  const st = fs.statSync(file, { throwIfNoEntry: false });
+  throw new InvalidArgumentError(
+    st === undefined
+      ? `${target}: no such file (a path given to run names a SquashFS file; images and containers are named without ./ or /)`
+      : st.isDirectory()
+        ? `${target} is a folder: run a folder with --location ${target}`
+        : `${target} is not a SquashFS file (it does not start with "hsqs"): give a SquashFS file, or an image or container by its name`,
+  );
 }
 
 /** The image `reference` names, pulled when `--pull` says so (always, or when the store lacks it). */

@@ -22,6 +22,7 @@ import {
   findSquashTool,
   nodeScratchBase,
   readFacts,
+  squashfsShortfall,
   unsquash,
 } from "../store/squashfs.js";
 import type { RootfsFacts } from "../store/squashfs.js";
@@ -211,6 +212,11 @@ export async function unpackedRoot(
   const base = cacheBase(env);
   const dir = path.join(base, source.key);
   if (fs.existsSync(dir)) return dir;
+  const short = squashfsShortfall(source.file);
+  if (short !== undefined)
+    throw new StoreError(
+      `the SquashFS file ${source.file} is cut short (${short}): pull or save the image again (burrow verify checks the store)`,
+    );
   const unsquashfs = await findSquashTool("unsquashfs", env, storeRoot);
   if (unsquashfs === undefined) {
     throw new StoreError(
@@ -218,7 +224,7 @@ export async function unpackedRoot(
     );
   }
   warn(
-    `the SquashFS file ${source.file} cannot be mounted here (this engine, --nosysdirs, a PMIx job's rank, no squashfuse or no /dev/fuse): unpacking it once into ${dir}`,
+    `the SquashFS file ${source.file} cannot be mounted here (this engine, --nosysdirs, a PMIx job's rank, no squashfuse or no /dev/fuse, or the file would not mount): unpacking it once into ${dir}`,
   );
   const tmp = path.join(base, `.${source.key.slice(0, 16)}-${randomHex(4)}`);
   // Another run on this node may unpack it at the same time: the first to finish is used.

@@ -2,6 +2,7 @@
 // made with the usual commands (`burrow --repo DIR pull ...`), searched in order before the user's own.
 // An image found in one is used in place: burrow reads its files and blobs there, and never writes, locks,
 // holds or cleans anything in a site store.
+import fs from "node:fs";
 import { Store } from "./store.js";
 import type { ImageRecord } from "./store.js";
 import { ImageNotFoundError } from "../errors.js";
@@ -65,4 +66,25 @@ export function siteImages(roots: readonly string[]): { image: ImageRecord; stor
 
 function isErrno(err: unknown): boolean {
   return typeof (err as NodeJS.ErrnoException | undefined)?.code === "string";
+}
+
+/**
+ * The site stores of `roots` that this user can read; each of the others (missing, not a folder, closed to
+ * the user) is passed over with one line through `warn`: images then come from the user's own store.
+ */
+export function readableSiteStores(roots: readonly string[], warn: (message: string) => void): string[] {
+  return roots.filter((root) => {
+    let why: string | undefined;
+    try {
+      if (!fs.statSync(root).isDirectory()) why = "is not a folder";
+      else fs.accessSync(root, fs.constants.R_OK | fs.constants.X_OK);
+    } catch (err) {
+      why = (err as NodeJS.ErrnoException).code === "ENOENT" ? "does not exist" : "cannot be read by you";
+    }
+    if (why !== undefined)
+      warn(
+        `the site store ${root} (BURROW_STORES, or "stores" in the config file) ${why}: it is passed over, and images come from your own store`,
+      );
+    return why === undefined;
+  });
 }

@@ -137,7 +137,8 @@ export async function packSquashfs(
 ): Promise<void> {
   // -mem: mksquashfs sizes its caches to a quarter of the machine's memory (234 MiB of RSS for the bench's
   // Python image, twice a pull's own); 64 MiB keeps it under the pull's peak, and was no slower.
-  const args = [from, file, "-noappend", "-all-root", "-no-progress", "-quiet", "-no-xattrs", "-mem", "64M"];
+  // Extended attributes are kept: the flattened tree holds the layers' user.* ones (src/image/xattrs.ts).
+  const args = [from, file, "-noappend", "-all-root", "-no-progress", "-quiet", "-mem", "64M"];
   if (use === "store") args.push("-comp", "zstd", "-Xcompression-level", "1");
   await runTool(
     mksquashfs,
@@ -147,12 +148,17 @@ export async function packSquashfs(
   );
 }
 
-/** Unpacks the SquashFS file `file` into the new folder `into` with unsquashfs (owners: the caller's). */
+/**
+ * Unpacks the SquashFS file `file` into the new folder `into` with unsquashfs (owners: the caller's; the user.*
+ * xattrs, which a user may set). `hint` says what to do when the unpacking fails for want of room; a file that
+ * unsquashfs finds damaged says so instead.
+ */
 export async function unsquash(unsquashfs: string, file: string, into: string, hint: string): Promise<void> {
-  await runTool(
-    unsquashfs,
-    ["-d", into, "-no-xattrs", "-no-progress", "-quiet", file],
-    (why) => `unsquashfs could not unpack ${file} into ${path.dirname(into)} (${why}): ${hint}`,
+  await runTool(unsquashfs, ["-d", into, "-user-xattrs", "-no-progress", "-quiet", file], (why) =>
+    /corrupt|superblock|not a squashfs|Read on filesystem failed|read_fs_bytes|FATAL/i.test(why) &&
+    !/No space|ENOSPC|Disk quota/i.test(why)
+      ? `the SquashFS file ${file} is damaged or cut short (unsquashfs: ${why}): make it again, or pull or save the image again`
+      : `unsquashfs could not unpack ${file} into ${path.dirname(into)} (${why}): ${hint}`,
   );
 }
 
@@ -216,6 +222,23 @@ export async function squashfsAsTar(
       removeScratch(scratch);
     },
   };
+}
+
+/**
+ * What is short in the SquashFS file `file`: undefined when it holds the bytes its superblock says it uses
+ * (`bytes_used`, at offset 40), else a phrase saying how many it lacks (a copy or a download cut short).
+ */
+export function squashfsShortfall(file: string): string | undefined {
+  const fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  try {
+    const sb = Buffer.alloc(48);
+    if (fs.readSync(fd, sb, 0, 48, 0) < 48) return "it is shorter than a SquashFS superblock";
+    const used = sb.readBigUInt64LE(40);
+    const size = BigInt(fs.fstatSync(fd).size);
+    return size < used ? `its superblock says it uses ${used} bytes, but it has ${size}` : undefined;
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 /** Whether `file` is a regular file that starts with SquashFS's magic ("hsqs"); read without blocking on a FIFO. */

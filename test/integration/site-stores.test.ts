@@ -116,3 +116,25 @@ test("a user cannot delete or overwrite a site image: one line each, and the sit
     "nothing in the site store was written, locked, held or removed",
   );
 });
+
+test("a site store that does not exist, or that the user cannot read, is passed over in one line", async () => {
+  const closed = fs.mkdtempSync(path.join(testEnv().tmp, "closed-site-"));
+  fs.chmodSync(closed, 0o700); // root's, closed to the test user
+  try {
+    for (const [stores, why] of [
+      [`${path.join(home.dir, "no-such-store")}:${site}`, "does not exist"],
+      [`${closed}:${site}`, "cannot be read by you"],
+    ] as const) {
+      const r = await runBurrow(["run", "--pull", "never", "site/tool:1", "cat", "/etc/alpine-release"], {
+        home,
+        env: { ...env(), BURROW_STORES: stores },
+      });
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /^\d+\.\d+\.\d+\n$/, "the next site store is searched");
+      assert.equal(r.stderr.split("\n").filter((l) => l !== "").length, 1, r.stderr);
+      assert.match(r.stderr, new RegExp(`^burrow: warning: the site store .* ${why}: it is passed over`));
+    }
+  } finally {
+    fs.rmSync(closed, { recursive: true, force: true });
+  }
+});

@@ -214,7 +214,7 @@ test("runs at once on a node share one SquashFUSE mount, gone after the last; a 
   }
   assert.match(results[0]!.stdout, /\/bin\/busybox\n\d+\.\d+/);
   assert.equal(most, 1, "one SquashFUSE server served the six runs");
-  const keeper = processesWith("burrow-ns --squashfs-keeper ");
+  const keeper = processesWith(`burrow-ns --squashfs-keeper ${sqHome.burrowDir}/`);
   assert.equal(keeper.length, 1, "the keeper is named as such in ps");
   assert.deepEqual(await serversGone(), [], "the mount goes after the last run");
   assert.deepEqual(meetingFolders(), [], "and its meeting folder with it");
@@ -227,7 +227,7 @@ test("runs at once on a node share one SquashFUSE mount, gone after the last; a 
   const killed = runBurrow(["run", "--engine", "userns", ref, "sleep", "31"], { home: sqHome, env: sqEnv() });
   for (let i = 0; i < 40 && squashfuseServersOf(sqHome.burrowDir).length === 0; i++) await sleep(100);
   const helpers = processesWith("-- sleep 31").filter(
-    (pid) => !processesWith("--squashfs-keeper").includes(pid),
+    (pid) => !processesWith(`--squashfs-keeper ${sqHome.burrowDir}/`).includes(pid),
   );
   assert.ok(helpers.length > 0, "the run is up");
   for (const pid of helpers) {
@@ -249,7 +249,7 @@ test("runs at once on a node share one SquashFUSE mount, gone after the last; a 
   let keepers: number[] = [];
   for (let i = 0; i < 50 && keepers.length === 0; i++) {
     await sleep(100);
-    keepers = processesWith("burrow-ns --squashfs-keeper ");
+    keepers = processesWith(`burrow-ns --squashfs-keeper ${sqHome.burrowDir}/`);
   }
   assert.equal(keepers.length, 1);
   process.kill(keepers[0]!, "SIGKILL");
@@ -395,7 +395,12 @@ test("rmi of a SquashFS image a mounted run uses: gone from the store at once, t
     ],
     { home: sqHome, env: sqEnv() },
   );
-  for (let i = 0; i < 50 && processesWith("burrow-ns --squashfs-keeper ").length === 0; i++) await sleep(100);
+  for (
+    let i = 0;
+    i < 50 && processesWith(`burrow-ns --squashfs-keeper ${sqHome.burrowDir}/`).length === 0;
+    i++
+  )
+    await sleep(100);
   const rmi = await runBurrow(["rmi", ref], { home: sqHome, env: sqEnv() });
   assert.equal(rmi.code, 0, rmi.stderr);
   assert.ok(!fs.existsSync(path.join(sqHome.burrowDir, "images", id)), "removed now, not when the run ends");
@@ -405,4 +410,71 @@ test("rmi of a SquashFS image a mounted run uses: gone from the store at once, t
   const after = await runBurrow(["run", "--pull", "never", ref, "true"], { home: sqHome, env: sqEnv() });
   assert.notEqual(after.code, 0);
   assert.deepEqual(await serversGone(), []);
+});
+
+test("bad SquashFS input: a file cut short, not SquashFS, or missing is one line and 125 on every engine; no SquashFUSE is unpacked instead", async () => {
+  const stored = fs
+    .readdirSync(path.join(sqHome.burrowDir, "images"))
+    .map((id) => path.join(sqHome.burrowDir, "images", id, "rootfs.sqfs"))
+    .find((f) => fs.existsSync(f))!;
+  const cut = path.join(sqHome.dir, "cut.sqfs");
+  fs.writeFileSync(cut, fs.readFileSync(stored).subarray(0, 50_000));
+  fs.writeFileSync(path.join(sqHome.dir, "text.sqfs"), "not squashfs\n");
+  for (const f of ["cut.sqfs", "text.sqfs"]) await chownToTestUser(path.join(sqHome.dir, f));
+  for (const engine of TEST_ENGINES) {
+    for (const [target, said] of [
+      ["./cut.sqfs", /^burrow: \.\/cut\.sqfs is a SquashFS file cut short \(.*\): copy or make it again\n$/],
+      ["./text.sqfs", /^burrow: \.\/text\.sqfs is not a SquashFS file .*\n$/],
+      ["./missing.sqfs", /^burrow: \.\/missing\.sqfs: no such file .*\n$/],
+    ] as const) {
+      const r = await runBurrow(["run", "--engine", engine, target, "true"], {
+        home: sqHome,
+        env: sqEnv(),
+        cwd: sqHome.dir,
+      });
+      assert.equal(r.code, 125, `${engine} ${target}: ${r.stderr}`);
+      assert.match(r.stderr, said, `${engine} ${target}`);
+    }
+  }
+  // No SquashFUSE (BURROW_SQUASHFUSE names none): the fallback, said in one line, and the run works.
+  const r = await runBurrow(["run", "--engine", "userns", ref, "cat", "/etc/alpine-release"], {
+    home: sqHome,
+    env: { ...sqEnv(), BURROW_SQUASHFUSE: path.join(sqHome.dir, "no-squashfuse") },
+  });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, "3.20.3\n");
+  assert.match(
+    r.stderr,
+    /^burrow: warning: the SquashFS file .* cannot be mounted here .*: unpacking it once into .*\n$/,
+  );
+});
+
+test("a stored SquashFS file cut short: verify says so, each engine fails in one line with 125", async () => {
+  const home = await makeTestHome();
+  try {
+    const env = { ...sqEnv(), BURROW_TMPDIR: path.join(home.dir, "node-tmp") };
+    fs.mkdirSync(env.BURROW_TMPDIR, { mode: 0o700 });
+    await chownToTestUser(env.BURROW_TMPDIR);
+    const pulled = await runBurrow(["pull", ref], { home, env });
+    assert.equal(pulled.code, 0, pulled.stderr);
+    const dir = path.join(home.burrowDir, "images");
+    const file = fs
+      .readdirSync(dir)
+      .map((id) => path.join(dir, id, "rootfs.sqfs"))
+      .find((f) => fs.existsSync(f))!;
+    fs.chmodSync(path.dirname(file), 0o755);
+    fs.chmodSync(file, 0o644);
+    fs.truncateSync(file, 50_000);
+    const v = await runBurrow(["verify", ref], { home, env });
+    assert.equal(v.code, 1);
+    assert.match(v.stdout, /cut short: its superblock says it uses \d+ bytes, but it has 50000/);
+    for (const engine of TEST_ENGINES) {
+      const r = await runBurrow(["run", "--engine", engine, ref, "true"], { home, env });
+      assert.equal(r.code, 125, `${engine}: ${r.stderr}`);
+      assert.equal(r.stderr.split("\n").filter((l) => l !== "").length, 1, `${engine}: ${r.stderr}`);
+      assert.match(r.stderr, /failed \(Something went wrong|cut short/, engine);
+    }
+  } finally {
+    await home.cleanup();
+  }
 });
