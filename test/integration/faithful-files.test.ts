@@ -272,3 +272,39 @@ test("rmi removes the images, one with a 5000-byte path", async () => {
   assert.equal(fs.existsSync(deepRootfs), false);
   assert.deepEqual(describeTree(sentinel), sentinelBefore);
 });
+
+test("in the squashfs format the image keeps its user xattrs, byte names and sparse files' contents too", async () => {
+  const sqHome = await makeTestHome();
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), "faithful-sqfs-"));
+  try {
+    const tmpdir = path.join(sqHome.dir, "node-tmp");
+    fs.mkdirSync(tmpdir, { mode: 0o700 });
+    await chownToTestUser(tmpdir);
+    const env = { BURROW_IMAGE_FORMAT: "squashfs", BURROW_TMPDIR: tmpdir };
+    ok(await burrowIn(() => sqHome)(["pull", ref], { env }));
+    const images = path.join(sqHome.burrowDir, "images");
+    const file = fs
+      .readdirSync(images)
+      .map((id) => path.join(images, id, "rootfs.sqfs"))
+      .find((f) => fs.existsSync(f))!;
+    // The file's own tree, as unsquashfs gives it (root: every xattr it holds).
+    execFileSync("unsquashfs", ["-q", "-n", "-d", path.join(out, "t"), file]);
+    const t = path.join(out, "t");
+    assert.deepEqual(xattrsOf(path.join(t, "xattr/file")), ["user.burrow=kept"]);
+    assert.deepEqual(xattrsOf(path.join(t, "xattr/dir")), ["user.folder=yes"]);
+    const names = fs.readdirSync(path.join(t, "bytes"), { encoding: "buffer" }).sort(Buffer.compare);
+    assert.deepEqual(names, [NAME_A, NAME_B]);
+    for (const f of ["sparse-gnu", "sparse-pax01", "sparse-pax10"]) {
+      assert.equal(
+        createHash("md5")
+          .update(fs.readFileSync(path.join(t, f)))
+          .digest("hex"),
+        SPARSE_MD5,
+        f,
+      );
+    }
+  } finally {
+    fs.rmSync(out, { recursive: true, force: true });
+    await sqHome.cleanup();
+  }
+});
