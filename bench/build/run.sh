@@ -171,7 +171,7 @@ for tool in burrow podman ch-image; do want "$tool" && ACTIVE+=("$tool"); done
 for tool in "${ACTIVE[@]}"; do : > "$W/$tool.times" && : > "$W/$tool.cpu"; done
 # Each run's storage is removed after all the runs, not between them: on a file system mounted with
 # `discard` (this VM's ext4), the trims of a removed tree slowed whichever build came next; the first round,
-# which followed no removal, was 1.6 to 2.2 times faster than the others for every tool (bench/README.md).
+# which followed no removal, was 1.6 to 2.3 times faster than the others for every tool (bench/README.md).
 for i in $(seq "$RUNS"); do
   for tool in "${ACTIVE[@]}"; do
     one "$tool" "$i"
