@@ -169,6 +169,15 @@ static int open_private_dir(int at, const char *name)
 	return private_or_fail(openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC), name);
 }
 
+/* Whether NAME in AT is (still) the file whose fstat is ST. */
+static bool same_entry(int at, const char *name, const struct stat *st)
+{
+	struct stat now;
+
+	return fstatat(at, name, &now, AT_SYMLINK_NOFOLLOW) == 0 && now.st_dev == st->st_dev &&
+	       now.st_ino == st->st_ino;
+}
+
 /* Opens DIR (the option's folder), which may be made, in its parent, which must exist and be ours
  * alone too: no other user can then move or replace anything below it, and paths under DIR (the
  * mount point, which SquashFUSE takes by name) mean what they say. */
@@ -440,7 +449,9 @@ int share_acquire(const struct config *cfg)
 
 		if (users < 0 || lock(users, LOCK_SH) < 0 || fstat(dir, &st) < 0)
 			return fail("--squashfs-share: %s/users", dir_path);
-		if (st.st_nlink == 0) {
+		/* Still the folder of that name (a leaving keeper removes it; on some file systems a
+		 * removed folder keeps a link count): else start over. */
+		if (st.st_nlink == 0 || !same_entry(base, key, &st)) {
 			close(users);
 			close(dir);
 			continue;

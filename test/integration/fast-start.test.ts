@@ -257,7 +257,13 @@ test("a replayed run holds its image against rmi, passes signals and cleans up",
   fs.rmSync(path.join(sig, "started"));
   fs.rmSync(path.join(sig, "go"));
   const sleepArgs = ["run", "-v", `${sig}:/sig`, one, "sh", "-c", "touch /sig/started; exec sleep 60"];
-  const first = launch(sleepArgs, {}, (pid) => setTimeout(() => process.kill(pid, "SIGTERM"), 200));
+  // Recorded once its program has started (not after a fixed delay: a loaded machine may not be there yet).
+  let firstPid = 0;
+  const first = launch(sleepArgs, {}, (p) => (firstPid = p));
+  const started = Date.now() + 30_000;
+  while (!fs.existsSync(path.join(sig, "started")) && Date.now() < started)
+    await new Promise((r) => setTimeout(r, 50));
+  process.kill(firstPid, "SIGTERM");
   await first;
   fs.rmSync(path.join(sig, "started"), { force: true });
   let pid = 0;
