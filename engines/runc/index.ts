@@ -28,6 +28,7 @@ import { checkNetwork } from "../../src/run/network.js";
 import { launchPrefix } from "../../src/run/limits.js";
 import { classify, isRuntimeMessage } from "./failure.js";
 import { sharedSquashfsMounts } from "../../src/kernel.js";
+import { findHelper, helperSearch } from "../common/burrow-ns-locate.js";
 
 /** The OCI runtimes this engine drives. */
 export type RuncFlavor = "runc" | "crun";
@@ -137,14 +138,12 @@ export class RuncEngine implements Engine {
 
   /** burrow-ns, which enters the shared SquashFS mount for runc: as the userns engine finds it. */
   private squashfsHelper(): string | undefined {
-    const search = binarySearch({
-      name: "burrow-ns",
-      envVar: "BURROW_NS",
+    const search = helperSearch({
       env: this.opts.env,
       storeRoot: this.opts.storeRoot,
       packageRoot: this.packageRoot(),
     });
-    return findBinary(search, this.opts.isExecutable ?? isExecutableFile);
+    return findHelper(search, this.opts.isExecutable ?? isExecutableFile);
   }
 
   private packageRoot(): string | undefined {

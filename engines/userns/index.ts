@@ -18,8 +18,8 @@ import type { ProbeCache } from "../../src/run/probe-cache.js";
 import { HELPER_INTERFACE, helperArgs } from "./args.js";
 import { envObject } from "../common/env.js";
 import { checkNetwork } from "../../src/run/network.js";
-import { findHelper, helperSearch, HELPER_NAME, isExecutableFile } from "./locate.js";
-import type { HelperSearch } from "./locate.js";
+import { findHelper, helperSearch, HELPER_NAME, isExecutableFile } from "../common/burrow-ns-locate.js";
+import type { HelperSearch } from "../common/burrow-ns-locate.js";
 import { spawnEngine, waitForChild } from "../common/signals.js";
 
 export { exitStatus } from "../common/signals.js";

@@ -2,7 +2,7 @@
 // applied, then set in one go through the C helper's `--set-xattrs` mode (Node has no setxattr).
 import os from "node:os";
 import { spawnSync } from "node:child_process";
-import { findHelper, helperSearch } from "../../engines/userns/locate.js";
+import { findHelper, helperSearch } from "../../engines/common/burrow-ns-locate.js";
 import { findPackageRoot } from "../package-info.js";
 
 /** The attribute namespace a user may set; `security.*`, `trusted.*` and `system.*` are never applied. */

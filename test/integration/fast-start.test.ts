@@ -95,6 +95,12 @@ function leftovers(): string[] {
   return [...list(tmp).filter((n) => n.startsWith("burrow-run-")), ...list(holds)];
 }
 
+/** Resolves once `file` exists (the program inside has started), or after 30 s. */
+async function appears(file: string): Promise<void> {
+  const end = Date.now() + 30_000;
+  while (!fs.existsSync(file) && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+}
+
 /** The replay records of the test user. */
 function records(): string[] {
   const dir = path.join(home.dir, ".cache", "burrow", "replay");
@@ -234,9 +240,7 @@ test("a replayed run holds its image against rmi, passes signals and cleans up",
   fs.rmSync(path.join(sig, "go"));
   fs.rmSync(path.join(sig, "started"));
   const running = launch(args);
-  const end = Date.now() + 30_000;
-  while (!fs.existsSync(path.join(sig, "started")) && Date.now() < end)
-    await new Promise((r) => setTimeout(r, 50));
+  await appears(path.join(sig, "started"));
   let done: BurrowResult & { node: boolean };
   try {
     const holds = fs.readdirSync(path.join(home.burrowDir, "holds"));
@@ -260,17 +264,13 @@ test("a replayed run holds its image against rmi, passes signals and cleans up",
   // Recorded once its program has started (not after a fixed delay: a loaded machine may not be there yet).
   let firstPid = 0;
   const first = launch(sleepArgs, {}, (p) => (firstPid = p));
-  const started = Date.now() + 30_000;
-  while (!fs.existsSync(path.join(sig, "started")) && Date.now() < started)
-    await new Promise((r) => setTimeout(r, 50));
+  await appears(path.join(sig, "started"));
   process.kill(firstPid, "SIGTERM");
   await first;
   fs.rmSync(path.join(sig, "started"), { force: true });
   let pid = 0;
   const replayed = launch(sleepArgs, {}, (p) => (pid = p));
-  const until = Date.now() + 30_000;
-  while (!fs.existsSync(path.join(sig, "started")) && Date.now() < until)
-    await new Promise((r) => setTimeout(r, 50));
+  await appears(path.join(sig, "started"));
   process.kill(pid, "SIGTERM");
   const killed = await replayed;
   assert.ok(!killed.node, "replayed");

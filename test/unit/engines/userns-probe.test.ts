@@ -4,7 +4,7 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { UsernsEngine, exitStatus, parseVersion } from "../../../engines/userns/index.js";
 import type { TrialResult, UsernsOptions } from "../../../engines/userns/index.js";
-import { findHelper, helperSearch } from "../../../engines/userns/locate.js";
+import { findHelper, helperSearch } from "../../../engines/common/burrow-ns-locate.js";
 import {
   APPARMOR_RESTRICT_USERNS,
   MAX_USER_NAMESPACES,

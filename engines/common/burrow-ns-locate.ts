@@ -1,4 +1,5 @@
-// Finds the burrow-ns binary: BURROW_NS, the store's bin/, the package's vendor/linux-<arch>/, then PATH.
+// Finds the burrow-ns binary: BURROW_NS, the store's bin/, the package's vendor/linux-<arch>/, then PATH. The userns
+// engine runs it; the runc engine starts runc through it for a shared SquashFS mount; the flattener sets xattrs with it.
 import { binarySearch, findBinary, isExecutableFile } from "../../src/binaries.js";
 import type { BinarySearch } from "../../src/binaries.js";
 
