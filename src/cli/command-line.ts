@@ -30,14 +30,21 @@ export interface ParseState {
 /**
  * Splits `argv` (the words after the command name) into options and positionals as clipanion would,
  * for the plain forms: `--name VALUE`, `--name=VALUE`, `-n VALUE`, flags, batched short flags (`-it`),
- * then the positionals and the proxied rest verbatim. Undefined for anything else (`--help`, an
- * unknown or misplaced option, a missing positional, `--`): clipanion parses those and says what is wrong.
+ * then the positionals and the proxied rest verbatim; for a command with a proxy, `--` ends the options
+ * (`run --location ROOT -- COMMAND`, as a build's RUN step writes it). Undefined for anything else (`--help`,
+ * an unknown or misplaced option, a missing positional): clipanion parses those and says what is wrong.
  */
 export function splitCommandLine(decl: Declarations, argv: string[]): ParseState | undefined {
   const options: ParsedOption[] = [];
   let i = 0;
+  let ended = false;
   for (; i < argv.length; i++) {
     const word = argv[i]!;
+    if (word === "--" && decl.proxy) {
+      ended = true;
+      i++;
+      break;
+    }
     if (!word.startsWith("-") || word === "-") break;
     const eq = word.startsWith("--") ? word.indexOf("=") : -1;
     const name = eq > 0 ? word.slice(0, eq) : word;
@@ -68,7 +75,7 @@ export function splitCommandLine(decl: Declarations, argv: string[]): ParseState
   const most = decl.positionals + (decl.optional ?? 0);
   if (rest.length < decl.positionals || (!decl.proxy && rest.length > most)) return undefined;
   // An option among the positionals (`push IMAGE -q`): clipanion reads it as one, or says it is unknown.
-  const named = decl.proxy ? rest.slice(0, decl.positionals) : rest;
+  const named = ended ? [] : decl.proxy ? rest.slice(0, decl.positionals) : rest;
   if (named.some((w) => w.startsWith("-") && w !== "-")) return undefined;
   return {
     path: [],

@@ -59,6 +59,11 @@ const lines: string[][] = [
   ["--repo=/s", "-q", "run", "--rm", "alpine"],
   ["run", "--offline", "--rm", "alpine"],
   ["--offline", "run", "alpine", "true"],
+  // `--` ends the options, as a build's RUN step writes its command (src/builder/run-step.ts).
+  ["run", "--", "alpine"],
+  ["run", "--rm", "--", "alpine", "--", "echo"],
+  ["run", "--location", "/r", "--", "-x"],
+  ["--repo=/s", "--debug", "run", "--location", "/r", "--network", "host", "-w", "/", "--", "sh", "-c", "x"],
 ];
 
 test("burrow run: the direct reader reads each command line as clipanion does", () => {
@@ -83,7 +88,7 @@ const leftToClipanion: string[][] = [
   ["run", "-e=A", "alpine"],
   ["run", "-e", "-A", "alpine"],
   ["run", "--name"],
-  ["run", "--", "alpine"],
+  ["run", "--rm", "--"],
   ["--rm", "run", "alpine"],
   ["pull", "alpine"],
   ["images"],
