@@ -21,6 +21,7 @@ import { pullToOciLayout } from "../harness/oci-layout.js";
 import type { ImageConfig } from "../harness/oci-layout.js";
 import { podmanUnavailable, privatePodman } from "../harness/podman.js";
 import { removeTree } from "../harness/remove-tree.js";
+import { freePort } from "../harness/registry-server.js";
 
 let home: TestHome;
 let work: string;
@@ -301,6 +302,22 @@ describe("burrow build refuses bad input with one clear line", () => {
     });
     await buildFails(r, tag, 1, /exit 3.*\bstatus 3\b/, false);
     assert.match(r.stderr, /before-the-failure/, "the step's output is shown");
+  });
+
+  test("an unreachable base image: status 125, the base and its registry named", async () => {
+    // A loopback port nothing listens on (freePort closes what it bound), and a host name that is never resolved.
+    for (const base of [`127.0.0.1:${await freePort()}/lab/base:1`, "nosuchhost.invalid/lab/base:1"]) {
+      const [r, tag] = await fails({ Dockerfile: `FROM ${base}\nRUN true\n` });
+      await buildFails(
+        r,
+        tag,
+        125,
+        new RegExp(`line 1: FROM ${base.replace(/[.]/g, "\\.")}: cannot reach`),
+        false,
+      );
+      // Its progress line, then the error: nothing else.
+      assert.deepEqual(r.stderr.trim().split("\n").slice(0, -1), [`STEP 1/2: FROM ${base}`], r.stderr);
+    }
   });
 
   test("an unknown --target: status 125, the stage named", async () => {
