@@ -52,6 +52,10 @@ const runLines: string[][] = [
   ["alpine", "-h"],
   ["-e", "X", "-e", "Y", "alpine"],
   ["-", "alpine"],
+  // `--` ends the options (a build's RUN step: src/builder/run-step.ts).
+  ["--", "alpine"],
+  ["--rm", "--", "alpine", "--", "echo"],
+  ["--location", "/r", "--network", "host", "-w", "/", "--", "-x"],
 ];
 
 test("burrow run: the direct reader fills RunCommand's fields exactly as clipanion does", () => {
@@ -74,7 +78,7 @@ const leftToClipanion: string[][] = [
   ["-e=A", "alpine"],
   ["-e", "-A", "alpine"],
   ["--name"],
-  ["--", "alpine"],
+  ["--rm", "--"],
 ];
 
 test("burrow run: help, errors and unusual forms are left to clipanion", () => {
