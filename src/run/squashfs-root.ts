@@ -202,7 +202,7 @@ async function copiedRoot(
   );
 }
 
-/** The SquashFS file unpacked once on this node (`BASE/burrow-sqfs-UID/KEY`, made the first time with a notice). */
+/** The SquashFS file unpacked once on this node (`BASE/burrow-sqfs-UID/KEY`, made the first time, then a notice). */
 export async function unpackedRoot(
   source: SquashfsSource,
   env: NodeJS.ProcessEnv,
@@ -223,17 +223,19 @@ export async function unpackedRoot(
       "this image is a SquashFS file, which cannot be mounted here, and unsquashfs is not found to unpack it: install squashfs-tools (and squashfuse, with /dev/fuse open to you, to mount it instead)",
     );
   }
-  warn(
-    `the SquashFS file ${source.file} cannot be mounted here (this engine, --nosysdirs, a PMIx job's rank, no squashfuse or no /dev/fuse, or the file would not mount): unpacking it once into ${dir}`,
-  );
   const tmp = path.join(base, `.${source.key.slice(0, 16)}-${randomHex(4)}`);
   // Another run on this node may unpack it at the same time: the first to finish is used.
-  return makeOnce(
+  const root = await makeOnce(
     dir,
     tmp,
     (into) => unsquash(unsquashfs, source.file, into, "set BURROW_TMPDIR to a folder with space"),
     removeTreeAtomic,
   );
+  // Said once it is done: a file that will not unpack gets its error alone, in one line.
+  warn(
+    `the SquashFS file ${source.file} cannot be mounted here (this engine, --nosysdirs, a PMIx job's rank, no squashfuse or no /dev/fuse, or the file would not mount): it is unpacked once on this node, into ${dir}`,
+  );
+  return root;
 }
 
 /**

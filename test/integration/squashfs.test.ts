@@ -445,8 +445,44 @@ test("bad SquashFS input: a file cut short, not SquashFS, or missing is one line
   assert.equal(r.stdout, "3.20.3\n");
   assert.match(
     r.stderr,
-    /^burrow: warning: the SquashFS file .* cannot be mounted here .*: unpacking it once into .*\n$/,
+    /^burrow: warning: the SquashFS file .* cannot be mounted here .*: it is unpacked once on this node, into .*\n$/,
   );
+});
+
+test("a stored SquashFS file with damaged data blocks: unpacking it (proot) fails in one line with 125", async () => {
+  const home = await makeTestHome();
+  try {
+    const env = { ...sqEnv(), BURROW_TMPDIR: path.join(home.dir, "node-tmp") };
+    fs.mkdirSync(env.BURROW_TMPDIR, { mode: 0o700 });
+    await chownToTestUser(env.BURROW_TMPDIR);
+    const pulled = await runBurrow(["pull", ref], { home, env });
+    assert.equal(pulled.code, 0, pulled.stderr);
+    const dir = path.join(home.burrowDir, "images");
+    const file = fs
+      .readdirSync(dir)
+      .map((id) => path.join(dir, id, "rootfs.sqfs"))
+      .find((f) => fs.existsSync(f))!;
+    fs.chmodSync(path.dirname(file), 0o755);
+    fs.chmodSync(file, 0o644);
+    // The middle half of the file (data blocks) flipped; its superblock and tables, and its size, stay.
+    const bytes = fs.readFileSync(file);
+    for (let i = Math.floor(bytes.length / 4); i < Math.floor((bytes.length * 3) / 4); i++) bytes[i]! ^= 0x5a;
+    fs.writeFileSync(file, bytes);
+    const r = await runBurrow(["run", "--engine", "proot", ref, "true"], { home, env });
+    assert.equal(r.code, 125, r.stderr);
+    assert.equal(r.stderr.split("\n").filter((l) => l !== "").length, 1, r.stderr);
+    assert.match(
+      r.stderr,
+      /^burrow: the SquashFS file .* is damaged or cut short \(unsquashfs: .*\): make it again/,
+    );
+    // The node's folder of unpacked images (BURROW_TMPDIR/burrow-sqfs-UID) holds nothing half-unpacked.
+    const left = fs
+      .readdirSync(env.BURROW_TMPDIR, { recursive: true, encoding: "utf8" })
+      .filter((n) => n.includes(path.sep) && !n.split(path.sep).includes("mounts"));
+    assert.deepEqual(left, [], "nothing half-unpacked is left on the node");
+  } finally {
+    await home.cleanup();
+  }
 });
 
 test("a stored SquashFS file cut short: verify says so, each engine fails in one line with 125", async () => {
