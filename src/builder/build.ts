@@ -8,6 +8,7 @@ import { DockerfileError } from "../dockerfile/errors.js";
 import { BuildCache } from "./cache.js";
 import type { StageState } from "./stage-state.js";
 import type { RunStepOutcome, RunStepRequest } from "./run-step.js";
+import type { SquashfsOutput } from "../store/squashfs.js";
 import { removeScratch, scratchPath, sweepStaging } from "../store/staging.js";
 import { StageBuilder } from "./stage-builder.js";
 import { unmountOverlays } from "./overlay-root.js";
@@ -42,6 +43,8 @@ export interface BuildServices {
   /** A --debug line, when asked for. */
   debug?: ((line: string) => void) | undefined;
   now(): Date;
+  /** The store's squashfs format's tools (BURROW_IMAGE_FORMAT=squashfs): the image is kept as one file. */
+  squashfs?: SquashfsOutput | undefined;
 }
 
 /** A built image: its record in the store. */
@@ -128,7 +131,7 @@ export async function buildStages(
     const final = states.get(target.index)!;
     const { publishBuilt } = await import("./publish.js");
     const ctx = { store, work, warn: services.warn, realOwners: req.realOwners };
-    return { image: await publishBuilt(final, ctx, services.now) };
+    return { image: await publishBuilt(final, ctx, services.now, services.squashfs) };
   } finally {
     await build?.settled();
     unmountOverlays(work);

@@ -7,7 +7,7 @@ import fs from "node:fs";
 import os from "node:os";
 import { spawn, spawnSync } from "node:child_process";
 import { findOnPath } from "../find-on-path.js";
-import { BUILD_NAMESPACE_ENV } from "../run/env.js";
+import { BUILD_NAMESPACE_ENV, BUILD_UID_ENV } from "../run/env.js";
 
 /** Whether this process is the build's namespace root (a re-run of `burrow build` inside it). */
 export function inBuildNamespace(env: NodeJS.ProcessEnv): boolean {
@@ -84,7 +84,10 @@ export function rerunInNamespace(unshare: string[], env: NodeJS.ProcessEnv): Pro
   const child = spawn(
     command!,
     [...args, "--", process.execPath, ...process.execArgv, "--", process.argv[1]!, ...process.argv.slice(2)],
-    { stdio: "inherit", env: { ...env, [BUILD_NAMESPACE_ENV]: "1" } },
+    {
+      stdio: "inherit",
+      env: { ...env, [BUILD_NAMESPACE_ENV]: "1", [BUILD_UID_ENV]: String(process.getuid?.() ?? "") },
+    },
   );
   // Ctrl-C reaches the child through the terminal; a signal sent to us alone is passed on.
   const forward = (signal: NodeJS.Signals): void => {

@@ -1,6 +1,7 @@
 // The end of a build: the target stage's image config and manifest written as blobs, and its root
-// published as the image's rootfs (moved, not copied, when the last step left it up to date), unless the
-// store has that image already (an unchanged rebuild makes the same config, so the same id).
+// published as the image's rootfs (moved, not copied, when the last step left it up to date; packed into
+// one SquashFS file in that format), unless the store has that image already (an unchanged rebuild makes
+// the same config, so the same id).
 import fs from "node:fs";
 import { createHash } from "node:crypto";
 import type { ImageRecord } from "../store/store.js";
@@ -11,6 +12,7 @@ import { ownAll } from "./layer-owners.js";
 import { summarizeTree } from "../store/summary.js";
 import { MediaType } from "../registry/manifest.js";
 import { digestHex } from "../store/paths.js";
+import type { SquashfsOutput } from "../store/squashfs.js";
 
 function digestOf(data: Buffer): string {
   return `sha256:${createHash("sha256").update(data).digest("hex")}`;
@@ -39,6 +41,7 @@ export async function publishBuilt(
   state: StageState,
   ctx: RootContext,
   now: () => Date,
+  squashfs?: SquashfsOutput,
 ): Promise<ImageRecord> {
   const { store } = ctx;
   const config = stageConfig(state);
@@ -84,6 +87,11 @@ export async function publishBuilt(
       rootfs: summarizeTree(staged.rootfs),
       diffIds: image.diffIds,
     };
+    // In the squashfs format (BURROW_IMAGE_FORMAT=squashfs), the tree is packed into one file, as a pull's is.
+    if (squashfs !== undefined) {
+      const { packStagedImage } = await import("../store/squashfs.js");
+      await packStagedImage(staged, staged.rootfs, squashfs.mksquashfs, record);
+    }
     const claim = await store.claimBlobs([
       configDigest,
       manifestDigest,

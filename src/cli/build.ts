@@ -92,6 +92,10 @@ export class BuildCommand extends BurrowCommand {
     }
 
     const store = await this.store();
+    // In the squashfs format its tools are checked first: a build does not run all its steps to fail at the end.
+    const squashfs = await (
+      await import("../store/squashfs.js")
+    ).squashfsOutput((await this.config()).imageFormat, env, store.paths.root);
     const { findLocalImage } = await import("./run-images.js");
     const { pullReference } = await import("./pull.js");
     const { runStep } = await import("../builder/run-step.js");
@@ -131,6 +135,7 @@ export class BuildCommand extends BurrowCommand {
           warn: (m) => this.warn(m),
           debug: debugWriter(this),
           now: () => new Date(),
+          squashfs,
         },
       );
       for (const name of names) {

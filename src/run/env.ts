@@ -187,3 +187,17 @@ export function jobDefaults(host: NodeJS.ProcessEnv, joined = false): [string, s
 
 /** Set (to 1) in `burrow build`'s user namespace of subordinate ids (src/builder/namespace.ts). */
 export const BUILD_NAMESPACE_ENV = "BURROW_BUILD_NAMESPACE";
+
+/** The user's own id, given to the build's namespace, where the build runs as root (src/builder/namespace.ts). */
+export const BUILD_UID_ENV = "BURROW_BUILD_UID";
+
+/**
+ * The user's id on the host: the process's own, or in a build's namespace (where the process is root) the
+ * id the build was started with. Node-local folders are named after it, so that a build and a run share them.
+ */
+export function hostUid(env: NodeJS.ProcessEnv): number | undefined {
+  const uid = process.getuid?.();
+  if (uid !== 0 || env[BUILD_NAMESPACE_ENV] !== "1") return uid;
+  const given = env[BUILD_UID_ENV] ?? "";
+  return /^[0-9]{1,10}$/.test(given) ? Number(given) : uid;
+}

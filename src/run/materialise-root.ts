@@ -58,6 +58,9 @@ function makeRoot(plan: RunPlan, layout: RootLayout, scratch: string): string {
     }
     return makeWorkdir(cwd, root.path, undefined);
   }
+  // A folder used as it is (`--location`, a build's stage root, a container's copy): a working directory it
+  // lacks (an image's WorkingDir that no layer made) is made in it, as runc makes a missing cwd.
+  if (root.kind === "direct") return makeWorkdir(cwd, root.path, undefined);
   return cwd;
 }
 

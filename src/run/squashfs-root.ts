@@ -14,6 +14,7 @@ import { randomHex } from "../store/random.js";
 import { removeTreeAtomic } from "../store/atomic.js";
 import { makeOnce, ownPrivateDir } from "../fs/private-dir.js";
 import { storeOf } from "../store/site-stores.js";
+import { hostUid } from "./env.js";
 import { fuseOpenToUser } from "./overlay.js";
 import {
   FACTS_FILE,
@@ -144,7 +145,8 @@ function sharePath(env: NodeJS.ProcessEnv): string {
 
 /** Where this user's node-local cache folder of unpacked SquashFS files is (`BASE/burrow-sqfs-UID`). */
 export function cachePath(env: NodeJS.ProcessEnv): string {
-  return path.join(nodeScratchBase(env), `burrow-sqfs-${process.getuid?.() ?? "x"}`);
+  // Named after the user's own id, inside a build's namespace too (where the build is root).
+  return path.join(nodeScratchBase(env), `burrow-sqfs-${hostUid(env) ?? "x"}`);
 }
 
 /** That folder, made private where missing, refused where it is not private. */

@@ -9,6 +9,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { removeTreeAtomic } from "./atomic.js";
 import { execFile } from "node:child_process";
 import { RootPaths } from "../image/byte-path.js";
 import { listDirBytes } from "./overlay-upper.js";
@@ -154,12 +155,22 @@ export async function packSquashfs(
  * unsquashfs finds damaged says so instead.
  */
 export async function unsquash(unsquashfs: string, file: string, into: string, hint: string): Promise<void> {
-  await runTool(unsquashfs, ["-d", into, "-user-xattrs", "-no-progress", "-quiet", file], (why) =>
-    /corrupt|superblock|not a squashfs|Read on filesystem failed|read_fs_bytes|FATAL/i.test(why) &&
-    !/No space|ENOSPC|Disk quota/i.test(why)
-      ? `the SquashFS file ${file} is damaged or cut short (unsquashfs: ${why}): make it again, or pull or save the image again`
-      : `unsquashfs could not unpack ${file} into ${path.dirname(into)} (${why}): ${hint}`,
-  );
+  // unsquashfs run by a user other than root takes the umask off the modes it sets (an image's 0775 became
+  // 0755): it runs with none, so the tree has the file's modes. The umask is the process's: set and put back
+  // around the spawn alone, which happens before execFile returns.
+  const umask = process.umask(0);
+  let done: Promise<void>;
+  try {
+    done = runTool(unsquashfs, ["-d", into, "-user-xattrs", "-no-progress", "-quiet", file], (why) =>
+      /corrupt|superblock|not a squashfs|Read on filesystem failed|read_fs_bytes|FATAL/i.test(why) &&
+      !/No space|ENOSPC|Disk quota/i.test(why)
+        ? `the SquashFS file ${file} is damaged or cut short (unsquashfs: ${why}): make it again, or pull or save the image again`
+        : `unsquashfs could not unpack ${file} into ${path.dirname(into)} (${why}): ${hint}`,
+    );
+  } finally {
+    process.umask(umask);
+  }
+  await done;
 }
 
 /** Runs a squashfs-tools program; its failure is a StoreError, `message` given the last line it printed. */
@@ -276,7 +287,9 @@ export async function packStagedImage(
   const facts = collectFacts(flatRoot);
   await packSquashfs(mksquashfs, flatRoot, path.join(staged.dir, SQUASHFS_FILE));
   fs.writeFileSync(path.join(staged.dir, FACTS_FILE), JSON.stringify(facts), { mode: 0o644 });
-  fs.rmdirSync(staged.rootfs);
+  // A tree made in the staged folder itself (a build's) goes once packed; else the staged rootfs is empty.
+  if (flatRoot === staged.rootfs) removeTreeAtomic(staged.rootfs);
+  else fs.rmdirSync(staged.rootfs);
   record.format = "squashfs";
 }
 

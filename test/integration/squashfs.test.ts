@@ -276,9 +276,20 @@ for (const engine of TEST_ENGINES.filter((e) => e !== "userns" && e !== "runc"))
     const cache = fs.readdirSync(scratchOf(sqHome)).filter((n) => n.startsWith("burrow-sqfs-"));
     assert.equal(cache.length, 1, "one private cache folder on the node");
     assert.equal(fs.statSync(path.join(scratchOf(sqHome), cache[0]!)).mode & 0o777, 0o700);
-    const second = await runBurrow(["run", "--engine", engine, ref, "true"], { home: sqHome, env: sqEnv() });
+    const second = await runBurrow(["run", "--engine", engine, ref, "sh", "-c", LISTING], {
+      home: sqHome,
+      env: sqEnv(),
+    });
     assert.equal(second.code, 0, second.stderr);
-    assert.doesNotMatch(second.stderr, /unpacking/, "unpacked once: the next run uses it");
+    assert.doesNotMatch(second.stderr, /unpacked once/, "unpacked once: the next run uses it");
+    // The unpacked copy has the image's modes (unsquashfs would take the umask off them: 0775 became 0755).
+    const fromDir = await runBurrow(["run", "--engine", engine, ref, "sh", "-c", LISTING], {
+      home: dirHome,
+      env: dirEnv(),
+    });
+    assert.equal(fromDir.code, 0, fromDir.stderr);
+    assert.match(fromDir.stdout, /-rwxrwxr-x .* dad\n/, "the image has a group-writable file");
+    assert.equal(second.stdout, fromDir.stdout, "types, modes, owners, sizes, times and link targets match");
   });
 }
 
@@ -446,6 +457,61 @@ test("bad SquashFS input: a file cut short, not SquashFS, or missing is one line
   assert.match(
     r.stderr,
     /^burrow: warning: the SquashFS file .* cannot be mounted here .*: it is unpacked once on this node, into .*\n$/,
+  );
+});
+
+// The base's WorkingDir (/srv/app) is in no layer: the RUN step makes it, as runc and Podman do.
+test("a build in squashfs format keeps its image as one SquashFS file, with the files the folder format's build has", async () => {
+  const dockerfile = [
+    `FROM ${ref}`,
+    "RUN adduser -D app && mkdir /data && chown app /data && echo hi > /data/x && rm /etc/motd",
+    "COPY note.txt /data/",
+    "USER app",
+    'CMD ["cat", "/data/x", "/data/note.txt"]',
+    "",
+  ].join("\n");
+  const built: Record<string, string> = {};
+  for (const [name, home, env] of [
+    ["dir", dirHome, dirEnv()],
+    ["squashfs", sqHome, sqEnv()],
+  ] as const) {
+    const ctx = path.join(home.dir, "build-ctx");
+    fs.mkdirSync(ctx);
+    fs.writeFileSync(path.join(ctx, "Dockerfile"), dockerfile);
+    fs.writeFileSync(path.join(ctx, "note.txt"), "a note\n");
+    await chownToTestUser(ctx);
+    // SOURCE_DATE_EPOCH: both builds give their steps the same time, so the same files make the same image.
+    const b = await runBurrow(
+      ["build", "-q", "--build-arg", "SOURCE_DATE_EPOCH=1700000000", "-t", "built:1", "."],
+      { home, env, cwd: ctx },
+    );
+    assert.equal(b.code, 0, `${name}: ${b.stderr}`);
+    built[name] = b.stdout.trim();
+  }
+  assert.equal(built.squashfs, built.dir, "the same image (config, layers) in both formats");
+  const held = fs.readdirSync(path.join(sqHome.burrowDir, "images", built.squashfs!)).sort();
+  assert.ok(held.includes("rootfs.sqfs") && !held.includes("rootfs"), held.join(" "));
+  const inspect = await runBurrow(["inspect", "built:1"], { home: sqHome });
+  assert.match(inspect.stdout, /"Format": "squashfs"/);
+  for (const engine of TEST_ENGINES) {
+    const r = await runBurrow(["run", "--engine", engine, "built:1"], { home: sqHome, env: sqEnv() });
+    assert.equal(r.code, 0, `${engine}: ${r.stderr}`);
+    assert.equal(r.stdout, "hi\na note\n", engine);
+  }
+  // As root (the image's files are root's in both), without link counts (the folder store hard-links the
+  // base image's files) and times (the stored trees keep the build's own; the layers' are clamped).
+  const listing = LISTING.replace("etc |", "etc data |");
+  const plain = (out: string) =>
+    out.replace(/^(\S+) +\d+ /gm, "$1 ").replace(/ [A-Z][a-z]{2} +\d+ +(\d\d:\d\d|\d{4}) /g, " DATE ");
+  const asRoot = ["run", "-u", "0", "built:1", "sh", "-c", listing];
+  const fromDir = await runBurrow(asRoot, { home: dirHome, env: dirEnv() });
+  const fromSq = await runBurrow(asRoot, { home: sqHome, env: sqEnv() });
+  assert.equal(fromDir.code, 0, fromDir.stderr);
+  assert.match(fromDir.stdout, /\ndata:.*\n.* note\.txt\n.* x\n/);
+  assert.equal(
+    plain(fromSq.stdout),
+    plain(fromDir.stdout),
+    "types, modes, owners, sizes, link targets match",
   );
 });
 
