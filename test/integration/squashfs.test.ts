@@ -246,8 +246,10 @@ test("runs at once on a node share one SquashFUSE mount, gone after the last; a 
     home: sqHome,
     env: sqEnv(),
   });
+  // The keeper is killed once the run's program is up (its `sleep 2`, argv exactly that): the run has
+  // attached the mount by then, and does not start a keeper of its own instead.
   let keepers: number[] = [];
-  for (let i = 0; i < 50 && keepers.length === 0; i++) {
+  for (let i = 0; i < 50 && (keepers.length === 0 || processesWith("sleep 2 ").length === 0); i++) {
     await sleep(100);
     keepers = processesWith(`burrow-ns --squashfs-keeper ${sqHome.burrowDir}/`);
   }
