@@ -517,21 +517,30 @@ test("a build in squashfs format keeps its image as one SquashFS file, with the 
   );
 });
 
+/**
+ * Pulls the image into `home` in squashfs format, with a node-local folder of its own; returns the run
+ * environment and the stored file, made writable for the test to spoil it.
+ */
+async function pullToSpoil(home: TestHome) {
+  const env = { ...sqEnv(), BURROW_TMPDIR: path.join(home.dir, "node-tmp") };
+  fs.mkdirSync(env.BURROW_TMPDIR, { mode: 0o700 });
+  await chownToTestUser(env.BURROW_TMPDIR);
+  const pulled = await runBurrow(["pull", ref], { home, env });
+  assert.equal(pulled.code, 0, pulled.stderr);
+  const dir = path.join(home.burrowDir, "images");
+  const file = fs
+    .readdirSync(dir)
+    .map((id) => path.join(dir, id, "rootfs.sqfs"))
+    .find((f) => fs.existsSync(f))!;
+  fs.chmodSync(path.dirname(file), 0o755);
+  fs.chmodSync(file, 0o644);
+  return { env, file };
+}
+
 test("a stored SquashFS file with damaged data blocks: unpacking it (proot) fails in one line with 125", async () => {
   const home = await makeTestHome();
   try {
-    const env = { ...sqEnv(), BURROW_TMPDIR: path.join(home.dir, "node-tmp") };
-    fs.mkdirSync(env.BURROW_TMPDIR, { mode: 0o700 });
-    await chownToTestUser(env.BURROW_TMPDIR);
-    const pulled = await runBurrow(["pull", ref], { home, env });
-    assert.equal(pulled.code, 0, pulled.stderr);
-    const dir = path.join(home.burrowDir, "images");
-    const file = fs
-      .readdirSync(dir)
-      .map((id) => path.join(dir, id, "rootfs.sqfs"))
-      .find((f) => fs.existsSync(f))!;
-    fs.chmodSync(path.dirname(file), 0o755);
-    fs.chmodSync(file, 0o644);
+    const { env, file } = await pullToSpoil(home);
     // The middle half of the file (data blocks) flipped; its superblock and tables, and its size, stay.
     const bytes = fs.readFileSync(file);
     for (let i = Math.floor(bytes.length / 4); i < Math.floor((bytes.length * 3) / 4); i++) bytes[i]! ^= 0x5a;
@@ -556,18 +565,7 @@ test("a stored SquashFS file with damaged data blocks: unpacking it (proot) fail
 test("a stored SquashFS file cut short: verify says so, each engine fails in one line with 125", async () => {
   const home = await makeTestHome();
   try {
-    const env = { ...sqEnv(), BURROW_TMPDIR: path.join(home.dir, "node-tmp") };
-    fs.mkdirSync(env.BURROW_TMPDIR, { mode: 0o700 });
-    await chownToTestUser(env.BURROW_TMPDIR);
-    const pulled = await runBurrow(["pull", ref], { home, env });
-    assert.equal(pulled.code, 0, pulled.stderr);
-    const dir = path.join(home.burrowDir, "images");
-    const file = fs
-      .readdirSync(dir)
-      .map((id) => path.join(dir, id, "rootfs.sqfs"))
-      .find((f) => fs.existsSync(f))!;
-    fs.chmodSync(path.dirname(file), 0o755);
-    fs.chmodSync(file, 0o644);
+    const { env, file } = await pullToSpoil(home);
     fs.truncateSync(file, 50_000);
     const v = await runBurrow(["verify", ref], { home, env });
     assert.equal(v.code, 1);
