@@ -9,10 +9,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { findOnPath } from "../find-on-path.js";
 import { BUILD_NAMESPACE_ENV, BUILD_UID_ENV } from "../run/env.js";
 
-/** Whether this process is the build's namespace root (a re-run of `burrow build` inside it). */
-export function inBuildNamespace(env: NodeJS.ProcessEnv): boolean {
-  return env[BUILD_NAMESPACE_ENV] === "1" && process.getuid?.() === 0;
-}
+export { inBuildNamespace } from "../run/env.js";
 
 /** The first range of `/etc/subuid`-style `text` that belongs to `name` or `uid` (start, count), if any. */
 export function subordinateRange(

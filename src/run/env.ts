@@ -197,7 +197,12 @@ export const BUILD_UID_ENV = "BURROW_BUILD_UID";
  */
 export function hostUid(env: NodeJS.ProcessEnv): number | undefined {
   const uid = process.getuid?.();
-  if (uid !== 0 || env[BUILD_NAMESPACE_ENV] !== "1") return uid;
+  if (!inBuildNamespace(env)) return uid;
   const given = env[BUILD_UID_ENV] ?? "";
   return /^[0-9]{1,10}$/.test(given) ? Number(given) : uid;
+}
+
+/** Whether this process is the build's namespace root (a re-run of `burrow build` inside it). */
+export function inBuildNamespace(env: NodeJS.ProcessEnv): boolean {
+  return env[BUILD_NAMESPACE_ENV] === "1" && process.getuid?.() === 0;
 }
