@@ -45,6 +45,8 @@ const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 const MAX_CONFIG_BYTES = 32 * 1024 * 1024;
 const MAX_SMALL_BYTES = 1024 * 1024;
 const MAX_REDIRECTS = 10;
+/** A blob download hands its bytes on (hash, file, flattener) in pieces of this size. */
+const BATCH_BYTES = 256 * 1024;
 
 /** How a RegistryClient is set up; every field has a default. */
 export interface RegistryClientOptions {
@@ -692,6 +694,25 @@ export class RegistryClient {
     }
     let received = start;
     options.onProgress?.(received);
+    // The network hands over TLS records of 16 KiB. They go on in batches of BATCH_BYTES: one hash update,
+    // one file write and one step of the flattener's gunzip each, not sixteen (bench/pull: 16 KiB pieces
+    // kept the flattener's inflate waiting on thread-pool round trips, 2.6 s against 1.3 s for this layer).
+    let batch: Buffer[] = [];
+    let batchBytes = 0;
+    const handOn = (callback: (err?: Error | null, chunk?: Buffer) => void): void => {
+      const chunk = batch.length === 1 ? batch[0]! : Buffer.concat(batch, batchBytes);
+      batch = [];
+      batchBytes = 0;
+      hash.update(chunk);
+      if (options.onChunk) {
+        Promise.resolve(options.onChunk(chunk, received - chunk.length)).then(
+          () => callback(null, chunk),
+          (err: unknown) => callback(err as Error),
+        );
+        return;
+      }
+      callback(null, chunk);
+    };
     const counter = new Transform({
       transform: (chunk: Buffer, _enc, callback) => {
         received += chunk.length;
@@ -701,19 +722,21 @@ export class RegistryClient {
           );
           return;
         }
-        hash.update(chunk);
         options.onProgress?.(received);
-        if (options.onChunk) {
-          Promise.resolve(options.onChunk(chunk, received - chunk.length)).then(
-            () => callback(null, chunk),
-            (err: unknown) => callback(err as Error),
-          );
+        batch.push(chunk);
+        batchBytes += chunk.length;
+        if (batchBytes < BATCH_BYTES && received < descriptor.size) {
+          callback();
           return;
         }
-        callback(null, chunk);
+        handOn(callback);
+      },
+      flush: (callback) => {
+        if (batchBytes === 0) callback();
+        else handOn(callback);
       },
     });
-    const out = fs.createWriteStream(partial, { flags: start > 0 ? "a" : "w" });
+    const out = fs.createWriteStream(partial, { flags: start > 0 ? "a" : "w", highWaterMark: BATCH_BYTES });
     try {
       await pipeline(res.body, counter, out);
     } catch (err) {
