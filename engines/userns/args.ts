@@ -2,7 +2,7 @@
 import type { MountSpec, RunSpec } from "../../src/engine-interface.js";
 
 /** The burrow-ns command-line interface this translation is written against (`--version` prints it). */
-export const HELPER_INTERFACE = 4;
+export const HELPER_INTERFACE = 5;
 
 /** Escapes one `:`-separated field of `--bind`, `--tmpfs` or `--overlay`: `\` as `\\`, `:` as `\:`. */
 export function escapeField(value: string): string {

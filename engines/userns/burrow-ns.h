@@ -16,7 +16,7 @@
 
 /* The version of the command-line interface; bumped when the TypeScript side must change. */
 #define BURROW_NS_VERSION   "0.1.0"
-#define BURROW_NS_INTERFACE 4
+#define BURROW_NS_INTERFACE 5
 
 /* Exit statuses reserved for the helper itself (the contained program owns all others). */
 enum {

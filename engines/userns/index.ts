@@ -294,6 +294,10 @@ async function joinContainer(helper: string, container: RunningContainer, exec: 
     );
   }
   const args = [`--join=${started.initPid}`, `--cwd=${exec.cwd}`];
+  // On a SquashFS root, a non-root user lives in a namespace nested in the container's (engines/userns/main.c,
+  // nested_ids): the joined program makes its own the same way.
+  const nested = spec.root.kind === "overlay" && spec.root.squashfs !== undefined && spec.realIds !== true;
+  if (nested && (spec.uid !== 0 || spec.gid !== 0)) args.push(`--uid=${spec.uid}`, `--gid=${spec.gid}`);
   if (spec.fakeRoot) args.push("--fake-root");
   args.push("--", ...exec.argv);
   const child = spawnEngine("userns", helper, helper, args, {

@@ -29,16 +29,15 @@ static const struct {
 #define N_JOINED (sizeof joined / sizeof joined[0])
 
 /* Only what makes sense for a process entering a container that exists: no root, mounts or new
- * namespaces (the container has them), no ids (its user namespace maps one id: ours). */
+ * namespaces (the container has them). */
 int validate_join(const struct config *cfg)
 {
 	if (cfg->rootfs != NULL || cfg->lower != NULL || cfg->n_ops > 0 || cfg->hostname != NULL ||
 	    cfg->pid_ns || cfg->readonly_root || cfg->remove_after != NULL || cfg->new_devpts)
 		return fail_errno(0, "--join takes only --cwd and --fake-root (the container has its "
 				     "root, mounts and namespaces)");
-	if (cfg->uid != 0 || cfg->gid != 0)
-		return fail_errno(0, "--join takes no --uid or --gid (the container maps one id: the "
-				     "caller's)");
+	/* --uid/--gid: the container's program runs as them in a namespace nested in the container's
+	 * (a SquashFS root, main.c): the joined program makes its own the same way. */
 	return 0;
 }
 

@@ -59,6 +59,35 @@ static int become_user(uid_t uid, gid_t gid)
 	return 0;
 }
 
+/* Whether the program's --uid/--gid live in a user namespace of their own, nested in the one the
+ * mounts are made in (which maps container root to the caller). So with a SquashFS root: its files
+ * belong to root in the file (mksquashfs -all-root), and SquashFUSE reports them as such; a namespace
+ * that mapped the caller to the --uid instead would leave root unmapped, and every file of the image
+ * would read as owned by nobody, not writable by the image's own user. Nested, the caller is the --uid
+ * and root of the image's files at once, as in a folder image. --join gets the ids of the container it
+ * enters in that case (engines/userns/index.ts). */
+static bool nested_ids(const struct config *cfg)
+{
+	return (cfg->squashfs != NULL || cfg->join_pid != 0) && !cfg->map_all &&
+	       (cfg->uid != 0 || cfg->gid != 0);
+}
+
+/* Last before exec, in the new root: the nested user namespace, mapping --uid/--gid to our ids (root
+ * of the namespace the mounts were made in). Written through the container's /proc. */
+static int enter_nested_ids(uid_t uid, gid_t gid)
+{
+	if (unshare(CLONE_NEWUSER) < 0)
+		return fail("unshare(user) for --uid %u", uid);
+	if (write_id_maps(uid, gid, 0, 0) < 0) {
+		char why[256];
+
+		snprintf(why, sizeof why, "%s", fail_message());
+		return fail("%s (a non-root --uid on a SquashFS root is made through the container's "
+			    "/proc)", why);
+	}
+	return 0;
+}
+
 /* Reports an exec failure the way a shell does: 127 when not found, 126 when not executable.
  * The program's name comes from the image or the command line: it is printed printable. */
 static int exec_failed(const char *prog, int err)
@@ -175,7 +204,7 @@ int helper_main(int argc, char **argv, bool replayed)
 	 * ids stay real, so the owners it gives files are kept. */
 	if (cfg.map_all)
 		ns_flags &= ~CLONE_NEWUSER;
-	/* With a shared SquashFS mount: the keeper's user namespace, which maps the same ids. */
+	/* With a shared SquashFS mount: the keeper's user namespace, which maps root to the caller. */
 	if (share_active()) {
 		if (share_enter_userns() < 0)
 			die();
@@ -188,7 +217,8 @@ int helper_main(int argc, char **argv, bool replayed)
 	/* The single-id map: the container's uid/gid are the caller's, so files the program creates
 	 * in binds belong to the caller outside. --map-all keeps the caller's namespace and its ids. */
 	if (!cfg.map_all && !share_active() &&
-	    write_id_maps(cfg.uid, cfg.gid, outside_uid, outside_gid) < 0)
+	    write_id_maps(nested_ids(&cfg) ? 0 : cfg.uid, nested_ids(&cfg) ? 0 : cfg.gid, outside_uid,
+			  outside_gid) < 0)
 		die();
 	/* A new network namespace has lo down; with --net-sync, the caller attaches its network
 	 * stack to our pid (in the namespace now) before we go on. */
@@ -291,6 +321,8 @@ int helper_main(int argc, char **argv, bool replayed)
 	if (cfg.map_all && (cfg.uid != 0 || cfg.gid != 0) && become_user(cfg.uid, cfg.gid) < 0)
 		die();
 exec_program:
+	if (nested_ids(&cfg) && enter_nested_ids(cfg.uid, cfg.gid) < 0)
+		die();
 	/* Last before exec: the setup above needs the real chown and setuid calls. */
 	if (cfg.fake_root && install_fake_root_filter() < 0)
 		die();

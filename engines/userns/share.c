@@ -118,8 +118,8 @@ static uint64_t fnv1a_str(uint64_t h, const char *s)
 }
 
 /* KEY: 16 hex digits of what must match for two runs to share a mount. The file's identity (a
- * replaced file is another mount), the ids the keeper's namespace maps, the server, and the Slurm
- * job step (see the top). */
+ * replaced file is another mount), the caller's ids (the keeper's namespace maps root to them, for
+ * runs as any --uid), the server, and the Slurm job step (see the top). */
 static int share_key(const struct config *cfg, char out[17])
 {
 	struct stat st;
@@ -134,8 +134,6 @@ static int share_key(const struct config *cfg, char out[17])
 	h = fnv1a(h, &st.st_ino, sizeof st.st_ino);
 	h = fnv1a(h, &st.st_size, sizeof st.st_size);
 	h = fnv1a(h, &st.st_mtim, sizeof st.st_mtim);
-	h = fnv1a(h, &cfg->uid, sizeof cfg->uid);
-	h = fnv1a(h, &cfg->gid, sizeof cfg->gid);
 	h = fnv1a(h, &uid, sizeof uid);
 	h = fnv1a(h, &gid, sizeof gid);
 	h = fnv1a_str(h, cfg->squashfuse);
@@ -323,7 +321,9 @@ __attribute__((noreturn)) static void keeper(const struct config *cfg, const cha
 		fail("keeper: unshare");
 		goto failed;
 	}
-	if (write_id_maps(cfg->uid, cfg->gid, outside_uid, outside_gid) < 0)
+	/* Root of the image's files (root's in the file) is the caller: a run with another --uid makes
+	 * that user in a namespace nested in ours (main.c), so every run of the image shares one keeper. */
+	if (write_id_maps(0, 0, outside_uid, outside_gid) < 0)
 		goto failed;
 	pid = fork();
 	if (pid < 0) {

@@ -500,6 +500,28 @@ test("a build in squashfs format keeps its image as one SquashFS file, with the 
     assert.equal(r.code, 0, `${engine}: ${r.stderr}`);
     assert.equal(r.stdout, "hi\na note\n", engine);
   }
+  // The image's user (app) writes in the folder the image gave it, on every engine and in both formats, and
+  // sees the same owners in both: on a SquashFUSE mount, the files read as owned by nobody before, and
+  // `touch` failed with "Permission denied".
+  const asApp = [
+    "built:1",
+    "sh",
+    "-c",
+    "id -u && touch /data/new && stat -c '%U %u %a' /data /data/x /data/new",
+  ];
+  for (const engine of TEST_ENGINES) {
+    const seen: string[] = [];
+    for (const [name, home, env] of [
+      ["dir", dirHome, dirEnv()],
+      ["squashfs", sqHome, sqEnv()],
+    ] as const) {
+      const r = await runBurrow(["run", "--rm", "--engine", engine, ...asApp], { home, env });
+      assert.equal(r.code, 0, `${engine} ${name}: ${r.stderr}`);
+      assert.match(r.stdout, /^1000\napp 1000 /, `${engine} ${name}`);
+      seen.push(r.stdout);
+    }
+    assert.equal(seen[1], seen[0], `${engine}: the squashfs format shows what the folder format shows`);
+  }
   // As root (the image's files are root's in both), without link counts (the folder store hard-links the
   // base image's files) and times (the stored trees keep the build's own; the layers' are clamped).
   const listing = LISTING.replace("etc |", "etc data |");

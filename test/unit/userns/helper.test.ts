@@ -163,7 +163,7 @@ describe("build", () => {
   test("--version and --help exit 0 without touching a namespace", async () => {
     const v = await ns(["--version"]);
     assert.equal(v.code, 0);
-    assert.match(v.stdout, /^burrow-ns \d+\.\d+\.\d+ \(interface 4\)\n$/);
+    assert.match(v.stdout, /^burrow-ns \d+\.\d+\.\d+ \(interface 5\)\n$/);
     const h = await ns(["--help"]);
     assert.equal(h.code, 0);
     assert.match(h.stdout, /^usage: burrow-ns \[OPTIONS\] -- PROGRAM/);
