@@ -695,8 +695,10 @@ export class RegistryClient {
     let received = start;
     options.onProgress?.(received);
     // The network hands over TLS records of 16 KiB. They go on in batches of BATCH_BYTES: one hash update,
-    // one file write and one step of the flattener's gunzip each, not sixteen (bench/pull: 16 KiB pieces
-    // kept the flattener's inflate waiting on thread-pool round trips, 2.6 s against 1.3 s for this layer).
+    // one file write and one step of the flattener's gunzip each, not sixteen (bench/pull: with 16 KiB
+    // pieces the flattener waited on thread-pool round trips, and a warm pull of the Debian layer took
+    // 3.0 s; 1.9 s with these). A dropped connection loses at most the batch not yet handed on: the
+    // resume starts where the file ends.
     let batch: Buffer[] = [];
     let batchBytes = 0;
     const handOn = (callback: (err?: Error | null, chunk?: Buffer) => void): void => {
