@@ -256,7 +256,10 @@ test("runs at once on a node share one SquashFUSE mount, gone after the last; a 
   assert.equal(keepers.length, 1);
   process.kill(keepers[0]!, "SIGKILL");
   const lost = await hurt;
-  assert.match(lost.stderr, /not connected|connection abort/);
+  // Reading a file gives ENOTCONN; a page of a program mapped from the mount (busybox) gives SIGBUS, which
+  // the shell reports as "Bus error" (1 time in 3 beside build.test, where the page cache was pressed).
+  assert.notEqual(lost.code, 0, lost.stderr);
+  assert.match(lost.stderr, /not connected|connection abort|Bus error/);
   const next = await runBurrow(["run", "--engine", "userns", ref, "cat", "/etc/alpine-release"], {
     home: sqHome,
     env: sqEnv(),
