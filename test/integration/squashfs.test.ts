@@ -225,7 +225,11 @@ test("runs at once on a node share one SquashFUSE mount, gone after the last; a 
 
   // A run killed with SIGKILL lets go of the mount: it goes as after a run that ended.
   const killed = runBurrow(["run", "--engine", "userns", ref, "sleep", "31"], { home: sqHome, env: sqEnv() });
-  for (let i = 0; i < 40 && squashfuseServersOf(sqHome.burrowDir).length === 0; i++) await sleep(100);
+  // Up once the keeper has its name in ps: until then it has the run's command line, and killing it then
+  // (as a run's process) left its meeting folder for the next run to reuse (CI, 1 run in some 20).
+  const keeperNamed = () => processesWith(`burrow-ns --squashfs-keeper ${sqHome.burrowDir}/`).length > 0;
+  for (let i = 0; i < 40 && (squashfuseServersOf(sqHome.burrowDir).length === 0 || !keeperNamed()); i++)
+    await sleep(100);
   const helpers = processesWith("-- sleep 31").filter(
     (pid) => !processesWith(`--squashfs-keeper ${sqHome.burrowDir}/`).includes(pid),
   );
