@@ -188,6 +188,11 @@ function processesWith(text: string): number[] {
     .map(Number);
 }
 
+/** The pids of the squashfs store's keepers, once they have their name in ps (`burrow-ns --squashfs-keeper FILE`). */
+function keeperPids(): number[] {
+  return processesWith(`burrow-ns --squashfs-keeper ${sqHome.burrowDir}/`);
+}
+
 test("runs at once on a node share one SquashFUSE mount, gone after the last; a killed run or keeper leaves nothing stuck", async () => {
   assert.deepEqual(await serversGone(), []);
   // Six runs at once: one server for all of them, while they run.
@@ -214,7 +219,7 @@ test("runs at once on a node share one SquashFUSE mount, gone after the last; a 
   }
   assert.match(results[0]!.stdout, /\/bin\/busybox\n\d+\.\d+/);
   assert.equal(most, 1, "one SquashFUSE server served the six runs");
-  const keeper = processesWith(`burrow-ns --squashfs-keeper ${sqHome.burrowDir}/`);
+  const keeper = keeperPids();
   assert.equal(keeper.length, 1, "the keeper is named as such in ps");
   assert.deepEqual(await serversGone(), [], "the mount goes after the last run");
   assert.deepEqual(meetingFolders(), [], "and its meeting folder with it");
@@ -227,12 +232,13 @@ test("runs at once on a node share one SquashFUSE mount, gone after the last; a 
   const killed = runBurrow(["run", "--engine", "userns", ref, "sleep", "31"], { home: sqHome, env: sqEnv() });
   // Up once the keeper has its name in ps: until then it has the run's command line, and killing it then
   // (as a run's process) left its meeting folder for the next run to reuse (CI, 1 run in some 20).
-  const keeperNamed = () => processesWith(`burrow-ns --squashfs-keeper ${sqHome.burrowDir}/`).length > 0;
-  for (let i = 0; i < 40 && (squashfuseServersOf(sqHome.burrowDir).length === 0 || !keeperNamed()); i++)
+  for (
+    let i = 0;
+    i < 40 && (squashfuseServersOf(sqHome.burrowDir).length === 0 || keeperPids().length === 0);
+    i++
+  )
     await sleep(100);
-  const helpers = processesWith("-- sleep 31").filter(
-    (pid) => !processesWith(`--squashfs-keeper ${sqHome.burrowDir}/`).includes(pid),
-  );
+  const helpers = processesWith("-- sleep 31").filter((pid) => !keeperPids().includes(pid));
   assert.ok(helpers.length > 0, "the run is up");
   for (const pid of helpers) {
     try {
@@ -255,7 +261,7 @@ test("runs at once on a node share one SquashFUSE mount, gone after the last; a 
   let keepers: number[] = [];
   for (let i = 0; i < 50 && (keepers.length === 0 || processesWith("sleep 2 ").length === 0); i++) {
     await sleep(100);
-    keepers = processesWith(`burrow-ns --squashfs-keeper ${sqHome.burrowDir}/`);
+    keepers = keeperPids();
   }
   assert.equal(keepers.length, 1);
   process.kill(keepers[0]!, "SIGKILL");
@@ -415,12 +421,7 @@ test("rmi of a SquashFS image a mounted run uses: gone from the store at once, t
     ],
     { home: sqHome, env: sqEnv() },
   );
-  for (
-    let i = 0;
-    i < 50 && processesWith(`burrow-ns --squashfs-keeper ${sqHome.burrowDir}/`).length === 0;
-    i++
-  )
-    await sleep(100);
+  for (let i = 0; i < 50 && keeperPids().length === 0; i++) await sleep(100);
   const rmi = await runBurrow(["rmi", ref], { home: sqHome, env: sqEnv() });
   assert.equal(rmi.code, 0, rmi.stderr);
   assert.ok(!fs.existsSync(path.join(sqHome.burrowDir, "images", id)), "removed now, not when the run ends");
