@@ -14,7 +14,14 @@ export type MountSpec =
       /** Create the destination when it is missing (a file for a file source, a dir for a dir). */
       create?: boolean;
     }
-  | { kind: "tmpfs"; destination: string; size?: string; mode?: number };
+  | {
+      kind: "tmpfs";
+      destination: string;
+      size?: string;
+      mode?: number;
+      /** Programs may not be run from it (docker's default for `--tmpfs`); engines that cannot, refuse. */
+      noexec?: boolean;
+    };
 
 /** How the container's root is made writable (or not). */
 export type RootSpec =
@@ -30,6 +37,8 @@ export type RootSpec =
       upper: string;
       work: string;
       mountpoint: string;
+      /** Mount the root read-only once it is set up (`--read-only`): only mounts on it take writes. */
+      readonly?: boolean;
       /** fuse-overlayfs to mount it with, where the kernel cannot (Engine.supportsFuseOverlay). */
       fuse?: string;
       /**

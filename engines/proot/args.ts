@@ -42,6 +42,11 @@ export function checkSupported(spec: RunSpec): void {
         `the proot engine cannot make -v ${m.source}:${m.destination}:ro read-only: PRoot has no read-only binds; drop :ro or ${OTHER_ENGINES}`,
       );
     }
+    if (m.kind === "tmpfs" && m.noexec === true) {
+      throw new ProotOptionError(
+        `the proot engine cannot make the tmpfs at ${m.destination} noexec (docker's default for --tmpfs): PRoot has no mount flags; add :exec (--tmpfs ${m.destination}:exec) or ${OTHER_ENGINES}`,
+      );
+    }
   }
   const program = spec.argv[0];
   if (program === undefined) throw new RangeError("the RunSpec has no program to run (argv is empty)");

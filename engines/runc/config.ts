@@ -152,7 +152,7 @@ function octal(mode: number): string {
 /** The OCI mount of one planned mount, or undefined for an optional bind whose source is missing. */
 export function ociMount(m: MountSpec, exists: (file: string) => boolean): OciMount | undefined {
   if (m.kind === "tmpfs") {
-    const options = ["nosuid", "nodev"];
+    const options = m.noexec === true ? ["nosuid", "nodev", "noexec"] : ["nosuid", "nodev"];
     if (m.size !== undefined) options.push(`size=${m.size}`);
     options.push(`mode=${octal(m.mode ?? 0o755)}`);
     return { destination: m.destination, type: "tmpfs", source: "tmpfs", options };
@@ -260,6 +260,7 @@ export function ociConfig(spec: RunSpec, opts: BundleOptions): OciConfig {
     // overlay, mounted inside the container's user namespace (userxattr: Linux 5.11+).
     const r = spec.root;
     rootPath = r.mountpoint;
+    readonly = r.readonly === true;
     mounts.push({
       destination: "/",
       type: "overlay",

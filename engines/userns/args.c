@@ -38,7 +38,7 @@ void print_usage(void)
 	      "  --proc, --dev, --sys          /proc, a minimal /dev, read-only /sys\n"
 	      "  --new-devpts                  --dev mounts a private devpts instead of the host's\n"
 	      "  --bind SRC:DST[:ro|rw][:opt][:mkdir]\n"
-	      "  --tmpfs DST[:size=SIZE][:mode=OCTAL]\n"
+	      "  --tmpfs DST[:size=SIZE][:mode=OCTAL][:noexec]\n"
 	      "  --cwd DIR                     working directory inside (default /)\n"
 	      "  --remove-after DIR            remove DIR (the run's scratch folder) when the\n"
 	      "                                program is gone (needs --pid)\n"
@@ -204,6 +204,7 @@ static int parse_tmpfs(struct config *cfg, const char *arg)
 	int n = split_fields("--tmpfs", arg, f, MAX_FIELDS);
 	const char *size = NULL;
 	unsigned long mode = 0755;
+	bool noexec = false;
 	struct op *op;
 	int len;
 
@@ -218,14 +219,18 @@ static int parse_tmpfs(struct config *cfg, const char *arg)
 			mode = strtoul(f[i] + 5, &end, 8);
 			if (*end != '\0' || mode > 07777)
 				return fail_errno(0, "--tmpfs '%s': mode must be octal, at most 7777", arg);
+		} else if (strcmp(f[i], "noexec") == 0) {
+			noexec = true;
 		} else {
-			return fail_errno(0, "--tmpfs '%s': expected DST[:size=SIZE][:mode=OCTAL]", arg);
+			return fail_errno(0, "--tmpfs '%s': expected DST[:size=SIZE][:mode=OCTAL][:noexec]", arg);
 		}
 	}
 	op = new_op(cfg, OP_TMPFS, "--tmpfs", arg);
 	if (op == NULL)
 		return fail("--tmpfs");
 	op->dst = f[0];
+	if (noexec)
+		op->flags |= OPF_NOEXEC;
 	len = snprintf(op->tmpfs_data, sizeof op->tmpfs_data, "mode=%04lo%s%s", mode, size ? ",size=" : "",
 		       size ? size : "");
 	if (len < 0 || (size_t)len >= sizeof op->tmpfs_data)

@@ -2,7 +2,7 @@
 import type { MountSpec, RunSpec } from "../../src/engine-interface.js";
 
 /** The burrow-ns command-line interface this translation is written against (`--version` prints it). */
-export const HELPER_INTERFACE = 5;
+export const HELPER_INTERFACE = 6;
 
 /** Escapes one `:`-separated field of `--bind`, `--tmpfs` or `--overlay`: `\` as `\\`, `:` as `\:`. */
 export function escapeField(value: string): string {
@@ -29,6 +29,7 @@ export function mountArg(mount: MountSpec): string {
   const fields = [escapeField(mount.destination)];
   if (mount.size !== undefined) fields.push(`size=${escapeField(mount.size)}`);
   if (mount.mode !== undefined) fields.push(`mode=${octalMode(mount.mode)}`);
+  if (mount.noexec === true) fields.push("noexec");
   return `--tmpfs=${fields.join(":")}`;
 }
 
@@ -56,6 +57,7 @@ export function helperArgs(spec: RunSpec, scratch?: string, removeScratch = fals
     if (root.readonly) args.push("--readonly-root");
   } else {
     args.push(`--rootfs=${root.mountpoint}`);
+    if (root.readonly === true) args.push("--readonly-root");
     const fields = [root.lower, root.upper, root.work].map(escapeField);
     if (scratch !== undefined && inside(root.upper, scratch) && inside(root.work, scratch))
       fields.push("volatile");

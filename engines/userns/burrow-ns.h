@@ -16,7 +16,7 @@
 
 /* The version of the command-line interface; bumped when the TypeScript side must change. */
 #define BURROW_NS_VERSION   "0.1.0"
-#define BURROW_NS_INTERFACE 5
+#define BURROW_NS_INTERFACE 6
 
 /* Exit statuses reserved for the helper itself (the contained program owns all others). */
 enum {
@@ -28,7 +28,7 @@ enum {
 /* One planned mount, applied in command-line order after the root is in place. */
 enum op_kind {
 	OP_BIND,  /* --bind SRC:DST[:flags] */
-	OP_TMPFS, /* --tmpfs DST[:size=N][:mode=M] */
+	OP_TMPFS, /* --tmpfs DST[:size=N][:mode=M][:noexec] */
 	OP_PROC,  /* --proc */
 	OP_DEV,	  /* --dev */
 	OP_SYS,	  /* --sys */
@@ -40,6 +40,7 @@ enum {
 	OPF_MKDIR = 1 << 2,   /* create a missing destination (file or directory, like the source) */
 	OPF_SKIP = 1 << 3,    /* set by validation: optional source missing, nothing to do */
 	OPF_SRC_DIR = 1 << 4, /* set by validation: the source is a directory */
+	OPF_NOEXEC = 1 << 5,  /* a tmpfs programs may not be run from */
 };
 
 struct op {

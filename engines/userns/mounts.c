@@ -477,7 +477,8 @@ static int apply_op(const struct config *cfg, const struct op *op, int root_fd, 
 		close(top_fd);
 		return rc < 0 ? fail("%s: make %s read-only", op->arg, shown) : 0;
 	case OP_TMPFS:
-		if (mount("tmpfs", dst, "tmpfs", MS_NOSUID | MS_NODEV, op->tmpfs_data) < 0)
+		if (mount("tmpfs", dst, "tmpfs",
+			  MS_NOSUID | MS_NODEV | ((op->flags & OPF_NOEXEC) ? MS_NOEXEC : 0), op->tmpfs_data) < 0)
 			return fail("%s: mount tmpfs (%s) on %s", op->arg, op->tmpfs_data, shown);
 		return 0;
 	case OP_PROC:

@@ -30,6 +30,26 @@ export const RUN_OPTIONS = {
     part: "spec",
     description: "Bind HOST[:CONTAINER[:ro]] into the container",
   },
+  mounts: {
+    names: ["--mount"],
+    kind: "array",
+    part: "spec",
+    description:
+      "Mount type=bind,source=HOST,target=PATH[,readonly] or type=tmpfs,target=PATH[,tmpfs-size=BYTES]",
+  },
+  tmpfs: {
+    names: ["--tmpfs"],
+    kind: "array",
+    part: "spec",
+    description:
+      "Mount a private tmpfs at PATH[:size=N,mode=OCTAL,exec] (docker's default: noexec, mode 1777)",
+  },
+  readOnly: {
+    names: ["--read-only"],
+    kind: "boolean",
+    part: "spec",
+    description: "Mount the container's root read-only (volumes and tmpfs mounts stay writable)",
+  },
   env: {
     names: ["-e", "--env"],
     kind: "array",

@@ -8,7 +8,7 @@ import type { MountSpec } from "../engine-interface.js";
 import { execLimits } from "./exec-limits.js";
 import { jobEnv, readEnvFile, rendezvousDirs } from "./env.js";
 import { parseGroup } from "./user.js";
-import { parseVolume } from "./volumes.js";
+import { parseMount, parseVolume } from "./volumes.js";
 import type { HostUser } from "./passwd.js";
 import type { DeviceEdits } from "./cdi.js";
 import { parseLimits } from "./limits.js";
@@ -127,17 +127,24 @@ function rootFacts(layout: RootLayout): RootFacts {
   };
 }
 
-/** Which `-v` sources exist (an invalid `-v` is left for the plan to refuse). */
-function existingSources(volumes: readonly string[], cwd: string): Set<string> {
+/** Which host sources of `-v` and `--mount type=bind` exist (an invalid flag is left for the plan to refuse). */
+function existingSources(options: RunOptions, cwd: string): Set<string> {
   const found = new Set<string>();
-  for (const v of volumes) {
-    let source: string;
+  const sources = [
+    ...options.volumes.map((v) => () => parseVolume(v, cwd).source),
+    ...options.mounts.map((m) => () => {
+      const mount = parseMount(m, cwd);
+      return mount.kind === "bind" ? mount.source : undefined;
+    }),
+  ];
+  for (const sourceOf of sources) {
+    let source: string | undefined;
     try {
-      source = parseVolume(v, cwd).source;
+      source = sourceOf();
     } catch {
       continue;
     }
-    if (fs.existsSync(source)) found.add(source);
+    if (source !== undefined && fs.existsSync(source)) found.add(source);
   }
   return found;
 }
@@ -167,7 +174,7 @@ export function readPlanInputs(run: {
     },
     root: rootFacts(run.layout),
     envFileVars: options.envFiles.flatMap((f) => readEnvFile(path.resolve(cwd, f), hostEnv)),
-    existingSources: existingSources(options.volumes, cwd),
+    existingSources: existingSources(options, cwd),
     jobMounts: jobEnv(hostEnv).length > 0 ? jobMounts(hostEnv, !options.nosysdirs) : [],
     cgroupParent: cgroup !== undefined ? requireDelegation(cgroup) : undefined,
   };

@@ -19,7 +19,7 @@ import {
   parseEnvArg,
 } from "./env.js";
 import { parseGroup, parsePasswd, resolveUser } from "./user.js";
-import { parseVolume } from "./volumes.js";
+import { parseMount, parseTmpfs, parseVolume } from "./volumes.js";
 import { appendLines, extraAccounts } from "./passwd.js";
 import type { HostUser } from "./passwd.js";
 import { applyDeviceEdits } from "./cdi.js";
@@ -211,7 +211,10 @@ function environment({ options: opts, host, config, envFileVars }: PlanInputs, h
   return { env, fromFlags, inJob: job.length > 0 };
 }
 
-/** The binds: devices' (their variables go into `env`, under the flags'), volumes, a job's folders, the home. */
+/**
+ * The mounts: devices' (their variables go into `env`, under the flags'), `-v`, `--mount` and `--tmpfs`, a job's
+ * folders, the home.
+ */
 function runMounts(
   inputs: PlanInputs,
   env: Map<string, string>,
@@ -222,11 +225,15 @@ function runMounts(
   const mounts: MountSpec[] = [];
   if (inputs.devices) applyDeviceEdits(inputs.devices, env, mounts, new Set(fromFlags.map(([k]) => k)));
   // Volumes: host paths must exist (a typo should not silently create an empty folder).
-  for (const v of opts.volumes) {
-    const m = parseVolume(v, host.cwd);
-    if (!inputs.existingSources.has(m.source)) {
+  const flagged: [MountSpec, string][] = [
+    ...opts.volumes.map((v): [MountSpec, string] => [parseVolume(v, host.cwd), `-v ${v}`]),
+    ...opts.mounts.map((m): [MountSpec, string] => [parseMount(m, host.cwd), `--mount ${m}`]),
+    ...opts.tmpfs.map((t): [MountSpec, string] => [parseTmpfs(t), `--tmpfs ${t}`]),
+  ];
+  for (const [m, flag] of flagged) {
+    if (m.kind === "bind" && !inputs.existingSources.has(m.source)) {
       throw new InvalidArgumentError(
-        `volume source ${m.source} does not exist: create it or fix the path in -v ${v}`,
+        `volume source ${m.source} does not exist: create it or fix the path in ${flag}`,
       );
     }
     mounts.push(m);
@@ -263,7 +270,8 @@ function etcFiles(
 }
 
 /** The root the engine mounts, and where the /etc files go: into the run's writable root when it has one. */
-function rootPlan({ layout, scratch, root: facts }: PlanInputs): { root: RootSpec; etc: EtcPlan } {
+function rootPlan({ layout, scratch, root: facts, options }: PlanInputs): { root: RootSpec; etc: EtcPlan } {
+  const readonly = options.readOnly;
   if (layout.kind === "overlay") {
     const upper = layout.layer?.upper ?? path.join(scratch, "upper");
     const work = layout.layer?.work ?? path.join(scratch, "work");
@@ -274,6 +282,7 @@ function rootPlan({ layout, scratch, root: facts }: PlanInputs): { root: RootSpe
       work,
       mountpoint: path.join(scratch, "root"),
     };
+    if (readonly) root.readonly = true;
     if (layout.fuse !== undefined) root.fuse = layout.fuse;
     if (layout.squashfs !== undefined)
       root.squashfs = {
@@ -291,10 +300,10 @@ function rootPlan({ layout, scratch, root: facts }: PlanInputs): { root: RootSpe
   if (layout.kind === "copy") {
     const copy = path.join(scratch, "rootfs");
     return {
-      root: { kind: "direct", path: copy, readonly: false },
+      root: { kind: "direct", path: copy, readonly },
       etc: facts.hasEtc ? { kind: "write", into: copy } : { kind: "bind" },
     };
   }
   // Direct roots are not ours to edit: the generated files are bound over the image's.
-  return { root: { kind: "direct", path: layout.path, readonly: false }, etc: { kind: "bind" } };
+  return { root: { kind: "direct", path: layout.path, readonly }, etc: { kind: "bind" } };
 }

@@ -5,6 +5,7 @@
 import { test, before, after, describe } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
 import { chownToTestUser, makeTestHome } from "../harness/env.js";
@@ -247,5 +248,57 @@ describe("WorkingDir from an image stays inside the root", () => {
         assert.ok(!fs.existsSync("/x") && !fs.existsSync(path.join(home.dir, "x")), `${r.label}: /x made`);
       }
     });
+  }
+});
+
+/** `--tmpfs` and `--mount` targets through an image's links to host folders are mounted inside the root. */
+test("--tmpfs and --mount targets through an image's links to a host folder: inside the root, nothing on the host", async () => {
+  const layers = [
+    await alpineLayer(),
+    await layerFromEntries([
+      { path: "abs", type: "symlink", linkname: victim },
+      { path: "rel", type: "symlink", linkname: `../../../../../../../..${victim}` },
+    ]),
+  ];
+  const { ref } = await pushImage("plain", uniqueRepo("mountlinks"), "1", layers, {
+    config: { Cmd: ["/bin/sh"], Env: [`PATH=${DOCKER_PATH}`] },
+  });
+  ok(await burrow(["pull", ref]));
+  // Outside the home, which the checks below watch.
+  const source = fs.mkdtempSync(path.join(os.tmpdir(), "burrow-mount-source-"));
+  after(() => fs.rmSync(source, { recursive: true, force: true }));
+  fs.writeFileSync(path.join(source, "in"), "bound\n");
+  await chownToTestUser(source);
+  const flags = (link: string) => [
+    "--tmpfs",
+    `/${link}/t:exec`,
+    "--mount",
+    `type=tmpfs,target=/${link}/m`,
+    "--mount",
+    `type=bind,source=${source},target=/${link}/b`,
+  ];
+  const script = `echo t > ${victim}/t/f && echo m > ${victim}/m/f && cat ${victim}/t/f ${victim}/m/f ${victim}/b/in`;
+  for (const engine of TEST_ENGINES) {
+    for (const env of engine === "proot" ? [{}] : [{}, { BURROW_LAYER: "copy" }]) {
+      const label = `${engine}${"BURROW_LAYER" in env ? ", copy" : ""}`;
+      // An absolute link resolves inside the root: the mounts are there.
+      const out = await burrow(["run", "--engine", engine, ...flags("abs"), ref, "sh", "-c", script], {
+        env,
+      });
+      assert.equal(out.code, 0, `${label}: ${show(out)}`);
+      assert.equal(out.stdout, "t\nm\nbound\n", `${label}: the mounts at the links' targets inside the root`);
+      assertHostIntact(`--tmpfs and --mount through an absolute link, ${label}`, out);
+      // A relative one climbing out: mounted inside, or refused in one line (the userns helper refuses it).
+      const rel = await burrow(["run", "--engine", engine, ...flags("rel"), ref, "sh", "-c", script], {
+        env,
+      });
+      cleanOutcome(rel, `--tmpfs and --mount through a link climbing out, ${label}`);
+      assertHostIntact(`--tmpfs and --mount through a link climbing out, ${label}`, rel);
+      assert.deepEqual(fs.readdirSync(source), ["in"], `${label}: the bind's source took no writes`);
+      assert.ok(
+        !fs.readFileSync("/proc/self/mountinfo", "utf8").includes(victim),
+        `${label}: a mount on the host`,
+      );
+    }
   }
 });

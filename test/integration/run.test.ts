@@ -175,10 +175,16 @@ function hostUser(): { name: string; uid: number; gid: number; group: string } {
  * Options an engine cannot honour: `run` must refuse them with 125 and a line naming the engine and the
  * option (no silent difference), which the tests below check instead of the option's effect.
  */
-const CANNOT: Record<string, { readonlyVolume?: RegExp; hostname?: RegExp }> = {
+const CANNOT: Record<
+  string,
+  { readonlyVolume?: RegExp; hostname?: RegExp; readonlyRoot?: RegExp; noexecTmpfs?: RegExp }
+> = {
   proot: {
     readonlyVolume: /proot engine cannot make -v .*:ro read-only/,
     hostname: /proot engine cannot honour --hostname/,
+    readonlyRoot: /proot engine cannot make the container's root read-only/,
+    noexecTmpfs:
+      /proot engine cannot make the tmpfs at \/t noexec \(docker's default for --tmpfs\).*add :exec/,
   },
 };
 
@@ -509,6 +515,86 @@ for (const engine of TEST_ENGINES) {
         );
         assert.equal(out, "from host\nread-only\n");
         assert.equal(fs.existsSync(path.join(dir, "new")), false);
+      });
+
+      test("--read-only: the root takes no writes; volumes, --tmpfs and --mount tmpfs stay writable", async () => {
+        const dir = userDir("rovroot");
+        await chownToTestUser(dir);
+        const flags = [
+          "--read-only",
+          "-v",
+          `${dir}:/data`,
+          "--tmpfs",
+          "/t:exec",
+          "--mount",
+          "type=tmpfs,dst=/m",
+        ];
+        if (cannot.readonlyRoot) {
+          burrowFails(await run([...flags, img.alpine, "true"]), cannot.readonlyRoot);
+          return;
+        }
+        const rootfs = ok(await burrow(["inspect", "-p", img.alpine])).trim();
+        const before = treeHash(rootfs);
+        const script =
+          "for f in /etc/new /new /tmp/new; do (echo x > $f) 2>&1 | sed 's/.*: //'; done; " +
+          "echo v > /data/v && echo t > /t/t && echo m > /m/m && cat /t/t /m/m; head -1 /etc/hosts";
+        const out = await sh(img.alpine, script, flags);
+        assert.equal(out, `${"Read-only file system\n".repeat(3)}t\nm\n127.0.0.1 localhost\n`);
+        assert.equal(fs.readFileSync(path.join(dir, "v"), "utf8"), "v\n", "the volume took the write");
+        assert.deepEqual(treeHash(rootfs), before, "the image rootfs is unchanged");
+        assert.equal(await sh(img.alpine, "echo w > /w && cat /w"), "w\n", "writable again without it");
+      });
+
+      test("--tmpfs PATH[:OPTIONS]: docker's mode 1777 and noexec (exec lifts it), a size; --mount tmpfs", async () => {
+        const probe =
+          "stat -c %a /t /m; cp /bin/busybox /t/true && (/t/true && echo ran || echo refused) 2>/dev/null; " +
+          "echo x > /t/x && cat /t/x";
+        if (cannot.noexecTmpfs) {
+          burrowFails(await run(["--tmpfs", "/t", img.alpine, "true"]), cannot.noexecTmpfs);
+          // PRoot's tmpfs is a fresh folder of the run's (the size is not enforced).
+          const out = await sh(img.alpine, probe, [
+            "--tmpfs",
+            "/t:exec",
+            "--mount",
+            "type=tmpfs,target=/m,tmpfs-mode=700",
+          ]);
+          assert.equal(out, "1777\n700\nran\nx\n");
+          return;
+        }
+        const flags = ["--tmpfs", "/t", "--mount", "type=tmpfs,target=/m,tmpfs-mode=700"];
+        assert.equal(await sh(img.alpine, probe, flags), "1777\n700\nrefused\nx\n");
+        const exec = ["--tmpfs", "/t:rw,exec,size=1m", "--mount", "type=tmpfs,target=/m,tmpfs-size=2097152"];
+        assert.equal(
+          await sh(img.alpine, `${probe}; df -k /t /m | tail -2 | awk '{print $2}'`, exec),
+          "1777\n1777\nran\nx\n1024\n2048\n",
+        );
+      });
+
+      test("--mount type=bind: a host folder, readonly when asked; a missing source or a named volume is refused", async () => {
+        const dir = userDir("mountbind", { "in.txt": "from host\n" });
+        await chownToTestUser(dir);
+        const out = await sh(img.alpine, "cat /in/in.txt; echo c > /in/c", [
+          "--mount",
+          `type=bind,source=${dir},target=/in`,
+        ]);
+        assert.equal(out, "from host\n");
+        assert.equal(fs.readFileSync(path.join(dir, "c"), "utf8"), "c\n");
+        const ro = ["--mount", `type=bind,src=${dir},dst=/in,readonly`];
+        if (cannot.readonlyVolume) burrowFails(await run([...ro, img.alpine, "true"]), cannot.readonlyVolume);
+        else {
+          const check =
+            "cat /in/in.txt; if (echo x > /in/new) 2>/dev/null; then echo writable; else echo read-only; fi";
+          assert.equal(await sh(img.alpine, check, ro), "from host\nread-only\n");
+          assert.equal(fs.existsSync(path.join(dir, "new")), false);
+        }
+        burrowFails(
+          await run(["--mount", `type=bind,source=${dir}/none,target=/in`, img.alpine, "true"]),
+          /volume source .*\/none does not exist: create it or fix the path in --mount/,
+        );
+        burrowFails(
+          await run(["--mount", "type=volume,source=v,target=/in", img.alpine, "true"]),
+          /named volumes belong to docker's daemon/,
+        );
       });
 
       test("a volume's container path is created when missing; files, and the single-path form", async () => {

@@ -129,6 +129,13 @@ describe("checkSupported", () => {
     );
   });
 
+  test("a noexec tmpfs is refused, naming the way out (:exec)", () => {
+    refuses(
+      spec({ mounts: [{ kind: "tmpfs", destination: "/run", mode: 0o1777, noexec: true }] }),
+      /proot engine cannot make the tmpfs at \/run noexec \(docker's default for --tmpfs\).*--tmpfs \/run:exec/,
+    );
+  });
+
   test("a read-only root is refused", () => {
     refuses(spec({ root: { kind: "direct", path: "/r", readonly: true } }), /root read-only/);
   });

@@ -227,6 +227,22 @@ describe("ociConfig", () => {
       options: ["lowerdir=/l\\,1", "upperdir=/u\\:2", "workdir=/w", "userxattr"],
     });
     assert.equal(escapeOverlayPath("a\\b"), "a\\\\b");
+    const ro = ociConfig(
+      spec({
+        root: { kind: "overlay", lower: "/l", upper: "/u", work: "/w", mountpoint: "/m", readonly: true },
+      }),
+      opts(),
+    );
+    assert.deepEqual(
+      ro.root,
+      { path: "/m", readonly: true },
+      "--read-only: runc remounts the overlay at / read-only",
+    );
+  });
+
+  test("a noexec tmpfs gets noexec", () => {
+    const c = ociConfig(spec({ mounts: [{ kind: "tmpfs", destination: "/t", noexec: true }] }), opts());
+    assert.deepEqual(c.mounts.at(-1)?.options, ["nosuid", "nodev", "noexec", "mode=0755"]);
   });
 
   test("terminal only when asked; fake root adds the seccomp filter, and only then", () => {

@@ -59,6 +59,19 @@ describe("helperArgs", () => {
       "--overlay=/img/root\\:fs:/tmp/up\\\\per:/tmp/work",
     ]);
     assert.ok(!args.includes("--readonly-root"));
+    const ro = helperArgs(
+      spec({
+        root: { kind: "overlay", lower: "/l", upper: "/u", work: "/w", mountpoint: "/m", readonly: true },
+      }),
+    );
+    assert.deepEqual(ro.slice(0, 3), ["--rootfs=/m", "--readonly-root", "--overlay=/l:/u:/w"]);
+  });
+
+  test("a noexec tmpfs says so; mode and size as given", () => {
+    const args = helperArgs(
+      spec({ mounts: [{ kind: "tmpfs", destination: "/run:x", size: "64m", mode: 0o1777, noexec: true }] }),
+    );
+    assert.ok(args.includes("--tmpfs=/run\\:x:size=64m:mode=1777:noexec"), args.join(" "));
   });
 
   test("an overlay whose layer lives in the run's scratch is volatile; a container's own layer is not", () => {

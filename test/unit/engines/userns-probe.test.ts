@@ -13,7 +13,7 @@ import {
   sysctlBlock,
 } from "../../../engines/common/userns-sysctl.js";
 
-const VERSION_LINE = "burrow-ns 0.1.0 (interface 5)\n";
+const VERSION_LINE = "burrow-ns 0.1.0 (interface 6)\n";
 const STORE_HELPER = "/store/bin/burrow-ns";
 const VENDOR_HELPER = `/pkg/vendor/linux-${process.arch}/burrow-ns`;
 
@@ -85,7 +85,7 @@ describe("helper lookup", () => {
 
   test("the engine prefers the store's copy and reports the binary it uses", async () => {
     const e = engine({ executables: [STORE_HELPER, VENDOR_HELPER] });
-    assert.deepEqual(await e.probe(), { ok: true, binary: STORE_HELPER, version: "0.1.0 (interface 5)" });
+    assert.deepEqual(await e.probe(), { ok: true, binary: STORE_HELPER, version: "0.1.0 (interface 6)" });
     assert.deepEqual(e.trials, [STORE_HELPER]);
   });
 });
@@ -180,7 +180,7 @@ describe("probe reasons", () => {
       trialResult: { status: 0, stdout: "burrow-ns 9.0.0 (interface 1)\n", stderr: "" },
     }).probe();
     assert.equal(r.ok, false);
-    assert.match(!r.ok ? r.reason : "", /speaks interface 1 but this burrow needs interface 5; rebuild it/);
+    assert.match(!r.ok ? r.reason : "", /speaks interface 1 but this burrow needs interface 6; rebuild it/);
   });
 
   test("the probe runs the helper once per engine object", async () => {
@@ -214,7 +214,7 @@ describe("sysctl settings", () => {
 
 describe("helper output and statuses", () => {
   test("parseVersion reads `burrow-ns VERSION (interface N)`", () => {
-    assert.deepEqual(parseVersion(VERSION_LINE), { version: "0.1.0", interface: 5 });
+    assert.deepEqual(parseVersion(VERSION_LINE), { version: "0.1.0", interface: 6 });
     assert.equal(parseVersion("something else"), undefined);
   });
 

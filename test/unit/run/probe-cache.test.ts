@@ -11,7 +11,7 @@ import type { TrialResult } from "../../../engines/userns/index.js";
 import type { ProbeCache } from "../../../src/run/probe-cache.js";
 import { MAX_USER_NAMESPACES } from "../../../engines/common/userns-sysctl.js";
 
-const OK = { ok: true as const, binary: "/x/burrow-ns", version: "0.1.0 (interface 5)" };
+const OK = { ok: true as const, binary: "/x/burrow-ns", version: "0.1.0 (interface 6)" };
 
 function tmpDir(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), "burrow-probe-cache-"));
@@ -58,7 +58,7 @@ describe("fileProbeCache", () => {
 });
 
 describe("userns probe with a cache", () => {
-  const VERSION = "burrow-ns 0.1.0 (interface 5)\n";
+  const VERSION = "burrow-ns 0.1.0 (interface 6)\n";
 
   function setup(): { helper: string; cache: ProbeCache } {
     const dir = tmpDir();

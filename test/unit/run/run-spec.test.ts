@@ -6,7 +6,7 @@ import path from "node:path";
 import { resolveArgv } from "../../../src/run/command.js";
 import { parseEnvArg, readEnvFile, mergeEnv, envList } from "../../../src/run/env.js";
 import { parsePasswd, parseGroup, resolveUser } from "../../../src/run/user.js";
-import { parseVolume } from "../../../src/run/volumes.js";
+import { parseMount, parseTmpfs, parseVolume } from "../../../src/run/volumes.js";
 import { extraAccounts, appendLines } from "../../../src/run/passwd.js";
 import { overlayPossible, kernelVersion } from "../../../src/run/overlay.js";
 import { planRunSpec } from "../../../src/run/plan-spec.js";
@@ -83,6 +83,76 @@ test("-v HOST[:CONTAINER[:ro]]; a single path binds at the same place", () => {
   assert.throws(() => parseVolume("/a:relative", "/"), /must be absolute/);
   assert.throws(() => parseVolume("/a:/b:/c:/d", "/"), /invalid volume/);
   assert.throws(() => parseVolume("/a:/", "/"), /cannot mount over/);
+});
+
+test("--tmpfs PATH[:OPTIONS], docker's form: noexec and mode 1777 unless asked otherwise", () => {
+  assert.deepEqual(parseTmpfs("/run"), { kind: "tmpfs", destination: "/run", mode: 0o1777, noexec: true });
+  assert.deepEqual(parseTmpfs("/scratch/:rw,exec,size=64m,mode=700,nosuid,nodev"), {
+    kind: "tmpfs",
+    destination: "/scratch",
+    mode: 0o700,
+    noexec: false,
+    size: "64m",
+  });
+  assert.equal(parseTmpfs("/t:exec,noexec").noexec, true, "the last word wins");
+  assert.throws(() => parseTmpfs("tmp"), /--tmpfs tmp: the container path "tmp" must be absolute/);
+  assert.throws(() => parseTmpfs("/"), /cannot mount over the container's \//);
+  assert.throws(() => parseTmpfs("/t:mode=9"), /--tmpfs \/t:mode=9: mode "9" must be octal, at most 7777/);
+  assert.throws(() => parseTmpfs("/t:mode=17777"), /must be octal, at most 7777/);
+  for (const opt of ["suid", "dev", "ro", "size=big", "uid=1", "exec=1"])
+    assert.throws(
+      () => parseTmpfs(`/t:${opt}`),
+      new RegExp(`"${opt}" is not an option burrow can give a tmpfs`),
+    );
+});
+
+test("--mount type=bind|tmpfs, docker's keys and their aliases", () => {
+  assert.deepEqual(parseMount("type=bind,source=data,target=/in,readonly", "/cwd"), {
+    kind: "bind",
+    source: "/cwd/data",
+    destination: "/in",
+    readonly: true,
+    create: true,
+  });
+  assert.deepEqual(parseMount("type=bind,src=/d,dst=/in/", "/"), {
+    kind: "bind",
+    source: "/d",
+    destination: "/in",
+    readonly: false,
+    create: true,
+  });
+  assert.equal(parseMount("type=bind,src=/d,destination=/in,ro=true", "/").kind, "bind");
+  assert.equal(
+    (parseMount("type=bind,src=/d,target=/in,readonly=false", "/") as { readonly: boolean }).readonly,
+    false,
+  );
+  assert.equal((parseMount("type=bind,src=/d,target=/in,ro=1", "/") as { readonly: boolean }).readonly, true);
+  assert.deepEqual(parseMount("type=tmpfs,target=/cache,tmpfs-size=1048576,tmpfs-mode=770", "/"), {
+    kind: "tmpfs",
+    destination: "/cache",
+    mode: 0o770,
+    size: "1048576",
+  });
+  assert.deepEqual(parseMount("type=tmpfs,dst=/t", "/"), { kind: "tmpfs", destination: "/t", mode: 0o1777 });
+  const refused: [string, RegExp][] = [
+    ["source=/d,target=/in", /type=bind and type=tmpfs only \(named volumes belong to docker's daemon\)/],
+    ["type=volume,source=v,target=/in", /named volumes belong to docker's daemon/],
+    ["type=npipe,source=v,target=/in", /type=bind and type=tmpfs only \(not npipe\)/],
+    ["type=bind,source=/d", /give the container path once, as target=PATH/],
+    ["type=bind,source=/d,target=/a,dst=/b", /give the container path once/],
+    ["type=bind,target=/in", /needs its host path once, as source=PATH/],
+    ["type=bind,source=/d,target=/in,readonly=yes", /readonly takes true or false, not "yes"/],
+    ["type=bind,source=/d,target=/in,readonly,ro", /give readonly once/],
+    ["type=bind,source=/d,target=/in,bind-propagation=shared", /does not know the key "bind-propagation"/],
+    ["type=bind,source=/d,target=/in,type=tmpfs", /"type" is given twice/],
+    ["type=tmpfs,source=/d,target=/in", /"source" is not an option of type=tmpfs/],
+    ["type=bind,source=/d,target=/in,tmpfs-size=1", /"tmpfs-size" is not an option of type=bind/],
+    ["type=tmpfs,target=/in,tmpfs-size=1m", /tmpfs-size "1m" must be a number of bytes/],
+    ["type=tmpfs,target=/in,tmpfs-mode=888", /mode "888" must be octal/],
+    ["type=tmpfs,target=rel", /the container path "rel" must be absolute/],
+    ["type=bind,source=/d,target=/", /cannot mount over the container's \//],
+  ];
+  for (const [arg, message] of refused) assert.throws(() => parseMount(arg, "/"), message, arg);
 });
 
 const host: HostUser = {

@@ -163,7 +163,7 @@ describe("build", () => {
   test("--version and --help exit 0 without touching a namespace", async () => {
     const v = await ns(["--version"]);
     assert.equal(v.code, 0);
-    assert.match(v.stdout, /^burrow-ns \d+\.\d+\.\d+ \(interface 5\)\n$/);
+    assert.match(v.stdout, /^burrow-ns \d+\.\d+\.\d+ \(interface 6\)\n$/);
     const h = await ns(["--help"]);
     assert.equal(h.code, 0);
     assert.match(h.stdout, /^usage: burrow-ns \[OPTIONS\] -- PROGRAM/);
@@ -475,6 +475,22 @@ describe("namespaces and mounts", () => {
     const [mode, df] = r.stdout.trim().split("\n");
     assert.equal(mode, "1777");
     assert.match(df!, /^tmpfs\s+1024\s/);
+  });
+
+  test("--tmpfs ...:noexec: programs cannot be run from it; without it they can", async () => {
+    const script =
+      "cp /bin/busybox /t/true && /t/true && echo ran; grep ' /t ' /proc/mounts | grep -c noexec";
+    const plain = await sh(script, ["--proc", "--tmpfs", "/t"]);
+    assert.equal(plain.stdout, "ran\n0\n", plain.stderr);
+    const noexec = await sh(script, ["--proc", "--tmpfs", "/t:mode=1777:noexec"]);
+    assert.equal(noexec.stdout, "1\n");
+    assert.match(noexec.stderr, /Permission denied/);
+    const bad = await sh("true", ["--tmpfs", "/t:exec"]);
+    assert.equal(bad.code, 125);
+    assert.match(
+      bad.stderr,
+      /^burrow-ns: --tmpfs '\/t:exec': expected DST\[:size=SIZE\]\[:mode=OCTAL\]\[:noexec\]\n$/,
+    );
   });
 
   test("--dev gives a minimal /dev with working null, zero, urandom, pts and shm", async () => {
