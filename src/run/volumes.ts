@@ -97,7 +97,7 @@ export function parseMount(arg: string, cwd: string): MountSpec {
   for (const part of arg.split(",")) {
     const eq = part.indexOf("=");
     const key = eq < 0 ? part : part.slice(0, eq);
-    if (!(key in MOUNT_KEYS))
+    if (!Object.hasOwn(MOUNT_KEYS, key))
       throw new InvalidArgumentError(
         `invalid ${flag}: burrow does not know the key "${key}"; use type, source, target, readonly, tmpfs-size, tmpfs-mode`,
       );

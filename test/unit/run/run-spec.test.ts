@@ -145,6 +145,7 @@ test("--mount type=bind|tmpfs, docker's keys and their aliases", () => {
     ["type=bind,source=/d,target=/in,readonly,ro", /give readonly once/],
     ["type=bind,source=/d,target=/in,bind-propagation=shared", /does not know the key "bind-propagation"/],
     ["type=bind,source=/d,target=/in,type=tmpfs", /"type" is given twice/],
+    ["type=bind,source=/d,target=/in,constructor=1", /does not know the key "constructor"/],
     ["type=tmpfs,source=/d,target=/in", /"source" is not an option of type=tmpfs/],
     ["type=bind,source=/d,target=/in,tmpfs-size=1", /"tmpfs-size" is not an option of type=bind/],
     ["type=tmpfs,target=/in,tmpfs-size=1m", /tmpfs-size "1m" must be a number of bytes/],
