@@ -35,7 +35,7 @@ export const RUN_OPTIONS = {
     kind: "array",
     part: "spec",
     description:
-      "Mount type=bind,source=HOST,target=PATH[,readonly] or type=tmpfs,target=PATH[,tmpfs-size=BYTES]",
+      "Mount type=bind,source=HOST,target=PATH[,readonly] or type=tmpfs,target=PATH (docker's form)",
   },
   tmpfs: {
     names: ["--tmpfs"],
